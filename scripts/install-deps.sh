@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs the programs the DeltaSnap integration tests need on Debian 12 (run as root).
+# Idempotent: when every command and library is already present, apt is not touched.
+set -euo pipefail
+
+# command -> Debian package providing it
+declare -A CMD_PKG=(
+  [xxhsum]=xxhash
+  [rsync]=rsync
+  [zfs-fuse]=zfs-fuse
+  [zpool]=zfs-fuse
+  [zfs]=zfs-fuse
+  [mkfs.btrfs]=btrfs-progs
+  [btrfs]=btrfs-progs
+  [ceph-mon]=ceph-mon
+  [ceph-osd]=ceph-osd
+  [ceph]=ceph-common
+  [ceph-authtool]=ceph-common
+  [monmaptool]=ceph-common
+  [rbd]=ceph-common
+  [losetup]=mount
+  [mount]=mount
+  [truncate]=coreutils
+  [timeout]=coreutils
+)
+# packages checked with dpkg -s (libraries have no command)
+LIB_PKGS=(librbd1 librados2)
+
+missing=()
+for cmd in "${!CMD_PKG[@]}"; do
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    missing+=("${CMD_PKG[$cmd]}")
+  fi
+done
+for pkg in "${LIB_PKGS[@]}"; do
+  if ! dpkg -s "$pkg" >/dev/null 2>&1; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all dependencies already present, nothing to do"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages (${missing[*]}) and not root; cannot install" >&2
+  exit 1
+fi
+
+# unique, sorted package list
+mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
+echo "install-deps: installing ${pkgs[*]}"
+start=$SECONDS
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+echo "install-deps: installed ${#pkgs[@]} package(s) in $((SECONDS - start)) s"
