@@ -22,6 +22,8 @@ declare -A CMD_PKG=(
   [mount]=mount
   [truncate]=coreutils
   [timeout]=coreutils
+  [setsid]=util-linux
+  [python3]=python3
 )
 # packages checked with dpkg -s (libraries have no command)
 LIB_PKGS=(librbd1 librados2)

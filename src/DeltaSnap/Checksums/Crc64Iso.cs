@@ -25,6 +25,68 @@ public static class Crc64Iso
         return ~state;
     }
 
+    /// <summary>The CRC of A followed by B, from the CRC of A, the CRC of B and the length of B (zlib's method).</summary>
+    public static ulong Combine(ulong crc1, ulong crc2, long length2)
+    {
+        if (length2 <= 0)
+        {
+            return crc1;
+        }
+        var even = new ulong[64];
+        var odd = new ulong[64];
+        odd[0] = ReflectedPolynomial;
+        ulong row = 1;
+        for (var n = 1; n < 64; n++)
+        {
+            odd[n] = row;
+            row <<= 1;
+        }
+        Square(even, odd);
+        Square(odd, even);
+        do
+        {
+            Square(even, odd);
+            if ((length2 & 1) != 0)
+            {
+                crc1 = Times(even, crc1);
+            }
+            length2 >>= 1;
+            if (length2 == 0)
+            {
+                break;
+            }
+            Square(odd, even);
+            if ((length2 & 1) != 0)
+            {
+                crc1 = Times(odd, crc1);
+            }
+            length2 >>= 1;
+        }
+        while (length2 != 0);
+        return crc1 ^ crc2;
+
+        static ulong Times(ulong[] matrix, ulong vector)
+        {
+            ulong sum = 0;
+            for (var i = 0; vector != 0; i++, vector >>= 1)
+            {
+                if ((vector & 1) != 0)
+                {
+                    sum ^= matrix[i];
+                }
+            }
+            return sum;
+        }
+
+        static void Square(ulong[] square, ulong[] matrix)
+        {
+            for (var n = 0; n < 64; n++)
+            {
+                square[n] = Times(matrix, matrix[n]);
+            }
+        }
+    }
+
     private static ulong[] BuildTable()
     {
         var table = new ulong[256];

@@ -1,0 +1,41 @@
+namespace DeltaSnap.Checksums;
+
+/// <summary>How <see cref="ClusterChecksums.ComputeAsync"/> computes a map.</summary>
+public sealed class ClusterChecksumOptions
+{
+    private int _clusterSize = ClusterLayout.DefaultClusterSize;
+    private int _maxDegreeOfParallelism = Environment.ProcessorCount;
+
+    /// <summary>The cluster size: a power of two from 4 KiB to 64 MiB. Default 1 MiB.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not a valid cluster size.</exception>
+    public int ClusterSize
+    {
+        get => _clusterSize;
+        set
+        {
+            ClusterLayout.ValidateClusterSize(value);
+            _clusterSize = value;
+        }
+    }
+
+    /// <summary>The algorithm. Default <see cref="ChecksumAlgorithm.Xxh128"/>.</summary>
+    public ChecksumAlgorithm Algorithm { get; set; } = ChecksumAlgorithm.Xxh128;
+
+    /// <summary>How many clusters are read and hashed at once. Default: the processor count.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
+    public int MaxDegreeOfParallelism
+    {
+        get => _maxDegreeOfParallelism;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _maxDegreeOfParallelism = value;
+        }
+    }
+
+    /// <summary>
+    /// Whether holes reported by the device count as unallocated clusters (default true). When false,
+    /// every cluster is read, as if the whole device were allocated.
+    /// </summary>
+    public bool UseDeviceAllocation { get; set; } = true;
+}
