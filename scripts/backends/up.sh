@@ -214,6 +214,7 @@ osd crush chooseleaf type = 0
 mon allow pool size one = true
 mon allow pool delete = true
 mon warn on pool no redundancy = false
+auth allow insecure global id reclaim = false
 
 [mon]
 mon data = $D/mon.a
