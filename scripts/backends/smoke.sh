@@ -25,7 +25,13 @@ unset CEPH_CONF CEPH_KEYRING CEPH_ARGS
 . "$RUN/env.sh"
 
 IFS=, read -r -a UP <<<"${DELTASNAP_BACKENDS_UP:-}"
-IFS=, read -r -a WANTED <<<"${DELTASNAP_BACKENDS:-${DELTASNAP_BACKENDS_UP:-}}"
+wanted_list=${DELTASNAP_BACKENDS:-all}
+wanted_list=${wanted_list//[[:space:]]/}
+case "$wanted_list" in
+  all) wanted_list=${DELTASNAP_BACKENDS_UP:-} ;;
+  none) wanted_list= ;;
+esac
+IFS=, read -r -a WANTED <<<"$wanted_list"
 
 TMP=$(mktemp -d "$RUN/smoke.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT

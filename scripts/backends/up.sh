@@ -3,6 +3,7 @@
 # and writes RUN_DIR/env.sh. Usage: up.sh RUN_DIR   (keep RUN_DIR short, e.g. /tmp/dsb)
 #
 # Env:  DELTASNAP_BACKENDS  comma list of zfs,btrfs,ceph (default: all)
+#                           ("all" and "none" are accepted too)
 #       DELTASNAP_SMOKE=1   run smoke.sh RUN_DIR afterwards
 # Each backend starts independently (in parallel); a backend that is already up in
 # RUN_DIR is torn down and started afresh. Exit status is non-zero when any requested
@@ -38,8 +39,13 @@ fi
 # A sourced env.sh from an earlier run must not leak into the daemons we start.
 unset CEPH_CONF CEPH_KEYRING CEPH_ARGS
 
-backends_list=${DELTASNAP_BACKENDS:-zfs,btrfs,ceph}
-IFS=, read -r -a WANTED <<<"${backends_list//[[:space:]]/}"
+backends_list=${DELTASNAP_BACKENDS:-all}
+backends_list=${backends_list//[[:space:]]/}
+case "$backends_list" in
+  all) backends_list=zfs,btrfs,ceph ;;
+  none) backends_list= ;;
+esac
+IFS=, read -r -a WANTED <<<"$backends_list"
 for b in "${WANTED[@]}"; do
   case "$b" in
     zfs | btrfs | ceph) ;;
@@ -325,7 +331,7 @@ EOF
 
 # ---------------------------------------------------------------------- main
 T0=$(ds_now)
-echo "up.sh: starting ${WANTED[*]} under $RUN"
+echo "up.sh: starting ${WANTED[*]:-no backend} under $RUN"
 declare -A JOB
 for b in "${WANTED[@]}"; do
   (

@@ -1,0 +1,47 @@
+using DeltaSnap.Drivers;
+using Microsoft.Extensions.Logging;
+
+namespace DeltaSnap.Diagnostics;
+
+/// <summary>Every log message of the core package. Event ids 1000–1999 belong to it; names are frozen once shipped.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1001, LogLevel.Information, "Creating {Scheme} volume {Name} ({Kind}, {Size} bytes)")]
+    public static partial void VolumeCreating(ILogger logger, string scheme, string name, VolumeKind kind, long size);
+
+    [LoggerMessage(1002, LogLevel.Information, "Deleting {Scheme} volume {Name}")]
+    public static partial void VolumeDeleting(ILogger logger, string scheme, string name);
+
+    [LoggerMessage(1010, LogLevel.Debug, "Creating snapshot {Snapshot} of {Volume}")]
+    public static partial void SnapshotCreating(ILogger logger, string volume, string snapshot);
+
+    [LoggerMessage(1011, LogLevel.Debug, "Deleting snapshot {Snapshot} of {Volume}")]
+    public static partial void SnapshotDeleting(ILogger logger, string volume, string snapshot);
+
+    [LoggerMessage(1012, LogLevel.Debug, "Rolling {Volume} back to {Snapshot}")]
+    public static partial void SnapshotRollingBack(ILogger logger, string volume, string snapshot);
+
+    [LoggerMessage(1020, LogLevel.Debug, "Sending {Volume}@{Snapshot} natively, incremental from {Base}")]
+    public static partial void NativeSending(ILogger logger, string volume, string? @base, string snapshot);
+
+    [LoggerMessage(1021, LogLevel.Debug, "Receiving {Snapshot} into {Volume}, incremental from {Base}")]
+    public static partial void NativeReceiving(ILogger logger, string volume, string? @base, string snapshot);
+
+    [LoggerMessage(1100, LogLevel.Information, "Refreshing {Target} from {Source}: {Kind} by the {Route} route, {Count} snapshot(s) to send, live state {Live}")]
+    public static partial void RefreshStarting(ILogger logger, string source, string target, string kind, string route, int count, bool live);
+
+    [LoggerMessage(1101, LogLevel.Information, "Refreshed {Target} from {Source} in {Seconds:F2} s: {BytesSent} bytes sent, {BytesWritten} written")]
+    public static partial void RefreshCompleted(ILogger logger, string source, string target, double seconds, long bytesSent, long bytesWritten);
+
+    [LoggerMessage(1102, LogLevel.Error, "Refresh of {Target} from {Source} failed; cleaning up")]
+    public static partial void RefreshFailed(ILogger logger, Exception exception, string source, string target);
+
+    [LoggerMessage(1103, LogLevel.Warning, "Cleanup after refresh of {Target}: could not {Action}")]
+    public static partial void CleanupFailed(ILogger logger, Exception exception, string target, string action);
+
+    [LoggerMessage(1104, LogLevel.Information, "Removing leftover temporary snapshot {Snapshot} of {Volume}")]
+    public static partial void LeftoverRemoving(ILogger logger, string volume, string snapshot);
+
+    [LoggerMessage(1105, LogLevel.Debug, "Sent {Snapshot} to {Target}: {Bytes} bytes")]
+    public static partial void SnapshotSent(ILogger logger, string target, string snapshot, long bytes);
+}

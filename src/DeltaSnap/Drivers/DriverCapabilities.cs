@@ -1,0 +1,49 @@
+namespace DeltaSnap.Drivers;
+
+/// <summary>What a backend can do. Callers check these flags; they never probe by catching <see cref="NotSupportedException"/>.</summary>
+[Flags]
+public enum DriverCapabilities
+{
+    /// <summary>Nothing beyond the basics every driver has (lineage, snapshot create and delete, rollback).</summary>
+    None = 0,
+
+    /// <summary>Volumes are block devices (<see cref="Volume.OpenDeviceAsync"/>).</summary>
+    BlockVolumes = 1 << 0,
+
+    /// <summary>Volumes are file system trees (<see cref="Volume.GetPathAsync"/>).</summary>
+    FilesystemVolumes = 1 << 1,
+
+    /// <summary>The backend has its own incremental stream (<see cref="Volume.SendAsync"/> and <see cref="Volume.ReceiveAsync"/>).</summary>
+    NativeStream = 1 << 2,
+
+    /// <summary>The backend can say which ranges changed between two snapshots (<see cref="Volume.GetChangedRangesAsync"/>).</summary>
+    ChangedRanges = 1 << 3,
+
+    /// <summary>The backend stores per-cluster checksums of snapshots (<see cref="Volume.GetStoredChecksumsAsync"/>).</summary>
+    StoredChecksums = 1 << 4,
+
+    /// <summary>Snapshots can be renamed.</summary>
+    RenameSnapshots = 1 << 5,
+
+    /// <summary>A target can keep its own snapshots newer than the base while receiving (ZFS cannot: it must roll back).</summary>
+    KeepSnapshotsAfterBase = 1 << 6,
+
+    /// <summary>Block volumes can be resized.</summary>
+    Resize = 1 << 7,
+
+    /// <summary>An interrupted native receive can be resumed (OpenZFS resume tokens).</summary>
+    ResumableStream = 1 << 8,
+
+    /// <summary>The common base can be protected against pruning (ZFS holds or bookmarks).</summary>
+    ProtectBase = 1 << 9,
+}
+
+/// <summary>The kind of data a volume holds.</summary>
+public enum VolumeKind
+{
+    /// <summary>A block device: an lvol, an RBD image, a zvol, an image file.</summary>
+    Block,
+
+    /// <summary>A file system tree: a ZFS dataset, a Btrfs subvolume, a directory.</summary>
+    Filesystem,
+}

@@ -1,0 +1,267 @@
+using DeltaSnap.Checksums;
+using DeltaSnap.Devices;
+using DeltaSnap.Diagnostics;
+using DeltaSnap.Lineage;
+using Microsoft.Extensions.Logging;
+
+namespace DeltaSnap.Drivers;
+
+/// <summary>
+/// One volume of a backend: its lineage, its snapshots, and access to its data as a block device or a
+/// path. Optional operations are guarded by <see cref="VolumeDriver.Capabilities"/>; calling one the backend
+/// lacks throws <see cref="NotSupportedException"/> before anything runs. Public methods validate names and
+/// log, then call the protected <c>…Core</c> methods.
+/// </summary>
+public abstract class Volume
+{
+    /// <summary>Initializes the volume.</summary>
+    protected Volume(VolumeDriver driver, string name, VolumeKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(driver);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        Driver = driver;
+        Name = name;
+        Kind = kind;
+    }
+
+    /// <summary>The driver that opened this volume.</summary>
+    public VolumeDriver Driver { get; }
+
+    /// <summary>The volume's name within its backend.</summary>
+    public string Name { get; }
+
+    /// <summary>Block or file system.</summary>
+    public VolumeKind Kind { get; }
+
+    /// <summary>The volume's address, <c>scheme:name</c> (<c>zfs:tank/vm1</c>, <c>lvol:/var/lib/store#vm1</c>).</summary>
+    public virtual string Address => $"{Driver.Scheme}:{Name}";
+
+    /// <summary>This volume's logger.</summary>
+    protected ILogger Logger => Driver.Logger;
+
+    /// <summary>The volume's size in bytes (block volumes; file system volumes report their used bytes or 0).</summary>
+    public Task<long> GetSizeAsync(CancellationToken cancellationToken = default) => GetSizeCoreAsync(cancellationToken);
+
+    /// <summary>Grows or shrinks a block volume.</summary>
+    /// <exception cref="NotSupportedException">The backend cannot resize volumes.</exception>
+    public Task ResizeAsync(long size, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(size);
+        Require(DriverCapabilities.Resize, "resize volumes");
+        return ResizeCoreAsync(size, cancellationToken);
+    }
+
+    /// <summary>The volume's snapshots, oldest first, temporary ones included.</summary>
+    public Task<SnapshotLineage> GetLineageAsync(CancellationToken cancellationToken = default) => GetLineageCoreAsync(cancellationToken);
+
+    /// <summary>Takes a read-only snapshot of the live state.</summary>
+    /// <exception cref="ArgumentException">The name breaks the backend's rules.</exception>
+    public async Task<SnapshotInfo> CreateSnapshotAsync(string name, SnapshotCreateOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        Driver.SnapshotNameRules.Validate(name, "snapshot name");
+        Log.SnapshotCreating(Logger, Address, name);
+        return await CreateSnapshotCoreAsync(name, options ?? new SnapshotCreateOptions(), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes a snapshot.</summary>
+    /// <exception cref="ArgumentException">The name breaks the backend's rules.</exception>
+    public Task DeleteSnapshotAsync(string name, CancellationToken cancellationToken = default)
+    {
+        Driver.SnapshotNameRules.Validate(name, "snapshot name");
+        Log.SnapshotDeleting(Logger, Address, name);
+        return DeleteSnapshotCoreAsync(name, cancellationToken);
+    }
+
+    /// <summary>Makes the live state equal to snapshot <paramref name="name"/>. Newer snapshots must be deleted first.</summary>
+    /// <exception cref="ArgumentException">The name breaks the backend's rules.</exception>
+    public Task RollbackAsync(string name, CancellationToken cancellationToken = default)
+    {
+        Driver.SnapshotNameRules.Validate(name, "snapshot name");
+        Log.SnapshotRollingBack(Logger, Address, name);
+        return RollbackCoreAsync(name, cancellationToken);
+    }
+
+    /// <summary>Renames a snapshot.</summary>
+    /// <exception cref="NotSupportedException">The backend cannot rename snapshots.</exception>
+    public Task RenameSnapshotAsync(string name, string newName, CancellationToken cancellationToken = default)
+    {
+        Driver.SnapshotNameRules.Validate(name, "snapshot name");
+        Driver.SnapshotNameRules.Validate(newName, "snapshot name");
+        Require(DriverCapabilities.RenameSnapshots, "rename snapshots");
+        return RenameSnapshotCoreAsync(name, newName, cancellationToken);
+    }
+
+    /// <summary>Opens a snapshot (read-only) or the live volume as a block device.</summary>
+    /// <param name="snapshot">The snapshot, or null for the live volume.</param>
+    /// <param name="writable">Open the live volume for writing (snapshots are always read-only).</param>
+    /// <param name="cancellationToken">Cancels the open.</param>
+    /// <exception cref="NotSupportedException">The volume is not a block volume.</exception>
+    /// <exception cref="ArgumentException">A snapshot was asked for writing.</exception>
+    public Task<BlockDevice> OpenDeviceAsync(string? snapshot, bool writable = false, CancellationToken cancellationToken = default)
+    {
+        if (Kind != VolumeKind.Block)
+        {
+            ThrowHelper.ThrowNotSupported($"{Address} is a file system volume; it has no block device.");
+        }
+        if (snapshot is not null)
+        {
+            Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
+            if (writable)
+            {
+                ThrowHelper.ThrowArgument(nameof(writable), "Snapshots are read-only.");
+            }
+        }
+        return OpenDeviceCoreAsync(snapshot, writable, cancellationToken);
+    }
+
+    /// <summary>The directory holding a snapshot's files, or the live volume's.</summary>
+    /// <exception cref="NotSupportedException">The volume is not a file system volume.</exception>
+    public Task<string> GetPathAsync(string? snapshot, CancellationToken cancellationToken = default)
+    {
+        if (Kind != VolumeKind.Filesystem)
+        {
+            ThrowHelper.ThrowNotSupported($"{Address} is a block volume; it has no path.");
+        }
+        if (snapshot is not null)
+        {
+            Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
+        }
+        return GetPathCoreAsync(snapshot, cancellationToken);
+    }
+
+    /// <summary>Writes the backend's native stream of <paramref name="snapshot"/>, incremental from <paramref name="baseSnapshot"/> when given.</summary>
+    /// <exception cref="NotSupportedException">The backend has no native stream.</exception>
+    public Task SendAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        Require(DriverCapabilities.NativeStream, "send native streams");
+        if (baseSnapshot is not null)
+        {
+            Driver.SnapshotNameRules.Validate(baseSnapshot, "snapshot name");
+        }
+        Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
+        ArgumentNullException.ThrowIfNull(destination);
+        Log.NativeSending(Logger, Address, baseSnapshot, snapshot);
+        return SendCoreAsync(baseSnapshot, snapshot, destination, options ?? new NativeSendOptions(), cancellationToken);
+    }
+
+    /// <summary>
+    /// Receives a native stream into this volume, creating the snapshot the request names. The stream's
+    /// header is checked against the target's base before anything is written.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The backend has no native stream.</exception>
+    public async Task<SnapshotInfo> ReceiveAsync(Stream source, NativeReceiveRequest request, CancellationToken cancellationToken = default)
+    {
+        Require(DriverCapabilities.NativeStream, "receive native streams");
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(request);
+        Driver.SnapshotNameRules.Validate(request.Snapshot.Name, "snapshot name");
+        Log.NativeReceiving(Logger, Address, request.TargetBase?.Name, request.Snapshot.Name);
+        return await ReceiveCoreAsync(source, request, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Makes snapshot <paramref name="snapshot"/> (just received) the live state. The default rolls back to it;
+    /// backends whose received snapshots are separate trees (Btrfs) replace the live tree instead.
+    /// </summary>
+    public Task PromoteAsync(string snapshot, CancellationToken cancellationToken = default)
+    {
+        Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
+        return PromoteCoreAsync(snapshot, cancellationToken);
+    }
+
+    /// <summary>The byte ranges that may differ between <paramref name="baseSnapshot"/> (null: an empty volume) and <paramref name="snapshot"/>.</summary>
+    /// <exception cref="NotSupportedException">The backend cannot tell.</exception>
+    public Task<RangeSet> GetChangedRangesAsync(string? baseSnapshot, string snapshot, CancellationToken cancellationToken = default)
+    {
+        Require(DriverCapabilities.ChangedRanges, "report changed ranges");
+        if (baseSnapshot is not null)
+        {
+            Driver.SnapshotNameRules.Validate(baseSnapshot, "snapshot name");
+        }
+        Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
+        return GetChangedRangesCoreAsync(baseSnapshot, snapshot, cancellationToken);
+    }
+
+    /// <summary>
+    /// The checksum map the backend has stored for a snapshot, when one with the asked cluster size and
+    /// algorithm exists and is current; null otherwise (the caller computes it).
+    /// </summary>
+    public Task<ClusterChecksums?> GetStoredChecksumsAsync(string snapshot, ClusterChecksumOptions options, CancellationToken cancellationToken = default)
+    {
+        Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
+        ArgumentNullException.ThrowIfNull(options);
+        return Driver.Has(DriverCapabilities.StoredChecksums)
+            ? GetStoredChecksumsCoreAsync(snapshot, options, cancellationToken)
+            : Task.FromResult<ClusterChecksums?>(null);
+    }
+
+    /// <summary>Stores a snapshot's checksum map with the snapshot, where the backend can; does nothing otherwise.</summary>
+    public Task StoreChecksumsAsync(string snapshot, ClusterChecksums map, CancellationToken cancellationToken = default)
+    {
+        Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
+        ArgumentNullException.ThrowIfNull(map);
+        return Driver.Has(DriverCapabilities.StoredChecksums) ? StoreChecksumsCoreAsync(snapshot, map, cancellationToken) : Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => Address;
+
+    /// <summary>Reads the size.</summary>
+    protected abstract Task<long> GetSizeCoreAsync(CancellationToken cancellationToken);
+
+    /// <summary>Resizes (capability checked).</summary>
+    protected virtual Task ResizeCoreAsync(long size, CancellationToken cancellationToken) => throw Unsupported("resize volumes");
+
+    /// <summary>Reads the lineage.</summary>
+    protected abstract Task<SnapshotLineage> GetLineageCoreAsync(CancellationToken cancellationToken);
+
+    /// <summary>Creates a snapshot (name validated).</summary>
+    protected abstract Task<SnapshotInfo> CreateSnapshotCoreAsync(string name, SnapshotCreateOptions options, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a snapshot (name validated).</summary>
+    protected abstract Task DeleteSnapshotCoreAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>Rolls the live state back (name validated).</summary>
+    protected abstract Task RollbackCoreAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>Renames a snapshot (capability checked).</summary>
+    protected virtual Task RenameSnapshotCoreAsync(string name, string newName, CancellationToken cancellationToken) => throw Unsupported("rename snapshots");
+
+    /// <summary>Opens a block device (block volumes only).</summary>
+    protected virtual Task<BlockDevice> OpenDeviceCoreAsync(string? snapshot, bool writable, CancellationToken cancellationToken) => throw Unsupported("open block devices");
+
+    /// <summary>Returns a path (file system volumes only).</summary>
+    protected virtual Task<string> GetPathCoreAsync(string? snapshot, CancellationToken cancellationToken) => throw Unsupported("give paths");
+
+    /// <summary>Sends a native stream (capability checked).</summary>
+    protected virtual Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken) =>
+        throw Unsupported("send native streams");
+
+    /// <summary>Receives a native stream (capability checked).</summary>
+    protected virtual Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, CancellationToken cancellationToken) =>
+        throw Unsupported("receive native streams");
+
+    /// <summary>Promotes a received snapshot to the live state. The default rolls back to it.</summary>
+    protected virtual Task PromoteCoreAsync(string snapshot, CancellationToken cancellationToken) => RollbackCoreAsync(snapshot, cancellationToken);
+
+    /// <summary>Reports changed ranges (capability checked).</summary>
+    protected virtual Task<RangeSet> GetChangedRangesCoreAsync(string? baseSnapshot, string snapshot, CancellationToken cancellationToken) =>
+        throw Unsupported("report changed ranges");
+
+    /// <summary>Returns a stored map or null (only called with <see cref="DriverCapabilities.StoredChecksums"/>).</summary>
+    protected virtual Task<ClusterChecksums?> GetStoredChecksumsCoreAsync(string snapshot, ClusterChecksumOptions options, CancellationToken cancellationToken) =>
+        Task.FromResult<ClusterChecksums?>(null);
+
+    /// <summary>Stores a map (only called with <see cref="DriverCapabilities.StoredChecksums"/>).</summary>
+    protected virtual Task StoreChecksumsCoreAsync(string snapshot, ClusterChecksums map, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private void Require(DriverCapabilities capability, string what)
+    {
+        if (!Driver.Has(capability))
+        {
+            throw Unsupported(what);
+        }
+    }
+
+    private NotSupportedException Unsupported(string what) => new($"The {Driver.Scheme} backend cannot {what} ({Address}).");
+}
