@@ -42,6 +42,9 @@ internal static partial class Log
     [LoggerMessage(1104, LogLevel.Information, "Removing leftover temporary snapshot {Snapshot} of {Volume}")]
     public static partial void LeftoverRemoving(ILogger logger, string volume, string snapshot);
 
+    [LoggerMessage(1106, LogLevel.Debug, "Planned refresh of {Target} from {Source}: {Kind}, base {Base}, {Send} to send, {Delete} to delete on the target")]
+    public static partial void RefreshPlanned(ILogger logger, string source, string target, string kind, string? @base, int send, int delete);
+
     [LoggerMessage(1105, LogLevel.Debug, "Sent {Snapshot} to {Target}: {Bytes} bytes")]
     public static partial void SnapshotSent(ILogger logger, string target, string snapshot, long bytes);
 }

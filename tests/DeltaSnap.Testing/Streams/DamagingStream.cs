@@ -39,11 +39,19 @@ public sealed class ThrowAfterNBytesStream(Stream inner, long failAfter, int chu
         return n;
     }
 
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(Read(buffer.Span));
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (_position >= failAfter)
+        {
+            throw new IOException($"Injected connection loss after {failAfter} bytes.");
+        }
+        var n = await inner.ReadAsync(buffer[..(int)Math.Min(Math.Min(buffer.Length, chunk), failAfter - _position)], cancellationToken);
+        _position += n;
+        return n;
+    }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        Task.FromResult(Read(buffer.AsSpan(offset, count)));
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override void Flush()
     {

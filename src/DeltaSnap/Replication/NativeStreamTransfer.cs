@@ -1,0 +1,136 @@
+using System.IO.Pipelines;
+using DeltaSnap.Drivers;
+using DeltaSnap.Lineage;
+
+namespace DeltaSnap.Replication;
+
+/// <summary>
+/// The native route: the source backend's own incremental stream, piped with backpressure into the target
+/// backend's receiver, which checks the stream's base before writing anything.
+/// </summary>
+internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(run)
+{
+    private const long PauseWriterThreshold = 16L << 20;
+
+    public override async Task<SnapshotInfo> SendSnapshotAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    {
+        var received = await TransferAsync(previous, previousOnTarget, snapshot, cancellationToken).ConfigureAwait(false);
+        Diagnostics.Log.SnapshotSent(Run.Logger, Run.Target.Address, snapshot.Name, 0);
+        return received;
+    }
+
+    public override async Task SendLiveStateAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo live, CancellationToken cancellationToken)
+    {
+        Run.TargetTemporary = live.Name;
+        await TransferAsync(previous, previousOnTarget, live, cancellationToken).ConfigureAwait(false);
+        Run.TargetLiveTouched = true;
+        await Run.Target.PromoteAsync(live.Name, cancellationToken).ConfigureAwait(false);
+    }
+
+    public override Task FinishWithoutLiveStateAsync(SnapshotInfo lastOnTarget, CancellationToken cancellationToken)
+    {
+        Run.TargetLiveTouched = true;
+        return Run.Target.PromoteAsync(lastOnTarget.Name, cancellationToken);
+    }
+
+    private async Task<SnapshotInfo> TransferAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var token = linked.Token;
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: PauseWriterThreshold, resumeWriterThreshold: PauseWriterThreshold / 2));
+        var counter = new CountingWriteStream(pipe.Writer.AsStream(leaveOpen: true));
+
+        var send = Task.Run(async () =>
+        {
+            try
+            {
+                await Run.Source.SendAsync(previous?.Name, snapshot.Name, counter, Run.Options.Native, token).ConfigureAwait(false);
+                await pipe.Writer.CompleteAsync().ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                await pipe.Writer.CompleteAsync(e).ConfigureAwait(false);
+                await linked.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+        }, token);
+
+        var receive = Task.Run(async () =>
+        {
+            try
+            {
+                var request = new NativeReceiveRequest { Snapshot = snapshot, TargetBase = previousOnTarget };
+                var info = await Run.Target.ReceiveAsync(pipe.Reader.AsStream(leaveOpen: true), request, token).ConfigureAwait(false);
+                await pipe.Reader.CompleteAsync().ConfigureAwait(false);
+                return info;
+            }
+            catch (Exception e)
+            {
+                await pipe.Reader.CompleteAsync(e).ConfigureAwait(false);
+                await linked.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+        }, token);
+
+        try
+        {
+            await Task.WhenAll(send, receive).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Report the first real failure, not the cancellation it caused on the other side.
+            var failures = new[] { send, receive }.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException!).ToList();
+            var primary = failures.FirstOrDefault(e => e is not OperationCanceledException) ?? failures.FirstOrDefault();
+            if (primary is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(primary);
+            }
+            throw;
+        }
+        Run.AddSent(counter.BytesWritten);
+        Run.AddRead(counter.BytesWritten);
+        Run.AddWritten(counter.BytesWritten);
+        return await receive.ConfigureAwait(false);
+    }
+}
+
+/// <summary>A write-only stream that counts what passes through it.</summary>
+internal sealed class CountingWriteStream(Stream inner) : Stream
+{
+    public long BytesWritten { get; private set; }
+
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => BytesWritten; set => throw new NotSupportedException(); }
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        inner.Write(buffer, offset, count);
+        BytesWritten += count;
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        BytesWritten += buffer.Length;
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Flush() => inner.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+}

@@ -1,0 +1,143 @@
+using DeltaSnap.Diagnostics;
+using DeltaSnap.Drivers;
+using DeltaSnap.Lineage;
+using Microsoft.Extensions.Logging;
+
+namespace DeltaSnap.Replication;
+
+/// <summary>The state of one refresh in progress: what it has done so far, so that cleanup knows what to undo.</summary>
+internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions options, IProgress<RefreshProgress>? progress, ILogger logger)
+{
+    private long _bytesRead;
+    private long _bytesSent;
+    private long _bytesWritten;
+    private long _clustersCompared;
+    private long _clustersCopied;
+
+    public Volume Source { get; } = source;
+    public Volume Target { get; } = target;
+    public RefreshOptions Options { get; } = options;
+    public IProgress<RefreshProgress>? Progress { get; } = progress;
+    public ILogger Logger { get; } = logger;
+
+    /// <summary>The newest target snapshot known complete: what the target is rolled back to on failure.</summary>
+    public SnapshotInfo? LastCompleteOnTarget { get; set; }
+
+    /// <summary>Whether the target's live state was written to, so that a failure must roll it back.</summary>
+    public bool TargetLiveTouched { get; set; }
+
+    /// <summary>The temporary snapshot taken on the source, if any.</summary>
+    public string? SourceTemporary { get; set; }
+
+    /// <summary>The temporary snapshot received on the target, if any.</summary>
+    public string? TargetTemporary { get; set; }
+
+    public List<string> SnapshotsSent { get; } = [];
+
+    public bool LiveStateSent { get; set; }
+
+    public void AddRead(long bytes) => Interlocked.Add(ref _bytesRead, bytes);
+
+    public void AddSent(long bytes) => Interlocked.Add(ref _bytesSent, bytes);
+
+    public void AddWritten(long bytes) => Interlocked.Add(ref _bytesWritten, bytes);
+
+    public void AddClusters(long compared, long copied)
+    {
+        Interlocked.Add(ref _clustersCompared, compared);
+        Interlocked.Add(ref _clustersCopied, copied);
+    }
+
+    public RefreshResult ToResult(RefreshRoute route, RefreshKind kind, TimeSpan duration) => new()
+    {
+        Route = route,
+        Kind = kind,
+        SnapshotsSent = SnapshotsSent.ToArray(),
+        LiveStateSent = LiveStateSent,
+        BytesRead = Interlocked.Read(ref _bytesRead),
+        BytesSent = Interlocked.Read(ref _bytesSent),
+        BytesWritten = Interlocked.Read(ref _bytesWritten),
+        ClustersCompared = Interlocked.Read(ref _clustersCompared),
+        ClustersCopied = Interlocked.Read(ref _clustersCopied),
+        Duration = duration,
+    };
+
+    /// <summary>Removes temporary snapshots that interrupted refreshes left behind (canonical/lxd#11194).</summary>
+    public async Task RemoveLeftoversAsync(RefreshPlan plan, CancellationToken cancellationToken)
+    {
+        foreach (var leftover in plan.SourceLeftovers)
+        {
+            Log.LeftoverRemoving(Logger, Source.Address, leftover.Name);
+            await Source.DeleteSnapshotAsync(leftover.Name, cancellationToken).ConfigureAwait(false);
+        }
+        foreach (var leftover in plan.TargetLeftovers)
+        {
+            Log.LeftoverRemoving(Logger, Target.Address, leftover.Name);
+            await Target.DeleteSnapshotAsync(leftover.Name, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Deletes what the plan says and brings the target back to the base.</summary>
+    public async Task PrepareTargetAsync(RefreshPlan plan, CancellationToken cancellationToken)
+    {
+        LastCompleteOnTarget = plan.TargetBase;
+        foreach (var doomed in plan.TargetSnapshotsToDelete)
+        {
+            await Target.DeleteSnapshotAsync(doomed.Name, cancellationToken).ConfigureAwait(false);
+        }
+        if (plan.RollBackTargetToBase && plan.TargetBase is not null)
+        {
+            await Target.RollbackAsync(plan.TargetBase.Name, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Deletes the temporary snapshots on both sides after success.</summary>
+    public async Task DeleteTemporariesAsync(CancellationToken cancellationToken)
+    {
+        if (TargetTemporary is { } t)
+        {
+            await Target.DeleteSnapshotAsync(t, cancellationToken).ConfigureAwait(false);
+            TargetTemporary = null;
+        }
+        if (SourceTemporary is { } s)
+        {
+            await Source.DeleteSnapshotAsync(s, cancellationToken).ConfigureAwait(false);
+            SourceTemporary = null;
+        }
+    }
+
+    /// <summary>
+    /// After a failure: delete the temporary snapshots on both sides and, when the target's live state was
+    /// written to, roll it back to its newest complete snapshot. Every step is tried; failures are logged.
+    /// </summary>
+    public async Task CleanUpAfterFailureAsync()
+    {
+        // Cleanup runs even when the refresh was cancelled, so it does not use the caller's token.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var token = timeout.Token;
+        if (TargetTemporary is { } t)
+        {
+            await TryAsync($"delete temporary snapshot {t} on the target", () => Target.DeleteSnapshotAsync(t, token)).ConfigureAwait(false);
+        }
+        if (SourceTemporary is { } s)
+        {
+            await TryAsync($"delete temporary snapshot {s} on the source", () => Source.DeleteSnapshotAsync(s, token)).ConfigureAwait(false);
+        }
+        if (TargetLiveTouched && LastCompleteOnTarget is { } complete)
+        {
+            await TryAsync($"roll the target back to {complete.Name}", () => Target.RollbackAsync(complete.Name, token)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task TryAsync(string action, Func<Task> step)
+    {
+        try
+        {
+            await step().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Log.CleanupFailed(Logger, e, Target.Address, action);
+        }
+    }
+}

@@ -1,0 +1,21 @@
+using DeltaSnap.Lineage;
+
+namespace DeltaSnap.Replication;
+
+/// <summary>Moves one snapshot at a time from the source to the target by one route.</summary>
+internal abstract class SnapshotTransfer(RefreshRun run)
+{
+    protected RefreshRun Run { get; } = run;
+
+    /// <summary>
+    /// Sends <paramref name="snapshot"/>, incremental from <paramref name="previous"/> (whose counterpart on the
+    /// target is <paramref name="previousOnTarget"/>), and returns the snapshot it created on the target.
+    /// </summary>
+    public abstract Task<SnapshotInfo> SendSnapshotAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken);
+
+    /// <summary>Sends the source's temporary live-state snapshot and makes it the target's live state.</summary>
+    public abstract Task SendLiveStateAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo live, CancellationToken cancellationToken);
+
+    /// <summary>When no live state is sent: makes the target's live state equal to the last snapshot sent.</summary>
+    public abstract Task FinishWithoutLiveStateAsync(SnapshotInfo lastOnTarget, CancellationToken cancellationToken);
+}
