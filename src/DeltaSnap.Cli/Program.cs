@@ -1,6 +1,40 @@
+using System.CommandLine;
+using System.Text;
+using DeltaSnap.Cli.Commands;
+
 namespace DeltaSnap.Cli;
 
+/// <summary>The <c>deltasnap</c> tool: builds the command tree and runs it.</summary>
 internal static class Program
 {
-    public static int Main(string[] args) => args.Length >= 0 ? 0 : 1;
+    public static async Task<int> Main(string[] args)
+    {
+        // Buffered standard output: a cluster listing can run to millions of lines.
+        var output = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), bufferSize: 1 << 16);
+        var exitCode = await RunAsync(args, output, Console.Error, handleTermination: true).ConfigureAwait(false);
+        try
+        {
+            await output.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            // Standard output is a file on a full or failing disk. (A closed pipe is not reported: .NET ignores EPIPE on the console.)
+            await Console.Error.WriteLineAsync(CommandRunner.ToolName + ": cannot write the output: " + e.Message).ConfigureAwait(false);
+            return exitCode == ExitCodes.Success ? ExitCodes.Failure : exitCode;
+        }
+        return exitCode;
+    }
+
+    /// <summary>Runs a command line with the given writers; the in-process entry point the tests use.</summary>
+    public static Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error,
+        bool handleTermination = false, CancellationToken cancellationToken = default) =>
+        CommandRunner.InvokeAsync(BuildRootCommand(), args, output, error, handleTermination, cancellationToken);
+
+    /// <summary>The command tree. Each command group lives in its own file under Commands/ and adds one line here.</summary>
+    public static RootCommand BuildRootCommand() => new("deltasnap: checksums and diffs of volumes, for DeltaSnap replication.")
+    {
+        HashCommand.Create(),
+        ChecksumsCommand.Create(),
+        DiffCommand.Create(),
+    };
 }
