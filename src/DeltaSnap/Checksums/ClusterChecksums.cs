@@ -403,12 +403,14 @@ public sealed class ClusterChecksums
         {
             // Longhorn: CRC-64/ISO chained over the allocated clusters' bytes, computed from the per-cluster CRCs.
             ulong chain = 0;
+            var fullCluster = Crc64Iso.ShiftOperator(Layout.ClusterSize);
             for (long i = 0; i < Layout.ClusterCount; i++)
             {
                 if (_states[i] != (byte)ClusterState.Unallocated)
                 {
                     var crc = BinaryPrimitives.ReadUInt64BigEndian(_digests.AsSpan((int)(i * HashLength), HashLength));
-                    chain = Crc64Iso.Combine(chain, crc, Layout.LengthOf(i));
+                    var length = Layout.LengthOf(i);
+                    chain = length == Layout.ClusterSize ? Crc64Iso.Combine(chain, crc, fullCluster) : Crc64Iso.Combine(chain, crc, length);
                 }
             }
             volume = new byte[8];
