@@ -31,10 +31,13 @@ internal static class Program
         CommandRunner.InvokeAsync(BuildRootCommand(), args, output, error, handleTermination, cancellationToken);
 
     /// <summary>The command tree. Each command group lives in its own file under Commands/ and adds one line here.</summary>
-    public static RootCommand BuildRootCommand() => new("deltasnap: checksums and diffs of volumes, for DeltaSnap replication.")
+    public static RootCommand BuildRootCommand() => new("deltasnap: keep copies of snapshotted volumes up to date by moving only what changed.")
     {
         HashCommand.Create(),
         ChecksumsCommand.Create(),
         DiffCommand.Create(),
+        SnapshotCommands.Create(),
+        PlanCommand.Create(),
+        RefreshCommand.Create(),
     };
 }

@@ -81,4 +81,7 @@ internal sealed record RangeEntry(long Offset, long Length);
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(ChecksumsReport))]
 [JsonSerializable(typeof(DiffReport))]
+[JsonSerializable(typeof(IReadOnlyList<SnapshotEntry>))]
+[JsonSerializable(typeof(PlanReport))]
+[JsonSerializable(typeof(RefreshReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

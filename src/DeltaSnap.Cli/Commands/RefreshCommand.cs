@@ -1,0 +1,110 @@
+using System.CommandLine;
+using System.Globalization;
+using DeltaSnap.Cli.Output;
+using DeltaSnap.Lineage;
+using DeltaSnap.Replication;
+
+namespace DeltaSnap.Cli.Commands;
+
+/// <summary><c>deltasnap refresh SOURCE TARGET [--json]</c>: bring TARGET up to date with SOURCE, moving only what changed.</summary>
+internal static class RefreshCommand
+{
+    public static Command Create()
+    {
+        var source = SnapshotCommands.VolumeArgument("SOURCE", "The source volume's URI.");
+        var target = SnapshotCommands.VolumeArgument("TARGET", "The target volume's URI (it must exist).");
+        var json = CommonOptions.Json("Print the summary as one JSON object: route, snapshotsSent, bytesRead, bytesSent, bytesWritten, seconds.");
+        var force = AllowFullResendOption();
+        var snapshotsOnly = new Option<bool>("--snapshots-only") { Description = "Send snapshots only, not the live state." };
+        var clusterSize = CommonOptions.ClusterSize("The cluster size of the checksum route (default 1M).");
+        var algorithm = CommonOptions.Algorithm("The checksum algorithm of the checksum route (default xxh128).");
+        var command = new Command("refresh", "Refresh TARGET from SOURCE: send the snapshots it lacks and the live state, incrementally.")
+        {
+            source, target, json, force, snapshotsOnly, clusterSize, algorithm,
+        };
+        CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
+            SnapshotCommands.WithVolumeAsync(parseResult.GetRequiredValue(source), s =>
+                SnapshotCommands.WithVolumeAsync(parseResult.GetRequiredValue(target), async t =>
+                {
+                    var options = new RefreshOptions
+                    {
+                        Plan = new RefreshPlanOptions { AllowFullResend = parseResult.GetValue(force), SnapshotsOnly = parseResult.GetValue(snapshotsOnly) },
+                    };
+                    if (parseResult.GetValue(clusterSize) is { } size)
+                    {
+                        options.ClusterSize = size;
+                    }
+                    if (parseResult.GetValue(algorithm) is { } a)
+                    {
+                        options.Algorithm = a;
+                    }
+                    using var bar = TerminalProgress.Create(output.Error);
+                    var result = await new Replicator().RefreshAsync(s, t, options, bar, cancellationToken).ConfigureAwait(false);
+                    bar?.Finish();
+                    var report = new RefreshReport(PlanCommand.Camel(result.Route.ToString()), PlanCommand.Camel(result.Kind.ToString()),
+                        result.SnapshotsSent.Count, result.SnapshotsSent, result.LiveStateSent, result.BytesRead, result.BytesSent, result.BytesWritten,
+                        result.ClustersCompared, result.ClustersCopied, Math.Round(result.Duration.TotalSeconds, 3));
+                    if (parseResult.GetValue(json))
+                    {
+                        await JsonOutput.WriteAsync(output, report, CliJsonContext.Default.RefreshReport, cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        var i = CultureInfo.InvariantCulture;
+                        await output.Out.WriteLineAsync($"refreshed {t.Address} from {s.Address}: {report.Kind}, route {report.Route}").ConfigureAwait(false);
+                        await output.Out.WriteLineAsync(string.Create(i, $"snapshots sent: {report.SnapshotsSent}{(report.SnapshotsSent > 0 ? " (" + string.Join(' ', report.Snapshots) + ")" : "")}{(report.LiveStateSent ? " + live state" : "")}")).ConfigureAwait(false);
+                        await output.Out.WriteLineAsync(string.Create(i, $"bytes read: {report.BytesRead}, sent: {report.BytesSent}, written: {report.BytesWritten}")).ConfigureAwait(false);
+                        if (report.ClustersCompared > 0)
+                        {
+                            await output.Out.WriteLineAsync(string.Create(i, $"clusters compared: {report.ClustersCompared}, copied: {report.ClustersCopied}")).ConfigureAwait(false);
+                        }
+                        await output.Out.WriteLineAsync(string.Create(i, $"seconds: {report.Seconds:F3}")).ConfigureAwait(false);
+                    }
+                    return ExitCodes.Success;
+                }, cancellationToken), cancellationToken));
+        return command;
+    }
+
+    internal static Option<bool> AllowFullResendOption() => new("--allow-full-resend")
+    {
+        Description = "When both sides have snapshots but share none, delete the target's snapshots and send everything (refused otherwise).",
+    };
+}
+
+/// <summary>A one-line progress bar on a terminal's standard error (nothing when it is redirected).</summary>
+internal sealed class TerminalProgress : IProgress<RefreshProgress>, IDisposable
+{
+    private readonly TextWriter _error;
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private readonly Lock _lock = new();
+    private int _lastLength;
+
+    private TerminalProgress(TextWriter error) => _error = error;
+
+    public static TerminalProgress? Create(TextWriter error) =>
+        ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected ? new TerminalProgress(error) : null;
+
+    public void Report(RefreshProgress value)
+    {
+        var percent = value.BytesTotal > 0 ? $" {100.0 * value.BytesDone / value.BytesTotal,5:F1}%" : "";
+        var filled = value.BytesTotal > 0 ? (int)(20 * value.BytesDone / value.BytesTotal) : 0;
+        var line = string.Create(CultureInfo.InvariantCulture,
+            $"[{new string('#', filled)}{new string('.', 20 - filled)}] {value.Stage} {value.Snapshot}{percent} {_clock.Elapsed.TotalSeconds:F1}s");
+        lock (_lock)
+        {
+            _error.Write("\r" + line.PadRight(_lastLength));
+            _lastLength = line.Length;
+        }
+    }
+
+    public void Finish()
+    {
+        lock (_lock)
+        {
+            _error.Write("\r" + new string(' ', _lastLength) + "\r");
+            _lastLength = 0;
+        }
+    }
+
+    public void Dispose() => Finish();
+}

@@ -1,0 +1,93 @@
+using System.CommandLine;
+using System.Globalization;
+using DeltaSnap.Cli.Output;
+using DeltaSnap.Drivers;
+
+namespace DeltaSnap.Cli.Commands;
+
+/// <summary><c>deltasnap snapshot create|list|delete URI …</c>: a volume's snapshots, on any backend.</summary>
+internal static class SnapshotCommands
+{
+    public static Command Create() => new("snapshot", "Create, list and delete a volume's snapshots.")
+    {
+        CreateCommand(),
+        ListCommand(),
+        DeleteCommand(),
+    };
+
+    private static Command CreateCommand()
+    {
+        var volume = VolumeArgument();
+        var name = new Argument<string>("NAME") { Description = "The snapshot's name." };
+        var command = new Command("create", "Take a snapshot of the volume's live state.") { volume, name };
+        CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
+            WithVolumeAsync(parseResult.GetRequiredValue(volume), async v =>
+            {
+                var info = await v.CreateSnapshotAsync(parseResult.GetRequiredValue(name), cancellationToken: cancellationToken).ConfigureAwait(false);
+                await output.Out.WriteLineAsync($"created {v.Address}@{info.Name} ({info.Identity})").ConfigureAwait(false);
+                return ExitCodes.Success;
+            }, cancellationToken));
+        return command;
+    }
+
+    private static Command ListCommand()
+    {
+        var volume = VolumeArgument();
+        var json = CommonOptions.Json("Print a JSON array instead of text.");
+        var command = new Command("list", "List the volume's snapshots, oldest first: name, identity, creation time.") { volume, json };
+        CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
+            WithVolumeAsync(parseResult.GetRequiredValue(volume), async v =>
+            {
+                var lineage = await v.GetLineageAsync(cancellationToken).ConfigureAwait(false);
+                var entries = lineage.Select(s => new SnapshotEntry(
+                    s.Name, s.Identity.ToString(), s.CreatedUtc.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture), s.ReceivedFrom?.ToString())).ToList();
+                if (parseResult.GetValue(json))
+                {
+                    await JsonOutput.WriteAsync<IReadOnlyList<SnapshotEntry>>(output, entries, CliJsonContext.Default.IReadOnlyListSnapshotEntry, cancellationToken).ConfigureAwait(false);
+                    return ExitCodes.Success;
+                }
+                foreach (var e in entries)
+                {
+                    await output.Out.WriteLineAsync($"{e.Name}\t{e.Identity}\t{e.Created}" + (e.ReceivedFrom is null ? "" : $"\treceived from {e.ReceivedFrom}")).ConfigureAwait(false);
+                }
+                return ExitCodes.Success;
+            }, cancellationToken));
+        return command;
+    }
+
+    private static Command DeleteCommand()
+    {
+        var volume = VolumeArgument();
+        var name = new Argument<string>("NAME") { Description = "The snapshot to delete." };
+        var command = new Command("delete", "Delete a snapshot.") { volume, name };
+        CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
+            WithVolumeAsync(parseResult.GetRequiredValue(volume), async v =>
+            {
+                await v.DeleteSnapshotAsync(parseResult.GetRequiredValue(name), cancellationToken).ConfigureAwait(false);
+                await output.Out.WriteLineAsync($"deleted {v.Address}@{parseResult.GetRequiredValue(name)}").ConfigureAwait(false);
+                return ExitCodes.Success;
+            }, cancellationToken));
+        return command;
+    }
+
+    internal static Argument<string> VolumeArgument(string name = "URI", string description = "The volume: lvol:STORE#VOL, zfs:POOL/DS, btrfs:/PATH or rbd:POOL/IMAGE.") =>
+        new(name) { Description = description };
+
+    /// <summary>Opens the volume, runs <paramref name="action"/>, and releases the driver. A bad name is a usage error.</summary>
+    internal static async Task<int> WithVolumeAsync(string address, Func<Volume, Task<int>> action, CancellationToken cancellationToken)
+    {
+        var volume = await VolumeResolver.OpenAsync(address, null, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await action(volume).ConfigureAwait(false);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        finally
+        {
+            await volume.Driver.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,34 @@
+using DeltaSnap.Drivers;
+using Microsoft.Extensions.Logging;
+
+namespace DeltaSnap.Cli.Commands;
+
+/// <summary>Opens a volume named by URI (<c>lvol:STORE#VOL</c>, <c>zfs:POOL/DS</c>, <c>btrfs:/PATH</c>, <c>rbd:POOL/IMAGE</c>) with its backend's driver.</summary>
+internal static class VolumeResolver
+{
+    /// <summary>The schemes this tool can open.</summary>
+    public static IReadOnlyList<string> Schemes { get; } = ["lvol", "zfs", "btrfs", "rbd"];
+
+    /// <summary>
+    /// Opens the volume at <paramref name="address"/>. The caller disposes <c>volume.Driver</c> when done.
+    /// </summary>
+    /// <exception cref="UsageException">The address is malformed or names a backend this tool cannot open.</exception>
+    public static async Task<Volume> OpenAsync(string address, ILoggerFactory? loggerFactory, CancellationToken cancellationToken)
+    {
+        VolumeAddress parsed;
+        try
+        {
+            parsed = VolumeAddress.Parse(address);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        return parsed.Scheme switch
+        {
+            "zfs" => await DeltaSnap.Zfs.ZfsDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
+            "btrfs" => await DeltaSnap.Btrfs.BtrfsDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
+            _ => throw new UsageException($"'{address}': the {parsed.Scheme} backend cannot be opened by this tool; it opens {string.Join(", ", Schemes)}."),
+        };
+    }
+}

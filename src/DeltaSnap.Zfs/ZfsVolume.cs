@@ -1,0 +1,749 @@
+using System.Globalization;
+using DeltaSnap.Devices;
+using DeltaSnap.Drivers;
+using DeltaSnap.Lineage;
+using Microsoft.Extensions.Logging;
+
+namespace DeltaSnap.Zfs;
+
+/// <summary>
+/// A ZFS dataset (file system volume) or zvol (block volume). Snapshots are <c>DATASET@NAME</c>, identified by
+/// their GUID (<see cref="ZfsDriver.GuidIdentityKind"/>) and ordered by <c>createtxg</c>; the native stream is
+/// <c>zfs send</c>/<c>zfs receive</c>, and a receive checks the stream's BEGIN record against the target before
+/// anything is written.
+/// </summary>
+public sealed class ZfsVolume : Volume
+{
+    /// <summary>The user property that records a snapshot's creation time given at creation (Unix seconds).</summary>
+    public const string CreatedProperty = "deltasnap:created";
+
+    /// <summary>The user property that records the identity of the source snapshot a snapshot replicates.</summary>
+    public const string ReceivedFromProperty = "deltasnap:received-from";
+
+    private const string LineageProperties = "guid,createtxg,creation," + CreatedProperty + "," + ReceivedFromProperty;
+    private const int MaxFullNameLength = 255;
+
+    private readonly ZfsDriver _driver;
+
+    internal ZfsVolume(ZfsDriver driver, string name, string dataset, VolumeKind kind)
+        : base(driver, name, kind)
+    {
+        _driver = driver;
+        Dataset = dataset;
+    }
+
+    /// <summary>The dataset's full name (<c>pool/path</c>).</summary>
+    public string Dataset { get; }
+
+    /// <inheritdoc />
+    public override string Address => $"{ZfsDriver.SchemeName}:{Dataset}";
+
+    private ZfsCommandRunner Zfs => _driver.Zfs;
+
+    private ZfsFeatures Features => _driver.Features;
+
+    /// <summary>
+    /// Protects <paramref name="snapshot"/> as the common base: holds it with <see cref="ZfsDriverOptions.HoldTag"/>
+    /// and releases that tag from every other snapshot of this dataset. Refreshes do this on their own where
+    /// the driver has <see cref="DriverCapabilities.ProtectBase"/>: the target after each received snapshot,
+    /// the source after each send (keeping the base and the sent snapshot).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The installed ZFS has no holds, or protection is turned off.</exception>
+    public Task ProtectBaseAsync(string snapshot, CancellationToken cancellationToken = default)
+    {
+        Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
+        if (!Driver.Has(DriverCapabilities.ProtectBase))
+        {
+            throw new NotSupportedException($"{Address}: the installed ZFS has no holds (or ZfsDriverOptions.ProtectBase is off), so the base cannot be protected.");
+        }
+        return ProtectAsync([snapshot], cancellationToken);
+    }
+
+    /// <summary>The snapshots of this dataset that carry at least one hold (any tag), by name.</summary>
+    /// <exception cref="NotSupportedException">The installed ZFS has no holds.</exception>
+    public async Task<IReadOnlyList<string>> GetHeldSnapshotsAsync(CancellationToken cancellationToken = default)
+    {
+        if (!Features.Holds)
+        {
+            throw new NotSupportedException($"{Address}: the installed ZFS has no holds.");
+        }
+        return (await ReadUserRefsAsync(cancellationToken).ConfigureAwait(false)).Where(p => p.Value > 0).Select(p => p.Key).ToArray();
+    }
+
+    /// <summary>The resume token an interrupted resumable receive left on this dataset, or null.</summary>
+    /// <exception cref="NotSupportedException">The installed ZFS has no resumable streams.</exception>
+    public async Task<string?> GetResumeTokenAsync(CancellationToken cancellationToken = default)
+    {
+        if (!Features.ResumableStreams)
+        {
+            throw new NotSupportedException($"{Address}: the installed ZFS has no resumable streams.");
+        }
+        var props = await GetPropertiesAsync(Dataset, ["receive_resume_token"], cancellationToken).ConfigureAwait(false);
+        return props.TryGetValue("receive_resume_token", out var p) && p.Value is not ("-" or "") ? p.Value : null;
+    }
+
+    /// <inheritdoc />
+    protected override async Task<long> GetSizeCoreAsync(CancellationToken cancellationToken)
+    {
+        var property = Kind == VolumeKind.Block ? "volsize" : "referenced";
+        var props = await GetPropertiesAsync(Dataset, [property], cancellationToken).ConfigureAwait(false);
+        return long.Parse(props[property].Value, CultureInfo.InvariantCulture);
+    }
+
+    /// <inheritdoc />
+    protected override Task ResizeCoreAsync(long size, CancellationToken cancellationToken) =>
+        Zfs.RunAsync(["set", "volsize=" + size.ToString(CultureInfo.InvariantCulture), Dataset], cancellationToken);
+
+    /// <inheritdoc />
+    protected override async Task<SnapshotLineage> GetLineageCoreAsync(CancellationToken cancellationToken)
+    {
+        // One command for the whole lineage: `zfs list` prints GUIDs abbreviated and zfs-fuse rejects `list -p`,
+        // so the exact values come from `zfs get -Hp`, over the dataset and its snapshots (depth 1).
+        var result = await Zfs.TryRunAsync(["get", "-H", "-p", "-r", "-d", "1", "-o", "name,property,value", LineageProperties, Dataset], cancellationToken)
+            .ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            throw result.SaysNotFound
+                ? new VolumeNotFoundException($"The ZFS dataset '{Dataset}' does not exist.")
+                : new ZfsCommandException(result.CommandLine, result.ExitCode, result.StandardError);
+        }
+        var snapshots = ParseSnapshots(result.StandardOutput, Dataset + "@");
+        return new SnapshotLineage(snapshots.OrderBy(s => s.CreateTxg).Select(s => s.Info));
+    }
+
+    /// <inheritdoc />
+    protected override async Task<SnapshotInfo> CreateSnapshotCoreAsync(string name, SnapshotCreateOptions options, CancellationToken cancellationToken)
+    {
+        var full = FullName(name);
+        List<string> arguments = ["snapshot"];
+        if (options.CreatedUtc is { } created)
+        {
+            arguments.AddRange(["-o", $"{CreatedProperty}={created.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)}"]);
+        }
+        if (options.ReceivedFrom is { IsEmpty: false } from)
+        {
+            arguments.AddRange(["-o", $"{ReceivedFromProperty}={from}"]);
+        }
+        arguments.Add(full);
+        await Zfs.RunAsync(arguments, cancellationToken).ConfigureAwait(false);
+        return (await ReadSnapshotAsync(name, cancellationToken).ConfigureAwait(false)).Info;
+    }
+
+    /// <inheritdoc />
+    protected override async Task DeleteSnapshotCoreAsync(string name, CancellationToken cancellationToken)
+    {
+        var full = FullName(name);
+        if (Features.Holds && !TemporarySnapshot.IsTemporary(name))
+        {
+            await ReleaseAsync(name, cancellationToken).ConfigureAwait(false);
+        }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var delay = TimeSpan.FromMilliseconds(50);
+        var viewsDestroyed = false;
+        while (true)
+        {
+            var result = await Zfs.TryRunAsync(["destroy", full], cancellationToken).ConfigureAwait(false);
+            if (result.Succeeded)
+            {
+                return;
+            }
+            if (result.SaysNotFound)
+            {
+                throw new VolumeNotFoundException($"The ZFS snapshot '{full}' does not exist.");
+            }
+            if (!viewsDestroyed && result.StandardError.Contains("dependent clones", StringComparison.Ordinal))
+            {
+                // Our read-only view of the snapshot (if that is the clone) goes with it; other clones still refuse.
+                await _driver.DestroyViewsAsync(origin => origin == full, Dataset, cancellationToken).ConfigureAwait(false);
+                viewsDestroyed = true;
+                continue;
+            }
+            if (result.SaysBusy && Features.Holds && (await ReadUserRefsAsync(cancellationToken).ConfigureAwait(false)).GetValueOrDefault(name) > 0)
+            {
+                throw new ZfsCommandException(result.CommandLine, result.ExitCode,
+                    result.StandardError.Trim() + $" ({full} carries holds of other tags; release them first.)");
+            }
+            if (!result.SaysBusy || clock.Elapsed > TimeSpan.FromSeconds(5))
+            {
+                result.ThrowIfFailed();
+            }
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 500));
+        }
+    }
+
+    /// <inheritdoc />
+    protected override Task RollbackCoreAsync(string name, CancellationToken cancellationToken) =>
+        Zfs.RunRetryingBusyAsync(["rollback", FullName(name)], cancellationToken);
+
+    /// <inheritdoc />
+    protected override Task RenameSnapshotCoreAsync(string name, string newName, CancellationToken cancellationToken) =>
+        Zfs.RunAsync(["rename", FullName(name), FullName(newName)], cancellationToken);
+
+    /// <inheritdoc />
+    protected override async Task PromoteCoreAsync(string snapshot, CancellationToken cancellationToken)
+    {
+        // After a receive the head already is the received snapshot; a rollback undoes whatever touched it
+        // since (atime, a reader), and a receive without mounting (-u) may have left it unmounted.
+        await RollbackCoreAsync(snapshot, cancellationToken).ConfigureAwait(false);
+        if (Kind == VolumeKind.Filesystem)
+        {
+            await MountedPathAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override async Task<string> GetPathCoreAsync(string? snapshot, CancellationToken cancellationToken)
+    {
+        var live = await MountedPathAsync(cancellationToken).ConfigureAwait(false);
+        if (snapshot is null)
+        {
+            return live;
+        }
+        var record = await ReadSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false);
+        var control = Path.Combine(live, ".zfs", "snapshot", snapshot);
+        if (Directory.Exists(control))
+        {
+            return control;
+        }
+        if (!_driver.Options.SnapshotViews)
+        {
+            throw new NotSupportedException($"{Address}: this ZFS has no .zfs/snapshot directory and snapshot views are turned off (ZfsDriverOptions.SnapshotViews).");
+        }
+        return await ViewPathAsync(snapshot, record.Guid, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    protected override async Task<BlockDevice> OpenDeviceCoreAsync(string? snapshot, bool writable, CancellationToken cancellationToken)
+    {
+        var path = "/dev/zvol/" + (snapshot is null ? Dataset : FullName(snapshot));
+        if (snapshot is not null)
+        {
+            var props = await GetPropertiesAsync(Dataset, ["snapdev"], cancellationToken).ConfigureAwait(false);
+            if (props.TryGetValue("snapdev", out var snapdev) && snapdev.Value != "visible")
+            {
+                await Zfs.RunAsync(["set", "snapdev=visible", Dataset], cancellationToken).ConfigureAwait(false);
+            }
+        }
+        // udev makes the device node a moment after the zvol (or its snapshot device) appears.
+        for (var i = 0; i < 100 && !File.Exists(path); i++)
+        {
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+        }
+        return FileBlockDevice.Open(path, readOnly: !writable);
+    }
+
+    /// <inheritdoc />
+    protected override async Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken)
+    {
+        var arguments = SendArguments(baseSnapshot, snapshot, options);
+        await Zfs.RunWithOutputAsync(arguments, destination, cancellationToken).ConfigureAwait(false);
+        if (Driver.Has(DriverCapabilities.ProtectBase) && options.ResumeToken is null && !TemporarySnapshot.IsTemporary(snapshot))
+        {
+            // The base is known common; the sent snapshot will be once the target has it. Keep both held
+            // until the next send, so whichever the target ends up with stays protected here.
+            string[] keep = baseSnapshot is null || TemporarySnapshot.IsTemporary(baseSnapshot) ? [snapshot] : [baseSnapshot, snapshot];
+            await TryProtectAsync(keep, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override async Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, CancellationToken cancellationToken)
+    {
+        var name = request.Snapshot.Name;
+        var full = FullName(name);
+        var (header, consumed) = await ZfsStreamHeader.ReadAsync(source, cancellationToken).ConfigureAwait(false);
+        Log.StreamHeaderRead(Logger, Dataset, header.IsIncremental ? "incremental" : "full", header.ToGuid, header.ToName, header.FromGuid);
+
+        // Everything below until the receive starts only reads: a stream that does not fit changes nothing.
+        var exists = await _driver.TypeOfAsync(Dataset, cancellationToken).ConfigureAwait(false) is not null;
+        var lineage = exists ? await GetLineageCoreAsync(cancellationToken).ConfigureAwait(false) : SnapshotLineage.Empty;
+        CheckStreamFits(header, request, lineage);
+        var state = exists ? await ReadReceiveStateAsync(cancellationToken).ConfigureAwait(false) : null;
+        if (state is not null && header.IsIncremental && Features.RawSend)
+        {
+            var encrypted = state.Encryption is not (null or "off" or "-");
+            if (encrypted != header.IsRaw)
+            {
+                throw new ZfsStreamMismatchException(
+                    $"The stream into {Address} is {(header.IsRaw ? "raw" : "not raw")} but the target's chain is {(encrypted ? "raw (encrypted)" : "not raw")}; raw and non-raw streams never mix in one chain.",
+                    header.FromGuid, header.FromGuid);
+            }
+        }
+
+        if (state?.ResumeToken is not null && !header.IsResuming)
+        {
+            Log.PartialReceiveAborting(Logger, Dataset);
+            await Zfs.RunAsync(["receive", "-A", Dataset], cancellationToken).ConfigureAwait(false);
+        }
+
+        List<string> arguments = ["receive", "-F"];
+        if (Features.ReceiveWithoutMount)
+        {
+            arguments.Add("-u");
+        }
+        if (request.Resumable && Features.ResumableStreams)
+        {
+            arguments.Add("-s");
+        }
+        if (Features.ReceiveExcludeProperty)
+        {
+            arguments.AddRange(["-x", "mountpoint"]);
+        }
+        arguments.Add(full);
+
+        var lifted = await LiftQuotasAsync(state, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var (result, _) = await Zfs.RunWithInputAsync(arguments, consumed, source, cancellationToken).ConfigureAwait(false);
+            if (!result.Succeeded)
+            {
+                // zfs-fuse reports EIO for a forced full receive over an existing file system that held files,
+                // after committing it. The snapshot exists only once a receive is complete: check its GUID.
+                var landed = await TryReadSnapshotAsync(name, cancellationToken).ConfigureAwait(false);
+                if (landed?.Guid != header.ToGuid)
+                {
+                    result.ThrowIfFailed();
+                }
+                Log.ReceiveFailureButComplete(Logger, result.CommandLine, result.StandardError.Trim(), full, header.ToGuid);
+            }
+        }
+        catch
+        {
+            await RestoreQuotasAsync(lifted).ConfigureAwait(false);
+            throw;
+        }
+        if (await RestoreQuotasAsync(lifted).ConfigureAwait(false) is { } notRestored)
+        {
+            // The data landed, but the dataset is left without a quota its owner set: say so.
+            throw new ZfsCommandException(notRestored.CommandLine, notRestored.ExitCode,
+                $"{full} was received, but the quota lifted for the receive could not be restored (the received data may exceed it); it stays lifted. {notRestored.StandardError.Trim()}");
+        }
+
+        if (_driver.Options.AtimeOffOnReceive && Kind == VolumeKind.Filesystem && state?.Atime != "off")
+        {
+            await Zfs.RunAsync(["set", "atime=off", Dataset], cancellationToken).ConfigureAwait(false);
+        }
+        if (Kind == VolumeKind.Filesystem && Features.ReceiveWithoutMount && state?.Mounted == true)
+        {
+            await MountedPathAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var received = await ReadSnapshotAsync(name, cancellationToken).ConfigureAwait(false);
+        if (received.Guid != header.ToGuid)
+        {
+            throw new DeltaSnapException($"{full} was received but has GUID {received.Guid}, not the stream's {header.ToGuid}.");
+        }
+        if (Driver.Has(DriverCapabilities.ProtectBase) && !TemporarySnapshot.IsTemporary(name))
+        {
+            await TryProtectAsync([name], cancellationToken).ConfigureAwait(false);
+        }
+        return received.Info;
+    }
+
+    /// <summary>Releases this driver's hold tag from every snapshot of the dataset (before the dataset is destroyed).</summary>
+    internal Task ReleaseAllOwnHoldsAsync(CancellationToken cancellationToken) =>
+        Features.Holds ? ProtectAsync([], cancellationToken) : Task.CompletedTask;
+
+    /// <summary>The arguments of <c>zfs send</c> for these options; throws before anything runs when a feature is missing.</summary>
+    internal List<string> SendArguments(string? baseSnapshot, string snapshot, NativeSendOptions options)
+    {
+        var full = FullName(snapshot);
+        if (options.Compressed && !Features.CompressedSend)
+        {
+            throw new NotSupportedException($"{Address}: the installed ZFS has no compressed send (zfs send -c).");
+        }
+        if (options.Raw && !Features.RawSend)
+        {
+            throw new NotSupportedException($"{Address}: the installed ZFS has no raw send (zfs send -w).");
+        }
+        List<string> arguments = ["send"];
+        if (options.Compressed)
+        {
+            arguments.Add("-c");
+        }
+        if (options.Raw)
+        {
+            arguments.Add("-w");
+        }
+        if (options.ResumeToken is { } token)
+        {
+            if (!Features.ResumableStreams)
+            {
+                throw new NotSupportedException($"{Address}: the installed ZFS has no resumable streams (zfs send -t).");
+            }
+            if (token.Length == 0 || token[0] == '-' || token.Any(char.IsControl) || token.Any(char.IsWhiteSpace))
+            {
+                throw new ArgumentException("The resume token is not a ZFS resume token.", nameof(options));
+            }
+            // The token names the snapshots and the offset; the names given were validated all the same.
+            arguments.AddRange(["-t", token]);
+            return arguments;
+        }
+        if (baseSnapshot is not null)
+        {
+            arguments.AddRange(["-i", FullName(baseSnapshot)]);
+        }
+        arguments.Add(full);
+        return arguments;
+    }
+
+    private void CheckStreamFits(ZfsStreamHeader header, NativeReceiveRequest request, SnapshotLineage lineage)
+    {
+        var name = request.Snapshot.Name;
+        if (request.Snapshot.Identity is { IsEmpty: false, Kind: ZfsDriver.GuidIdentityKind } wanted && wanted.Value != Text(header.ToGuid))
+        {
+            throw new ZfsStreamMismatchException(
+                $"The stream into {Address} carries snapshot GUID {header.ToGuid} ({header.ToName}), but the request is for {name} with GUID {wanted.Value}.",
+                header.FromGuid, TargetGuid(lineage.Latest));
+        }
+        if (lineage.Find(name) is { } existing)
+        {
+            throw new ZfsStreamMismatchException(
+                $"{Address} already has a snapshot named {name} (GUID {existing.Identity.Value}); delete it before receiving {header.ToName} (GUID {header.ToGuid}).",
+                header.FromGuid, TargetGuid(existing));
+        }
+        var latest = lineage.Latest;
+        if (!header.IsIncremental)
+        {
+            if (request.TargetBase is { } expected)
+            {
+                throw new ZfsStreamMismatchException(
+                    $"The stream into {Address} is a full stream (fromguid 0), but the request expects an incremental from the target's {expected.Name} (GUID {expected.Identity.Value}).",
+                    0, TargetGuid(expected));
+            }
+            if (latest is not null)
+            {
+                throw new ZfsStreamMismatchException(
+                    $"The stream into {Address} is a full stream (fromguid 0), but the target has snapshots (newest {latest.Name}, GUID {latest.Identity.Value}); delete them first or send incrementally.",
+                    0, TargetGuid(latest));
+            }
+            return;
+        }
+        if (latest is null)
+        {
+            throw new ZfsStreamMismatchException(
+                $"The stream into {Address} is incremental from GUID {header.FromGuid}, but the target has no snapshots (target base GUID 0).",
+                header.FromGuid, 0);
+        }
+        if (request.TargetBase is null)
+        {
+            throw new ZfsStreamMismatchException(
+                $"The stream into {Address} is incremental from GUID {header.FromGuid}, but the request names no target base (a full stream was expected; the target's newest is {latest.Name}, GUID {latest.Identity.Value}).",
+                header.FromGuid, TargetGuid(latest));
+        }
+        var targetBase = lineage.Find(request.TargetBase.Name)
+            ?? throw new ZfsStreamMismatchException(
+                $"The stream into {Address} is incremental from GUID {header.FromGuid}, but the target has no snapshot {request.TargetBase.Name} (the request's base).",
+                header.FromGuid, 0);
+        if (targetBase.Identity.Value != Text(header.FromGuid))
+        {
+            throw new ZfsStreamMismatchException(
+                $"The stream into {Address} is incremental from GUID {header.FromGuid}, but the target's base {targetBase.Name} has GUID {targetBase.Identity.Value}.",
+                header.FromGuid, TargetGuid(targetBase));
+        }
+        if (!ReferenceEquals(targetBase, latest) && latest.Name != targetBase.Name)
+        {
+            throw new ZfsStreamMismatchException(
+                $"The stream into {Address} is incremental from GUID {header.FromGuid} ({targetBase.Name}), but the target has newer snapshots (newest {latest.Name}, GUID {latest.Identity.Value}); delete them first.",
+                header.FromGuid, TargetGuid(latest));
+        }
+    }
+
+    private static ulong TargetGuid(SnapshotInfo? snapshot) =>
+        snapshot is not null && ulong.TryParse(snapshot.Identity.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var guid) ? guid : 0;
+
+    private static string Text(ulong value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private string FullName(string snapshot)
+    {
+        var full = Dataset + "@" + snapshot;
+        if (full.Length > MaxFullNameLength)
+        {
+            throw new ArgumentException($"The snapshot name '{full}' is longer than ZFS's {MaxFullNameLength} characters.", nameof(snapshot));
+        }
+        return full;
+    }
+
+    /// <summary>The live mountpoint, mounting the dataset when it is not.</summary>
+    private async Task<string> MountedPathAsync(CancellationToken cancellationToken)
+    {
+        var props = await GetPropertiesAsync(Dataset, ["mountpoint", "mounted"], cancellationToken).ConfigureAwait(false);
+        var mountpoint = props["mountpoint"].Value;
+        if (!mountpoint.StartsWith('/'))
+        {
+            throw new DeltaSnapException($"{Address} has mountpoint={mountpoint}; DeltaSnap needs a dataset that ZFS mounts itself.");
+        }
+        if (props["mounted"].Value != "yes")
+        {
+            await Zfs.RunAsync(["mount", Dataset], cancellationToken).ConfigureAwait(false);
+        }
+        return mountpoint;
+    }
+
+    /// <summary>A read-only clone of the snapshot, made once and destroyed with the snapshot.</summary>
+    private async Task<string> ViewPathAsync(string snapshot, ulong guid, CancellationToken cancellationToken)
+    {
+        var full = FullName(snapshot);
+        var root = ZfsDriver.ViewsRootOf(Dataset);
+        var view = root + "/" + Text(guid);
+        var existing = await Zfs.TryRunAsync(["get", "-H", "-p", "-o", "property,value", "origin,mountpoint,mounted", view], cancellationToken).ConfigureAwait(false);
+        if (!existing.Succeeded)
+        {
+            var made = await Zfs.TryRunAsync(["create", "-o", "canmount=off", root], cancellationToken).ConfigureAwait(false);
+            if (!made.Succeeded && !made.StandardError.Contains("already exists", StringComparison.Ordinal))
+            {
+                made.ThrowIfFailed();
+            }
+            await Zfs.RunAsync(["clone", "-o", "readonly=on", "-o", "atime=off", full, view], cancellationToken).ConfigureAwait(false);
+            Log.ViewCreated(Logger, full, view);
+        }
+        var props = await GetPropertiesAsync(view, ["origin", "mountpoint", "mounted"], cancellationToken).ConfigureAwait(false);
+        if (props["origin"].Value != full)
+        {
+            throw new DeltaSnapException($"The snapshot view {view} is a clone of {props["origin"].Value}, not of {full}.");
+        }
+        if (props["mounted"].Value != "yes")
+        {
+            await Zfs.RunAsync(["mount", view], cancellationToken).ConfigureAwait(false);
+        }
+        return props["mountpoint"].Value;
+    }
+
+    private async Task TryProtectAsync(IReadOnlyCollection<string> keep, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ProtectAsync(keep, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ZfsCommandException e)
+        {
+            // The transfer itself succeeded; a missing hold only weakens protection against other tools.
+            Log.ProtectFailed(Logger, e, Dataset);
+        }
+    }
+
+    /// <summary>Holds the <paramref name="keep"/> snapshots with the driver's tag and releases it from all others.</summary>
+    private async Task ProtectAsync(IReadOnlyCollection<string> keep, CancellationToken cancellationToken)
+    {
+        var tag = _driver.Options.HoldTag;
+        foreach (var snapshot in keep)
+        {
+            Log.Holding(Logger, FullName(snapshot), tag);
+            var result = await Zfs.TryRunAsync(["hold", tag, FullName(snapshot)], cancellationToken).ConfigureAwait(false);
+            if (!result.Succeeded && !result.StandardError.Contains("tag already exists", StringComparison.Ordinal))
+            {
+                result.ThrowIfFailed();
+            }
+        }
+        foreach (var (snapshot, refs) in await ReadUserRefsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (refs > 0 && !keep.Contains(snapshot))
+            {
+                await ReleaseAsync(snapshot, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task ReleaseAsync(string snapshot, CancellationToken cancellationToken)
+    {
+        var tag = _driver.Options.HoldTag;
+        Log.Releasing(Logger, FullName(snapshot), tag);
+        var result = await Zfs.TryRunAsync(["release", tag, FullName(snapshot)], cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded && !result.StandardError.Contains("no such tag", StringComparison.Ordinal) && !result.SaysNotFound)
+        {
+            result.ThrowIfFailed();
+        }
+    }
+
+    private async Task<Dictionary<string, long>> ReadUserRefsAsync(CancellationToken cancellationToken)
+    {
+        var output = await Zfs.RunAsync(["get", "-H", "-p", "-r", "-d", "1", "-o", "name,value", "userrefs", Dataset], cancellationToken).ConfigureAwait(false);
+        var refs = new Dictionary<string, long>(StringComparer.Ordinal);
+        var prefix = Dataset + "@";
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var fields = line.Split('\t');
+            if (fields.Length == 2 && fields[0].StartsWith(prefix, StringComparison.Ordinal) &&
+                long.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+            {
+                refs[fields[0][prefix.Length..]] = n;
+            }
+        }
+        return refs;
+    }
+
+    private sealed record ReceiveState(bool Mounted, string? Atime, string? ResumeToken, string? Encryption, IReadOnlyList<(string Property, string Value)> LocalQuotas);
+
+    private async Task<ReceiveState> ReadReceiveStateAsync(CancellationToken cancellationToken)
+    {
+        List<string> names = ["quota", "refquota", "atime", "mounted"];
+        if (Features.ResumableStreams)
+        {
+            names.Add("receive_resume_token");
+        }
+        if (Features.RawSend)
+        {
+            names.Add("encryption");
+        }
+        var props = await GetPropertiesAsync(Dataset, names, cancellationToken).ConfigureAwait(false);
+        var quotas = new List<(string, string)>();
+        foreach (var q in (string[])["quota", "refquota"])
+        {
+            if (props.TryGetValue(q, out var p) && p.Source == "local" && p.Value is not ("0" or "-" or "none"))
+            {
+                quotas.Add((q, p.Value));
+            }
+        }
+        return new ReceiveState(
+            props.TryGetValue("mounted", out var m) && m.Value == "yes",
+            props.TryGetValue("atime", out var a) ? a.Value : null,
+            props.TryGetValue("receive_resume_token", out var t) && t.Value is not ("-" or "") ? t.Value : null,
+            props.TryGetValue("encryption", out var e) ? e.Value : null,
+            quotas);
+    }
+
+    /// <summary>Lifts quota/refquota for the receive (a refquota made rollbacks fail with "out of space", lxc/incus#3625).</summary>
+    private async Task<List<(string Property, string Value)>> LiftQuotasAsync(ReceiveState? state, CancellationToken cancellationToken)
+    {
+        var lifted = new List<(string, string)>();
+        if (state is null)
+        {
+            return lifted;
+        }
+        try
+        {
+            foreach (var (property, value) in state.LocalQuotas)
+            {
+                Log.QuotaLifted(Logger, Dataset, property, value);
+                await Zfs.RunAsync(["set", property + "=none", Dataset], cancellationToken).ConfigureAwait(false);
+                lifted.Add((property, value));
+            }
+        }
+        catch
+        {
+            await RestoreQuotasAsync(lifted).ConfigureAwait(false);
+            throw;
+        }
+        return lifted;
+    }
+
+    /// <summary>Sets the lifted quotas back; every one is tried. Returns the first failure (also logged), or null.</summary>
+    private async Task<ZfsCommandException?> RestoreQuotasAsync(List<(string Property, string Value)> lifted)
+    {
+        // Runs after failures and cancellation too, so it does not take the caller's token.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        ZfsCommandException? first = null;
+        foreach (var (property, value) in lifted)
+        {
+            try
+            {
+                await Zfs.RunAsync(["set", property + "=" + value, Dataset], timeout.Token).ConfigureAwait(false);
+            }
+            catch (ZfsCommandException e)
+            {
+                Log.QuotaRestoreFailed(Logger, e, Dataset, property, value);
+                first ??= e;
+            }
+            catch (OperationCanceledException e)
+            {
+                Log.QuotaRestoreFailed(Logger, e, Dataset, property, value);
+            }
+        }
+        return first;
+    }
+
+    private async Task<Dictionary<string, (string Value, string Source)>> GetPropertiesAsync(string dataset, IReadOnlyList<string> names, CancellationToken cancellationToken)
+    {
+        var result = await Zfs.TryRunAsync(["get", "-H", "-p", "-o", "property,value,source", string.Join(',', names), dataset], cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            throw result.SaysNotFound
+                ? new VolumeNotFoundException($"The ZFS dataset '{dataset}' does not exist.")
+                : new ZfsCommandException(result.CommandLine, result.ExitCode, result.StandardError);
+        }
+        var props = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
+        foreach (var line in result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var fields = line.Split('\t');
+            if (fields.Length >= 3)
+            {
+                props[fields[0]] = (fields[1], fields[2]);
+            }
+        }
+        return props;
+    }
+
+    private async Task<SnapshotRecord> ReadSnapshotAsync(string name, CancellationToken cancellationToken) =>
+        await TryReadSnapshotAsync(name, cancellationToken).ConfigureAwait(false)
+        ?? throw new VolumeNotFoundException($"The ZFS snapshot '{FullName(name)}' does not exist.");
+
+    private async Task<SnapshotRecord?> TryReadSnapshotAsync(string name, CancellationToken cancellationToken)
+    {
+        var full = FullName(name);
+        var result = await Zfs.TryRunAsync(["get", "-H", "-p", "-o", "name,property,value", LineageProperties, full], cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            return result.SaysNotFound ? null : throw new ZfsCommandException(result.CommandLine, result.ExitCode, result.StandardError);
+        }
+        return ParseSnapshots(result.StandardOutput, Dataset + "@").SingleOrDefault();
+    }
+
+    /// <summary>Parses <c>zfs get -Hp -o name,property,value</c> output into snapshot records (names starting with <paramref name="prefix"/>).</summary>
+    internal static List<SnapshotRecord> ParseSnapshots(string output, string prefix)
+    {
+        var byName = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
+        var order = new List<string>();
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var fields = line.Split('\t');
+            if (fields.Length < 3 || !fields[0].StartsWith(prefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+            if (!byName.TryGetValue(fields[0], out var props))
+            {
+                byName[fields[0]] = props = new Dictionary<string, string>(StringComparer.Ordinal);
+                order.Add(fields[0]);
+            }
+            props[fields[1]] = fields[2];
+        }
+        var records = new List<SnapshotRecord>(order.Count);
+        foreach (var full in order)
+        {
+            var props = byName[full];
+            var name = full[prefix.Length..];
+            if (!props.TryGetValue("guid", out var guidText) || !ulong.TryParse(guidText, NumberStyles.None, CultureInfo.InvariantCulture, out var guid) ||
+                !props.TryGetValue("createtxg", out var txgText) || !ulong.TryParse(txgText, NumberStyles.None, CultureInfo.InvariantCulture, out var txg) ||
+                !props.TryGetValue("creation", out var creationText) || !long.TryParse(creationText, NumberStyles.None, CultureInfo.InvariantCulture, out var creation))
+            {
+                throw new ZfsCommandException($"zfs get returned incomplete or non-numeric properties for {full} (guid, createtxg, creation).");
+            }
+            if (props.TryGetValue(CreatedProperty, out var createdText) && long.TryParse(createdText, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var created))
+            {
+                creation = created;
+            }
+            SnapshotIdentity? receivedFrom = null;
+            if (props.TryGetValue(ReceivedFromProperty, out var fromText) && fromText != "-")
+            {
+                try
+                {
+                    receivedFrom = SnapshotIdentity.Parse(fromText);
+                }
+                catch (Exception e) when (e is FormatException or ArgumentException)
+                {
+                    receivedFrom = null; // not written by DeltaSnap; ignore
+                }
+            }
+            var info = new SnapshotInfo(name, new SnapshotIdentity(ZfsDriver.GuidIdentityKind, Text(guid)), DateTimeOffset.FromUnixTimeSeconds(creation))
+            {
+                ReceivedFrom = receivedFrom,
+            };
+            records.Add(new SnapshotRecord(info, guid, txg));
+        }
+        return records;
+    }
+
+    /// <summary>A snapshot as read from ZFS: its info plus the exact GUID and createtxg.</summary>
+    internal sealed record SnapshotRecord(SnapshotInfo Info, ulong Guid, ulong CreateTxg);
+}
