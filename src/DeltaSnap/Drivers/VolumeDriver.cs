@@ -28,6 +28,18 @@ public abstract class VolumeDriver : IAsyncDisposable
     /// <summary>What this backend can do.</summary>
     public abstract DriverCapabilities Capabilities { get; }
 
+    /// <summary>
+    /// How this backend's native stream is labelled inside a delta stream (<see cref="DeltaSnap.Delta.DeltaStreamPayloadKind"/>);
+    /// only meaningful with <see cref="DriverCapabilities.NativeStream"/>. The default maps the well-known schemes.
+    /// </summary>
+    public virtual DeltaSnap.Delta.DeltaStreamPayloadKind NativePayloadKind => Scheme switch
+    {
+        "zfs" => DeltaSnap.Delta.DeltaStreamPayloadKind.ZfsSend,
+        "btrfs" => DeltaSnap.Delta.DeltaStreamPayloadKind.BtrfsSend,
+        "rbd" => DeltaSnap.Delta.DeltaStreamPayloadKind.RbdDiff,
+        _ => DeltaSnap.Delta.DeltaStreamPayloadKind.Blocks,
+    };
+
     /// <summary>The rules volume names must follow.</summary>
     public virtual NameRules VolumeNameRules { get; } = new() { AllowSlash = true };
 

@@ -1,12 +1,14 @@
 using System.IO.Pipelines;
+using DeltaSnap.Delta;
 using DeltaSnap.Drivers;
 using DeltaSnap.Lineage;
 
 namespace DeltaSnap.Replication;
 
 /// <summary>
-/// The native route: the source backend's own incremental stream, piped with backpressure into the target
-/// backend's receiver, which checks the stream's base before writing anything.
+/// The native route: the source backend's own incremental stream, carried as native records of a delta stream
+/// (so it crosses any transport with per-record CRCs and a checked end) and piped with backpressure into the
+/// target backend's receiver, which checks the stream's base before writing anything.
 /// </summary>
 internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(run)
 {
@@ -33,18 +35,24 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
         return Run.Target.PromoteAsync(lastOnTarget.Name, cancellationToken);
     }
 
+    private static DeltaStreamSnapshot Describe(SnapshotInfo snapshot) => new(snapshot.Name, snapshot.Identity, snapshot.CreatedUtc);
+
     private async Task<SnapshotInfo> TransferAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = linked.Token;
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: PauseWriterThreshold, resumeWriterThreshold: PauseWriterThreshold / 2));
-        var counter = new CountingWriteStream(pipe.Writer.AsStream(leaveOpen: true));
+        var header = new DeltaStreamHeader(Run.Source.Driver.NativePayloadKind, 0, ClusterLayout.DefaultClusterSize, Checksums.ChecksumAlgorithm.Crc32C,
+            Describe(snapshot), previous is null ? null : Describe(previous));
+        var writer = new DeltaStreamWriter(pipe.Writer, header, leaveOpen: true);
+        var counter = new CountingWriteStream(writer.AsNativeStream());
 
         var send = Task.Run(async () =>
         {
             try
             {
                 await Run.Source.SendAsync(previous?.Name, snapshot.Name, counter, Run.Options.Native, token).ConfigureAwait(false);
+                await writer.CompleteAsync(ReadOnlyMemory<byte>.Empty, token).ConfigureAwait(false);
                 await pipe.Writer.CompleteAsync().ConfigureAwait(false);
             }
             catch (Exception e)
@@ -60,7 +68,25 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
             try
             {
                 var request = new NativeReceiveRequest { Snapshot = snapshot, TargetBase = previousOnTarget };
-                var info = await Run.Target.ReceiveAsync(pipe.Reader.AsStream(leaveOpen: true), request, token).ConfigureAwait(false);
+                using var reader = new DeltaStreamReader(pipe.Reader, new DeltaStreamReaderOptions { LeaveOpen = true });
+                var received = await reader.ReadHeaderAsync(token).ConfigureAwait(false);
+                if (received.PayloadKind != Run.Target.Driver.NativePayloadKind)
+                {
+                    throw new DeltaStreamException($"The stream carries {received.PayloadKind}, but {Run.Target.Address} receives {Run.Target.Driver.NativePayloadKind}.");
+                }
+                var native = reader.AsNativeStream();
+                var info = await Run.Target.ReceiveAsync(native, request, token).ConfigureAwait(false);
+                // Read on to the trailer, so the stream's end is checked even when the receiver stopped at its own end record.
+                var rest = new byte[4096];
+                long unread = 0;
+                for (int n; (n = await native.ReadAsync(rest, token).ConfigureAwait(false)) > 0;)
+                {
+                    unread += n;
+                }
+                if (unread > 0)
+                {
+                    throw new DeltaStreamException($"{Run.Target.Address} finished receiving {snapshot.Name} with {unread} bytes of the stream unread.");
+                }
                 await pipe.Reader.CompleteAsync().ConfigureAwait(false);
                 return info;
             }
