@@ -95,7 +95,7 @@ public sealed class Replicator
             }
             SnapshotTransfer transfer = route == RefreshRoute.NativeStream
                 ? new NativeStreamTransfer(run)
-                : throw new NotSupportedException("checksum route pending");
+                : new ChecksumTransfer(run);
             await run.PrepareTargetAsync(plan, cancellationToken).ConfigureAwait(false);
 
             var previous = plan.SourceBase;

@@ -1,0 +1,501 @@
+using System.Buffers;
+using System.Runtime.ExceptionServices;
+using DeltaSnap.Checksums;
+using DeltaSnap.Devices;
+
+namespace DeltaSnap.Delta;
+
+/// <summary>
+/// Works out what must change on a target so that it reads like a source: <see cref="Compare"/> from two
+/// checksum maps alone, <see cref="PlanAsync"/> from the devices, refining differing clusters down to blocks.
+/// </summary>
+/// <remarks>
+/// Content is what counts, not allocation: a zero cluster and an unallocated one read alike, so neither is
+/// copied over the other. A cluster that differs is copied when the source holds data there and unmapped on
+/// the target when the source reads as zeros there.
+/// </remarks>
+public static class DeltaPlanner
+{
+    /// <summary>
+    /// Compares two checksum maps cluster by cluster, reading nothing: every cluster of the source whose content
+    /// differs from the target's (<see cref="ClusterChecksums.ContentEquals(long, ClusterChecksums)"/>) is copied
+    /// whole when the source holds data there and unmapped when the source reads as zeros there.
+    /// </summary>
+    /// <remarks>
+    /// Clusters past the target's end are copied when they hold data. Nothing past the source's end is planned;
+    /// unmaps stop at the target's end.
+    /// </remarks>
+    /// <param name="source">The map of the volume to copy from.</param>
+    /// <param name="target">The map of the volume to bring up to date.</param>
+    /// <exception cref="ArgumentNullException">A map is null.</exception>
+    /// <exception cref="ArgumentException">The maps use different algorithms or cluster sizes.</exception>
+    public static DeltaPlan Compare(ClusterChecksums source, ClusterChecksums target)
+    {
+        ThrowHelper.ThrowIfNull(source);
+        ThrowHelper.ThrowIfNull(target);
+        source.CheckComparable(target);
+        var layout = source.Layout;
+        var copies = new RangeList();
+        var unmaps = new RangeList();
+        for (long index = 0; index < layout.ClusterCount; index++)
+        {
+            var sourceState = source.GetState(index);
+            var targetState = index < target.Layout.ClusterCount ? target.GetState(index) : ClusterState.Unallocated;
+            if (sourceState == ClusterState.Data)
+            {
+                if (targetState != ClusterState.Data || !DigestsAgree(source, target, index))
+                {
+                    copies.Add(layout.OffsetOf(index), layout.LengthOf(index));
+                }
+            }
+            else if (targetState == ClusterState.Data)
+            {
+                unmaps.Add(layout.OffsetOf(index), TargetBytesOf(layout, index, target.Layout.VolumeSize));
+            }
+        }
+        return new DeltaPlan(layout, new RangeSet(copies.Ranges), new RangeSet(unmaps.Ranges)) { ClustersCompared = layout.ClusterCount };
+    }
+
+    /// <summary>
+    /// Plans the delta from <paramref name="source"/> to <paramref name="target"/>: compares them cluster by
+    /// cluster (from the checksum maps given, hashing on demand where a map is missing), then, unless
+    /// <see cref="DeltaPlanOptions.RefinementBlockSize"/> is 0, compares each differing cluster block by block
+    /// so that only the blocks that differ are copied or unmapped.
+    /// </summary>
+    /// <remarks>
+    /// <para>Each cluster is read at most once per side over the whole call, and only when the maps cannot
+    /// settle it: a side without a map is read where it is allocated (holes read as zeros without being
+    /// read, also inside a cluster) and hashed with the plan's algorithm, giving the digests
+    /// <see cref="ClusterChecksums.ComputeAsync"/> would, but in the same pass as refinement instead of in a
+    /// pass of its own. A side with a map is read only for
+    /// clusters that differ and hold data on that side. Up to
+    /// <see cref="DeltaPlanOptions.MaxDegreeOfParallelism"/> clusters are in hand at once, two pooled
+    /// cluster-sized buffers each.</para>
+    /// <para>With <paramref name="candidates"/> — the byte ranges that may have changed since the target was a
+    /// copy of the source, as a backend's diff or allocation map says — only the clusters touching them are
+    /// compared, so the cost grows with what changed rather than with the volume. Every other cluster is
+    /// taken to be equal already.</para>
+    /// <para>Unmaps are refined to blocks only when the target cluster had to be read anyway; when a map
+    /// already says the target holds data where the source reads as zeros, the whole cluster is unmapped.</para>
+    /// </remarks>
+    /// <param name="source">The device to copy from.</param>
+    /// <param name="target">The device to bring up to date; may be shorter or longer than the source.</param>
+    /// <param name="options">The cluster size, algorithm, refinement block and parallelism; null for the defaults.</param>
+    /// <param name="sourceChecksums">The source's map, if one is at hand (registered, or saved earlier).</param>
+    /// <param name="targetChecksums">The target's map, if one is at hand.</param>
+    /// <param name="candidates">The only byte ranges that may differ; null to compare every cluster.</param>
+    /// <param name="progress">Receives progress now and then.</param>
+    /// <param name="cancellationToken">Cancels the planning.</param>
+    /// <exception cref="ArgumentNullException">A device is null.</exception>
+    /// <exception cref="ArgumentException">A map does not describe its device with the options' cluster size and
+    /// algorithm, or the refinement block is not smaller than the cluster.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    /// <exception cref="IOException">A device failed to read.</exception>
+    public static async Task<DeltaPlan> PlanAsync(
+        BlockDevice source,
+        BlockDevice target,
+        DeltaPlanOptions? options = null,
+        ClusterChecksums? sourceChecksums = null,
+        ClusterChecksums? targetChecksums = null,
+        RangeSet? candidates = null,
+        IProgress<DeltaPlanProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ThrowHelper.ThrowIfNull(source);
+        ThrowHelper.ThrowIfNull(target);
+        options ??= new DeltaPlanOptions();
+        options.Validate(nameof(options));
+        CheckMap(sourceChecksums, source, options, nameof(sourceChecksums));
+        CheckMap(targetChecksums, target, options, nameof(targetChecksums));
+
+        var layout = new ClusterLayout(source.Length, options.ClusterSize);
+        var clusters = candidates is null || layout.ClusterCount == 0 ? null : candidates.EnumerateClusters(layout).ToArray();
+        var run = new PlanRun(
+            layout,
+            options,
+            new PlanSide(source, layout, sourceChecksums),
+            new PlanSide(target, new ClusterLayout(target.Length, options.ClusterSize), targetChecksums),
+            clusters,
+            progress);
+        await run.Source.ReadAllocationAsync(clusters, cancellationToken).ConfigureAwait(false);
+        await run.Target.ReadAllocationAsync(clusters, cancellationToken).ConfigureAwait(false);
+        return await run.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static void CheckMap(ClusterChecksums? map, BlockDevice device, DeltaPlanOptions options, string name)
+    {
+        if (map is null)
+        {
+            return;
+        }
+        if (map.Algorithm != options.Algorithm || map.Layout.ClusterSize != options.ClusterSize || map.Layout.VolumeSize != device.Length)
+        {
+            ThrowHelper.ThrowArgument(name,
+                $"The map holds {map.Algorithm} digests of {map.Layout.ClusterSize}-byte clusters over {map.Layout.VolumeSize} bytes; " +
+                $"the plan needs {options.Algorithm} digests of {options.ClusterSize}-byte clusters over the device's {device.Length} bytes.");
+        }
+    }
+
+    // Whether two maps that both say Data hold the same bytes in cluster `index` (same length, same digest).
+    private static bool DigestsAgree(ClusterChecksums source, ClusterChecksums target, long index) =>
+        source.Layout.LengthOf(index) == target.Layout.LengthOf(index) && source.GetChecksum(index).SequenceEqual(target.GetChecksum(index));
+
+    // How many bytes of source cluster `index` exist on a target of `targetLength` bytes.
+    private static int TargetBytesOf(ClusterLayout layout, long index, long targetLength) =>
+        (int)Math.Clamp(targetLength - layout.OffsetOf(index), 0, layout.LengthOf(index));
+
+    /// <summary>One side of a comparison: its device, its map if any, where it holds data, and what it costs to read.</summary>
+    private sealed class PlanSide(BlockDevice device, ClusterLayout layout, ClusterChecksums? map)
+    {
+        // Allocated extents closer than this are read with one call (the hole between reads as zeros anyway).
+        private const int MaxReadGap = 32 * 1024;
+
+        // The byte ranges that may hold data, for a side without a map on a device that reports them (null: all).
+        private RangeSet? _allocation;
+        private long _bytesRead;
+
+        public BlockDevice Device { get; } = device;
+
+        public ClusterLayout Layout { get; } = layout;
+
+        public ClusterChecksums? Map { get; } = map;
+
+        public long BytesRead => Interlocked.Read(ref _bytesRead);
+
+        /// <summary>What cluster <paramref name="index"/> holds, when that is known without reading it.</summary>
+        public ClusterState? KnownState(long index)
+        {
+            if (index >= Layout.ClusterCount)
+            {
+                return ClusterState.Unallocated; // Past the end: counts as zeros.
+            }
+            if (Map is not null)
+            {
+                return Map.GetState(index);
+            }
+            if (_allocation is null)
+            {
+                return null;
+            }
+            var cluster = Layout.RangeOf(index);
+            var first = FirstEndingAfter(_allocation, cluster.Offset);
+            return first < _allocation.Count && _allocation[first].Offset < cluster.End ? null : ClusterState.Unallocated;
+        }
+
+        /// <summary>For a side without a map, learns where the device holds data: everywhere, or around the clusters to compare.</summary>
+        public async Task ReadAllocationAsync(long[]? clusters, CancellationToken cancellationToken)
+        {
+            if (Map is not null || !Device.CanReportAllocation || Layout.ClusterCount == 0)
+            {
+                return;
+            }
+            if (clusters is null)
+            {
+                _allocation = await Device.ReadAllocationAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            // Ask only about runs of consecutive candidate clusters, so the cost follows the candidates.
+            var allocation = new RangeSet();
+            for (var i = 0; i < clusters.Length && clusters[i] < Layout.ClusterCount;)
+            {
+                var first = clusters[i];
+                var count = 1L;
+                while (i + count < clusters.Length && clusters[i + count] == first + count && first + count < Layout.ClusterCount)
+                {
+                    count++;
+                }
+                await foreach (var r in Device.GetAllocatedRangesAsync(Layout.RangeOf(first, count), cancellationToken).ConfigureAwait(false))
+                {
+                    allocation.Add(r);
+                }
+                i += (int)count;
+            }
+            _allocation = allocation;
+        }
+
+        /// <summary>
+        /// Reads the <paramref name="length"/> bytes at <paramref name="offset"/> into the start of
+        /// <paramref name="buffer"/>. Only the allocated extents are read; holes are filled with zeros, so a
+        /// cluster holding one written block in a hole costs one block, not one cluster.
+        /// </summary>
+        public async ValueTask<ReadOnlyMemory<byte>> ReadAsync(long offset, int length, byte[] buffer, CancellationToken cancellationToken)
+        {
+            var memory = buffer.AsMemory(0, length);
+            if (_allocation is null)
+            {
+                await Device.ReadAsync(offset, memory, cancellationToken).ConfigureAwait(false);
+                Interlocked.Add(ref _bytesRead, length);
+                return memory;
+            }
+            var end = offset + length;
+            var position = offset; // Everything before it is filled.
+            for (var i = FirstEndingAfter(_allocation, offset); i < _allocation.Count && _allocation[i].Offset < end;)
+            {
+                var start = Math.Max(_allocation[i].Offset, offset);
+                var stop = Math.Min(_allocation[i].End, end);
+                while (++i < _allocation.Count && _allocation[i].Offset < end && _allocation[i].Offset - stop <= MaxReadGap)
+                {
+                    stop = Math.Min(_allocation[i].End, end);
+                }
+                buffer.AsSpan((int)(position - offset), (int)(start - position)).Clear();
+                await Device.ReadAsync(start, memory[(int)(start - offset)..(int)(stop - offset)], cancellationToken).ConfigureAwait(false);
+                Interlocked.Add(ref _bytesRead, stop - start);
+                position = stop;
+            }
+            buffer.AsSpan((int)(position - offset), (int)(end - position)).Clear();
+            return memory;
+        }
+
+        // The index of the first range of `set` that ends after `offset` (Count when none does).
+        private static int FirstEndingAfter(RangeSet set, long offset)
+        {
+            int low = 0, high = set.Count;
+            while (low < high)
+            {
+                var middle = (low + high) >>> 1;
+                if (set[middle].End <= offset)
+                {
+                    low = middle + 1;
+                }
+                else
+                {
+                    high = middle;
+                }
+            }
+            return low;
+        }
+    }
+
+    /// <summary>One planning run: the clusters to compare, the workers that compare them, what they found.</summary>
+    private sealed class PlanRun(ClusterLayout layout, DeltaPlanOptions options, PlanSide source, PlanSide target, long[]? clusters,
+        IProgress<DeltaPlanProgress>? progress)
+    {
+        private readonly long _count = clusters?.LongLength ?? layout.ClusterCount;
+        private readonly long _reportEvery = Math.Max(1, (clusters?.LongLength ?? layout.ClusterCount) / 100);
+        private readonly List<Worker> _workers = [];
+        private long _next = -1;
+        private long _done;
+
+        public ClusterLayout Layout { get; } = layout;
+
+        public DeltaPlanOptions Options { get; } = options;
+
+        public PlanSide Source { get; } = source;
+
+        public PlanSide Target { get; } = target;
+
+        public async Task<DeltaPlan> ExecuteAsync(CancellationToken cancellationToken)
+        {
+            var workerCount = (int)Math.Min(Options.MaxDegreeOfParallelism, Math.Max(1, _count));
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var tasks = new Task[workerCount];
+            for (var w = 0; w < workerCount; w++)
+            {
+                var worker = new Worker(this);
+                _workers.Add(worker);
+                tasks[w] = Task.Run(() => worker.RunAsync(stop), CancellationToken.None);
+            }
+            try
+            {
+                await Task.WhenAll(tasks).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // A worker that stopped because another failed reports cancellation; report the failure instead.
+                var failure = tasks.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException).FirstOrDefault(e => e is not OperationCanceledException);
+                if (failure is not null)
+                {
+                    ExceptionDispatchInfo.Throw(failure);
+                }
+                throw;
+            }
+            progress?.Report(new DeltaPlanProgress(_count, _count, Source.BytesRead, Target.BytesRead));
+
+            var copies = new RangeSet(_workers.SelectMany(w => w.Copies.Ranges));
+            var unmaps = new RangeSet(_workers.SelectMany(w => w.Unmaps.Ranges));
+            return new DeltaPlan(Layout, copies, unmaps)
+            {
+                ClustersCompared = _count,
+                SourceBytesRead = Source.BytesRead,
+                TargetBytesRead = Target.BytesRead,
+            };
+        }
+
+        private bool TryTakeCluster(out long index)
+        {
+            var n = Interlocked.Increment(ref _next);
+            index = n < _count ? clusters?[n] ?? n : -1;
+            return n < _count;
+        }
+
+        private void ClusterDone()
+        {
+            var done = Interlocked.Increment(ref _done);
+            if (progress is not null && done % _reportEvery == 0 && done < _count)
+            {
+                progress.Report(new DeltaPlanProgress(done, _count, Source.BytesRead, Target.BytesRead));
+            }
+        }
+
+        /// <summary>Compares clusters one at a time with its own buffers; collects what differs in ascending order.</summary>
+        private sealed class Worker(PlanRun run)
+        {
+            private readonly BlockChecksums? _sourceBlocks = run.Options.Refines ? new(run.Layout.ClusterSize, run.Options.RefinementBlockSize, run.Options.BlockAlgorithm) : null;
+            private readonly BlockChecksums? _targetBlocks = run.Options.Refines ? new(run.Layout.ClusterSize, run.Options.RefinementBlockSize, run.Options.BlockAlgorithm) : null;
+            private readonly byte[] _sourceDigest = new byte[ChecksumHasher.GetHashLength(run.Options.Algorithm)];
+            private readonly byte[] _targetDigest = new byte[ChecksumHasher.GetHashLength(run.Options.Algorithm)];
+
+            public RangeList Copies { get; } = new();
+
+            public RangeList Unmaps { get; } = new();
+
+            public async Task RunAsync(CancellationTokenSource stop)
+            {
+                var sourceBuffer = ArrayPool<byte>.Shared.Rent(run.Layout.ClusterSize);
+                var targetBuffer = ArrayPool<byte>.Shared.Rent(run.Layout.ClusterSize);
+                try
+                {
+                    while (run.TryTakeCluster(out var index))
+                    {
+                        stop.Token.ThrowIfCancellationRequested();
+                        await CompareClusterAsync(index, sourceBuffer, targetBuffer, stop.Token).ConfigureAwait(false);
+                        run.ClusterDone();
+                    }
+                }
+                catch
+                {
+                    await stop.CancelAsync().ConfigureAwait(false);
+                    throw;
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(sourceBuffer);
+                    ArrayPool<byte>.Shared.Return(targetBuffer);
+                }
+            }
+
+            // Settles one cluster with as few reads as the maps allow: maps first, then the cluster digest of what
+            // is in hand, then (refining) the blocks of both sides.
+            private async ValueTask CompareClusterAsync(long index, byte[] sourceBuffer, byte[] targetBuffer, CancellationToken cancellationToken)
+            {
+                var offset = run.Layout.OffsetOf(index);
+                var length = run.Layout.LengthOf(index);
+                var targetLength = TargetBytesOf(run.Layout, index, run.Target.Device.Length);
+                var sourceState = run.Source.KnownState(index);
+                var targetState = run.Target.KnownState(index);
+                ReadOnlyMemory<byte> sourceData = default, targetData = default;
+                var sourceInHand = false;
+                var targetInHand = false;
+
+                // 1. Both sides known without reading: zero/unallocated read alike; data compares by digest.
+                var digestsCompared = false;
+                if (sourceState is { } knownSource && targetState is { } knownTarget)
+                {
+                    if (knownSource != ClusterState.Data && knownTarget != ClusterState.Data)
+                    {
+                        return;
+                    }
+                    if (knownSource == ClusterState.Data && knownTarget == ClusterState.Data)
+                    {
+                        if (DigestsAgree(run.Source.Map!, run.Target.Map!, index))
+                        {
+                            return;
+                        }
+                        digestsCompared = true;
+                    }
+                }
+
+                if (sourceState is null)
+                {
+                    sourceData = await run.Source.ReadAsync(offset, length, sourceBuffer, cancellationToken).ConfigureAwait(false);
+                    sourceInHand = true;
+                    sourceState = StateOf(sourceData.Span);
+                }
+
+                // 2. The source reads as zeros here: unmap whatever data the target holds.
+                if (sourceState != ClusterState.Data)
+                {
+                    if (targetState is null)
+                    {
+                        targetData = await run.Target.ReadAsync(offset, targetLength, targetBuffer, cancellationToken).ConfigureAwait(false);
+                        targetInHand = true;
+                        targetState = StateOf(targetData.Span);
+                    }
+                    if (targetState != ClusterState.Data)
+                    {
+                        return;
+                    }
+                    if (targetInHand && _sourceBlocks is not null && _targetBlocks is not null)
+                    {
+                        _sourceBlocks.SetZero(length);
+                        _targetBlocks.Compute(targetData.Span);
+                        BlockChecksums.Diff(_sourceBlocks, _targetBlocks, offset, Copies, Unmaps);
+                    }
+                    else
+                    {
+                        Unmaps.Add(offset, targetLength);
+                    }
+                    return;
+                }
+
+                // 3. The source holds data. Compare cluster digests when that may spare a read.
+                if (targetState is null)
+                {
+                    targetData = await run.Target.ReadAsync(offset, targetLength, targetBuffer, cancellationToken).ConfigureAwait(false);
+                    targetInHand = true;
+                    targetState = StateOf(targetData.Span);
+                }
+                // With both clusters in hand and refinement on, comparing blocks settles it at the same cost.
+                var blocksSettleIt = sourceInHand && targetInHand && _sourceBlocks is not null;
+                if (targetState == ClusterState.Data && !digestsCompared && !blocksSettleIt && targetLength == length)
+                {
+                    var sourceDigest = ClusterDigest(run.Source, index, sourceData, _sourceDigest);
+                    var targetDigest = ClusterDigest(run.Target, index, targetData, _targetDigest);
+                    if (sourceDigest.SequenceEqual(targetDigest))
+                    {
+                        return;
+                    }
+                }
+                if (_sourceBlocks is null || _targetBlocks is null)
+                {
+                    Copies.Add(offset, length);
+                    return;
+                }
+
+                // 4. Refine: the blocks of both sides, each cluster read at most once per side.
+                if (!sourceInHand)
+                {
+                    sourceData = await run.Source.ReadAsync(offset, length, sourceBuffer, cancellationToken).ConfigureAwait(false);
+                }
+                _sourceBlocks.Compute(sourceData.Span);
+                if (targetState == ClusterState.Data)
+                {
+                    if (!targetInHand)
+                    {
+                        targetData = await run.Target.ReadAsync(offset, targetLength, targetBuffer, cancellationToken).ConfigureAwait(false);
+                    }
+                    _targetBlocks.Compute(targetData.Span);
+                }
+                else
+                {
+                    _targetBlocks.SetZero(targetLength);
+                }
+                BlockChecksums.Diff(_sourceBlocks, _targetBlocks, offset, Copies, Unmaps);
+            }
+
+            private static ClusterState StateOf(ReadOnlySpan<byte> data) =>
+                data.ContainsAnyExcept((byte)0) ? ClusterState.Data : ClusterState.Zero;
+
+            // The digest of a data cluster: from the side's map, or computed from the bytes in hand.
+            private ReadOnlySpan<byte> ClusterDigest(PlanSide side, long index, ReadOnlyMemory<byte> data, byte[] scratch)
+            {
+                if (side.Map is not null)
+                {
+                    return side.Map.GetChecksum(index);
+                }
+                ChecksumHasher.Hash(run.Options.Algorithm, data.Span, scratch);
+                return scratch;
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+using System.Buffers;
+using DeltaSnap.Checksums;
+using DeltaSnap.Copy;
+using DeltaSnap.Delta;
+using DeltaSnap.Devices;
+using DeltaSnap.Drivers;
+using DeltaSnap.Lineage;
+
+namespace DeltaSnap.Replication;
+
+/// <summary>
+/// The checksum route for block volumes of any backends: compare per-cluster checksums (stored ones where the
+/// backend keeps them, only over the ranges the backend says changed where it can tell), refine differing
+/// clusters to 4 KiB blocks, shallow-copy what differs into the target's live volume, read it back to
+/// verify, and only then take the target snapshot.
+/// </summary>
+internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
+{
+    public override async Task<SnapshotInfo> SendSnapshotAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    {
+        await CopyIntoTargetLiveAsync(previous, previousOnTarget, snapshot, cancellationToken).ConfigureAwait(false);
+        var created = await Run.Target.CreateSnapshotAsync(snapshot.Name,
+            new SnapshotCreateOptions { CreatedUtc = snapshot.CreatedUtc, ReceivedFrom = snapshot.ReceivedFrom ?? snapshot.Identity },
+            cancellationToken).ConfigureAwait(false);
+        Diagnostics.Log.SnapshotSent(Run.Logger, Run.Target.Address, snapshot.Name, 0);
+        return created;
+    }
+
+    public override Task SendLiveStateAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo live, CancellationToken cancellationToken) =>
+        CopyIntoTargetLiveAsync(previous, previousOnTarget, live, cancellationToken);
+
+    // The target's live volume was written and then snapshotted: it already is the last snapshot.
+    public override Task FinishWithoutLiveStateAsync(SnapshotInfo lastOnTarget, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private async Task CopyIntoTargetLiveAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    {
+        var options = Run.Options;
+        var source = Run.Source;
+        var target = Run.Target;
+        var sourceDevice = await source.OpenDeviceAsync(snapshot.Name, writable: false, cancellationToken).ConfigureAwait(false);
+        await using (sourceDevice.ConfigureAwait(false))
+        {
+            var size = sourceDevice.Length;
+            if (await target.GetSizeAsync(cancellationToken).ConfigureAwait(false) != size)
+            {
+                if (!target.Driver.Has(DriverCapabilities.Resize))
+                {
+                    throw new DeltaSnapException($"{target.Address} is not {size} bytes like {source.Address}@{snapshot.Name}, and its backend cannot resize it.");
+                }
+                await target.ResizeAsync(size, cancellationToken).ConfigureAwait(false);
+            }
+
+            var targetDevice = await target.OpenDeviceAsync(null, writable: true, cancellationToken).ConfigureAwait(false);
+            await using (targetDevice.ConfigureAwait(false))
+            {
+                var checksumOptions = new ClusterChecksumOptions
+                {
+                    ClusterSize = options.ClusterSize,
+                    Algorithm = options.Algorithm,
+                    MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
+                };
+                var sourceMap = await source.GetStoredChecksumsAsync(snapshot.Name, checksumOptions, cancellationToken).ConfigureAwait(false);
+                // After the rollback the target's live volume holds exactly its previous snapshot.
+                var targetMap = previousOnTarget is null
+                    ? null
+                    : await target.GetStoredChecksumsAsync(previousOnTarget.Name, checksumOptions, cancellationToken).ConfigureAwait(false);
+                if (targetMap is not null && targetMap.Layout.VolumeSize != targetDevice.Length)
+                {
+                    targetMap = null;
+                }
+                // Where the source can say what changed since the snapshot the target holds, only that is compared.
+                var candidates = previous is not null && previousOnTarget is not null && source.Driver.Has(DriverCapabilities.ChangedRanges)
+                    ? await source.GetChangedRangesAsync(previous.Name, snapshot.Name, cancellationToken).ConfigureAwait(false)
+                    : null;
+
+                var deltaOptions = new DeltaPlanOptions
+                {
+                    ClusterSize = options.ClusterSize,
+                    Algorithm = options.Algorithm,
+                    RefinementBlockSize = options.RefinementBlockSize,
+                    MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
+                };
+                Run.Progress?.Report(new RefreshProgress("comparing", snapshot.Name, 0, size));
+                var plan = await DeltaPlanner.PlanAsync(sourceDevice, targetDevice, deltaOptions, sourceMap, targetMap, candidates, null, cancellationToken)
+                    .ConfigureAwait(false);
+                Run.AddRead(plan.SourceBytesRead + plan.TargetBytesRead);
+                Run.AddClusters(plan.ClustersCompared, plan.ClustersDiffering);
+
+                Run.Progress?.Report(new RefreshProgress("copying", snapshot.Name, 0, plan.BytesToCopy));
+                Run.TargetLiveTouched = true;
+                var sink = new BlockDeviceSink(targetDevice);
+                var copy = ShallowCopyOperation.Start(sourceDevice, sink, ShallowCopyRequest.ForPlan(plan),
+                    new ShallowCopyOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism }, null, cancellationToken);
+                await copy.Completion.ConfigureAwait(false);
+                await targetDevice.FlushAsync(cancellationToken).ConfigureAwait(false);
+                Run.AddRead(plan.BytesToCopy);
+                Run.AddSent(sink.BytesWritten);
+                Run.AddWritten(sink.BytesWritten);
+
+                Run.Progress?.Report(new RefreshProgress("verifying", snapshot.Name, 0, plan.BytesToCopy + plan.BytesToUnmap));
+                if (options.VerifyWholeVolume)
+                {
+                    await VerifyWholeAsync(sourceDevice, targetDevice, checksumOptions, snapshot, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await VerifyRangesAsync(sourceDevice, targetDevice, plan.CopyRanges.Union(plan.UnmapRanges), snapshot, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    private async Task VerifyRangesAsync(BlockDevice source, BlockDevice target, RangeSet ranges, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    {
+        const int Chunk = 1 << 20;
+        var a = ArrayPool<byte>.Shared.Rent(Chunk);
+        var b = ArrayPool<byte>.Shared.Rent(Chunk);
+        try
+        {
+            foreach (var range in ranges)
+            {
+                for (var offset = range.Offset; offset < range.End; offset += Chunk)
+                {
+                    var n = (int)Math.Min(Chunk, range.End - offset);
+                    await source.ReadAsync(offset, a.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                    await target.ReadAsync(offset, b.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                    Run.AddRead(2L * n);
+                    if (!a.AsSpan(0, n).SequenceEqual(b.AsSpan(0, n)))
+                    {
+                        throw new VerificationFailedException(
+                            $"After copying {snapshot.Name} to {Run.Target.Address}, the target differs from the source in [{offset}, {offset + n}).");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(a);
+            ArrayPool<byte>.Shared.Return(b);
+        }
+    }
+
+    private async Task VerifyWholeAsync(BlockDevice source, BlockDevice target, ClusterChecksumOptions options, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    {
+        var sourceMap = await ClusterChecksums.ComputeAsync(source, options, null, cancellationToken).ConfigureAwait(false);
+        var targetMap = await ClusterChecksums.ComputeAsync(target, options, null, cancellationToken).ConfigureAwait(false);
+        Run.AddRead(source.Length + target.Length);
+        if (!sourceMap.ContentEquals(targetMap))
+        {
+            throw new VerificationFailedException(
+                $"After copying {snapshot.Name} to {Run.Target.Address}, the target's content checksum {Convert.ToHexStringLower(targetMap.ContentChecksum)} differs from the source's {Convert.ToHexStringLower(sourceMap.ContentChecksum)}.");
+        }
+    }
+}
+
+/// <summary>After a transfer the target did not hold what the source sent; the target snapshot was not taken.</summary>
+public sealed class VerificationFailedException : DeltaSnapException
+{
+    /// <summary>Creates the exception.</summary>
+    public VerificationFailedException()
+    {
+    }
+
+    /// <summary>Creates the exception with a message.</summary>
+    public VerificationFailedException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a message and a cause.</summary>
+    public VerificationFailedException(string message, Exception? innerException)
+        : base(message, innerException)
+    {
+    }
+}
