@@ -40,8 +40,9 @@ run_tests() {
     echo "build.sh: not root; not installing packages (tests needing missing tools will say so)." >&2
   fi
 
-  # The real backends, started for this run and stopped afterwards whatever happens.
-  local run_dir=/tmp/dsnap-$$
+  # The real backends, started for this run and stopped afterwards whatever happens (run_dir is global:
+  # the EXIT trap runs after this function has returned).
+  run_dir=/tmp/dsnap-$$
   if [ "$(id -u)" = 0 ] && [ -x scripts/backends/up.sh ] && [ "${DELTASNAP_BACKENDS:-all}" != none ]; then
     trap 'bash scripts/backends/down.sh "$run_dir" >/dev/null 2>&1 || true' EXIT
     if bash scripts/backends/up.sh "$run_dir"; then :; else echo "build.sh: some backends failed to start (see above)." >&2; fi

@@ -35,6 +35,30 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
         return Run.Target.PromoteAsync(lastOnTarget.Name, cancellationToken);
     }
 
+    private async Task<SnapshotInfo> ReceiveFramedAsync(DeltaStreamReader reader, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken token)
+    {
+        var received = await reader.ReadHeaderAsync(token).ConfigureAwait(false);
+        if (received.PayloadKind != Run.Target.Driver.NativePayloadKind)
+        {
+            throw new DeltaStreamException($"The stream carries {received.PayloadKind}, but {Run.Target.Address} receives {Run.Target.Driver.NativePayloadKind}.");
+        }
+        var native = reader.AsNativeStream();
+        var request = new NativeReceiveRequest { Snapshot = snapshot, TargetBase = previousOnTarget };
+        var info = await Run.Target.ReceiveAsync(native, request, token).ConfigureAwait(false);
+        // Read on to the trailer, so the stream's end is checked even when the receiver stopped at its own end record.
+        var rest = new byte[4096];
+        long unread = 0;
+        for (int n; (n = await native.ReadAsync(rest, token).ConfigureAwait(false)) > 0;)
+        {
+            unread += n;
+        }
+        if (unread > 0)
+        {
+            throw new DeltaStreamException($"{Run.Target.Address} finished receiving {snapshot.Name} with {unread} bytes of the stream unread.");
+        }
+        return info;
+    }
+
     private static DeltaStreamSnapshot Describe(SnapshotInfo snapshot) => new(snapshot.Name, snapshot.Identity, snapshot.CreatedUtc);
 
     private async Task<SnapshotInfo> TransferAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
@@ -67,25 +91,11 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
         {
             try
             {
-                var request = new NativeReceiveRequest { Snapshot = snapshot, TargetBase = previousOnTarget };
-                using var reader = new DeltaStreamReader(pipe.Reader, new DeltaStreamReaderOptions { LeaveOpen = true });
-                var received = await reader.ReadHeaderAsync(token).ConfigureAwait(false);
-                if (received.PayloadKind != Run.Target.Driver.NativePayloadKind)
+                SnapshotInfo info;
+                // The reader is disposed before the pipe is completed under it.
+                using (var reader = new DeltaStreamReader(pipe.Reader, new DeltaStreamReaderOptions { LeaveOpen = true }))
                 {
-                    throw new DeltaStreamException($"The stream carries {received.PayloadKind}, but {Run.Target.Address} receives {Run.Target.Driver.NativePayloadKind}.");
-                }
-                var native = reader.AsNativeStream();
-                var info = await Run.Target.ReceiveAsync(native, request, token).ConfigureAwait(false);
-                // Read on to the trailer, so the stream's end is checked even when the receiver stopped at its own end record.
-                var rest = new byte[4096];
-                long unread = 0;
-                for (int n; (n = await native.ReadAsync(rest, token).ConfigureAwait(false)) > 0;)
-                {
-                    unread += n;
-                }
-                if (unread > 0)
-                {
-                    throw new DeltaStreamException($"{Run.Target.Address} finished receiving {snapshot.Name} with {unread} bytes of the stream unread.");
+                    info = await ReceiveFramedAsync(reader, previousOnTarget, snapshot, token).ConfigureAwait(false);
                 }
                 await pipe.Reader.CompleteAsync().ConfigureAwait(false);
                 return info;
