@@ -117,6 +117,14 @@ internal sealed class BtrfsCommandRunner
                 }
             }
 
+            if (input is not null)
+            {
+                PipeCapacity.TryEnlarge(process.StandardInput.BaseStream);
+            }
+            if (output is not null)
+            {
+                PipeCapacity.TryEnlarge(process.StandardOutput.BaseStream);
+            }
             var stderrTask = ReadStandardErrorAsync(process.StandardError);
             var pump = new Pump();
             using (cancellationToken.UnsafeRegister(static state => ((Action)state!)(), (Action)Kill))

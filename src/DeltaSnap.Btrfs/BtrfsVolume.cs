@@ -197,19 +197,28 @@ public sealed class BtrfsVolume : Volume
             basePath = SnapshotPath(targetBase.Name);
         }
 
-        var start = await BtrfsStreamStart.ReadAsync(source, cancellationToken).ConfigureAwait(false);
-        Log.StreamChecked(Logger, Address, start.IsIncremental ? "incremental" : "full", start.Name, start.Uuid, start.ParentUuid, start.Version);
-        CheckStreamNames(start, request);
-        BtrfsSubvolumeInfo? baseInfo = null;
-        if (basePath is not null)
+        // The base is read from disk while the stream's first bytes are awaited (the sender is starting up).
+        var baseTask = basePath is null ? Task.FromResult<BtrfsSubvolumeInfo?>(null) : _driver.TryShowAsync(basePath, cancellationToken);
+        BtrfsStreamStart start;
+        try
         {
-            baseInfo = await _driver.TryShowAsync(basePath, cancellationToken).ConfigureAwait(false)
-                ?? throw new VolumeNotFoundException($"The target base snapshot '{request.TargetBase!.Name}' of {Address} does not exist ({basePath}).");
+            start = await BtrfsStreamStart.ReadAsync(source, cancellationToken).ConfigureAwait(false);
         }
+        catch
+        {
+            await baseTask.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            throw;
+        }
+        var baseInfo = await baseTask.ConfigureAwait(false);
+        Log.StreamChecked(Logger, Address, start.IsIncremental ? "incremental" : "full", start.Name, start.Uuid, start.ParentUuid, start.Version);
+        if (basePath is not null && baseInfo is null)
+        {
+            throw new VolumeNotFoundException($"The target base snapshot '{request.TargetBase!.Name}' of {Address} does not exist ({basePath}).");
+        }
+        CheckStreamNames(start, request);
         CheckStreamParent(start, request, baseInfo);
 
         await RemoveHalfReceivedAsync(name, path, cancellationToken).ConfigureAwait(false);
-        await RequireLiveAsync(cancellationToken).ConfigureAwait(false);
         Directory.CreateDirectory(SnapshotDirectory);
 
         long bytes;
@@ -368,7 +377,11 @@ public sealed class BtrfsVolume : Volume
     private async Task ReplaceLiveAsync(string name, CancellationToken cancellationToken)
     {
         var path = SnapshotPath(name);
-        await ShowRequiredAsync(path, name, cancellationToken).ConfigureAwait(false);
+        var info = await ShowRequiredAsync(path, name, cancellationToken).ConfigureAwait(false);
+        if (!info.ReadOnly)
+        {
+            throw new DeltaSnapException($"'{name}' of {Address} is a writable subvolume (a half-received leftover), not a complete snapshot; it cannot become the live state.");
+        }
         Log.LiveReplacing(Logger, Address, name);
         await RemoveRootLeftoversAsync(cancellationToken).ConfigureAwait(false);
 

@@ -39,5 +39,8 @@ internal static class Program
         SnapshotCommands.Create(),
         PlanCommand.Create(),
         RefreshCommand.Create(),
+        LvolCommands.Create(),
+        RbdCommands.Create(),
+        BtrfsCommands.Create(),
     };
 }

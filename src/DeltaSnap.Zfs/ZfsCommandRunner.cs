@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Text;
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
 namespace DeltaSnap.Zfs;
@@ -25,7 +26,15 @@ internal readonly record struct ZfsCommandResult(string CommandLine, int ExitCod
 /// </summary>
 internal sealed class ZfsCommandRunner
 {
-    private const int CopyBufferSize = 1 << 20;
+    private const int CopyBufferSize = 256 << 10;
+    private const int QueuedChunks = 8;
+    private const int PipeSize = 1 << 20;
+
+    /// <summary>
+    /// The chunks' own pool: a transfer keeps up to two queues of <see cref="QueuedChunks"/> chunks in flight,
+    /// more than the shared pool keeps per size, which made a 100 MiB transfer allocate 80 MiB.
+    /// </summary>
+    private static readonly ArrayPool<byte> ChunkPool = ArrayPool<byte>.Create(CopyBufferSize, 8 * QueuedChunks);
     private static readonly TimeSpan BusyRetryTime = TimeSpan.FromSeconds(5);
 
     private readonly ILogger _logger;
@@ -84,36 +93,54 @@ internal sealed class ZfsCommandRunner
     /// A failure writing the destination kills the process and is rethrown; a failing command throws
     /// <see cref="ZfsCommandException"/>. Returns the bytes copied.
     /// </summary>
+    /// <remarks>
+    /// The pipe is read with blocking calls on a dedicated thread, a few chunks ahead of the destination's
+    /// writes: the asynchronous API of anonymous pipes on Unix runs each call as a separate thread-pool item,
+    /// which left the pipe idle between calls and made transfers up to twice as slow as a shell pipeline.
+    /// </remarks>
     public async Task<long> RunWithOutputAsync(IReadOnlyList<string> arguments, Stream destination, CancellationToken cancellationToken)
     {
         using var process = Start(arguments, redirectInput: false, out var commandLine);
         using var registration = cancellationToken.Register(static p => Kill((Process)p!), process);
         var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
         var output = process.StandardOutput.BaseStream;
-        var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
+        using var copying = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var chunks = NewChunkQueue();
+        var reader = Task.Factory.StartNew(() => ReadChunks(output, chunks.Writer, copying.Token),
+            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         long copied = 0;
         ExceptionDispatchInfo? failure = null;
         try
         {
-            while (true)
+            await foreach (var chunk in chunks.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
             {
-                var n = await output.ReadAsync(buffer, CancellationToken.None).ConfigureAwait(false);
-                if (n == 0)
+                try
                 {
-                    break;
+                    if (failure is null)
+                    {
+                        await destination.WriteAsync(chunk.Memory, cancellationToken).ConfigureAwait(false);
+                        copied += chunk.Length;
+                    }
                 }
-                await destination.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
-                copied += n;
+                catch (Exception e)
+                {
+                    failure = ExceptionDispatchInfo.Capture(e);
+                    await copying.CancelAsync().ConfigureAwait(false);
+                    Kill(process);
+                }
+                finally
+                {
+                    chunk.Return();
+                }
             }
-        }
-        catch (Exception e)
-        {
-            failure = ExceptionDispatchInfo.Capture(e);
-            Kill(process);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (await reader.ConfigureAwait(false) is { } readError && failure is null)
+            {
+                failure = ExceptionDispatchInfo.Capture(readError);
+                Kill(process);
+            }
             // Close our end so that a writer still holding the pipe (the zfs-fuse daemon) sees EPIPE and stops.
             await output.DisposeAsync().ConfigureAwait(false);
         }
@@ -133,6 +160,7 @@ internal sealed class ZfsCommandRunner
     /// stops at once rather than waiting on the source. Returns the result whatever the exit code, and the
     /// bytes fed.
     /// </summary>
+    /// <remarks>The pipe is written with blocking calls on a dedicated thread, as <see cref="RunWithOutputAsync"/> reads.</remarks>
     public async Task<(ZfsCommandResult Result, long BytesFed)> RunWithInputAsync(
         IReadOnlyList<string> arguments, ReadOnlyMemory<byte> prefix, Stream source, CancellationToken cancellationToken)
     {
@@ -146,55 +174,55 @@ internal sealed class ZfsCommandRunner
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
         var input = process.StandardInput.BaseStream;
-        var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferSize);
-        long fed = 0;
+        var chunks = NewChunkQueue();
+        var writer = Task.Factory.StartNew(() => WriteChunks(chunks.Reader, input, copying),
+            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         ExceptionDispatchInfo? sourceFailure = null;
         var stoppedEarly = false;
+        long fed = 0;
         try
         {
-            var pending = prefix;
-            while (true)
+            if (!prefix.IsEmpty)
             {
-                if (pending.IsEmpty)
-                {
-                    int n;
-                    try
-                    {
-                        n = await source.ReadAsync(buffer, copying.Token).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException) when (copying.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-                    {
-                        stoppedEarly = true; // the process ended
-                        break;
-                    }
-                    catch (Exception e)
-                    {
-                        sourceFailure = ExceptionDispatchInfo.Capture(e);
-                        Kill(process);
-                        break;
-                    }
-                    if (n == 0)
-                    {
-                        break;
-                    }
-                    pending = buffer.AsMemory(0, n);
-                }
+                var first = Chunk.Rent(prefix.Length);
+                prefix.CopyTo(first.Buffer);
+                stoppedEarly = !await TryEnqueueAsync(chunks.Writer, first with { Length = prefix.Length }, copying.Token).ConfigureAwait(false);
+            }
+            while (!stoppedEarly)
+            {
+                var chunk = Chunk.Rent(CopyBufferSize);
+                int n;
                 try
                 {
-                    await input.WriteAsync(pending, copying.Token).ConfigureAwait(false);
+                    n = await source.ReadAsync(chunk.Buffer, copying.Token).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+                catch (OperationCanceledException) when (copying.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
                 {
-                    stoppedEarly = true; // the reader went away: its exit code and stderr say why
+                    chunk.Return();
+                    stoppedEarly = true; // the process ended, or stopped reading
                     break;
                 }
-                fed += pending.Length;
-                pending = ReadOnlyMemory<byte>.Empty;
+                catch (Exception e)
+                {
+                    chunk.Return();
+                    sourceFailure = ExceptionDispatchInfo.Capture(e);
+                    await copying.CancelAsync().ConfigureAwait(false);
+                    Kill(process);
+                    break;
+                }
+                if (n == 0)
+                {
+                    chunk.Return();
+                    break;
+                }
+                stoppedEarly = !await TryEnqueueAsync(chunks.Writer, chunk with { Length = n }, copying.Token).ConfigureAwait(false);
             }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            chunks.Writer.TryComplete();
+            (fed, var sinkClosed) = await writer.ConfigureAwait(false);
+            stoppedEarly |= sinkClosed;
             // Closing stdin is the end of the stream for the reader (for zfs-fuse: the daemon holding the pipe).
             try
             {
@@ -240,6 +268,108 @@ internal sealed class ZfsCommandRunner
             }
         }
         return text.ToString();
+    }
+
+    private static Channel<Chunk> NewChunkQueue() =>
+        Channel.CreateBounded<Chunk>(new BoundedChannelOptions(QueuedChunks) { SingleReader = true, SingleWriter = true });
+
+    private static async Task<bool> TryEnqueueAsync(ChannelWriter<Chunk> queue, Chunk chunk, CancellationToken token)
+    {
+        try
+        {
+            await queue.WriteAsync(chunk, token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            chunk.Return();
+            return false;
+        }
+    }
+
+    /// <summary>On a dedicated thread: reads the pipe with blocking calls into queued chunks until it ends. Returns a read error, if any.</summary>
+    private static Exception? ReadChunks(Stream pipe, ChannelWriter<Chunk> queue, CancellationToken token)
+    {
+        Exception? error = null;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                var chunk = Chunk.Rent(CopyBufferSize);
+                int n;
+                try
+                {
+                    n = pipe.Read(chunk.Buffer, 0, chunk.Buffer.Length);
+                }
+                catch (IOException e)
+                {
+                    chunk.Return();
+                    error = e;
+                    break;
+                }
+                if (n == 0)
+                {
+                    chunk.Return();
+                    break;
+                }
+                try
+                {
+                    queue.WriteAsync(chunk with { Length = n }, token).AsTask().GetAwaiter().GetResult();
+                }
+                catch (OperationCanceledException)
+                {
+                    chunk.Return();
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            queue.TryComplete();
+        }
+        return error;
+    }
+
+    /// <summary>On a dedicated thread: writes queued chunks to the pipe with blocking calls until the queue completes. Returns the bytes written and whether the pipe closed.</summary>
+    private static (long Written, bool Closed) WriteChunks(ChannelReader<Chunk> queue, Stream pipe, CancellationTokenSource copying)
+    {
+        long written = 0;
+        var closed = false;
+        while (queue.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
+        {
+            while (queue.TryRead(out var chunk))
+            {
+                try
+                {
+                    if (!closed && !copying.IsCancellationRequested)
+                    {
+                        pipe.Write(chunk.Buffer, 0, chunk.Length);
+                        written += chunk.Length;
+                    }
+                }
+                catch (IOException)
+                {
+                    // The reader went away (it failed or was killed): its exit code and stderr say why.
+                    closed = true;
+                    CancelQuietly(copying);
+                }
+                finally
+                {
+                    chunk.Return();
+                }
+            }
+        }
+        return (written, closed);
+    }
+
+    /// <summary>A pooled buffer and how much of it holds data.</summary>
+    private readonly record struct Chunk(byte[] Buffer, int Length)
+    {
+        public ReadOnlyMemory<byte> Memory => Buffer.AsMemory(0, Length);
+
+        public static Chunk Rent(int size) => new(ChunkPool.Rent(size), 0);
+
+        public void Return() => ChunkPool.Return(Buffer);
     }
 
     private static async Task<long> DrainAsync(Stream source, CancellationToken cancellationToken)
@@ -293,7 +423,13 @@ internal sealed class ZfsCommandRunner
         Log.CommandStarting(_logger, commandLine);
         try
         {
-            return Process.Start(info) ?? throw new ZfsCommandException($"`{commandLine}` could not be started.");
+            var process = Process.Start(info) ?? throw new ZfsCommandException($"`{commandLine}` could not be started.");
+            if (redirectInput)
+            {
+                GrowPipe(process.StandardInput.BaseStream);
+            }
+            GrowPipe(process.StandardOutput.BaseStream);
+            return process;
         }
         catch (System.ComponentModel.Win32Exception e)
         {
@@ -306,6 +442,19 @@ internal sealed class ZfsCommandRunner
         if (!result.Succeeded)
         {
             Log.CommandFailed(_logger, result.CommandLine, result.ExitCode, result.StandardError.Trim());
+        }
+    }
+
+    /// <summary>
+    /// Grows a pipe to 1 MiB (Linux; best effort): with the default 64 KiB, zfs-fuse's reader and DeltaSnap's
+    /// writer wake each other for every 64 KiB, and a receive fed through DeltaSnap took 1.75× as long as a shell
+    /// pipeline; with 1 MiB the gap mostly closes.
+    /// </summary>
+    private static void GrowPipe(Stream stream)
+    {
+        if (OperatingSystem.IsLinux() && stream is System.IO.Pipes.PipeStream pipe)
+        {
+            _ = NativeMethods.Fcntl(pipe.SafePipeHandle, NativeMethods.SetPipeSize, PipeSize);
         }
     }
 

@@ -155,6 +155,21 @@ public sealed class BtrfsRefreshTests : BtrfsTestBase
         Assert.That(Entries(Source.RootDirectory), Is.EqualTo(new[] { ".deltasnap-snapshots", "vm1" }));
     }
 
+    [Test]
+    public async Task Rollback_toWritableLeftover_isRefusedAndLiveKept()
+    {
+        var volume = await CreateVolumeAsync(Source, "vm1");
+        File.WriteAllText(Path.Combine(volume.LivePath, "live"), "keep");
+        await volume.CreateSnapshotAsync("s1");
+        Testing.BackendRequirement.Run("btrfs", "-q", "subvolume", "create", Path.Combine(volume.SnapshotDirectory, "half"));
+        var before = TreeDigest.Compute(volume.LivePath);
+
+        Assert.That(() => volume.RollbackAsync("half"), Throws.TypeOf<DeltaSnapException>().With.Message.Contains("writable"));
+        Assert.That(() => volume.RollbackAsync("missing"), Throws.TypeOf<DeltaSnap.Drivers.VolumeNotFoundException>());
+
+        Assert.That(TreeDigest.Compute(volume.LivePath), Is.EqualTo(before));
+    }
+
     private static async Task AssertNoTemporarySnapshotsAsync(BtrfsVolume source, BtrfsVolume target)
     {
         Assert.That((await source.GetLineageAsync()).Temporary, Is.Empty);

@@ -26,6 +26,8 @@ internal static class VolumeResolver
         }
         return parsed.Scheme switch
         {
+            "lvol" => await DeltaSnap.Lvol.LvolDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
+            "rbd" => await DeltaSnap.Ceph.RbdDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
             "zfs" => await DeltaSnap.Zfs.ZfsDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
             "btrfs" => await DeltaSnap.Btrfs.BtrfsDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
             _ => throw new UsageException($"'{address}': the {parsed.Scheme} backend cannot be opened by this tool; it opens {string.Join(", ", Schemes)}."),

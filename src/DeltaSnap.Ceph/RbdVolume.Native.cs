@@ -1,0 +1,330 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using DeltaSnap.Ceph.Diagnostics;
+using DeltaSnap.Ceph.Interop;
+using DeltaSnap.Drivers;
+using DeltaSnap.Lineage;
+
+namespace DeltaSnap.Ceph;
+
+/// <summary>The native RBD stream (with <see cref="RbdDriverOptions.NativeStream"/>).</summary>
+/// <remarks>
+/// The stream is an <c>rbd diff v2</c>: <c>f</c>/<c>t</c>/<c>s</c> records as <c>rbd export-diff</c> writes them,
+/// a <c>D</c> record (JSON: the identities of the base and the snapshot), the data and zero records of the
+/// extents <c>rbd_diff_iterate2</c> reports, read at the snapshot, and an <c>H</c> record (the XXH3-128 digest of
+/// the records) before the end. Ceph skips the two extra records by their length, so the stream stays a valid
+/// v2 diff. The receiver checks the header against the target base before writing anything, applies the records
+/// to the live image, compares the digest, reads the extents back and compares again, and only then creates the
+/// snapshot, recording the source identity and time. If anything fails after the first write, the image is put
+/// back to the base (or emptied, for a full stream) before the exception propagates.
+/// </remarks>
+public sealed partial class RbdVolume
+{
+    private const byte IdentityTag = (byte)'D';
+    private const byte DigestTag = (byte)'H';
+
+    /// <inheritdoc />
+    protected override async Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken)
+    {
+        var lineage = await GetLineageCoreAsync(cancellationToken).ConfigureAwait(false);
+        var to = lineage.Find(snapshot) ?? throw new VolumeNotFoundException($"{Address} has no snapshot '{snapshot}'.");
+        var from = baseSnapshot is null ? null : lineage.Find(baseSnapshot) ?? throw new VolumeNotFoundException($"{Address} has no snapshot '{baseSnapshot}'.");
+        var device = await OpenRbdDeviceAsync(snapshot, writable: false, cancellationToken).ConfigureAwait(false);
+        await using (device.ConfigureAwait(false))
+        {
+            var extents = await Task.Run(() => ChangedExtents(device.Image, baseSnapshot), cancellationToken).ConfigureAwait(false);
+            var writer = new RbdDiffWriter(destination, RbdDiffFormat.V2) { Digest = new RecordDigest() };
+            await writer.WriteHeaderAsync(new RbdDiffHeader { FromSnapshot = baseSnapshot, ToSnapshot = snapshot, ImageSize = device.Length }, cancellationToken).ConfigureAwait(false);
+            await writer.WriteExtraRecordAsync(IdentityTag, NativeIdentities.Create(from, to).Serialize(), cancellationToken).ConfigureAwait(false);
+            var exportOptions = new RbdDiffExportOptions { FromSnapshot = baseSnapshot, ToSnapshot = snapshot, Format = RbdDiffFormat.V2, ImageSize = device.Length };
+            var (written, zeroed, _) = await RbdDiff.WriteExtentsAsync(device, extents.Select(e => (e.Range, !e.HasData)).ToList(), writer, exportOptions, cancellationToken).ConfigureAwait(false);
+            await writer.WriteExtraRecordAsync(DigestTag, writer.Digest.GetHash(), cancellationToken).ConfigureAwait(false);
+            await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            Log.NativeSent(Logger, _location.ToString(), snapshot, baseSnapshot, written, zeroed, writer.Length);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override async Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, CancellationToken cancellationToken)
+    {
+        var verify = _driver.Options.VerifyReceivedData;
+        using var reader = new RbdDiffReader(source) { Digest = new RecordDigest(), RecordLog = verify ? [] : null };
+        var header = await reader.ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
+        var identities = NativeIdentities.Find(reader, header, Address);
+        CheckFits(header, identities, request);
+
+        var touched = false;
+        long originalSize = 0;
+        try
+        {
+            var device = await OpenRbdDeviceAsync(null, writable: true, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                originalSize = device.Length;
+                await Task.Run(() => CheckTargetState(device.Image, request), cancellationToken).ConfigureAwait(false);
+                touched = true;
+                if (request.TargetBase is { } targetBase)
+                {
+                    // The live state must equal the base; a diverged one is brought back (cheaply when it barely moved).
+                    await device.DisposeAsync().ConfigureAwait(false);
+                    await RollbackCoreAsync(targetBase.Name, cancellationToken).ConfigureAwait(false);
+                    device = await OpenRbdDeviceAsync(null, writable: true, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await EmptyAsync(device, cancellationToken).ConfigureAwait(false);
+                }
+                if (header.ImageSize is { } size && size != device.Length)
+                {
+                    await device.SetLengthAsync(size, cancellationToken).ConfigureAwait(false);
+                }
+                var applied = await RbdDiff.ApplyRecordsAsync(reader, header, device, 8, cancellationToken).ConfigureAwait(false);
+                var expected = reader.ExtraRecords.LastOrDefault(r => r.Tag == DigestTag).Payload;
+                var actual = reader.Digest.GetHash();
+                if (expected is null || !expected.AsSpan().SequenceEqual(actual))
+                {
+                    throw new CorruptDataException(
+                        $"The native RBD stream for {request.Snapshot} {(expected is null ? "has no digest record" : "does not match its digest")}; the snapshot was not created.");
+                }
+                if (verify)
+                {
+                    var readBack = await ReadBackDigestAsync(device, reader.RecordLog!, cancellationToken).ConfigureAwait(false);
+                    if (!readBack.AsSpan().SequenceEqual(actual))
+                    {
+                        throw new CorruptDataException($"{Address} does not read back what was written for {request.Snapshot}; the snapshot was not created.");
+                    }
+                }
+                Log.NativeReceived(Logger, _location.ToString(), request.Snapshot.Name, header.FromSnapshot, applied.BytesWritten, applied.BytesZeroed, verify);
+            }
+            finally
+            {
+                await device.DisposeAsync().ConfigureAwait(false);
+            }
+            return await CreateSnapshotCoreAsync(
+                request.Snapshot.Name,
+                new SnapshotCreateOptions { ReceivedFrom = request.Snapshot.Identity, CreatedUtc = request.Snapshot.CreatedUtc },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (touched)
+        {
+            Log.NativeReceiveRestoring(Logger, e, _location.ToString(), request.TargetBase?.Name ?? "an empty image");
+            await RestoreAsync(request.TargetBase, originalSize).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Checks the stream's identities against the request before anything is opened for writing.</summary>
+    private void CheckFits(RbdDiffHeader header, NativeIdentities identities, NativeReceiveRequest request)
+    {
+        var snapshot = request.Snapshot;
+        if (header.ToSnapshot != snapshot.Name || identities.To != snapshot.Identity)
+        {
+            throw new RbdDiffMismatchException(
+                $"The native RBD stream carries snapshot '{header.ToSnapshot}' ({identities.To}), but {Address} was asked to receive '{snapshot.Name}' ({snapshot.Identity}); nothing was written.");
+        }
+        if (identities.From is not { } from)
+        {
+            if (request.TargetBase is { } unexpected)
+            {
+                throw new RbdDiffMismatchException(
+                    $"The native RBD stream of {snapshot.Name} is a full stream, but {Address} was to receive it on top of '{unexpected.Name}' ({unexpected.Identity}); nothing was written.");
+            }
+            return;
+        }
+        var sourceBase = new SnapshotInfo(header.FromSnapshot ?? "?", from, DateTimeOffset.UnixEpoch) { ReceivedFrom = identities.FromReceivedFrom };
+        if (request.TargetBase is not { } targetBase || !targetBase.IsSameAs(sourceBase))
+        {
+            throw new RbdDiffMismatchException(
+                $"The native RBD stream of {snapshot.Name} is incremental from '{header.FromSnapshot}' ({from}), but the base on {Address} is " +
+                (request.TargetBase is null ? "none" : $"'{request.TargetBase.Name}' ({request.TargetBase.Identity}, received from {request.TargetBase.ReceivedFrom?.ToString() ?? "nothing"})") +
+                "; nothing was written.");
+        }
+    }
+
+    /// <summary>Checks that the image holds the base (same snapshot id) and not yet the snapshot to receive.</summary>
+    private void CheckTargetState(RbdImage image, NativeReceiveRequest request)
+    {
+        var snapshots = image.ListSnapshots();
+        if (snapshots.Exists(s => s.Name == request.Snapshot.Name))
+        {
+            throw new RbdDiffMismatchException($"{Address} already has a snapshot '{request.Snapshot.Name}'; nothing was written.");
+        }
+        if (request.TargetBase is { } targetBase)
+        {
+            var imageId = image.GetId();
+            var records = image.ListMetadata(ReceivedRecord.KeyPrefix);
+            var found = snapshots.Find(s => s.Name == targetBase.Name);
+            if (found.Name is null || Describe(image, imageId, found, records).Identity != targetBase.Identity)
+            {
+                throw new RbdDiffMismatchException($"{Address} no longer has the base '{targetBase.Name}' ({targetBase.Identity}); nothing was written.");
+            }
+        }
+    }
+
+    /// <summary>Puts the image back after a failed receive: to the base, or empty at its old size.</summary>
+    private async Task RestoreAsync(SnapshotInfo? targetBase, long originalSize)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            if (targetBase is not null)
+            {
+                await RollbackCoreAsync(targetBase.Name, timeout.Token).ConfigureAwait(false);
+                return;
+            }
+            var device = await OpenRbdDeviceAsync(null, writable: true, timeout.Token).ConfigureAwait(false);
+            await using (device.ConfigureAwait(false))
+            {
+                await EmptyAsync(device, timeout.Token).ConfigureAwait(false);
+                if (originalSize > 0 && device.Length != originalSize)
+                {
+                    await device.SetLengthAsync(originalSize, timeout.Token).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception e) when (e is DeltaSnapException or IOException or OperationCanceledException or InvalidOperationException)
+        {
+            Log.NativeRestoreFailed(Logger, e, _location.ToString());
+        }
+    }
+
+    /// <summary>Zeroes every allocated extent (a full stream lands on an empty image).</summary>
+    private static async Task EmptyAsync(RbdBlockDevice device, CancellationToken cancellationToken)
+    {
+        await foreach (var range in device.GetAllocatedRangesAsync(new ByteRange(0, device.Length), cancellationToken).ConfigureAwait(false))
+        {
+            await device.UnmapAsync(range, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Reads the received records back from the image and digests them as the stream's digest was made.</summary>
+    private static async Task<byte[]> ReadBackDigestAsync(RbdBlockDevice device, List<(RbdDiffRecordKind Kind, ByteRange Range)> records, CancellationToken cancellationToken)
+    {
+        const int Chunk = 4 << 20;
+        const int Window = 8;
+        var digest = new RecordDigest();
+        var pieces = new List<(int Record, ByteRange Piece)>();
+        for (var i = 0; i < records.Count; i++)
+        {
+            foreach (var piece in Split(records[i].Range, Chunk))
+            {
+                pieces.Add((i, piece));
+            }
+        }
+        var inFlight = new Queue<(byte[] Buffer, Task Read)>();
+        var next = 0;
+        void Start()
+        {
+            while (next < pieces.Count && inFlight.Count < Window)
+            {
+                var piece = pieces[next++].Piece;
+                var buffer = ArrayPool<byte>.Shared.Rent((int)piece.Length);
+                inFlight.Enqueue((buffer, device.ReadAsync(piece.Offset, buffer.AsMemory(0, (int)piece.Length), cancellationToken).AsTask()));
+            }
+        }
+        var lastRecord = -1;
+        try
+        {
+            Start();
+            foreach (var (record, piece) in pieces)
+            {
+                var (buffer, read) = inFlight.Dequeue();
+                try
+                {
+                    await read.ConfigureAwait(false);
+                    Start();
+                    var (kind, range) = records[record];
+                    if (record != lastRecord)
+                    {
+                        digest.AddRecord(kind, range.Offset, range.Length);
+                        lastRecord = record;
+                    }
+                    var data = buffer.AsSpan(0, (int)piece.Length);
+                    if (kind == RbdDiffRecordKind.Data)
+                    {
+                        digest.AddData(data);
+                    }
+                    else if (data.ContainsAnyExcept((byte)0))
+                    {
+                        digest.AddData([1]); // a zeroed range that is not zero: make the digests differ
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+        }
+        finally
+        {
+            while (inFlight.Count > 0)
+            {
+                var (buffer, read) = inFlight.Dequeue();
+                try
+                {
+                    await read.ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // Already failing.
+                }
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        // Records with no pieces (length 0) never occur: the reader skips empty data records and the writer empty zero ones.
+        return digest.GetHash();
+    }
+
+    /// <summary>The snapshot identities a native stream carries in its <c>D</c> record.</summary>
+    private sealed record NativeIdentities(SnapshotIdentity? From, SnapshotIdentity? FromReceivedFrom, SnapshotIdentity To)
+    {
+        public static NativeIdentities Create(SnapshotInfo? from, SnapshotInfo to) => new(from?.Identity, from?.ReceivedFrom, to.Identity);
+
+        public byte[] Serialize()
+        {
+            var buffer = new ArrayBufferWriter<byte>(256);
+            using (var json = new Utf8JsonWriter(buffer))
+            {
+                json.WriteStartObject();
+                json.WriteNumber("v", 1);
+                if (From is { } from)
+                {
+                    json.WriteString("from", from.ToString());
+                }
+                if (FromReceivedFrom is { } fromReceived)
+                {
+                    json.WriteString("fromReceivedFrom", fromReceived.ToString());
+                }
+                json.WriteString("to", To.ToString());
+                json.WriteEndObject();
+            }
+            return buffer.WrittenSpan.ToArray();
+        }
+
+        public static NativeIdentities Find(RbdDiffReader reader, RbdDiffHeader header, string address)
+        {
+            var record = reader.ExtraRecords.FirstOrDefault(r => r.Tag == IdentityTag).Payload;
+            if (header.Format != RbdDiffFormat.V2 || record is null)
+            {
+                throw new RbdDiffMismatchException(
+                    $"The stream sent to {address} is an rbd diff {header.Format.ToString().ToLowerInvariant()} without DeltaSnap's identity record, not a native RBD stream; nothing was written.");
+            }
+            try
+            {
+                using var document = JsonDocument.Parse(record);
+                var root = document.RootElement;
+                if (root.GetProperty("v").GetInt32() != 1)
+                {
+                    throw new CorruptDataException($"The native RBD stream's identity record has version {root.GetProperty("v").GetInt32()}, which this version does not know.");
+                }
+                SnapshotIdentity? Optional(string name) => root.TryGetProperty(name, out var p) ? SnapshotIdentity.Parse(p.GetString() ?? "") : null;
+                return new NativeIdentities(Optional("from"), Optional("fromReceivedFrom"), SnapshotIdentity.Parse(root.GetProperty("to").GetString() ?? ""));
+            }
+            catch (Exception e) when (e is JsonException or FormatException or KeyNotFoundException or InvalidOperationException or ArgumentException)
+            {
+                throw new CorruptDataException($"The native RBD stream's identity record is unreadable: {Encoding.UTF8.GetString(record.AsSpan(0, Math.Min(200, record.Length)))}", e);
+            }
+        }
+    }
+}

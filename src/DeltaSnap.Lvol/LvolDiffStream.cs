@@ -1,0 +1,199 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using DeltaSnap.Checksums;
+
+namespace DeltaSnap.Lvol;
+
+/// <summary>What an lvol diff stream carries before its records.</summary>
+internal sealed record LvolDiffHeader
+{
+    public required long VolumeSize { get; init; }
+
+    public required int ClusterSize { get; init; }
+
+    public required string SnapshotName { get; init; }
+
+    public required SnapshotIdentity Snapshot { get; init; }
+
+    public required DateTimeOffset CreatedUtc { get; init; }
+
+    public SnapshotIdentity? SnapshotReceivedFrom { get; init; }
+
+    public string? BaseName { get; init; }
+
+    public SnapshotIdentity? Base { get; init; }
+
+    public SnapshotIdentity? BaseReceivedFrom { get; init; }
+}
+
+/// <summary>The kinds of record of an lvol diff stream.</summary>
+internal enum LvolDiffRecordKind : byte
+{
+    Data = 1,
+    Zero = 2,
+    End = 3,
+}
+
+/// <summary>
+/// The lvol backend's native stream (as <c>rbd export-diff</c> is RBD's): a header naming the snapshot and the base it
+/// is incremental from (identities, so a receiver can refuse a stream that does not fit), then data and zero records
+/// for the byte ranges that changed between them — known from the cluster maps, down to 4 KiB blocks, without reading
+/// anything else — then an end record with the counts. Every part carries a CRC-32C.
+/// </summary>
+internal static class LvolDiffStream
+{
+    public const int MaxDataRecord = 1 << 20;
+    private const uint Version = 1;
+    private const int RecordHeaderSize = 1 + 8 + 8 + 4;
+    private static readonly byte[] Magic = "DSLVDIFF"u8.ToArray();
+
+    public static byte[] EncodeHeader(LvolDiffHeader header)
+    {
+        var w = new ArrayBufferWriter<byte>(256);
+        w.Write(Magic);
+        Put32(w, Version);
+        Put64(w, header.VolumeSize);
+        Put32(w, (uint)header.ClusterSize);
+        Put64(w, header.CreatedUtc.UtcTicks);
+        PutString(w, header.SnapshotName);
+        PutString(w, header.Snapshot.ToString());
+        PutString(w, header.SnapshotReceivedFrom?.ToString() ?? "");
+        PutString(w, header.BaseName ?? "");
+        PutString(w, header.Base?.ToString() ?? "");
+        PutString(w, header.BaseReceivedFrom?.ToString() ?? "");
+        Put32(w, Crc32C.Compute(w.WrittenSpan));
+        return w.WrittenSpan.ToArray();
+    }
+
+    public static async Task<LvolDiffHeader> ReadHeaderAsync(Stream source, CancellationToken cancellationToken)
+    {
+        var fixedPart = await ReadAsync(source, 32, "header", cancellationToken).ConfigureAwait(false);
+        if (!fixedPart.AsSpan(0, 8).SequenceEqual(Magic))
+        {
+            throw new CorruptDataException("The stream is not an lvol diff stream (bad magic).");
+        }
+        var version = BinaryPrimitives.ReadUInt32LittleEndian(fixedPart.AsSpan(8));
+        if (version != Version)
+        {
+            throw new CorruptDataException($"The lvol diff stream has version {version}; this library reads version {Version}.");
+        }
+        var crc = Crc32C.Compute(fixedPart);
+        var strings = new string[6];
+        for (var i = 0; i < strings.Length; i++)
+        {
+            var lengthBytes = await ReadAsync(source, 2, "header", cancellationToken).ConfigureAwait(false);
+            var text = await ReadAsync(source, BinaryPrimitives.ReadUInt16LittleEndian(lengthBytes), "header", cancellationToken).ConfigureAwait(false);
+            crc = Crc32C.Append(Crc32C.Append(crc, lengthBytes), text);
+            strings[i] = Encoding.UTF8.GetString(text);
+        }
+        var expected = await ReadAsync(source, 4, "header", cancellationToken).ConfigureAwait(false);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(expected) != crc)
+        {
+            throw new CorruptDataException("The lvol diff stream's header is corrupt (CRC mismatch).");
+        }
+        try
+        {
+            return new LvolDiffHeader
+            {
+                VolumeSize = BinaryPrimitives.ReadInt64LittleEndian(fixedPart.AsSpan(12)),
+                ClusterSize = (int)BinaryPrimitives.ReadUInt32LittleEndian(fixedPart.AsSpan(20)),
+                CreatedUtc = new DateTimeOffset(BinaryPrimitives.ReadInt64LittleEndian(fixedPart.AsSpan(24)), TimeSpan.Zero),
+                SnapshotName = strings[0],
+                Snapshot = SnapshotIdentity.Parse(strings[1]),
+                SnapshotReceivedFrom = strings[2].Length == 0 ? null : SnapshotIdentity.Parse(strings[2]),
+                BaseName = strings[3].Length == 0 ? null : strings[3],
+                Base = strings[4].Length == 0 ? null : SnapshotIdentity.Parse(strings[4]),
+                BaseReceivedFrom = strings[5].Length == 0 ? null : SnapshotIdentity.Parse(strings[5]),
+            };
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            throw new CorruptDataException($"The lvol diff stream's header is malformed: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Appends a record header (and, for data, its payload) to <paramref name="w"/>.</summary>
+    public static void PutRecord(ArrayBufferWriter<byte> w, LvolDiffRecordKind kind, long offset, long length, ReadOnlySpan<byte> payload)
+    {
+        var span = w.GetSpan(RecordHeaderSize);
+        span[0] = (byte)kind;
+        BinaryPrimitives.WriteInt64LittleEndian(span[1..], offset);
+        BinaryPrimitives.WriteInt64LittleEndian(span[9..], length);
+        var crc = Crc32C.Compute(span[..17]);
+        if (kind == LvolDiffRecordKind.Data)
+        {
+            crc = Crc32C.Append(crc, payload);
+        }
+        BinaryPrimitives.WriteUInt32LittleEndian(span[17..], crc);
+        w.Advance(RecordHeaderSize);
+        if (kind == LvolDiffRecordKind.Data)
+        {
+            w.Write(payload);
+        }
+    }
+
+    /// <summary>Reads the next record; for data, fills <paramref name="payload"/> (at least <see cref="MaxDataRecord"/> bytes) and checks its CRC.</summary>
+    public static async Task<(LvolDiffRecordKind Kind, long Offset, long Length)> ReadRecordAsync(Stream source, byte[] payload, CancellationToken cancellationToken)
+    {
+        var head = await ReadAsync(source, RecordHeaderSize, "record", cancellationToken).ConfigureAwait(false);
+        var kind = (LvolDiffRecordKind)head[0];
+        var offset = BinaryPrimitives.ReadInt64LittleEndian(head.AsSpan(1));
+        var length = BinaryPrimitives.ReadInt64LittleEndian(head.AsSpan(9));
+        var crc = Crc32C.Compute(head.AsSpan(0, 17));
+        if (kind is not (LvolDiffRecordKind.Data or LvolDiffRecordKind.Zero or LvolDiffRecordKind.End) || offset < 0 || length < 0
+            || (kind == LvolDiffRecordKind.Data && length > MaxDataRecord))
+        {
+            throw new CorruptDataException($"The lvol diff stream holds a malformed record (kind {head[0]}, offset {offset}, length {length}).");
+        }
+        if (kind == LvolDiffRecordKind.Data)
+        {
+            await ReadIntoAsync(source, payload.AsMemory(0, (int)length), "record", cancellationToken).ConfigureAwait(false);
+            crc = Crc32C.Append(crc, payload.AsSpan(0, (int)length));
+        }
+        if (BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(17)) != crc)
+        {
+            throw new CorruptDataException($"The lvol diff stream's {kind.ToString().ToLowerInvariant()} record at offset {offset} is corrupt (CRC mismatch).");
+        }
+        return (kind, offset, length);
+    }
+
+    private static async Task<byte[]> ReadAsync(Stream source, int count, string what, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[count];
+        await ReadIntoAsync(source, buffer, what, cancellationToken).ConfigureAwait(false);
+        return buffer;
+    }
+
+    private static async Task ReadIntoAsync(Stream source, Memory<byte> buffer, string what, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await source.ReadExactlyAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new CorruptDataException($"The lvol diff stream is truncated (it ended inside a {what}).", e);
+        }
+    }
+
+    private static void Put32(ArrayBufferWriter<byte> w, uint value)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(w.GetSpan(4), value);
+        w.Advance(4);
+    }
+
+    private static void Put64(ArrayBufferWriter<byte> w, long value)
+    {
+        BinaryPrimitives.WriteInt64LittleEndian(w.GetSpan(8), value);
+        w.Advance(8);
+    }
+
+    private static void PutString(ArrayBufferWriter<byte> w, string value)
+    {
+        var bytes = Encoding.UTF8.GetBytes(value);
+        BinaryPrimitives.WriteUInt16LittleEndian(w.GetSpan(2), (ushort)bytes.Length);
+        w.Advance(2);
+        w.Write(bytes);
+    }
+}

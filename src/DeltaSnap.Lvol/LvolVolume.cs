@@ -1,0 +1,402 @@
+using System.Buffers;
+using System.Text;
+using DeltaSnap.Checksums;
+using DeltaSnap.Devices;
+using DeltaSnap.Drivers;
+using DeltaSnap.Lineage;
+
+namespace DeltaSnap.Lvol;
+
+/// <summary>
+/// A block volume of an lvol store: the writable lvol <see cref="Volume.Name"/>, whose lineage is the chain of
+/// snapshot lvols <c>NAME@SNAPSHOT</c> it descends from, oldest first. Identities are the snapshot lvols' UUIDs
+/// (<c>lvol-uuid</c>); the source a snapshot was received from is kept in its extended attributes.
+/// </summary>
+public sealed class LvolVolume : Volume
+{
+    /// <summary>The extended attribute holding the identity of the source snapshot this one replicates.</summary>
+    public const string ReceivedFromXattr = "deltasnap.received_from";
+
+    /// <summary>The identity kind of lvol snapshots.</summary>
+    public const string IdentityKind = "lvol-uuid";
+
+    /// <summary>What a receive's scratch clone is named after the volume name (it holds '@', so it is never listed as a volume).</summary>
+    internal const string ReceivingInfix = "@.receiving-";
+
+    private readonly LvolDriver _driver;
+
+    internal LvolVolume(LvolDriver driver, string name)
+        : base(driver, name, VolumeKind.Block)
+    {
+        _driver = driver;
+    }
+
+    /// <summary>The store the volume lives in.</summary>
+    public LvolStore Store => _driver.Store;
+
+    /// <inheritdoc />
+    public override string Address => $"lvol:{Store.Path}#{Name}";
+
+    /// <summary>The store lvol name of snapshot <paramref name="snapshot"/> of this volume.</summary>
+    public string SnapshotLvolName(string snapshot) => Name + "@" + snapshot;
+
+    /// <inheritdoc />
+    protected override Task<long> GetSizeCoreAsync(CancellationToken cancellationToken) => Task.FromResult(Store.GetLvol(Name).Size);
+
+    /// <inheritdoc />
+    protected override Task ResizeCoreAsync(long size, CancellationToken cancellationToken) => Store.ResizeLvolAsync(Name, size, cancellationToken);
+
+    /// <inheritdoc />
+    protected override Task<SnapshotLineage> GetLineageCoreAsync(CancellationToken cancellationToken) => Task.FromResult(ReadLineage());
+
+    /// <inheritdoc />
+    protected override async Task<SnapshotInfo> CreateSnapshotCoreAsync(string name, SnapshotCreateOptions options, CancellationToken cancellationToken)
+    {
+        var xattrs = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        if (options.ReceivedFrom is { IsEmpty: false } from)
+        {
+            xattrs[ReceivedFromXattr] = Encoding.UTF8.GetBytes(from.ToString());
+        }
+        var info = await Store.SnapshotAsync(Name, SnapshotLvolName(name), new LvolSnapshotOptions { CreatedUtc = options.CreatedUtc, Xattrs = xattrs },
+            cancellationToken).ConfigureAwait(false);
+        return ToSnapshotInfo(name, info);
+    }
+
+    /// <inheritdoc />
+    protected override Task DeleteSnapshotCoreAsync(string name, CancellationToken cancellationToken)
+    {
+        RequireSnapshot(name);
+        return Store.DeleteLvolAsync(SnapshotLvolName(name), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    protected override Task RollbackCoreAsync(string name, CancellationToken cancellationToken)
+    {
+        var lineage = ReadLineage();
+        var index = lineage.IndexOf(lineage.Find(name) ?? throw new VolumeNotFoundException($"{Address} has no snapshot named '{name}'."));
+        if (index != lineage.Count - 1)
+        {
+            throw new LvolException(LvolErrno.EBUSY,
+                $"Cannot roll {Address} back to '{name}': newer snapshots exist ({string.Join(", ", lineage.Skip(index + 1).Select(s => s.Name))}); delete them first.");
+        }
+        return Store.RollbackAsync(Name, SnapshotLvolName(name), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    protected override Task RenameSnapshotCoreAsync(string name, string newName, CancellationToken cancellationToken)
+    {
+        RequireSnapshot(name);
+        return Store.RenameLvolAsync(SnapshotLvolName(name), SnapshotLvolName(newName), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    protected override Task<BlockDevice> OpenDeviceCoreAsync(string? snapshot, bool writable, CancellationToken cancellationToken)
+    {
+        if (snapshot is not null)
+        {
+            RequireSnapshot(snapshot);
+        }
+        return Task.FromResult<BlockDevice>(Store.OpenDevice(snapshot is null ? Name : SnapshotLvolName(snapshot), writable));
+    }
+
+    /// <inheritdoc />
+    protected override Task<RangeSet> GetChangedRangesCoreAsync(string? baseSnapshot, string snapshot, CancellationToken cancellationToken)
+    {
+        if (baseSnapshot is not null)
+        {
+            RequireSnapshot(baseSnapshot);
+        }
+        RequireSnapshot(snapshot);
+        return Task.FromResult(Store.GetChangedRanges(baseSnapshot is null ? null : SnapshotLvolName(baseSnapshot), SnapshotLvolName(snapshot)));
+    }
+
+    /// <inheritdoc />
+    protected override async Task<ClusterChecksums?> GetStoredChecksumsCoreAsync(string snapshot, ClusterChecksumOptions options, CancellationToken cancellationToken)
+    {
+        RequireSnapshot(snapshot);
+        var stored = Store.GetXattr(SnapshotLvolName(snapshot), ChecksumXattr(options.Algorithm, options.ClusterSize));
+        if (stored is null)
+        {
+            return null;
+        }
+        try
+        {
+            var map = await ClusterChecksums.LoadAsync(new MemoryStream(stored, writable: false), cancellationToken).ConfigureAwait(false);
+            var size = Store.GetLvol(SnapshotLvolName(snapshot)).Size;
+            return map.Algorithm == options.Algorithm && map.Layout.ClusterSize == options.ClusterSize && map.Layout.VolumeSize == size ? map : null;
+        }
+        catch (CorruptDataException)
+        {
+            return null;
+        }
+    }
+
+    /// <inheritdoc />
+    protected override async Task StoreChecksumsCoreAsync(string snapshot, ClusterChecksums map, CancellationToken cancellationToken)
+    {
+        RequireSnapshot(snapshot);
+        using var buffer = new MemoryStream();
+        await map.SaveAsync(buffer, cancellationToken).ConfigureAwait(false);
+        await Store.SetXattrAsync(SnapshotLvolName(snapshot), ChecksumXattr(map.Algorithm, map.Layout.ClusterSize), buffer.ToArray(), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    protected override async Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken)
+    {
+        var lineage = ReadLineage();
+        var snap = lineage.Find(snapshot) ?? throw new VolumeNotFoundException($"{Address} has no snapshot named '{snapshot}'.");
+        var baseInfo = baseSnapshot is null ? null : lineage.Find(baseSnapshot) ?? throw new VolumeNotFoundException($"{Address} has no snapshot named '{baseSnapshot}'.");
+        var header = new LvolDiffHeader
+        {
+            VolumeSize = snap.Size ?? 0,
+            ClusterSize = Store.ClusterSize,
+            SnapshotName = snap.Name,
+            Snapshot = snap.Identity,
+            CreatedUtc = snap.CreatedUtc,
+            SnapshotReceivedFrom = snap.ReceivedFrom,
+            BaseName = baseInfo?.Name,
+            Base = baseInfo?.Identity,
+            BaseReceivedFrom = baseInfo?.ReceivedFrom,
+        };
+        var changed = Store.GetChangedRanges(baseSnapshot is null ? null : SnapshotLvolName(baseSnapshot), SnapshotLvolName(snapshot));
+        await destination.WriteAsync(LvolDiffStream.EncodeHeader(header), cancellationToken).ConfigureAwait(false);
+
+        var device = Store.OpenDevice(SnapshotLvolName(snapshot));
+        await using var deviceScope = device.ConfigureAwait(false);
+        var batch = new ArrayBufferWriter<byte>(LvolDiffStream.MaxDataRecord + 4096);
+        var data = ArrayPool<byte>.Shared.Rent(LvolDiffStream.MaxDataRecord);
+        long records = 0, dataBytes = 0;
+        try
+        {
+            foreach (var range in changed)
+            {
+                for (var offset = range.Offset; offset < range.End;)
+                {
+                    var length = (int)Math.Min(LvolDiffStream.MaxDataRecord, range.End - offset);
+                    await device.ReadAsync(offset, data.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                    // Whole-block runs of zeros travel as zero records (the receiver unmaps them).
+                    var pos = 0;
+                    while (pos < length)
+                    {
+                        var unit = Math.Min(LvolStore.BlockSize, length - pos);
+                        var zero = !data.AsSpan(pos, unit).ContainsAnyExcept((byte)0);
+                        var run = pos + unit;
+                        while (run < length)
+                        {
+                            var next = Math.Min(LvolStore.BlockSize, length - run);
+                            if (!data.AsSpan(run, next).ContainsAnyExcept((byte)0) != zero)
+                            {
+                                break;
+                            }
+                            run += next;
+                        }
+                        if (zero)
+                        {
+                            LvolDiffStream.PutRecord(batch, LvolDiffRecordKind.Zero, offset + pos, run - pos, default);
+                        }
+                        else
+                        {
+                            LvolDiffStream.PutRecord(batch, LvolDiffRecordKind.Data, offset + pos, run - pos, data.AsSpan(pos, run - pos));
+                            dataBytes += run - pos;
+                        }
+                        records++;
+                        pos = run;
+                        if (batch.WrittenCount >= LvolDiffStream.MaxDataRecord)
+                        {
+                            await destination.WriteAsync(batch.WrittenMemory, cancellationToken).ConfigureAwait(false);
+                            batch.ResetWrittenCount();
+                        }
+                    }
+                    offset += length;
+                }
+            }
+            LvolDiffStream.PutRecord(batch, LvolDiffRecordKind.End, records, dataBytes, default);
+            await destination.WriteAsync(batch.WrittenMemory, cancellationToken).ConfigureAwait(false);
+            await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(data);
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The stream is written into a scratch clone of the target base (or a new lvol, for a full stream); only when it
+    /// has arrived whole is the clone snapshotted under the requested name and the volume moved onto that snapshot.
+    /// A failure deletes the scratch clone and leaves the volume as it was.
+    /// </remarks>
+    protected override async Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, CancellationToken cancellationToken)
+    {
+        var header = await LvolDiffStream.ReadHeaderAsync(source, cancellationToken).ConfigureAwait(false);
+        var lineage = ReadLineage();
+        CheckBase(header, request, lineage);
+        if (lineage.Find(request.Snapshot.Name) is not null)
+        {
+            throw new LvolException(LvolErrno.EEXIST, $"{Address} already has a snapshot named '{request.Snapshot.Name}'.");
+        }
+        await RemoveScratchClonesAsync(cancellationToken).ConfigureAwait(false);
+
+        var scratch = Name + ReceivingInfix + Guid.NewGuid().ToString("N")[..12];
+        if (request.TargetBase is { } targetBase)
+        {
+            await Store.CloneAsync(SnapshotLvolName(targetBase.Name), scratch, cancellationToken).ConfigureAwait(false);
+            if (Store.GetLvol(scratch).Size != header.VolumeSize)
+            {
+                await Store.ResizeLvolAsync(scratch, header.VolumeSize, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            await Store.CreateLvolAsync(scratch, header.VolumeSize, thin: true, cancellationToken).ConfigureAwait(false);
+        }
+        try
+        {
+            await WriteRecordsAsync(source, scratch, header.VolumeSize, cancellationToken).ConfigureAwait(false);
+            var xattrs = new Dictionary<string, byte[]>(StringComparer.Ordinal)
+            {
+                [ReceivedFromXattr] = Encoding.UTF8.GetBytes(request.Snapshot.Identity.ToString()),
+            };
+            await Store.SnapshotAsync(scratch, SnapshotLvolName(request.Snapshot.Name),
+                new LvolSnapshotOptions { CreatedUtc = request.Snapshot.CreatedUtc, Xattrs = xattrs }, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await Store.DeleteLvolAsync(scratch, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        await Store.DeleteLvolAsync(scratch, cancellationToken).ConfigureAwait(false);
+        // As after `zfs receive`: the volume now reads as the received snapshot.
+        await Store.RollbackAsync(Name, SnapshotLvolName(request.Snapshot.Name), cancellationToken).ConfigureAwait(false);
+        return ReadLineage().Find(request.Snapshot.Name)!;
+    }
+
+    private async Task WriteRecordsAsync(Stream source, string scratch, long volumeSize, CancellationToken cancellationToken)
+    {
+        var payload = ArrayPool<byte>.Shared.Rent(LvolDiffStream.MaxDataRecord);
+        try
+        {
+            var device = Store.OpenDevice(scratch, writable: true);
+            await using var deviceScope = device.ConfigureAwait(false);
+            long records = 0, dataBytes = 0;
+            while (true)
+            {
+                var (kind, offset, length) = await LvolDiffStream.ReadRecordAsync(source, payload, cancellationToken).ConfigureAwait(false);
+                if (kind == LvolDiffRecordKind.End)
+                {
+                    if (offset != records || length != dataBytes)
+                    {
+                        throw new CorruptDataException($"The lvol diff stream ends after {records} records and {dataBytes} data bytes, but its end record says {offset} and {length}.");
+                    }
+                    break;
+                }
+                if (offset > volumeSize - length)
+                {
+                    throw new CorruptDataException($"The lvol diff stream holds a record at [{offset}, +{length}) outside the volume of {volumeSize} bytes.");
+                }
+                if (kind == LvolDiffRecordKind.Data)
+                {
+                    await device.WriteAsync(offset, payload.AsMemory(0, (int)length), cancellationToken).ConfigureAwait(false);
+                    dataBytes += length;
+                }
+                else
+                {
+                    await device.UnmapAsync(new ByteRange(offset, length), cancellationToken).ConfigureAwait(false);
+                }
+                records++;
+            }
+            await device.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(payload);
+        }
+    }
+
+    private void CheckBase(LvolDiffHeader header, NativeReceiveRequest request, SnapshotLineage lineage)
+    {
+        if (header.Base is null)
+        {
+            if (request.TargetBase is not null)
+            {
+                throw new LvolStreamMismatchException(
+                    $"The stream for '{header.SnapshotName}' is a full stream, but {Address} expects an incremental from '{request.TargetBase.Name}' ({request.TargetBase.Identity}).",
+                    null, request.TargetBase.Identity);
+            }
+            return;
+        }
+        if (request.TargetBase is null)
+        {
+            throw new LvolStreamMismatchException(
+                $"The stream for '{header.SnapshotName}' is incremental from '{header.BaseName}' ({header.Base}), but {Address} has no base to apply it to.",
+                header.Base, null);
+        }
+        var streamBase = new SnapshotInfo(header.BaseName ?? "base", header.Base.Value, DateTimeOffset.UnixEpoch) { ReceivedFrom = header.BaseReceivedFrom };
+        var local = lineage.Find(request.TargetBase.Name);
+        if (local is null || local.Identity != request.TargetBase.Identity || !local.IsSameAs(streamBase))
+        {
+            throw new LvolStreamMismatchException(
+                $"The stream for '{header.SnapshotName}' is incremental from {header.Base} ('{header.BaseName}'), but the target base '{request.TargetBase.Name}' of {Address} is " +
+                $"{local?.Identity.ToString() ?? "missing"}{(local?.ReceivedFrom is { } r ? $", received from {r}" : "")}. Nothing was written.",
+                header.Base, local?.Identity ?? request.TargetBase.Identity);
+        }
+    }
+
+    private async Task RemoveScratchClonesAsync(CancellationToken cancellationToken)
+    {
+        foreach (var leftover in Store.ListLvols().Where(l => !l.IsSnapshot && l.Name.StartsWith(Name + ReceivingInfix, StringComparison.Ordinal)))
+        {
+            await Store.DeleteLvolAsync(leftover.Name, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private SnapshotLineage ReadLineage()
+    {
+        var live = Store.TryGetLvol(Name) ?? throw new VolumeNotFoundException($"The volume {Address} no longer exists.");
+        var chain = new List<SnapshotInfo>();
+        var prefix = Name + "@";
+        for (var parent = live.ParentName; parent is not null;)
+        {
+            var info = Store.GetLvol(parent);
+            if (info.Name.StartsWith(prefix, StringComparison.Ordinal) && info.Name.Length > prefix.Length)
+            {
+                chain.Add(ToSnapshotInfo(info.Name[prefix.Length..], info));
+            }
+            parent = info.ParentName;
+        }
+        chain.Reverse();
+        return new SnapshotLineage(chain);
+    }
+
+    private static SnapshotInfo ToSnapshotInfo(string name, LvolInfo info)
+    {
+        SnapshotIdentity? receivedFrom = null;
+        if (info.Xattrs.TryGetValue(ReceivedFromXattr, out var from))
+        {
+            try
+            {
+                receivedFrom = SnapshotIdentity.Parse(Encoding.UTF8.GetString(from));
+            }
+            catch (FormatException)
+            {
+                receivedFrom = null; // not written by DeltaSnap
+            }
+        }
+        return new SnapshotInfo(name, new SnapshotIdentity(IdentityKind, info.Uuid.ToString()), info.CreatedUtc)
+        {
+            ReceivedFrom = receivedFrom,
+            Size = info.Size,
+        };
+    }
+
+    private void RequireSnapshot(string name)
+    {
+        if (Store.TryGetLvol(SnapshotLvolName(name)) is not { IsSnapshot: true })
+        {
+            throw new VolumeNotFoundException($"{Address} has no snapshot named '{name}'.");
+        }
+    }
+
+    private static string ChecksumXattr(ChecksumAlgorithm algorithm, int clusterSize) =>
+        $"{LvolStore.ChecksumXattrPrefix}{algorithm.ToString().ToLowerInvariant()}.{clusterSize}";
+}

@@ -1,0 +1,125 @@
+using DeltaSnap.Drivers;
+
+namespace DeltaSnap.Ceph.Tests;
+
+public class RbdDriverTests
+{
+    [Test]
+    public async Task CreateOpenDelete_image_lifecycle()
+    {
+        await using var scope = await CephScope.CreateAsync();
+        var name = $"{CephCluster.PoolA}/{CephCluster.UniqueName("life")}";
+        scope.Track(name);
+        var created = await scope.Driver.CreateVolumeAsync(name, new VolumeCreateOptions { Size = 3 << 20 });
+        await created.CreateSnapshotAsync("s1");
+        var opened = await scope.Driver.OpenVolumeAsync(name);
+        Assert.Multiple(async () =>
+        {
+            Assert.That(opened, Is.InstanceOf<RbdVolume>());
+            Assert.That(opened.Address, Is.EqualTo($"rbd:{name}"));
+            Assert.That(await opened.GetSizeAsync(), Is.EqualTo(3 << 20));
+            Assert.That(await scope.Driver.VolumeExistsAsync(name), Is.True);
+            Assert.That(await scope.Driver.ListVolumesAsync(), Does.Contain(name));
+        });
+        await scope.Driver.DeleteVolumeAsync(name);
+        Assert.Multiple(async () =>
+        {
+            Assert.That(await scope.Driver.VolumeExistsAsync(name), Is.False);
+            Assert.ThrowsAsync<VolumeNotFoundException>(() => scope.Driver.OpenVolumeAsync(name));
+            Assert.ThrowsAsync<VolumeNotFoundException>(() => scope.Driver.OpenVolumeAsync($"no-such-pool-x/{CephCluster.UniqueName("x")}"));
+        });
+    }
+
+    [Test]
+    public async Task CreateVolume_existingName_throwsRbdExceptionEexist()
+    {
+        await using var scope = await CephScope.CreateAsync();
+        var volume = await scope.CreateAsync(CephCluster.PoolA, 1 << 20);
+        var e = Assert.ThrowsAsync<RbdException>(() => scope.Driver.CreateVolumeAsync(volume.Name, new VolumeCreateOptions { Size = 1 << 20 }));
+        Assert.Multiple(() =>
+        {
+            Assert.That(e!.Errno, Is.EqualTo(17));
+            Assert.That(e.Call, Does.Contain(volume.Name));
+        });
+    }
+
+    [TestCase("-rf")]
+    [TestCase("rbd/../etc")]
+    [TestCase("rbd/img@snap")]
+    [TestCase("rbd/a b")]
+    [TestCase("rbd//img")]
+    [TestCase("rbd/img\n")]
+    [TestCase("a/b/c/d")]
+    public async Task Names_hostile_rejectedBeforeAnyCall(string name)
+    {
+        await using var scope = await CephScope.CreateAsync();
+        Assert.ThrowsAsync<ArgumentException>(() => scope.Driver.CreateVolumeAsync(name, new VolumeCreateOptions { Size = 1 << 20 }));
+        Assert.That(await scope.Driver.ListVolumesAsync(), Has.None.Contains("etc").And.None.EqualTo(name));
+    }
+
+    [Test]
+    public async Task SnapshotNames_hostile_rejected()
+    {
+        await using var scope = await CephScope.CreateAsync();
+        var volume = await scope.CreateAsync(CephCluster.PoolA, 1 << 20);
+        Assert.Multiple(() =>
+        {
+            Assert.ThrowsAsync<ArgumentException>(() => volume.CreateSnapshotAsync("-x"));
+            Assert.ThrowsAsync<ArgumentException>(() => volume.CreateSnapshotAsync("a@b"));
+            Assert.ThrowsAsync<ArgumentException>(() => volume.OpenDeviceAsync("../x"));
+        });
+        Assert.That(await volume.GetLineageAsync(), Is.Empty);
+    }
+
+    [Test]
+    public async Task VolumeName_withoutPool_usesDefaultPool()
+    {
+        await using var scope = await CephScope.CreateAsync();
+        var volume = await scope.CreateAsync(CephCluster.PoolB, 1 << 20);
+        await using var driver = await CephCluster.ConnectAsync(CephCluster.PoolB);
+        var opened = (RbdVolume)await driver.OpenVolumeAsync(volume.ImageName);
+        Assert.Multiple(() =>
+        {
+            Assert.That(opened.Pool, Is.EqualTo(CephCluster.PoolB));
+            Assert.That(opened.ImageName, Is.EqualTo(volume.ImageName));
+        });
+        Assert.ThrowsAsync<ArgumentException>(() => scope.Driver.OpenVolumeAsync(volume.ImageName), "no default pool on this driver");
+    }
+
+    [Test]
+    public async Task OpenAddress_rbdUri_opensTheImageWithEnvironmentSettings()
+    {
+        await using var scope = await CephScope.CreateAsync();
+        var volume = await scope.CreateAsync(CephCluster.PoolA, 1 << 20);
+        var address = VolumeAddress.Parse($"rbd:{volume.Name}");
+        var opened = await RbdDriver.OpenAddressAsync(address, null);
+        await using (opened.Driver)
+        {
+            Assert.Multiple(async () =>
+            {
+                Assert.That(opened, Is.InstanceOf<RbdVolume>());
+                Assert.That(opened.Address, Is.EqualTo(address.ToString()));
+                Assert.That(await opened.GetSizeAsync(), Is.EqualTo(1 << 20));
+            });
+        }
+        Assert.Multiple(() =>
+        {
+            Assert.ThrowsAsync<ArgumentException>(() => RbdDriver.OpenAddressAsync(VolumeAddress.Parse("zfs:tank/x"), null));
+            Assert.ThrowsAsync<VolumeNotFoundException>(() => RbdDriver.OpenAddressAsync(VolumeAddress.Parse($"rbd:{CephCluster.PoolA}/missing-image"), null));
+        });
+    }
+
+    [Test]
+    public async Task Capabilities_blockVolumesWithChangedRanges_noNativeStream()
+    {
+        await using var scope = await CephScope.CreateAsync();
+        Assert.Multiple(() =>
+        {
+            Assert.That(scope.Driver.Scheme, Is.EqualTo("rbd"));
+            Assert.That(scope.Driver.Has(DriverCapabilities.BlockVolumes | DriverCapabilities.ChangedRanges | DriverCapabilities.Resize | DriverCapabilities.RenameSnapshots), Is.True);
+            Assert.That(scope.Driver.Has(DriverCapabilities.NativeStream), Is.False);
+            Assert.That(scope.Driver.Has(DriverCapabilities.FilesystemVolumes), Is.False);
+        });
+        Assert.ThrowsAsync<ArgumentException>(() => scope.Driver.CreateVolumeAsync($"{CephCluster.PoolA}/x", new VolumeCreateOptions { Kind = VolumeKind.Filesystem }));
+    }
+}
