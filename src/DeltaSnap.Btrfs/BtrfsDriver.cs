@@ -203,12 +203,24 @@ public sealed class BtrfsDriver : VolumeDriver
         return full;
     }
 
-    /// <summary>Runs <c>btrfs subvolume show</c>; null when the path does not exist or is not a subvolume.</summary>
+    /// <summary>Reads a subvolume's information (the ioctl, else <c>btrfs subvolume show</c>); null when the path does not exist or is not a subvolume.</summary>
     internal async Task<BtrfsSubvolumeInfo?> TryShowAsync(string path, CancellationToken cancellationToken)
     {
         if (!Directory.Exists(path))
         {
             return null;
+        }
+        if (Options.ReadSubvolumeInfoDirectly)
+        {
+            switch (SubvolumeInfoIoctl.TryRead(path, out var direct))
+            {
+                case SubvolumeInfoIoctl.Outcome.Subvolume:
+                    return direct;
+                case SubvolumeInfoIoctl.Outcome.NotSubvolume:
+                    return null;
+                default:
+                    break;
+            }
         }
         try
         {

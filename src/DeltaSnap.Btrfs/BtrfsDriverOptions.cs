@@ -19,7 +19,15 @@ public sealed record BtrfsDriverOptions
     /// <summary>The <c>btrfs</c> program to run: a name looked up on the PATH, or an absolute path.</summary>
     public string Program { get; init; } = "btrfs";
 
-    /// <summary>How many <c>btrfs subvolume show</c> processes run at once while a lineage is read.</summary>
+    /// <summary>
+    /// Read subvolume information (UUIDs, flags, generations, creation time) with the <c>BTRFS_IOC_GET_SUBVOL_INFO</c>
+    /// ioctl that <c>btrfs subvolume show</c> itself uses, instead of starting that command once per subvolume. On by
+    /// default; where the ioctl is unavailable (not Linux x64/Arm64, a kernel before 4.18) the command is used anyway.
+    /// Everything that changes the file system or streams data always runs the <c>btrfs</c> command.
+    /// </summary>
+    public bool ReadSubvolumeInfoDirectly { get; init; } = true;
+
+    /// <summary>How many <c>btrfs subvolume show</c> processes run at once while a lineage is read (when they are used).</summary>
     public int LineageParallelism { get; init; } = 4;
 
     /// <summary>Throws <see cref="ArgumentException"/> unless the options are usable.</summary>

@@ -43,6 +43,9 @@ public sealed class RbdBlockDevice : BlockDevice
 
     internal RbdImage Image => _image;
 
+    /// <summary>Reads the length again after the image was resized or rolled back through <see cref="Image"/>.</summary>
+    internal void RefreshLength() => Volatile.Write(ref _length, _image.GetSize());
+
     /// <inheritdoc />
     protected override async ValueTask ReadCoreAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {

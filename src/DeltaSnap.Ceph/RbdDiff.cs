@@ -171,7 +171,7 @@ public static class RbdDiff
             while (next < chunks.Count && inFlight.Count < options.MaxReadsInFlight)
             {
                 var chunk = chunks[next++];
-                var buffer = ArrayPool<byte>.Shared.Rent((int)chunk.Length);
+                var buffer = IoBuffers.Pool.Rent((int)chunk.Length);
                 inFlight.Enqueue((buffer, source.ReadAsync(chunk.Offset, buffer.AsMemory(0, (int)chunk.Length), cancellationToken).AsTask()));
             }
         }
@@ -223,7 +223,7 @@ public static class RbdDiff
                 }
                 finally
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    IoBuffers.Pool.Return(buffer);
                 }
             }
             await FlushZero().ConfigureAwait(false);
@@ -241,7 +241,7 @@ public static class RbdDiff
                 {
                     // Already failing; the first error is the one reported.
                 }
-                ArrayPool<byte>.Shared.Return(buffer);
+                IoBuffers.Pool.Return(buffer);
             }
         }
         return (written, zeroed, records);

@@ -220,7 +220,7 @@ public sealed class RbdDiffReader : IDisposable
         {
             if (Buffer is not null)
             {
-                ArrayPool<byte>.Shared.Return(Buffer);
+                IoBuffers.Pool.Return(Buffer);
             }
         }
     }
@@ -309,7 +309,7 @@ public sealed class RbdDiffReader : IDisposable
         }
         else
         {
-            buffer = ArrayPool<byte>.Shared.Rent(length);
+            buffer = IoBuffers.Pool.Rent(length);
             try
             {
                 await ReadExactAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
@@ -317,7 +317,7 @@ public sealed class RbdDiffReader : IDisposable
             }
             catch
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                IoBuffers.Pool.Return(buffer);
                 throw;
             }
         }

@@ -23,8 +23,13 @@ public sealed record RbdDriverOptions
     /// </summary>
     public bool NativeStream { get; init; }
 
-    /// <summary>After a native receive, read the written extents back and compare them with the stream's digest before the snapshot is made (default on).</summary>
-    public bool VerifyReceivedData { get; init; } = true;
+    /// <summary>
+    /// After a native receive, also read every written extent back from the image and compare it with the stream's
+    /// digest before the snapshot is made (default off). The digest of the records as written is always compared
+    /// with the sender's; reading back adds a pass over the changed data that only a failing OSD would need
+    /// (BlueStore checksums every blob it reads anyway).
+    /// </summary>
+    public bool ReadBackAfterReceive { get; init; }
 
     /// <summary>
     /// A rollback whose changes since the snapshot are at most this many bytes copies just those extents back from

@@ -15,29 +15,46 @@ namespace DeltaSnap.Ceph;
 /// extents <c>rbd_diff_iterate2</c> reports, read at the snapshot, and an <c>H</c> record (the XXH3-128 digest of
 /// the records) before the end. Ceph skips the two extra records by their length, so the stream stays a valid
 /// v2 diff. The receiver checks the header against the target base before writing anything, applies the records
-/// to the live image, compares the digest, reads the extents back and compares again, and only then creates the
-/// snapshot, recording the source identity and time. If anything fails after the first write, the image is put
+/// to the live image, compares the digest (and, with <see cref="RbdDriverOptions.ReadBackAfterReceive"/>, reads
+/// the extents back and compares again), and only then creates the
+/// snapshot, recording the source's origin identity (its own received-from, else its identity, as the checksum route
+/// does, so chains of copies still match) and time. If anything fails after the first write, the image is put
 /// back to the base (or emptied, for a full stream) before the exception propagates.
 /// </remarks>
 public sealed partial class RbdVolume
 {
     private const byte IdentityTag = (byte)'D';
+
     private const byte DigestTag = (byte)'H';
+
+    // RBD spreads writes over objects (and OSDs); many small writes in flight pay off (measured: 64 KiB records
+    // after a snapshot apply 3-5 times faster with 32 in flight than with 8 on the single-OSD test cluster).
+    private const int ReceiveWritesInFlight = 32;
+
+    // Changed extents are mostly small and scattered (one per written block); reads of them pay off in numbers too.
+    private const int SendReadsInFlight = 16;
+    private const int ReadBackInFlight = 32;
 
     /// <inheritdoc />
     protected override async Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken)
     {
-        var lineage = await GetLineageCoreAsync(cancellationToken).ConfigureAwait(false);
-        var to = lineage.Find(snapshot) ?? throw new VolumeNotFoundException($"{Address} has no snapshot '{snapshot}'.");
-        var from = baseSnapshot is null ? null : lineage.Find(baseSnapshot) ?? throw new VolumeNotFoundException($"{Address} has no snapshot '{baseSnapshot}'.");
         var device = await OpenRbdDeviceAsync(snapshot, writable: false, cancellationToken).ConfigureAwait(false);
         await using (device.ConfigureAwait(false))
         {
-            var extents = await Task.Run(() => ChangedExtents(device.Image, baseSnapshot), cancellationToken).ConfigureAwait(false);
+            var (lineage, extents) = await Task.Run(() => (ReadLineage(device.Image), ChangedExtents(device.Image, baseSnapshot)), cancellationToken).ConfigureAwait(false);
+            var to = lineage.Find(snapshot) ?? throw new VolumeNotFoundException($"{Address} has no snapshot '{snapshot}'.");
+            var from = baseSnapshot is null ? null : lineage.Find(baseSnapshot) ?? throw new VolumeNotFoundException($"{Address} has no snapshot '{baseSnapshot}'.");
             var writer = new RbdDiffWriter(destination, RbdDiffFormat.V2) { Digest = new RecordDigest() };
             await writer.WriteHeaderAsync(new RbdDiffHeader { FromSnapshot = baseSnapshot, ToSnapshot = snapshot, ImageSize = device.Length }, cancellationToken).ConfigureAwait(false);
             await writer.WriteExtraRecordAsync(IdentityTag, NativeIdentities.Create(from, to).Serialize(), cancellationToken).ConfigureAwait(false);
-            var exportOptions = new RbdDiffExportOptions { FromSnapshot = baseSnapshot, ToSnapshot = snapshot, Format = RbdDiffFormat.V2, ImageSize = device.Length };
+            var exportOptions = new RbdDiffExportOptions
+            {
+                FromSnapshot = baseSnapshot,
+                ToSnapshot = snapshot,
+                Format = RbdDiffFormat.V2,
+                ImageSize = device.Length,
+                MaxReadsInFlight = SendReadsInFlight,
+            };
             var (written, zeroed, _) = await RbdDiff.WriteExtentsAsync(device, extents.Select(e => (e.Range, !e.HasData)).ToList(), writer, exportOptions, cancellationToken).ConfigureAwait(false);
             await writer.WriteExtraRecordAsync(DigestTag, writer.Digest.GetHash(), cancellationToken).ConfigureAwait(false);
             await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
@@ -48,7 +65,7 @@ public sealed partial class RbdVolume
     /// <inheritdoc />
     protected override async Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, CancellationToken cancellationToken)
     {
-        var verify = _driver.Options.VerifyReceivedData;
+        var verify = _driver.Options.ReadBackAfterReceive;
         using var reader = new RbdDiffReader(source) { Digest = new RecordDigest(), RecordLog = verify ? [] : null };
         var header = await reader.ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
         var identities = NativeIdentities.Find(reader, header, Address);
@@ -58,8 +75,9 @@ public sealed partial class RbdVolume
         long originalSize = 0;
         try
         {
+            // One writable handle for the whole receive: it takes the exclusive lock once and makes the snapshot itself.
             var device = await OpenRbdDeviceAsync(null, writable: true, cancellationToken).ConfigureAwait(false);
-            try
+            await using (device.ConfigureAwait(false))
             {
                 originalSize = device.Length;
                 await Task.Run(() => CheckTargetState(device.Image, request), cancellationToken).ConfigureAwait(false);
@@ -67,9 +85,7 @@ public sealed partial class RbdVolume
                 if (request.TargetBase is { } targetBase)
                 {
                     // The live state must equal the base; a diverged one is brought back (cheaply when it barely moved).
-                    await device.DisposeAsync().ConfigureAwait(false);
-                    await RollbackCoreAsync(targetBase.Name, cancellationToken).ConfigureAwait(false);
-                    device = await OpenRbdDeviceAsync(null, writable: true, cancellationToken).ConfigureAwait(false);
+                    await RollBackAsync(device, targetBase.Name, cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
@@ -79,7 +95,7 @@ public sealed partial class RbdVolume
                 {
                     await device.SetLengthAsync(size, cancellationToken).ConfigureAwait(false);
                 }
-                var applied = await RbdDiff.ApplyRecordsAsync(reader, header, device, 8, cancellationToken).ConfigureAwait(false);
+                var applied = await RbdDiff.ApplyRecordsAsync(reader, header, device, ReceiveWritesInFlight, cancellationToken).ConfigureAwait(false);
                 var expected = reader.ExtraRecords.LastOrDefault(r => r.Tag == DigestTag).Payload;
                 var actual = reader.Digest.GetHash();
                 if (expected is null || !expected.AsSpan().SequenceEqual(actual))
@@ -96,15 +112,9 @@ public sealed partial class RbdVolume
                     }
                 }
                 Log.NativeReceived(Logger, _location.ToString(), request.Snapshot.Name, header.FromSnapshot, applied.BytesWritten, applied.BytesZeroed, verify);
+                var options = new SnapshotCreateOptions { ReceivedFrom = request.Snapshot.ReceivedFrom ?? request.Snapshot.Identity, CreatedUtc = request.Snapshot.CreatedUtc };
+                return await Task.Run(() => CreateSnapshotOn(device.Image, request.Snapshot.Name, options), cancellationToken).ConfigureAwait(false);
             }
-            finally
-            {
-                await device.DisposeAsync().ConfigureAwait(false);
-            }
-            return await CreateSnapshotCoreAsync(
-                request.Snapshot.Name,
-                new SnapshotCreateOptions { ReceivedFrom = request.Snapshot.Identity, CreatedUtc = request.Snapshot.CreatedUtc },
-                cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (touched)
         {
@@ -202,7 +212,7 @@ public sealed partial class RbdVolume
     private static async Task<byte[]> ReadBackDigestAsync(RbdBlockDevice device, List<(RbdDiffRecordKind Kind, ByteRange Range)> records, CancellationToken cancellationToken)
     {
         const int Chunk = 4 << 20;
-        const int Window = 8;
+        const int Window = ReadBackInFlight;
         var digest = new RecordDigest();
         var pieces = new List<(int Record, ByteRange Piece)>();
         for (var i = 0; i < records.Count; i++)
@@ -219,7 +229,7 @@ public sealed partial class RbdVolume
             while (next < pieces.Count && inFlight.Count < Window)
             {
                 var piece = pieces[next++].Piece;
-                var buffer = ArrayPool<byte>.Shared.Rent((int)piece.Length);
+                var buffer = IoBuffers.Pool.Rent((int)piece.Length);
                 inFlight.Enqueue((buffer, device.ReadAsync(piece.Offset, buffer.AsMemory(0, (int)piece.Length), cancellationToken).AsTask()));
             }
         }
@@ -252,7 +262,7 @@ public sealed partial class RbdVolume
                 }
                 finally
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    IoBuffers.Pool.Return(buffer);
                 }
             }
         }
@@ -269,7 +279,7 @@ public sealed partial class RbdVolume
                 {
                     // Already failing.
                 }
-                ArrayPool<byte>.Shared.Return(buffer);
+                IoBuffers.Pool.Return(buffer);
             }
         }
         // Records with no pieces (length 0) never occur: the reader skips empty data records and the writer empty zero ones.

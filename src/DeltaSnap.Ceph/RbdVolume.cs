@@ -77,7 +77,7 @@ public sealed partial class RbdVolume : Volume
         await using (device.ConfigureAwait(false))
         {
             var extents = await Task.Run(() => ChangedExtents(device.Image, fromSnapshot), cancellationToken).ConfigureAwait(false);
-            var options = new RbdDiffExportOptions { FromSnapshot = fromSnapshot, ToSnapshot = snapshot, ImageSize = device.Length, Format = format };
+            var options = new RbdDiffExportOptions { FromSnapshot = fromSnapshot, ToSnapshot = snapshot, ImageSize = device.Length, Format = format, MaxReadsInFlight = 16 };
             var result = await RbdDiff.ExportExtentsAsync(device, extents.Select(e => (e.Range, !e.HasData)).ToList(), destination, options, cancellationToken).ConfigureAwait(false);
             Log.DiffExported(Logger, fromSnapshot, snapshot, format.ToString(), result.BytesWritten, result.BytesZeroed);
             return result;
@@ -155,52 +155,58 @@ public sealed partial class RbdVolume : Volume
 
     /// <inheritdoc />
     protected override Task<SnapshotLineage> GetLineageCoreAsync(CancellationToken cancellationToken) =>
-        _driver.RunAsync(_location, null, readOnly: true, image =>
-        {
-            var imageId = image.GetId();
-            var records = image.ListMetadata(ReceivedRecord.KeyPrefix);
-            return new SnapshotLineage(image.ListSnapshots().Select(s => Describe(image, imageId, s, records)).ToList());
-        }, cancellationToken);
+        _driver.RunAsync(_location, null, readOnly: true, ReadLineage, cancellationToken);
+
+    /// <summary>The lineage, read through any open handle of the image (the live image's or a snapshot's).</summary>
+    private SnapshotLineage ReadLineage(RbdImage image)
+    {
+        var imageId = image.GetId();
+        var records = image.ListMetadata(ReceivedRecord.KeyPrefix);
+        return new SnapshotLineage(image.ListSnapshots().Select(s => Describe(image, imageId, s, records)).ToList());
+    }
 
     /// <inheritdoc />
     protected override Task<SnapshotInfo> CreateSnapshotCoreAsync(string name, SnapshotCreateOptions options, CancellationToken cancellationToken) =>
-        _driver.RunAsync(_location, null, readOnly: false, image =>
+        _driver.RunAsync(_location, null, readOnly: false, image => CreateSnapshotOn(image, name, options), cancellationToken);
+
+    /// <summary>Creates a snapshot on an open, writable image and writes (or clears) its received-from record.</summary>
+    private SnapshotInfo CreateSnapshotOn(RbdImage image, string name, SnapshotCreateOptions options)
+    {
+        image.CreateSnapshot(name);
+        var entry = image.ListSnapshots().Find(s => s.Name == name);
+        var key = ReceivedRecord.KeyOf(name);
+        var records = new Dictionary<string, string>(StringComparer.Ordinal);
+        try
         {
-            image.CreateSnapshot(name);
-            var entry = image.ListSnapshots().Find(s => s.Name == name);
-            var key = ReceivedRecord.KeyOf(name);
-            var records = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (options.ReceivedFrom is not null || options.CreatedUtc is not null)
+            {
+                var record = new ReceivedRecord(entry.Id, options.ReceivedFrom is { IsEmpty: false } f ? f : null, options.CreatedUtc?.ToUnixTimeSeconds());
+                var text = record.Serialize();
+                image.SetMetadata(key, text);
+                records[key] = text;
+            }
+            else
+            {
+                image.RemoveMetadata(key); // a record left by an earlier snapshot of this name
+            }
+        }
+        catch (Exception e)
+        {
+            Log.SnapshotUndone(Logger, e, _location.ToString(), name);
             try
             {
-                if (options.ReceivedFrom is not null || options.CreatedUtc is not null)
-                {
-                    var record = new ReceivedRecord(entry.Id, options.ReceivedFrom is { IsEmpty: false } f ? f : null, options.CreatedUtc?.ToUnixTimeSeconds());
-                    var text = record.Serialize();
-                    image.SetMetadata(key, text);
-                    records[key] = text;
-                }
-                else
-                {
-                    image.RemoveMetadata(key); // a record left by an earlier snapshot of this name
-                }
+                image.RemoveSnapshot(name);
             }
-            catch (Exception e)
+            catch (RbdException)
             {
-                Log.SnapshotUndone(Logger, e, _location.ToString(), name);
-                try
-                {
-                    image.RemoveSnapshot(name);
-                }
-                catch (RbdException)
-                {
-                    // The original failure is the one to report.
-                }
-                throw;
+                // The original failure is the one to report.
             }
-            var info = Describe(image, image.GetId(), entry, records);
-            Log.SnapshotCreated(Logger, _location.ToString(), name, entry.Id, info.ReceivedFrom?.ToString());
-            return info;
-        }, cancellationToken);
+            throw;
+        }
+        var info = Describe(image, image.GetId(), entry, records);
+        Log.SnapshotCreated(Logger, _location.ToString(), name, entry.Id, info.ReceivedFrom?.ToString());
+        return info;
+    }
 
     /// <inheritdoc />
     protected override Task DeleteSnapshotCoreAsync(string name, CancellationToken cancellationToken) =>
@@ -221,24 +227,40 @@ public sealed partial class RbdVolume : Volume
     /// <inheritdoc />
     /// <remarks>
     /// When the image has the snapshot's size and differs from it by at most
-    /// <see cref="RbdDriverOptions.DeltaRollbackLimit"/> bytes (per <c>rbd_diff_iterate2</c>), only those extents
-    /// are copied back from the snapshot (holes as zeroing); a live state that has not changed is left alone.
-    /// Otherwise <c>rbd_snap_rollback</c> rolls every object back.
+    /// <see cref="RbdDriverOptions.DeltaRollbackLimit"/> bytes (per <c>rbd_diff_iterate2</c>), only the chunks of
+    /// those extents whose content differs are copied back from the snapshot (holes as zeroing); a live state that
+    /// has not changed costs one object-map diff. Otherwise <c>rbd_snap_rollback</c> rolls every object back.
     /// </remarks>
     protected override async Task RollbackCoreAsync(string name, CancellationToken cancellationToken)
     {
-        var limit = _driver.Options.DeltaRollbackLimit;
-        var changes = await _driver.RunAsync(_location, null, readOnly: true, image =>
+        var head = await OpenRbdDeviceAsync(null, writable: true, cancellationToken).ConfigureAwait(false);
+        await using (head.ConfigureAwait(false))
         {
+            await RollBackAsync(head, name, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Rolls the live image, open as <paramref name="head"/>, back to snapshot <paramref name="name"/>.</summary>
+    private async Task RollBackAsync(RbdBlockDevice head, string name, CancellationToken cancellationToken)
+    {
+        var limit = _driver.Options.DeltaRollbackLimit;
+        var changes = await Task.Run(() =>
+        {
+            var image = head.Image;
             var snapshot = image.ListSnapshots().Find(s => s.Name == name);
             if (snapshot.Name is null)
             {
                 throw new VolumeNotFoundException($"{Address} has no snapshot '{name}'.");
             }
-            var size = image.GetSize();
+            var size = head.Length;
             if (limit <= 0 || (long)snapshot.Size != size)
             {
                 return null;
+            }
+            // Whole objects first: with fast-diff that is the object map alone, so an unchanged image costs almost nothing.
+            if (image.DiffIterate(name, 0, size, wholeObject: true).Count == 0)
+            {
+                return [];
             }
             var extents = image.DiffIterate(name, 0, size, wholeObject: false);
             return extents.Sum(e => e.Length) <= limit ? extents : null;
@@ -246,55 +268,65 @@ public sealed partial class RbdVolume : Volume
 
         if (changes is null)
         {
-            await _driver.RunAsync(_location, null, readOnly: false, image =>
+            await Task.Run(() =>
             {
-                image.Rollback(name);
-                return 0;
+                head.Image.Rollback(name);
+                head.RefreshLength();
             }, cancellationToken).ConfigureAwait(false);
             Log.RolledBack(Logger, _location.ToString(), name, "rbd_snap_rollback", -1);
             return;
         }
+        long copied = 0;
         if (changes.Count > 0)
         {
-            await CopyBackAsync(name, changes, cancellationToken).ConfigureAwait(false);
+            copied = await CopyBackAsync(head, name, changes, cancellationToken).ConfigureAwait(false);
         }
-        Log.RolledBack(Logger, _location.ToString(), name, "changed extents", changes.Sum(e => e.Length));
+        Log.RolledBack(Logger, _location.ToString(), name, "changed extents", copied);
     }
 
-    private async Task CopyBackAsync(string name, List<RbdDiffIterateExtent> changes, CancellationToken cancellationToken)
+    /// <summary>Copies the chunks of <paramref name="changes"/> whose content differs from the snapshot back into the live image; returns the bytes rewritten.</summary>
+    private async Task<long> CopyBackAsync(RbdBlockDevice head, string name, List<RbdDiffIterateExtent> changes, CancellationToken cancellationToken)
     {
-        const int Chunk = 4 << 20;
+        const int Chunk = 1 << 20;
+        long copied = 0;
         var snapshot = await OpenRbdDeviceAsync(name, writable: false, cancellationToken).ConfigureAwait(false);
         await using (snapshot.ConfigureAwait(false))
         {
-            var head = await OpenRbdDeviceAsync(null, writable: true, cancellationToken).ConfigureAwait(false);
-            await using (head.ConfigureAwait(false))
+            var pieces = changes.SelectMany(e => Split(new ByteRange(e.Offset, e.Length), Chunk));
+            await Parallel.ForEachAsync(pieces, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (piece, token) =>
             {
-                var pieces = changes.SelectMany(e => Split(new ByteRange(e.Offset, e.Length), Chunk));
-                await Parallel.ForEachAsync(pieces, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken }, async (piece, token) =>
+                var old = IoBuffers.Pool.Rent((int)piece.Length);
+                var now = IoBuffers.Pool.Rent((int)piece.Length);
+                try
                 {
-                    var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)piece.Length);
-                    try
+                    var wanted = old.AsMemory(0, (int)piece.Length);
+                    var current = now.AsMemory(0, (int)piece.Length);
+                    // RBD reports an extent written since the snapshot even when it was written back to the same bytes
+                    // (as a rollback does): compare, and write only what differs.
+                    await Task.WhenAll(snapshot.ReadAsync(piece.Offset, wanted, token).AsTask(), head.ReadAsync(piece.Offset, current, token).AsTask()).ConfigureAwait(false);
+                    if (wanted.Span.SequenceEqual(current.Span))
                     {
-                        var data = buffer.AsMemory(0, (int)piece.Length);
-                        await snapshot.ReadAsync(piece.Offset, data, token).ConfigureAwait(false);
-                        if (data.Span.ContainsAnyExcept((byte)0))
-                        {
-                            await head.WriteAsync(piece.Offset, data, token).ConfigureAwait(false);
-                        }
-                        else
-                        {
-                            await head.UnmapAsync(piece, token).ConfigureAwait(false);
-                        }
+                        return;
                     }
-                    finally
+                    if (wanted.Span.ContainsAnyExcept((byte)0))
                     {
-                        System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                        await head.WriteAsync(piece.Offset, wanted, token).ConfigureAwait(false);
                     }
-                }).ConfigureAwait(false);
-                await head.FlushAsync(cancellationToken).ConfigureAwait(false);
-            }
+                    else
+                    {
+                        await head.UnmapAsync(piece, token).ConfigureAwait(false);
+                    }
+                    Interlocked.Add(ref copied, piece.Length);
+                }
+                finally
+                {
+                    IoBuffers.Pool.Return(old);
+                    IoBuffers.Pool.Return(now);
+                }
+            }).ConfigureAwait(false);
+            await head.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
+        return copied;
     }
 
     private static IEnumerable<ByteRange> Split(ByteRange range, long chunk)

@@ -24,7 +24,9 @@ internal sealed class LvolLayerDevice(LvolStore store, LvolNode node) : BlockDev
     protected override async IAsyncEnumerable<ByteRange> GetAllocatedRangesCoreAsync(ByteRange range, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await Task.CompletedTask.ConfigureAwait(false);
-        foreach (var index in store.OwnClusters(node))
+        var first = range.Offset >> store.ClusterShift;
+        var end = (range.End + store.ClusterSize - 1) >> store.ClusterShift;
+        foreach (var index in store.OwnClusters(node, first, end))
         {
             var r = new ByteRange(index << store.ClusterShift, Math.Min(store.ClusterSize, node.Size - (index << store.ClusterShift))).Intersect(range);
             if (!r.IsEmpty)

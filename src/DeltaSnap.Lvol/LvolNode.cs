@@ -32,8 +32,11 @@ internal sealed class LvolNode
     /// <summary>Devices open on this lvol; it cannot be deleted while any is.</summary>
     public int OpenDevices { get; set; }
 
-    /// <summary>A long operation holding the lvol (SPDK's locked-op): checksum registration, shallow copy.</summary>
+    /// <summary>A long operation holding the lvol (SPDK's locked-op): a checksum registration.</summary>
     public string? BusyWith { get; set; }
+
+    /// <summary>A shallow copy reading this lvol; it holds the lvol while its state is in progress.</summary>
+    public DeltaSnap.Copy.ShallowCopyOperation? RunningCopy { get; set; }
 
     /// <summary>Cancels a running checksum registration (<c>bdev_lvol_stop_snapshot_checksum</c>).</summary>
     public CancellationTokenSource? ChecksumCancellation { get; set; }

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using DeltaSnap.Checksums;
+using DeltaSnap.Copy;
+using DeltaSnap.Delta;
 using DeltaSnap.Devices;
 
 namespace DeltaSnap.Lvol;
@@ -163,14 +165,14 @@ public sealed partial class LvolStore
     /// at the same offsets (<c>bdev_lvol_start_shallow_copy</c>).
     /// </summary>
     /// <exception cref="LvolException">ENOENT: no such lvol; EPERM: the source is writable; EINVAL: the destination is smaller; EBUSY: another operation holds the source.</exception>
-    public LvolShallowCopyOperation StartShallowCopy(string source, BlockDevice destination) => StartCopy(source, destination, null);
+    public ShallowCopyOperation StartShallowCopy(string source, BlockDevice destination) => StartCopy(source, destination, null);
 
     /// <summary>
     /// Starts a range shallow copy (<c>bdev_lvol_start_range_shallow_copy</c>): each listed cluster is copied when the
     /// source holds it in its own layer, and unmapped on the destination when it does not.
     /// </summary>
     /// <exception cref="LvolException">ENOENT: no such lvol; EPERM: the source is writable; EINVAL: the destination is smaller or a cluster index is outside the source; EBUSY: another operation holds the source.</exception>
-    public LvolShallowCopyOperation StartRangeShallowCopy(string source, BlockDevice destination, IReadOnlyList<long> clusters)
+    public ShallowCopyOperation StartRangeShallowCopy(string source, BlockDevice destination, IReadOnlyList<long> clusters)
     {
         ArgumentNullException.ThrowIfNull(clusters);
         return StartCopy(source, destination, clusters);
@@ -234,12 +236,12 @@ public sealed partial class LvolStore
         }
     }
 
-    /// <summary>The clusters the lvol's own layer holds, ascending.</summary>
-    internal List<long> OwnClusters(LvolNode node)
+    /// <summary>The clusters of <c>[first, end)</c> the lvol's own layer holds, ascending.</summary>
+    internal List<long> OwnClusters(LvolNode node, long first, long end)
     {
         lock (_sync)
         {
-            return node.Map.Enumerate(0, ClusterCountOf(node.Size)).Select(x => x.Index).ToList();
+            return node.Map.Enumerate(first, Math.Min(end, ClusterCountOf(node.Size))).Select(x => x.Index).ToList();
         }
     }
 
@@ -319,13 +321,12 @@ public sealed partial class LvolStore
         return bytes;
     }
 
-    private LvolShallowCopyOperation StartCopy(string source, BlockDevice destination, IReadOnlyList<long>? clusters)
+    private ShallowCopyOperation StartCopy(string source, BlockDevice destination, IReadOnlyList<long>? clusters)
     {
         ArgumentNullException.ThrowIfNull(destination);
         ThrowIfDisposed();
         LvolNode node;
-        List<(long Index, bool Held)> work;
-        LvolShallowCopyOperation operation;
+        List<long> work;
         lock (_sync)
         {
             node = Find(source);
@@ -349,69 +350,69 @@ public sealed partial class LvolStore
             var count = ClusterCountOf(node.Size);
             if (clusters is null)
             {
-                work = node.Map.Enumerate(0, count).Select(x => (x.Index, true)).ToList();
+                work = node.Map.Enumerate(0, count).Select(x => x.Index).ToList();
             }
             else
             {
-                work = new List<(long, bool)>(clusters.Count);
                 foreach (var c in clusters)
                 {
                     if (c < 0 || c >= count)
                     {
                         throw new LvolException(LvolErrno.EINVAL, $"Cluster {c} is outside snapshot '{node.Name}' ({count} clusters).");
                     }
-                    work.Add((c, node.Map.Get(c).IsPresent));
                 }
+                work = [.. clusters];
             }
-            node.BusyWith = "shallow copy";
-            operation = new LvolShallowCopyOperation(Interlocked.Increment(ref _nextOperationId), node.Name, destination, work.Count, new CancellationTokenSource());
+            // Held until the operation is no longer in progress (checked by state, so a caller that awaited the
+            // operation's completion finds the source free at once).
+            node.BusyWith = "the start of a shallow copy";
         }
-        operation.Run((op, token) => CopyClustersAsync(node, destination, work, op, token), op =>
+        // The source reports its own layer as allocated: a listed cluster the snapshot holds is copied whole (zeros
+        // included: DetectZeros is off, so the destination allocates it as the source does); one it does not hold is
+        // unmapped on the destination.
+        var layer = new LvolLayerDevice(this, node);
+        ShallowCopyOperation operation;
+        try
+        {
+            var request = ShallowCopyRequest.ForClusters(new ClusterLayout(node.Size, ClusterSize), work);
+            operation = ShallowCopyOperation.Start(layer, new BlockDeviceSink(destination), request,
+                new ShallowCopyOptions { DetectZeros = false, MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 1, 4) });
+        }
+        catch
         {
             lock (_sync)
             {
                 node.BusyWith = null;
             }
-            if (op.Error is { } error)
+            layer.Dispose();
+            throw;
+        }
+        lock (_sync)
+        {
+            node.RunningCopy = operation;
+            node.BusyWith = null;
+        }
+        var id = Interlocked.Increment(ref _nextOperationId);
+        _ = operation.Completion.ContinueWith(t =>
+        {
+            lock (_sync)
             {
-                Log.ShallowCopyFailed(_logger, error, op.Id, op.Source);
+                if (node.RunningCopy == operation)
+                {
+                    node.RunningCopy = null;
+                }
+            }
+            layer.Dispose();
+            if (operation.Error is { } error)
+            {
+                Log.ShallowCopyFailed(_logger, error, id, node.Name);
             }
             else
             {
-                Log.ShallowCopyFinished(_logger, op.Id, op.Source, op.CopiedClusters, op.UnmappedClusters, op.TotalClusters);
+                Log.ShallowCopyFinished(_logger, id, node.Name, operation.CopiedClusters, operation.UnmappedClusters, operation.TotalClusters);
             }
-        });
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return operation;
     }
 
-    private async Task CopyClustersAsync(LvolNode node, BlockDevice destination, List<(long Index, bool Held)> work, LvolShallowCopyOperation operation, CancellationToken cancellationToken)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(ClusterSize);
-        try
-        {
-            foreach (var (index, held) in work)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var offset = index << ClusterShift;
-                var length = (int)Math.Min(ClusterSize, node.Size - offset);
-                if (held)
-                {
-                    var data = buffer.AsMemory(0, length);
-                    await DeviceReadAsync(node, offset, data, cancellationToken).ConfigureAwait(false);
-                    await destination.WriteAsync(offset, data, cancellationToken).ConfigureAwait(false);
-                    operation.AddCopied(length);
-                }
-                else
-                {
-                    await destination.UnmapAsync(new ByteRange(offset, length), cancellationToken).ConfigureAwait(false);
-                    operation.AddUnmapped();
-                }
-            }
-            await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
 }

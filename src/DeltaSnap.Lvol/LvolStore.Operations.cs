@@ -471,6 +471,10 @@ public sealed partial class LvolStore
         {
             throw new LvolException(LvolErrno.EBUSY, $"Lvol '{node.Name}' is busy: {what} is running on it.");
         }
+        if (node.RunningCopy is { State: DeltaSnap.Copy.ShallowCopyState.InProgress })
+        {
+            throw new LvolException(LvolErrno.EBUSY, $"Lvol '{node.Name}' is busy: a shallow copy is reading it.");
+        }
     }
 
     private async Task<T> StructuralAsync<T>(Func<T> mutate, CancellationToken cancellationToken)

@@ -4,15 +4,18 @@ using DeltaSnap.Testing;
 namespace DeltaSnap.Btrfs.Tests;
 
 /// <summary>The driver contract, run against the two real loop-mounted Btrfs file systems (source on A, target on B).</summary>
-public sealed class BtrfsContractTests : DriverContractTests
+public abstract class BtrfsContractFixture : DriverContractTests
 {
     private readonly List<string> _roots = [];
 
     protected override VolumeKind Kind => VolumeKind.Filesystem;
 
-    protected override Task<VolumeDriver> CreateSourceDriverAsync() => Task.FromResult<VolumeDriver>(new BtrfsDriver(NewRoot("DELTASNAP_BTRFS_MOUNT_A")));
+    /// <summary>The drivers' options.</summary>
+    protected abstract BtrfsDriverOptions DriverOptions { get; }
 
-    protected override Task<VolumeDriver> CreateTargetDriverAsync() => Task.FromResult<VolumeDriver>(new BtrfsDriver(NewRoot("DELTASNAP_BTRFS_MOUNT_B")));
+    protected override Task<VolumeDriver> CreateSourceDriverAsync() => Task.FromResult<VolumeDriver>(new BtrfsDriver(NewRoot("DELTASNAP_BTRFS_MOUNT_A"), DriverOptions));
+
+    protected override Task<VolumeDriver> CreateTargetDriverAsync() => Task.FromResult<VolumeDriver>(new BtrfsDriver(NewRoot("DELTASNAP_BTRFS_MOUNT_B"), DriverOptions));
 
     [OneTimeTearDown]
     public void RemoveRoots()
@@ -41,4 +44,16 @@ public sealed class BtrfsContractTests : DriverContractTests
         _roots.Add(root);
         return root;
     }
+}
+
+/// <summary>The driver contract with the default options (subvolume information read by the ioctl).</summary>
+public sealed class BtrfsContractTests : BtrfsContractFixture
+{
+    protected override BtrfsDriverOptions DriverOptions => new();
+}
+
+/// <summary>The driver contract again, with subvolume information read by <c>btrfs subvolume show</c> instead of the ioctl.</summary>
+public sealed class BtrfsCommandOnlyContractTests : BtrfsContractFixture
+{
+    protected override BtrfsDriverOptions DriverOptions => new() { ReadSubvolumeInfoDirectly = false };
 }

@@ -156,6 +156,36 @@ public sealed class BtrfsLineageTests : BtrfsTestBase
     }
 
     [Test]
+    public async Task SubvolumeInfo_ioctlAndCommand_agreeOnEveryKindOfEntry()
+    {
+        var source = await CreateVolumeAsync(Source, "vm1");
+        var target = await CreateVolumeAsync(Target, "vm1");
+        TestData.Populate(source.LivePath, seed: 5, files: 2);
+        var s1 = await source.CreateSnapshotAsync("s1");
+        await NativeTransfer.TransferAsync(source, target, null, null, s1);
+        await target.PromoteAsync("s1");
+        Directory.CreateDirectory(Path.Combine(target.LivePath, "plain"));
+        var byCommand = new BtrfsDriver(Target.RootDirectory, new BtrfsDriverOptions { ReadSubvolumeInfoDirectly = false });
+        Assume.That(SubvolumeInfoIoctl.IsSupported, Is.True, "the ioctl path exists on Linux x64/Arm64");
+
+        foreach (var path in new[] { target.LivePath, await target.GetPathAsync("s1"), await source.GetPathAsync("s1"), source.LivePath })
+        {
+            var direct = await Target.TryShowAsync(path, default);
+            var shown = await byCommand.TryShowAsync(path, default);
+            Assert.That(direct, Is.Not.Null, path);
+            Assert.That(direct, Is.EqualTo(shown), path);
+        }
+        var started = byCommand.Commands.StartedCount;
+        Assert.That(await Target.TryShowAsync(Path.Combine(target.LivePath, "plain"), default), Is.Null, "a directory inside a subvolume");
+        Assert.That(await byCommand.TryShowAsync(Path.Combine(target.LivePath, "plain"), default), Is.Null);
+        Assert.That(await Target.TryShowAsync(Path.Combine(target.LivePath, "missing"), default), Is.Null);
+        var received = await Target.TryShowAsync(await target.GetPathAsync("s1"), default);
+        Assert.That(received!.ReceivedUuid, Is.EqualTo(s1.Identity.Value));
+        Assert.That(received.ReadOnly, Is.True);
+        Assert.That(byCommand.Commands.StartedCount, Is.GreaterThan(started));
+    }
+
+    [Test]
     public async Task ListVolumes_subvolumesAndOtherEntries_listsOnlyTheSubvolumes()
     {
         await CreateVolumeAsync(Source, "b");

@@ -63,6 +63,28 @@ public class RbdNativeStreamTests
     }
 
     [Test]
+    public async Task Refresh_dataOverwrittenWithZerosAndDiscarded_sendsZeroRecordsNotData()
+    {
+        await using var scope = await NativeScopeAsync();
+        var (source, target) = await PairAtS1Async(scope);
+        await using (var device = await source.OpenDeviceAsync(null, writable: true))
+        {
+            await device.WriteAsync(1 << 20, new byte[4 << 20]);              // zeros written as data over data
+            await device.UnmapAsync(new ByteRange(12 << 20, 4 << 20));        // a discard
+        }
+        await source.CreateSnapshotAsync("s3");
+        var extents = await source.GetChangedExtentsAsync("s2", "s3");
+        var result = await new Replicator().RefreshAsync(source, target, new RefreshOptions { Plan = new RefreshPlanOptions { SnapshotsOnly = true } });
+        Assert.Multiple(async () =>
+        {
+            Assert.That(extents.Where(e => e.HasData).Sum(e => e.Range.Length), Is.GreaterThanOrEqualTo(4 << 20), "RBD reports the zeros written as data");
+            Assert.That(result.SnapshotsSent, Is.EqualTo(new[] { "s2", "s3" }));
+            Assert.That(result.BytesSent, Is.LessThan((3 << 20) + (256 << 10)), "s2's 3 MiB of data; s3 only as zero records");
+            Assert.That(await DigestAsync(target, "s3"), Is.EqualTo(await DigestAsync(source, "s3")));
+        });
+    }
+
+    [Test]
     public async Task Receive_streamFromAnotherBase_refusedNamingBothIdentitiesAndNothingWritten()
     {
         await using var scope = await NativeScopeAsync();

@@ -1,3 +1,5 @@
+using DeltaSnap.Copy;
+
 namespace DeltaSnap.Lvol.Tests;
 
 public sealed class LonghornMethodsTests : StoreFixture
@@ -215,14 +217,14 @@ public sealed class LonghornMethodsTests : StoreFixture
         var filler = Pattern(8 * Cluster, 10);
         await WriteAsync(store, "dst", 0, filler);
 
-        LvolShallowCopyOperation op;
+        ShallowCopyOperation op;
         await using (var dst = store.OpenDevice("dst", writable: true))
         {
             op = store.StartShallowCopy("s2", dst);
             await op.Completion;
         }
 
-        Assert.That(op.State, Is.EqualTo(LvolShallowCopyState.Complete));
+        Assert.That(op.State, Is.EqualTo(ShallowCopyState.Complete));
         Assert.That(op.TotalClusters, Is.EqualTo(2));
         Assert.That(op.CopiedClusters, Is.EqualTo(2));
         var s2 = await ReadAllAsync(store, "s2");
@@ -246,14 +248,14 @@ public sealed class LonghornMethodsTests : StoreFixture
         var filler = Pattern(8 * Cluster, 13);
         await WriteAsync(target, "copy", 0, filler);
 
-        LvolShallowCopyOperation op;
+        ShallowCopyOperation op;
         await using (var dst = target.OpenDevice("copy", writable: true))
         {
             op = source.StartRangeShallowCopy("snap", dst, [1, 2, 5]);
             await op.Completion;
         }
 
-        Assert.That(op.State, Is.EqualTo(LvolShallowCopyState.Complete));
+        Assert.That(op.State, Is.EqualTo(ShallowCopyState.Complete));
         Assert.That((op.CopiedClusters, op.UnmappedClusters, op.TotalClusters), Is.EqualTo((1L, 2L, 3L)));
         var snap = await ReadAllAsync(source, "snap");
         var expected = filler.ToArray();
@@ -295,18 +297,55 @@ public sealed class LonghornMethodsTests : StoreFixture
         await store.SnapshotAsync("vol", "snap");
         await store.CreateLvolAsync("dst", 64 * Cluster);
         await using var dst = store.OpenDevice("dst", writable: true);
-        var op = store.StartShallowCopy("snap", dst);
-        if (op.State == LvolShallowCopyState.InProgress)
+        var gated = new GatedDevice(dst);
+        var op = store.StartShallowCopy("snap", gated);
+
+        var busy = Assert.ThrowsAsync<LvolException>(() => store.DeleteLvolAsync("snap"));
+        Assert.That(busy!.Errno, Is.EqualTo(LvolErrno.EBUSY), "the source cannot be deleted while the copy runs");
+        Assert.That(op.State, Is.EqualTo(ShallowCopyState.InProgress));
+        op.Cancel();
+        gated.Open();
+        try
         {
-            op.Cancel();
+            await op.Completion;
         }
-        await op.Completion;
-        Assert.That(op.State, Is.AnyOf(LvolShallowCopyState.Error, LvolShallowCopyState.Complete));
-        if (op.State == LvolShallowCopyState.Error)
+        catch (OperationCanceledException)
         {
-            Assert.That(((LvolException)op.Error!).Errno, Is.EqualTo(LvolErrno.ECANCELED));
         }
-        await store.RegisterSnapshotChecksumAsync("snap");
+
+        Assert.That(op.State, Is.EqualTo(ShallowCopyState.Error));
+        Assert.That(op.Error, Is.InstanceOf<OperationCanceledException>());
+        for (var i = 0; i < 100 && store.TryGetLvol("snap") is not null; i++)
+        {
+            try
+            {
+                await store.RegisterSnapshotChecksumAsync("snap");
+                break;
+            }
+            catch (LvolException e) when (e.Errno == LvolErrno.EBUSY)
+            {
+                await Task.Delay(10); // released right after the operation ends
+            }
+        }
+        Assert.That(store.GetSnapshotChecksum("snap"), Is.Not.Zero);
+    }
+
+    /// <summary>A device whose writes wait until <see cref="Open"/>.</summary>
+    private sealed class GatedDevice(DeltaSnap.Devices.BlockDevice inner) : DeltaSnap.Devices.BlockDevice
+    {
+        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override long Length => inner.Length;
+
+        public void Open() => _open.TrySetResult();
+
+        protected override ValueTask ReadCoreAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken) => inner.ReadAsync(offset, buffer, cancellationToken);
+
+        protected override async ValueTask WriteCoreAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        {
+            await _open.Task;
+            await inner.WriteAsync(offset, data, cancellationToken);
+        }
     }
 
     [Test]

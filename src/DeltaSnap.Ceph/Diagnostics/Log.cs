@@ -47,8 +47,8 @@ internal static partial class Log
     [LoggerMessage(5050, LogLevel.Information, "Sent {Spec}@{Snapshot} natively from {Base}: {Data} data bytes, {Zero} zero bytes, {StreamBytes} stream bytes")]
     public static partial void NativeSent(ILogger logger, string spec, string snapshot, string? @base, long data, long zero, long streamBytes);
 
-    [LoggerMessage(5051, LogLevel.Information, "Received {Spec}@{Snapshot} natively from {Base}: {Data} data bytes, {Zero} zero bytes, verified {Verified}")]
-    public static partial void NativeReceived(ILogger logger, string spec, string snapshot, string? @base, long data, long zero, bool verified);
+    [LoggerMessage(5051, LogLevel.Information, "Received {Spec}@{Snapshot} natively from {Base}: {Data} data bytes, {Zero} zero bytes, read back {ReadBack}")]
+    public static partial void NativeReceived(ILogger logger, string spec, string snapshot, string? @base, long data, long zero, bool readBack);
 
     [LoggerMessage(5052, LogLevel.Warning, "Native receive into {Spec} failed; restoring the image to {Base}")]
     public static partial void NativeReceiveRestoring(ILogger logger, Exception exception, string spec, string @base);

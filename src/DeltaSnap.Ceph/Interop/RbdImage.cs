@@ -271,7 +271,9 @@ internal sealed unsafe class RbdImage : IDisposable
 
     private Task<long> SubmitAsync(AioKind kind, long offset, long length, MemoryHandle pin, string call)
     {
-        var request = new AioRequest(pin, _handle, kind == AioKind.Flush ? $"{call}({Spec})" : $"{call}({Spec}, {offset}+{length})");
+        // The image stays open while the AIO is in flight; the reference is dropped on the awaiting side (a pool
+        // thread), so that once the caller sees the result the handle can close at once, and never on librbd's
+        // completion thread.
         var added = false;
         try
         {
@@ -282,6 +284,22 @@ internal sealed unsafe class RbdImage : IDisposable
             pin.Dispose();
             throw;
         }
+        Task<long> task;
+        try
+        {
+            task = Start(kind, offset, length, pin, call);
+        }
+        catch
+        {
+            _handle.DangerousRelease();
+            throw;
+        }
+        return AioReference.ReleaseAfterAsync(_handle, task);
+    }
+
+    private Task<long> Start(AioKind kind, long offset, long length, MemoryHandle pin, string call)
+    {
+        var request = new AioRequest(pin, kind == AioKind.Flush ? $"{call}({Spec})" : $"{call}({Spec}, {offset}+{length})");
         var gc = GCHandle.Alloc(request);
         var r = LibRbd.AioCreateCompletion(GCHandle.ToIntPtr(gc), &OnAioComplete, out var completion);
         if (r >= 0)
@@ -389,8 +407,8 @@ internal sealed unsafe class RbdImage : IDisposable
         Flush,
     }
 
-    /// <summary>One AIO in flight: keeps its buffer pinned and its image open until librbd completes it.</summary>
-    private sealed class AioRequest(MemoryHandle pin, SafeHandle image, string call)
+    /// <summary>One AIO in flight: keeps its buffer pinned until librbd completes it.</summary>
+    private sealed class AioRequest(MemoryHandle pin, string call)
     {
         private readonly TaskCompletionSource<long> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private MemoryHandle _pin = pin;
@@ -400,8 +418,6 @@ internal sealed unsafe class RbdImage : IDisposable
         public void Complete(long result)
         {
             _pin.Dispose();
-            // Releasing the last reference closes the image; never do that on librbd's own completion thread.
-            ThreadPool.UnsafeQueueUserWorkItem(static h => h.DangerousRelease(), image, preferLocal: false);
             if (result < 0)
             {
                 _completion.TrySetException(new RbdException(call, (int)result));
@@ -440,5 +456,21 @@ internal sealed unsafe class RbdImage : IDisposable
 
         [MethodImpl(MethodImplOptions.NoInlining)]
         private static void ExceptionDispatchInfoThrow(Exception e) => System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
+    }
+}
+
+/// <summary>Drops an image handle's reference once an AIO has completed (outside the unsafe context, so it may await).</summary>
+internal static class AioReference
+{
+    public static async Task<long> ReleaseAfterAsync(SafeHandle handle, Task<long> operation)
+    {
+        try
+        {
+            return await operation.ConfigureAwait(false);
+        }
+        finally
+        {
+            handle.DangerousRelease();
+        }
     }
 }

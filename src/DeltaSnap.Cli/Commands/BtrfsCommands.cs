@@ -80,12 +80,12 @@ public static class BtrfsCommands
                 await JsonOutput.WriteAsync(output, results, BtrfsJsonContext.Default.IReadOnlyListBtrfsRefreshBenchmarkResult, cancellationToken).ConfigureAwait(false);
                 return ExitCodes.Success;
             }
-            await output.Out.WriteLineAsync("median (fastest) seconds, each up to a sync of the target; ratio = DeltaSnap / raw").ConfigureAwait(false);
-            await output.Out.WriteLineAsync($"{"changed",8} {"stream MiB",11} {"raw",16} {"deltasnap",16} {"ratio",13} {"refresh",16} {"ratio",6}").ConfigureAwait(false);
+            await output.Out.WriteLineAsync("seconds: median (fastest), each up to a sync of the target; ratios: DeltaSnap / raw, median of per-run ratios").ConfigureAwait(false);
+            await output.Out.WriteLineAsync($"{"changed",8} {"stream MiB",11} {"raw",16} {"deltasnap",16} {"ratio",6} {"refresh",16} {"ratio",6}").ConfigureAwait(false);
             foreach (var r in results)
             {
                 await output.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"{r.ChangedPercent,7}% {r.StreamBytes / (1024.0 * 1024),11:F1} {r.RawSeconds,7:F3} ({r.RawFastestSeconds,6:F3}) {r.DeltaSnapSeconds,7:F3} ({r.DeltaSnapFastestSeconds,6:F3}) {r.TransferRatio,5:F3} ({r.FastestTransferRatio,5:F3}) {r.RefreshSeconds,7:F3} ({r.RefreshFastestSeconds,6:F3}) {r.RefreshRatio,6:F3}")).ConfigureAwait(false);
+                    $"{r.ChangedPercent,7}% {r.StreamBytes / (1024.0 * 1024),11:F1} {r.RawSeconds,7:F3} ({r.RawFastestSeconds,6:F3}) {r.DeltaSnapSeconds,7:F3} ({r.DeltaSnapFastestSeconds,6:F3}) {r.PairedTransferRatio,6:F3} {r.RefreshSeconds,7:F3} ({r.RefreshFastestSeconds,6:F3}) {r.PairedRefreshRatio,6:F3}")).ConfigureAwait(false);
             }
             return ExitCodes.Success;
         });

@@ -19,6 +19,8 @@ namespace DeltaSnap.Cli.Commands;
 /// <param name="RawFastestSeconds">Fastest run of the raw pipeline (least disturbed by other load on the machine).</param>
 /// <param name="DeltaSnapFastestSeconds">Fastest run of DeltaSnap's transfer.</param>
 /// <param name="RefreshFastestSeconds">Fastest run of the whole refresh.</param>
+/// <param name="PairedTransferRatio">Median over runs of DeltaSnap's transfer time over the raw pipeline's in the same run (back to back, so slow drifts of other load cancel).</param>
+/// <param name="PairedRefreshRatio">Median over runs of the whole refresh's time over the raw pipeline's in the same run.</param>
 public sealed record BtrfsRefreshBenchmarkResult(
     double ChangedPercent,
     long StreamBytes,
@@ -27,7 +29,9 @@ public sealed record BtrfsRefreshBenchmarkResult(
     double RefreshSeconds,
     double RawFastestSeconds,
     double DeltaSnapFastestSeconds,
-    double RefreshFastestSeconds)
+    double RefreshFastestSeconds,
+    double PairedTransferRatio,
+    double PairedRefreshRatio)
 {
     /// <summary>DeltaSnap's fastest transfer over the raw pipeline's fastest run.</summary>
     public double FastestTransferRatio => DeltaSnapFastestSeconds / RawFastestSeconds;
@@ -46,7 +50,7 @@ public sealed record BtrfsRefreshBenchmarkResult(
 /// in place in 64 KiB blocks at random offsets and snapshotted, and the incremental sent
 /// <see cref="Runs"/> times each way (alternating which goes first), each timed up to a sync of the target
 /// file system (data on disk, not just in the page cache), the received snapshot deleted and deleted
-/// subvolumes cleaned between runs. Reports medians and fastest runs.
+/// subvolumes cleaned between runs. Reports medians, fastest runs, and the median of the per-run ratios.
 /// </summary>
 public sealed class BtrfsRefreshBenchmark
 {
@@ -140,7 +144,9 @@ public sealed class BtrfsRefreshBenchmark
                         await SyncAsync(cancellationToken);
                     }
                 }
-                results.Add(new BtrfsRefreshBenchmarkResult(percent, streamBytes, Median(raw), Median(deltaSnap), Median(refresh), raw.Min(), deltaSnap.Min(), refresh.Min()));
+                results.Add(new BtrfsRefreshBenchmarkResult(
+                    percent, streamBytes, Median(raw), Median(deltaSnap), Median(refresh), raw.Min(), deltaSnap.Min(), refresh.Min(),
+                    Median(deltaSnap.Select((d, i) => d / raw[i]).ToList()), Median(refresh.Select((r, i) => r / raw[i]).ToList())));
 
                 // The next case is incremental from this one.
                 (baseOnTarget, _) = await TransferAsync(source, target, baseSnapshot, baseOnTarget, snapshot, cancellationToken);

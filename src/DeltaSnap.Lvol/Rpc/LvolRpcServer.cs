@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using DeltaSnap.Copy;
 using DeltaSnap.Devices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -43,7 +44,8 @@ public sealed class LvolRpcServer : IAsyncDisposable
     private readonly LvolStore[] _stores;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, BlockDevice> _bdevs = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<uint, LvolShallowCopyOperation> _operations = new();
+    private readonly ConcurrentDictionary<uint, ShallowCopyOperation> _operations = new();
+    private int _nextOperationId;
     private readonly Dictionary<string, Func<JsonElement, CancellationToken, Task<Reply>>> _methods;
     private readonly CancellationTokenSource _stopping = new();
 
@@ -129,8 +131,12 @@ public sealed class LvolRpcServer : IAsyncDisposable
         }
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(socketPath));
+        // Bind under a temporary name and move it into place once listening: whoever sees the path can connect.
+        var binding = $"{socketPath}.{Environment.ProcessId}.tmp";
+        File.Delete(binding);
+        listener.Bind(new UnixDomainSocketEndPoint(binding));
         listener.Listen(64);
+        File.Move(binding, socketPath, overwrite: false);
         Log.RpcListening(_logger, string.Join(", ", _stores.Select(s => s.Name)), socketPath);
         var connections = new List<Task>();
         try
@@ -257,7 +263,14 @@ public sealed class LvolRpcServer : IAsyncDisposable
         foreach (var operation in _operations.Values)
         {
             operation.Cancel();
-            await operation.Completion.ConfigureAwait(false);
+            try
+            {
+                await operation.Completion.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or DeltaSnapException or IOException)
+            {
+                // It failed or was stopped; its status says which, and nobody is left to ask.
+            }
         }
         _stopping.Dispose();
     }
@@ -676,7 +689,7 @@ public sealed class LvolRpcServer : IAsyncDisposable
             opened = dstStore.OpenDevice(dst, writable: true);
             destination = opened;
         }
-        LvolShallowCopyOperation operation;
+        ShallowCopyOperation operation;
         try
         {
             operation = range
@@ -688,12 +701,13 @@ public sealed class LvolRpcServer : IAsyncDisposable
             opened?.Dispose();
             throw;
         }
-        _operations[operation.Id] = operation;
+        var id = (uint)Interlocked.Increment(ref _nextOperationId);
+        _operations[id] = operation;
         if (opened is not null)
         {
             _ = operation.Completion.ContinueWith(_ => opened.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
-        return Task.FromResult(Reply.Of(new SpdkOperationId { OperationId = operation.Id }, Json.SpdkOperationId));
+        return Task.FromResult(Reply.Of(new SpdkOperationId { OperationId = id }, Json.SpdkOperationId));
     }
 
     private Task<Reply> CheckShallowCopy(JsonElement parameters, CancellationToken cancellationToken)
@@ -708,16 +722,22 @@ public sealed class LvolRpcServer : IAsyncDisposable
         {
             State = state switch
             {
-                LvolShallowCopyState.Complete => "complete",
-                LvolShallowCopyState.Error => "error",
+                ShallowCopyState.Complete => "complete",
+                ShallowCopyState.Error => "error",
                 _ => "in progress",
             },
             CopiedClusters = (ulong)operation.CopiedClusters,
             UnmappedClusters = (ulong)operation.UnmappedClusters,
             TotalClusters = (ulong)operation.TotalClusters,
-            Error = operation.Error is LvolException le ? Strerror(le.Errno) : operation.Error?.Message,
+            Error = operation.Error switch
+            {
+                null => null,
+                LvolException le => Strerror(le.Errno),
+                OperationCanceledException => Strerror(LvolErrno.ECANCELED),
+                var other => other.Message,
+            },
         };
-        if (state != LvolShallowCopyState.InProgress)
+        if (state != ShallowCopyState.InProgress)
         {
             // As in SPDK: the entry is freed after the first read of a terminal state.
             _operations.TryRemove(p.OperationId, out _);
