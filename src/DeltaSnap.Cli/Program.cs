@@ -42,5 +42,6 @@ internal static class Program
         LvolCommands.Create(),
         RbdCommands.Create(),
         BtrfsCommands.Create(),
+        ZfsCommands.Create(),
     };
 }

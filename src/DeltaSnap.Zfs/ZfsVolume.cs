@@ -285,11 +285,14 @@ public sealed class ZfsVolume : Volume
         CheckStreamFits(header, request, state?.Lineage ?? SnapshotLineage.Empty);
         if (state is not null && header.IsIncremental && Features.RawSend)
         {
+            // Never mix raw and non-raw in one chain: a raw incremental needs a target received raw (encrypted),
+            // a non-raw one a target whose key is loaded.
             var encrypted = state.Encryption is not (null or "off" or "-");
-            if (encrypted != header.IsRaw)
+            var keyMissing = encrypted && state.KeyStatus == "unavailable";
+            if ((header.IsRaw && !encrypted) || (!header.IsRaw && keyMissing))
             {
                 throw new ZfsStreamMismatchException(
-                    $"The stream into {Address} is {(header.IsRaw ? "raw" : "not raw")} but the target's chain is {(encrypted ? "raw (encrypted)" : "not raw")}; raw and non-raw streams never mix in one chain.",
+                    $"The stream into {Address} is {(header.IsRaw ? "raw" : "not raw")} but the target's chain is {(encrypted ? "raw (encrypted, key not loaded)" : "not raw")}; raw and non-raw streams never mix in one chain.",
                     header.FromGuid, header.FromGuid);
             }
         }
@@ -610,6 +613,7 @@ public sealed class ZfsVolume : Volume
         string? Atime,
         string? ResumeToken,
         string? Encryption,
+        string? KeyStatus,
         IReadOnlyList<(string Property, string Value)> LocalQuotas);
 
     private async Task<ReceiveState?> ReadReceiveStateAsync(CancellationToken cancellationToken)
@@ -625,7 +629,7 @@ public sealed class ZfsVolume : Volume
         }
         if (Features.RawSend)
         {
-            names.Add("encryption");
+            names.AddRange(["encryption", "keystatus"]);
         }
         var result = await Zfs.TryRunAsync(["get", "-H", "-p", "-r", "-d", "1", "-o", "name,property,value,source", string.Join(',', names), Dataset], cancellationToken)
             .ConfigureAwait(false);
@@ -669,6 +673,7 @@ public sealed class ZfsVolume : Volume
             own.TryGetValue("atime", out var a) ? a.Value : null,
             own.TryGetValue("receive_resume_token", out var t) && t.Value is not ("-" or "") ? t.Value : null,
             own.TryGetValue("encryption", out var e) ? e.Value : null,
+            own.TryGetValue("keystatus", out var k) ? k.Value : null,
             quotas);
     }
 
