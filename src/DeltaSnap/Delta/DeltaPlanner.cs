@@ -73,8 +73,10 @@ public static class DeltaPlanner
     /// cluster-sized buffers each.</para>
     /// <para>With <paramref name="candidates"/> — the byte ranges that may have changed since the target was a
     /// copy of the source, as a backend's diff or allocation map says — only the clusters touching them are
-    /// compared, so the cost grows with what changed rather than with the volume. Every other cluster is
-    /// taken to be equal already.</para>
+    /// compared, and every other byte is taken to be equal already. With refinement on, only the refinement
+    /// blocks touching candidates are read inside those clusters (when the maps do not already show the
+    /// cluster equal), so the cost grows with what changed rather than with the volume, even when small writes
+    /// are scattered over every cluster.</para>
     /// <para>Unmaps are refined to blocks only when the target cluster had to be read anyway; when a map
     /// already says the target holds data where the source reads as zeros, the whole cluster is unmapped.</para>
     /// </remarks>
@@ -115,6 +117,7 @@ public static class DeltaPlanner
             options,
             new PlanSide(source, layout, sourceChecksums),
             new PlanSide(target, new ClusterLayout(target.Length, options.ClusterSize), targetChecksums),
+            candidates,
             clusters,
             progress);
         await run.Source.ReadAllocationAsync(clusters, cancellationToken).ConfigureAwait(false);
@@ -140,9 +143,35 @@ public static class DeltaPlanner
     private static bool DigestsAgree(ClusterChecksums source, ClusterChecksums target, long index) =>
         source.Layout.LengthOf(index) == target.Layout.LengthOf(index) && source.GetChecksum(index).SequenceEqual(target.GetChecksum(index));
 
+    // The index of the first range of `set` that ends after `offset` (Count when none does).
+    private static int FirstEndingAfter(RangeSet set, long offset)
+    {
+        int low = 0, high = set.Count;
+        while (low < high)
+        {
+            var middle = (low + high) >>> 1;
+            if (set[middle].End <= offset)
+            {
+                low = middle + 1;
+            }
+            else
+            {
+                high = middle;
+            }
+        }
+        return low;
+    }
+
     // How many bytes of source cluster `index` exist on a target of `targetLength` bytes.
     private static int TargetBytesOf(ClusterLayout layout, long index, long targetLength) =>
         (int)Math.Clamp(targetLength - layout.OffsetOf(index), 0, layout.LengthOf(index));
+
+    /// <summary>
+    /// Bytes to compare inside cluster <c>Index</c> (all of it, or a run of blocks), what each side's map or
+    /// allocation says about that cluster, and whether whole-cluster digests may still settle it (the region is
+    /// the whole cluster and the maps have not already shown the digests to differ).
+    /// </summary>
+    private readonly record struct Region(long Index, ByteRange Range, bool CompareClusterDigests, ClusterState? SourceState, ClusterState? TargetState);
 
     /// <summary>One side of a comparison: its device, its map if any, where it holds data, and what it costs to read.</summary>
     private sealed class PlanSide(BlockDevice device, ClusterLayout layout, ClusterChecksums? map)
@@ -246,29 +275,11 @@ public static class DeltaPlanner
             return memory;
         }
 
-        // The index of the first range of `set` that ends after `offset` (Count when none does).
-        private static int FirstEndingAfter(RangeSet set, long offset)
-        {
-            int low = 0, high = set.Count;
-            while (low < high)
-            {
-                var middle = (low + high) >>> 1;
-                if (set[middle].End <= offset)
-                {
-                    low = middle + 1;
-                }
-                else
-                {
-                    high = middle;
-                }
-            }
-            return low;
-        }
     }
 
     /// <summary>One planning run: the clusters to compare, the workers that compare them, what they found.</summary>
-    private sealed class PlanRun(ClusterLayout layout, DeltaPlanOptions options, PlanSide source, PlanSide target, long[]? clusters,
-        IProgress<DeltaPlanProgress>? progress)
+    private sealed class PlanRun(ClusterLayout layout, DeltaPlanOptions options, PlanSide source, PlanSide target, RangeSet? candidates,
+        long[]? clusters, IProgress<DeltaPlanProgress>? progress)
     {
         private readonly long _count = clusters?.LongLength ?? layout.ClusterCount;
         private readonly long _reportEvery = Math.Max(1, (clusters?.LongLength ?? layout.ClusterCount) / 100);
@@ -283,6 +294,8 @@ public static class DeltaPlanner
         public PlanSide Source { get; } = source;
 
         public PlanSide Target { get; } = target;
+
+        public RangeSet? Candidates { get; } = candidates;
 
         public async Task<DeltaPlan> ExecuteAsync(CancellationToken cancellationToken)
         {
@@ -344,6 +357,7 @@ public static class DeltaPlanner
             private readonly BlockChecksums? _targetBlocks = run.Options.Refines ? new(run.Layout.ClusterSize, run.Options.RefinementBlockSize, run.Options.BlockAlgorithm) : null;
             private readonly byte[] _sourceDigest = new byte[ChecksumHasher.GetHashLength(run.Options.Algorithm)];
             private readonly byte[] _targetDigest = new byte[ChecksumHasher.GetHashLength(run.Options.Algorithm)];
+            private readonly List<ByteRange> _candidateBlocks = [];
 
             public RangeList Copies { get; } = new();
 
@@ -374,21 +388,15 @@ public static class DeltaPlanner
                 }
             }
 
-            // Settles one cluster with as few reads as the maps allow: maps first, then the cluster digest of what
-            // is in hand, then (refining) the blocks of both sides.
+            // Settles one cluster with as few reads as the maps allow: maps first, then (with candidates and
+            // refinement) only the blocks the candidates touch, else the whole cluster.
             private async ValueTask CompareClusterAsync(long index, byte[] sourceBuffer, byte[] targetBuffer, CancellationToken cancellationToken)
             {
-                var offset = run.Layout.OffsetOf(index);
-                var length = run.Layout.LengthOf(index);
-                var targetLength = TargetBytesOf(run.Layout, index, run.Target.Device.Length);
                 var sourceState = run.Source.KnownState(index);
                 var targetState = run.Target.KnownState(index);
-                ReadOnlyMemory<byte> sourceData = default, targetData = default;
-                var sourceInHand = false;
-                var targetInHand = false;
 
-                // 1. Both sides known without reading: zero/unallocated read alike; data compares by digest.
-                var digestsCompared = false;
+                // Both sides known without reading: zero and unallocated read alike; data compares by digest.
+                var digestsDiffer = false;
                 if (sourceState is { } knownSource && targetState is { } knownTarget)
                 {
                     if (knownSource != ClusterState.Data && knownTarget != ClusterState.Data)
@@ -401,9 +409,41 @@ public static class DeltaPlanner
                         {
                             return;
                         }
-                        digestsCompared = true;
+                        digestsDiffer = true;
                     }
                 }
+
+                var cluster = run.Layout.RangeOf(index);
+                if (run.Candidates is not null && _sourceBlocks is not null)
+                {
+                    // Bytes outside the candidates are taken to be equal, as whole clusters outside them are: with
+                    // scattered small writes this reads what changed, not every cluster it landed in.
+                    // A map's "data" describes the cluster, not these blocks: read them. Zero or unallocated holds for any part.
+                    var sourceBlocksState = sourceState == ClusterState.Data ? null : sourceState;
+                    var targetBlocksState = targetState == ClusterState.Data ? null : targetState;
+                    foreach (var blocks in CandidateBlocks(run.Candidates, cluster))
+                    {
+                        var region = new Region(index, blocks, CompareClusterDigests: false, sourceBlocksState, targetBlocksState);
+                        await CompareRegionAsync(region, sourceBuffer, targetBuffer, cancellationToken).ConfigureAwait(false);
+                    }
+                    return;
+                }
+                var whole = new Region(index, cluster, CompareClusterDigests: !digestsDiffer, sourceState, targetState);
+                await CompareRegionAsync(whole, sourceBuffer, targetBuffer, cancellationToken).ConfigureAwait(false);
+            }
+
+            // Compares the bytes of one region (a whole cluster, or a run of blocks inside one): reads each side at
+            // most once, and only when its state there is not already known.
+            private async ValueTask CompareRegionAsync(Region region, byte[] sourceBuffer, byte[] targetBuffer, CancellationToken cancellationToken)
+            {
+                var offset = region.Range.Offset;
+                var length = (int)region.Range.Length;
+                var targetLength = (int)Math.Clamp(run.Target.Device.Length - offset, 0, length);
+                var sourceState = region.SourceState;
+                var targetState = targetLength == 0 ? ClusterState.Unallocated : region.TargetState;
+                ReadOnlyMemory<byte> sourceData = default, targetData = default;
+                var sourceInHand = false;
+                var targetInHand = false;
 
                 if (sourceState is null)
                 {
@@ -412,7 +452,7 @@ public static class DeltaPlanner
                     sourceState = StateOf(sourceData.Span);
                 }
 
-                // 2. The source reads as zeros here: unmap whatever data the target holds.
+                // The source reads as zeros here: unmap whatever data the target holds.
                 if (sourceState != ClusterState.Data)
                 {
                     if (targetState is null)
@@ -438,19 +478,19 @@ public static class DeltaPlanner
                     return;
                 }
 
-                // 3. The source holds data. Compare cluster digests when that may spare a read.
+                // The source holds data. Compare whole-cluster digests when that may spare a read;
+                // with both clusters in hand and refinement on, comparing blocks settles it at the same cost.
                 if (targetState is null)
                 {
                     targetData = await run.Target.ReadAsync(offset, targetLength, targetBuffer, cancellationToken).ConfigureAwait(false);
                     targetInHand = true;
                     targetState = StateOf(targetData.Span);
                 }
-                // With both clusters in hand and refinement on, comparing blocks settles it at the same cost.
                 var blocksSettleIt = sourceInHand && targetInHand && _sourceBlocks is not null;
-                if (targetState == ClusterState.Data && !digestsCompared && !blocksSettleIt && targetLength == length)
+                if (targetState == ClusterState.Data && region.CompareClusterDigests && !blocksSettleIt && targetLength == length)
                 {
-                    var sourceDigest = ClusterDigest(run.Source, index, sourceData, _sourceDigest);
-                    var targetDigest = ClusterDigest(run.Target, index, targetData, _targetDigest);
+                    var sourceDigest = ClusterDigest(run.Source, region.Index, sourceData, _sourceDigest);
+                    var targetDigest = ClusterDigest(run.Target, region.Index, targetData, _targetDigest);
                     if (sourceDigest.SequenceEqual(targetDigest))
                     {
                         return;
@@ -462,7 +502,7 @@ public static class DeltaPlanner
                     return;
                 }
 
-                // 4. Refine: the blocks of both sides, each cluster read at most once per side.
+                // Refine: the blocks of both sides.
                 if (!sourceInHand)
                 {
                     sourceData = await run.Source.ReadAsync(offset, length, sourceBuffer, cancellationToken).ConfigureAwait(false);
@@ -481,6 +521,27 @@ public static class DeltaPlanner
                     _targetBlocks.SetZero(targetLength);
                 }
                 BlockChecksums.Diff(_sourceBlocks, _targetBlocks, offset, Copies, Unmaps);
+            }
+
+            // The runs of refinement blocks inside `cluster` that hold candidate bytes, in ascending order.
+            private List<ByteRange> CandidateBlocks(RangeSet candidates, ByteRange cluster)
+            {
+                var blockSize = run.Options.RefinementBlockSize;
+                _candidateBlocks.Clear();
+                for (var i = FirstEndingAfter(candidates, cluster.Offset); i < candidates.Count && candidates[i].Offset < cluster.End; i++)
+                {
+                    var start = Math.Max(candidates[i].Offset, cluster.Offset) / blockSize * blockSize;
+                    var end = Math.Min(cluster.End, (Math.Min(candidates[i].End, cluster.End) + blockSize - 1) / blockSize * blockSize);
+                    if (_candidateBlocks.Count > 0 && _candidateBlocks[^1].End >= start)
+                    {
+                        _candidateBlocks[^1] = ByteRange.FromBounds(_candidateBlocks[^1].Offset, Math.Max(end, _candidateBlocks[^1].End));
+                    }
+                    else
+                    {
+                        _candidateBlocks.Add(ByteRange.FromBounds(start, end));
+                    }
+                }
+                return _candidateBlocks;
             }
 
             private static ClusterState StateOf(ReadOnlySpan<byte> data) =>

@@ -330,10 +330,56 @@ public class DeltaPlannerTests
         var plan = await DeltaPlanner.PlanAsync(source, target, Options(), candidates: candidates);
         var full = await DeltaPlanner.PlanAsync(sourceInner, targetInner, Options());
 
-        // Clusters 17, 99, 100 and 200: four per side, whatever the volume size.
+        // Clusters 17, 99, 100 and 200, whatever the volume size; inside them only the 4 KiB blocks the writes
+        // touch: 2 + (1 + 1) + 1 blocks per side.
         Assert.That(plan.ClustersCompared, Is.EqualTo(4));
-        Assert.That((source.BytesRead, target.BytesRead), Is.EqualTo((4L * Cluster, 4L * Cluster)));
+        Assert.That((source.BytesRead, target.BytesRead), Is.EqualTo((5L * 4096, 5L * 4096)));
         Assert.That(plan.CopyRanges, Is.EqualTo(full.CopyRanges));
+    }
+
+    [Test]
+    public async Task PlanAsync_candidatesWithoutRefinement_readsWholeClustersTouchingThem()
+    {
+        var data = new byte[64 * Cluster];
+        new Random(8).NextBytes(data);
+        await using var targetInner = new MemoryBlockDevice(data);
+        await using var sourceInner = new MemoryBlockDevice(data);
+        await sourceInner.WriteAsync(17L * Cluster + 300, new byte[] { 1 });
+        await using var source = new CountingBlockDevice(sourceInner);
+        await using var target = new CountingBlockDevice(targetInner);
+
+        var plan = await DeltaPlanner.PlanAsync(source, target, Options(refinement: 0), candidates: Set((17L * Cluster + 300, 1), (40L * Cluster, 1)));
+
+        Assert.That(plan.CopyRanges, Is.EqualTo(Set((17L * Cluster, Cluster))));
+        Assert.That((source.BytesRead, target.BytesRead), Is.EqualTo((2L * Cluster, 2L * Cluster)));
+    }
+
+    [Test]
+    public async Task PlanAsync_scatteredCandidates_planEqualsFullPlan([Range(0, 19)] int seed)
+    {
+        var random = new Random(seed);
+        await using var target = await TestVolumes.RandomSparseAsync(random, 12L * Cluster + random.Next(Cluster));
+        await using var source = await TestVolumes.CloneAsync(target);
+        var candidates = new RangeSet();
+        for (var i = 0; i < 20; i++)
+        {
+            var offset = random.NextInt64(source.Length - 5000);
+            var data = new byte[random.Next(1, 5000)];
+            if (random.Next(3) != 0)
+            {
+                random.NextBytes(data);
+            }
+            await source.WriteAsync(offset, data);
+            candidates.Add(new ByteRange(offset, data.Length));
+        }
+        var checksumOptions = new ClusterChecksumOptions { ClusterSize = Cluster, Algorithm = Algorithm };
+        var sourceMap = random.Next(2) == 0 ? await ClusterChecksums.ComputeAsync(source, checksumOptions) : null;
+        var targetMap = random.Next(2) == 0 ? await ClusterChecksums.ComputeAsync(target, checksumOptions) : null;
+
+        var plan = await DeltaPlanner.PlanAsync(source, target, Options(), sourceMap, targetMap, candidates);
+        var full = await DeltaPlanner.PlanAsync(source, target, Options());
+
+        Assert.That((plan.CopyRanges, plan.UnmapRanges), Is.EqualTo((full.CopyRanges, full.UnmapRanges)));
     }
 
     [Test]
