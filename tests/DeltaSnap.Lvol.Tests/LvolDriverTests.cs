@@ -179,6 +179,36 @@ public sealed class LvolDriverTests : StoreFixture
     }
 
     [Test]
+    public async Task ChecksumRoute_betweenLvolStores_copiesOnlyWhatChangedAndRecordsIdentity()
+    {
+        await using var sourceDriver = await DriverAsync("a");
+        await using var targetDriver = await DriverAsync("b");
+        var source = await sourceDriver.CreateVolumeAsync("vm", new VolumeCreateOptions { Size = 128 * Cluster });
+        var target = await targetDriver.CreateVolumeAsync("vm", new VolumeCreateOptions { Size = 128 * Cluster });
+        await WriteVolumeAsync(source, 0, Pattern(128 * Cluster, 20));
+        var s1 = await source.CreateSnapshotAsync("s1");
+        var options = new RefreshOptions { DisableNativeStreams = true, ClusterSize = Cluster };
+        var replicator = new Replicator();
+        var first = await replicator.RefreshAsync(source, target, options);
+        Assert.That(first.Route, Is.EqualTo(RefreshRoute.Checksum));
+
+        await WriteVolumeAsync(source, 77 * 4096, Pattern(4096, 21));
+        await WriteVolumeAsync(source, 100 * Cluster, Pattern(2 * 4096, 22));
+        await source.CreateSnapshotAsync("s2");
+        var second = await replicator.RefreshAsync(source, target, options);
+
+        Assert.That(second.Route, Is.EqualTo(RefreshRoute.Checksum));
+        Assert.That(second.BytesSent, Is.LessThanOrEqualTo(3 * 4096 * 2), "only the changed blocks travel (ChangedRanges and 4 KiB refinement)");
+        var lineage = await target.GetLineageAsync();
+        Assert.That(lineage.Select(l => l.Name), Is.EqualTo(new[] { "s1", "s2" }));
+        Assert.That(lineage[0].ReceivedFrom, Is.EqualTo(s1.Identity));
+        Assert.That(lineage[0].CreatedUtc, Is.EqualTo(s1.CreatedUtc));
+        Assert.That(await ReadVolumeAsync(target, "s2"), Is.EqualTo(await ReadVolumeAsync(source, "s2")));
+        Assert.That(await ReadVolumeAsync(target), Is.EqualTo(await ReadVolumeAsync(source)));
+        Assert.That((await targetDriver.Store.FsckAsync()).IsConsistent, Is.True);
+    }
+
+    [Test]
     public async Task Receive_streamFromAnotherBase_isRefusedBeforeWritingAnything()
     {
         await using var sourceDriver = await DriverAsync("a");
