@@ -283,6 +283,12 @@ public sealed partial class LvolStore
             };
             using var device = OpenLayerDevice(node);
             var map = await ClusterChecksums.ComputeAsync(device, options, cancellationToken: cancellation.Token).ConfigureAwait(false);
+            lock (_sync)
+            {
+                // From here a stop request finds nothing running; one that came before wins.
+                node.ChecksumCancellation = null;
+                cancellation.Token.ThrowIfCancellationRequested();
+            }
             return (map, node);
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)

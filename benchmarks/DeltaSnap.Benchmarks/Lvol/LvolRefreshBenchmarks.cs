@@ -1,5 +1,3 @@
-#if DELTASNAP_BENCHMARKS_LVOL
-// Compiled when DeltaSnap.Benchmarks.csproj references DeltaSnap.Lvol and defines DELTASNAP_BENCHMARKS_LVOL.
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -311,4 +309,3 @@ public class LvolRefreshBenchmarks
         public long Rest1, Rest2, Rest3, Rest4, Rest5, Rest6, Rest7, Rest8, Rest9, Rest10, Rest11, Rest12, Rest13;
     }
 }
-#endif
