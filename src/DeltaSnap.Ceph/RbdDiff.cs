@@ -250,14 +250,16 @@ public static class RbdDiff
     /// <summary>Applies the records after the header (internal: the RBD volume's import shares it).</summary>
     internal static async Task<RbdDiffApplyResult> ApplyRecordsAsync(RbdDiffReader reader, RbdDiffHeader header, BlockDevice target, int maxWritesInFlight, CancellationToken cancellationToken)
     {
-        long written = 0, zeroed = 0, records = 0;
-        var inFlight = new List<(ByteRange Range, Task Write)>();
-        async Task DrainAsync(int keep)
+        const long MaxBytesInFlight = 128L << 20;
+        long written = 0, zeroed = 0, records = 0, bytesInFlight = 0;
+        var inFlight = new List<(ByteRange Range, Task Write, long Bytes)>();
+        async Task DrainAsync(int keep, long keepBytes)
         {
-            while (inFlight.Count > keep)
+            while (inFlight.Count > keep || (inFlight.Count > 0 && bytesInFlight > keepBytes))
             {
                 var first = await Task.WhenAny(inFlight.Select(w => w.Write)).ConfigureAwait(false);
                 var index = inFlight.FindIndex(w => w.Write == first);
+                bytesInFlight -= inFlight[index].Bytes;
                 inFlight.RemoveAt(index);
                 await first.ConfigureAwait(false);
             }
@@ -275,26 +277,28 @@ public static class RbdDiff
                 // Records of one diff never overlap when rbd writes them; if some writer's do, keep their order.
                 if (inFlight.Exists(w => w.Range.Overlaps(range)))
                 {
-                    await DrainAsync(0).ConfigureAwait(false);
+                    await DrainAsync(0, 0).ConfigureAwait(false);
                 }
-                await DrainAsync(maxWritesInFlight - 1).ConfigureAwait(false);
+                var bytes = record.Kind == RbdDiffRecordKind.Data ? record.Length : 0;
+                await DrainAsync(maxWritesInFlight - 1, MaxBytesInFlight - bytes).ConfigureAwait(false);
                 if (record.Kind == RbdDiffRecordKind.Data)
                 {
-                    inFlight.Add((range, WriteAndReturnAsync(target, record, cancellationToken)));
+                    inFlight.Add((range, WriteAndReturnAsync(target, record, cancellationToken), bytes));
+                    bytesInFlight += bytes;
                     written += record.Length;
                 }
                 else
                 {
-                    inFlight.Add((range, target.UnmapAsync(range, cancellationToken).AsTask()));
+                    inFlight.Add((range, target.UnmapAsync(range, cancellationToken).AsTask(), 0));
                     zeroed += record.Length;
                 }
                 records++;
             }
-            await DrainAsync(0).ConfigureAwait(false);
+            await DrainAsync(0, 0).ConfigureAwait(false);
         }
         finally
         {
-            foreach (var (_, write) in inFlight)
+            foreach (var (_, write, _) in inFlight)
             {
                 try
                 {

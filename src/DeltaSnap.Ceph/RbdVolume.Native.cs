@@ -27,9 +27,10 @@ public sealed partial class RbdVolume
 
     private const byte DigestTag = (byte)'H';
 
-    // RBD spreads writes over objects (and OSDs); many small writes in flight pay off (measured: 64 KiB records
-    // after a snapshot apply 3-5 times faster with 32 in flight than with 8 on the single-OSD test cluster).
-    private const int ReceiveWritesInFlight = 32;
+    // RBD spreads writes over objects: many small writes in flight pay off (measured on the single-OSD test cluster,
+    // 64 KiB records after a snapshot: 4 in flight 335 ms, 16 275 ms, 64 250 ms for 10 MiB). The apply also
+    // bounds the bytes in flight.
+    private const int ReceiveWritesInFlight = 64;
 
     // Changed extents are mostly small and scattered (one per written block); reads of them pay off in numbers too.
     private const int SendReadsInFlight = 16;
@@ -113,7 +114,8 @@ public sealed partial class RbdVolume
                 }
                 Log.NativeReceived(Logger, _location.ToString(), request.Snapshot.Name, header.FromSnapshot, applied.BytesWritten, applied.BytesZeroed, verify);
                 var options = new SnapshotCreateOptions { ReceivedFrom = request.Snapshot.ReceivedFrom ?? request.Snapshot.Identity, CreatedUtc = request.Snapshot.CreatedUtc };
-                return await Task.Run(() => CreateSnapshotOn(device.Image, request.Snapshot.Name, options), cancellationToken).ConfigureAwait(false);
+                // A replica being received has no application to quiesce: skip librbd's quiesce notifications.
+                return await Task.Run(() => CreateSnapshotOn(device.Image, request.Snapshot.Name, options, skipQuiesce: true), cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (touched)

@@ -170,9 +170,16 @@ public sealed partial class RbdVolume : Volume
         _driver.RunAsync(_location, null, readOnly: false, image => CreateSnapshotOn(image, name, options), cancellationToken);
 
     /// <summary>Creates a snapshot on an open, writable image and writes (or clears) its received-from record.</summary>
-    private SnapshotInfo CreateSnapshotOn(RbdImage image, string name, SnapshotCreateOptions options)
+    private SnapshotInfo CreateSnapshotOn(RbdImage image, string name, SnapshotCreateOptions options, bool skipQuiesce = false)
     {
-        image.CreateSnapshot(name);
+        if (skipQuiesce)
+        {
+            image.CreateSnapshotWithoutQuiesce(name);
+        }
+        else
+        {
+            image.CreateSnapshot(name);
+        }
         var entry = image.ListSnapshots().Find(s => s.Name == name);
         var key = ReceivedRecord.KeyOf(name);
         var records = new Dictionary<string, string>(StringComparer.Ordinal);

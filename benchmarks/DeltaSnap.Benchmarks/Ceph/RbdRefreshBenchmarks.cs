@@ -1,4 +1,3 @@
-#if DELTASNAP_BENCHMARKS_CEPH
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
 using DeltaSnap.Ceph;
@@ -139,6 +138,14 @@ public class RbdRefreshBenchmarks
         }
         _generation++;
         await _source.CreateSnapshotAsync(Current);
+        // Keep only the two newest snapshots on both sides: the single-OSD test cluster is 8 GiB.
+        var old = $"s{_generation - 2}";
+        foreach (var volume in new[] { _source, _target })
+        {
+            if ((await volume.GetLineageAsync()).Find(old) is not null)
+            {
+                await volume.DeleteSnapshotAsync(old);
+            }
+        }
     }
 }
-#endif

@@ -80,6 +80,12 @@ internal static unsafe partial class LibRbd
     [LibraryImport(Library, EntryPoint = "rbd_snap_create", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int SnapCreate(RbdImageHandle image, string name);
 
+    /// <summary><c>RBD_SNAP_CREATE_SKIP_QUIESCE</c>: do not ask the image's users (rbd-nbd quiesce hooks) to quiesce first.</summary>
+    public const uint SnapCreateSkipQuiesce = 1;
+
+    [LibraryImport(Library, EntryPoint = "rbd_snap_create2", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int SnapCreate2(RbdImageHandle image, string name, uint flags, IntPtr progress, IntPtr argument);
+
     [LibraryImport(Library, EntryPoint = "rbd_snap_remove", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int SnapRemove(RbdImageHandle image, string name);
 
