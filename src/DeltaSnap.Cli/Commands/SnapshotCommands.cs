@@ -83,7 +83,7 @@ internal static class SnapshotCommands
         }
         catch (ArgumentException e)
         {
-            throw new UsageException(e.Message);
+            throw UsageException.FromArgument(e);
         }
         finally
         {
