@@ -3,39 +3,23 @@ using DeltaSnap.Cli.Tests.Support;
 namespace DeltaSnap.Cli.Tests;
 
 /// <summary><c>deltasnap plan</c>, end to end between lvol stores in a temporary directory: what a refresh would do, changing nothing.</summary>
-public class PlanCommandTests
+public class PlanCommandTests : LvolPairTests
 {
-    private TempDirectory _dir = null!;
-    private LvolFixture _lvol = null!;
-    private string _sourceStore = null!;
-    private string _targetStore = null!;
-    private string _source = null!;
-    private string _target = null!;
-
     [SetUp]
     public async Task SetUp()
     {
-        _dir = new TempDirectory();
-        _lvol = new LvolFixture(_dir);
-        _sourceStore = await _lvol.CreateStoreAsync("source");
-        _targetStore = await _lvol.CreateStoreAsync("target");
-        _source = await LvolFixture.CreateVolumeAsync(_sourceStore, "vm1");
-        _target = await LvolFixture.CreateVolumeAsync(_targetStore, "copy");
-        await _lvol.WriteAsync(_sourceStore, "vm1", 0, LvolFixture.RandomBytes(256 * 1024, 1));
-        await LvolFixture.RunOkAsync("snapshot", "create", _source, "s1");
-        await LvolFixture.RunOkAsync("snapshot", "create", _source, "s2");
+        await Lvol.WriteAsync(SourceStore, "vm1", 0, LvolFixture.RandomBytes(256 * 1024, 1));
+        await LvolFixture.RunOkAsync("snapshot", "create", Source, "s1");
+        await LvolFixture.RunOkAsync("snapshot", "create", Source, "s2");
     }
-
-    [TearDown]
-    public void TearDown() => _dir.Dispose();
 
     [Test]
     public async Task Plan_emptyTarget_text_fullSendOfEverySnapshotAndTheLiveState()
     {
-        var result = await LvolFixture.RunOkAsync("plan", _source, _target);
+        var result = await LvolFixture.RunOkAsync("plan", Source, Target);
 
         Assert.That(result.Out, Is.EqualTo(
-            $"refresh {_target} from {_source}\n" +
+            $"refresh {Target} from {Source}\n" +
             "kind:     full, by the nativeStream route\n" +
             "base:     (none: full send)\n" +
             "send:     s1 s2 + live state\n"));
@@ -45,13 +29,13 @@ public class PlanCommandTests
     [Test]
     public async Task Plan_emptyTarget_json_fullSendAndChangesNothing()
     {
-        var sourceBefore = await LvolFixture.SnapshotsAsync(_source);
-        var targetBefore = await _lvol.ReadAsync(_targetStore, "copy");
+        var sourceBefore = await LvolFixture.SnapshotsAsync(Source);
+        var targetBefore = await TargetBytesAsync();
 
-        var plan = await LvolFixture.RunJsonAsync("plan", _source, _target);
+        var plan = await LvolFixture.RunJsonAsync("plan", Source, Target);
 
-        Assert.That(plan.GetProperty("source").GetString(), Is.EqualTo(_source));
-        Assert.That(plan.GetProperty("target").GetString(), Is.EqualTo(_target));
+        Assert.That(plan.GetProperty("source").GetString(), Is.EqualTo(Source));
+        Assert.That(plan.GetProperty("target").GetString(), Is.EqualTo(Target));
         Assert.That(plan.TryGetProperty("refused", out _), Is.False);
         Assert.That(plan.GetProperty("kind").GetString(), Is.EqualTo("full"));
         Assert.That(plan.GetProperty("route").GetString(), Is.EqualTo("nativeStream"));
@@ -62,20 +46,20 @@ public class PlanCommandTests
         Assert.That(plan.GetProperty("liveState").GetBoolean(), Is.True);
         Assert.That(Names(plan, "leftovers"), Is.Empty);
 
-        Assert.That(await LvolFixture.SnapshotsAsync(_target), Is.Empty, "a plan sends nothing");
-        Assert.That(await _lvol.ReadAsync(_targetStore, "copy"), Is.EqualTo(targetBefore));
-        Assert.That((await LvolFixture.SnapshotsAsync(_source)).Select(s => s.GetProperty("identity").GetString()),
+        Assert.That(await LvolFixture.SnapshotsAsync(Target), Is.Empty, "a plan sends nothing");
+        Assert.That(await TargetBytesAsync(), Is.EqualTo(targetBefore));
+        Assert.That((await LvolFixture.SnapshotsAsync(Source)).Select(s => s.GetProperty("identity").GetString()),
             Is.EqualTo(sourceBefore.Select(s => s.GetProperty("identity").GetString())), "no temporary snapshot was taken");
     }
 
     [Test]
     public async Task Plan_afterARefresh_incrementalFromTheNewestCommonSnapshot()
     {
-        await LvolFixture.RunOkAsync("refresh", _source, _target);
-        await LvolFixture.RunOkAsync("snapshot", "create", _source, "s3");
+        await LvolFixture.RunOkAsync("refresh", Source, Target);
+        await LvolFixture.RunOkAsync("snapshot", "create", Source, "s3");
 
-        var plan = await LvolFixture.RunJsonAsync("plan", _source, _target);
-        var text = await LvolFixture.RunOkAsync("plan", _source, _target);
+        var plan = await LvolFixture.RunJsonAsync("plan", Source, Target);
+        var text = await LvolFixture.RunOkAsync("plan", Source, Target);
 
         Assert.That(plan.GetProperty("kind").GetString(), Is.EqualTo("incremental"));
         Assert.That(plan.GetProperty("base").GetString(), Is.EqualTo("s2"));
@@ -86,30 +70,43 @@ public class PlanCommandTests
     [Test]
     public async Task Plan_targetHasOnlyItsOwnSnapshots_refusedWithExitOne()
     {
-        await LvolFixture.RunOkAsync("snapshot", "create", _target, "own");
+        await LvolFixture.RunOkAsync("snapshot", "create", Target, "own");
 
-        var text = await DeltaSnapTool.RunAsync("plan", _source, _target);
-        var json = await DeltaSnapTool.RunAsync("plan", _source, _target, "--json");
+        var text = await DeltaSnapTool.RunAsync("plan", Source, Target);
+        var json = await DeltaSnapTool.RunAsync("plan", Source, Target, "--json");
 
         Assert.That(text.ExitCode, Is.EqualTo(1), text.ToString());
-        Assert.That(text.Out, Does.StartWith($"refresh {_target} from {_source}\nrefused: ").And.Contain("share none"));
+        Assert.That(text.Out, Does.StartWith($"refresh {Target} from {Source}\nrefused: ").And.Contain("share none"));
         Assert.That(json.ExitCode, Is.EqualTo(1), json.ToString());
         using var report = System.Text.Json.JsonDocument.Parse(json.Out);
         Assert.That(report.RootElement.GetProperty("refused").GetString(), Does.Contain("share none"));
         Assert.That(report.RootElement.TryGetProperty("kind", out _), Is.False);
-        Assert.That((await LvolFixture.SnapshotsAsync(_target)).Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "own" }));
+        Assert.That((await LvolFixture.SnapshotsAsync(Target)).Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "own" }));
     }
 
     [Test]
     public async Task Plan_refusedButFullResendAllowed_deletesTheTargetsSnapshots()
     {
-        await LvolFixture.RunOkAsync("snapshot", "create", _target, "own");
+        await LvolFixture.RunOkAsync("snapshot", "create", Target, "own");
 
-        var plan = await LvolFixture.RunJsonAsync("plan", _source, _target, "--allow-full-resend");
+        var plan = await LvolFixture.RunJsonAsync("plan", Source, Target, "--allow-full-resend");
 
         Assert.That(plan.GetProperty("kind").GetString(), Is.EqualTo("full"));
         Assert.That(Names(plan, "deleteOnTarget"), Is.EqualTo(new[] { "own" }));
-        Assert.That((await LvolFixture.SnapshotsAsync(_target)).Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "own" }), "only planned");
+        Assert.That((await LvolFixture.SnapshotsAsync(Target)).Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "own" }), "only planned");
+    }
+
+    [Test]
+    public async Task Plan_snapshotsOnly_sendsNoLiveStateAsTheSameRefreshWouldNot()
+    {
+        var plan = await LvolFixture.RunJsonAsync("plan", Source, Target, "--snapshots-only");
+
+        Assert.That(Names(plan, "send"), Is.EqualTo(new[] { "s1", "s2" }));
+        Assert.That(plan.GetProperty("liveState").GetBoolean(), Is.False);
+
+        var refresh = await LvolFixture.RunJsonAsync("refresh", Source, Target, "--snapshots-only");
+        Assert.That(refresh.GetProperty("snapshots").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(Names(plan, "send")));
+        Assert.That(refresh.GetProperty("liveStateSent").GetBoolean(), Is.EqualTo(plan.GetProperty("liveState").GetBoolean()));
     }
 
     [TestCase("lvol:{dir}/none.lvs#vm1", "{target}", 1)]
@@ -123,11 +120,6 @@ public class PlanCommandTests
         Assert.That(result.ExitCode, Is.EqualTo(exitCode), result.ToString());
         SnapshotCommandTests.AssertOneErrorLine(result);
     }
-
-    private string Expand(string template) => template
-        .Replace("{dir}", _dir.Path, StringComparison.Ordinal)
-        .Replace("{source}", _source, StringComparison.Ordinal)
-        .Replace("{target}", _target, StringComparison.Ordinal);
 
     private static string?[] Names(System.Text.Json.JsonElement report, string property) =>
         [.. report.GetProperty(property).EnumerateArray().Select(e => e.GetString())];
