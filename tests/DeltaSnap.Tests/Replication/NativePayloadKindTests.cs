@@ -53,7 +53,7 @@ public class NativePayloadKindTests
         Assert.That(target.ReceiveCalls, Is.Zero, "the receiver was never handed the stream");
         Assert.That(target.Live, Is.EqualTo(new byte[] { 9, 9 }), "the target's data is untouched");
         Assert.That(await target.GetLineageAsync(), Is.Empty, "no snapshot was made on the target");
-        Assert.That((await source.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }), "the temporary snapshot is gone from the source");
+        Assert.That((await source.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }), "the source keeps its own snapshot and no temporary one");
     }
 
     private static async Task<MemoryNativeVolume> NewVolumeAsync(string scheme, string name, byte[] data, string? snapshot = null)
