@@ -1,4 +1,3 @@
-using DeltaSnap.Delta;
 using DeltaSnap.Drivers;
 using Microsoft.Extensions.Logging;
 
@@ -34,15 +33,6 @@ public sealed class LvolDriver : VolumeDriver
     public override DriverCapabilities Capabilities =>
         DriverCapabilities.BlockVolumes | DriverCapabilities.NativeStream | DriverCapabilities.ChangedRanges
         | DriverCapabilities.StoredChecksums | DriverCapabilities.RenameSnapshots | DriverCapabilities.Resize;
-
-    /// <summary>
-    /// How the lvol diff stream is labelled inside a delta stream. The core's <c>DeltaStreamPayloadKind</c> has no
-    /// lvol member yet; until it has one named <c>LvolDiff</c>, the label of the other block-diff stream (RBD's) is
-    /// used. Only lvol receivers accept the stream (its own header starts with the magic <c>DSLVDIFF</c>), and the
-    /// replicator takes the native route only between two lvol volumes, so nothing else ever reads it.
-    /// </summary>
-    public override DeltaStreamPayloadKind NativePayloadKind { get; } =
-        Enum.TryParse<DeltaStreamPayloadKind>("LvolDiff", out var kind) ? kind : DeltaStreamPayloadKind.RbdDiff;
 
     /// <summary>Volume names: no '/', '@' or '#', up to 120 characters (a snapshot lvol is named <c>VOLUME@SNAPSHOT</c>).</summary>
     public override NameRules VolumeNameRules { get; } = new() { MaxLength = 120 };

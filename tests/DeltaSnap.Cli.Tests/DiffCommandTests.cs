@@ -134,6 +134,38 @@ public class DiffCommandTests
     }
 
     [Test]
+    public async Task Diff_oldSideLonger_countsItsDataPastTheNewEndAsChangedButNotMoved()
+    {
+        // A's clusters 2 and 4 hold data past B's end (3 is a hole): they change, but nothing is copied or unmapped.
+        var a = Image("a.img", "aab.b");
+        var b = Image("b.img", "aa");
+
+        var result = await DeltaSnapTool.RunAsync("diff", "-c", "64K", "-a", "sha256", a, b);
+        var report = await DiffJsonAsync("-c", "64K", "-a", "sha256", a, b);
+
+        Assert.That(Ranges(report), Is.EqualTo(new[] { new long[] { 2 * C, C }, [4 * C, C] }));
+        Assert.That(report.GetProperty("changedClusters").GetInt64(), Is.EqualTo(2));
+        Assert.That(report.GetProperty("bytesToCopy").GetInt64(), Is.Zero);
+        Assert.That(report.GetProperty("bytesToUnmap").GetInt64(), Is.Zero);
+        Assert.That(result.Out, Does.Contain("2 of 5 clusters of 64 KiB changed (sha256), in 2 ranges"));
+    }
+
+    [Test]
+    public async Task Diff_oldTailClusterOfDataBecomesZeros_unmapsTheNewSidesWholeCluster()
+    {
+        // A ends in a 100-byte tail cluster of data; B holds a whole cluster of zeros there and a new cluster after it.
+        var a = Image("a.img", "aa", tailBytes: 100);
+        var b = Image("b.img", "aazb");
+
+        var report = await DiffJsonAsync("-c", "64K", "-a", "xxh128", a, b);
+
+        Assert.That(Ranges(report), Is.EqualTo(new[] { new long[] { 2 * C, 2 * C } }));
+        Assert.That(report.GetProperty("changedClusters").GetInt64(), Is.EqualTo(2));
+        Assert.That(report.GetProperty("bytesToCopy").GetInt64(), Is.EqualTo(C));
+        Assert.That(report.GetProperty("bytesToUnmap").GetInt64(), Is.EqualTo(C), "counted over B's cluster, as copies are");
+    }
+
+    [Test]
     public async Task Diff_mapsWithDifferentClusterSizes_failsWithClearMessage()
     {
         var a = await MapAsync(Image("a.img", "aaaa"), clusterSize: "64K");

@@ -27,6 +27,14 @@ public sealed class LvolDriverTests : StoreFixture
     }
 
     [Test]
+    public async Task NativePayloadKind_isLvolDiff()
+    {
+        await using var driver = await DriverAsync();
+
+        Assert.That(driver.NativePayloadKind, Is.EqualTo(DeltaSnap.Delta.DeltaStreamPayloadKind.LvolDiff));
+    }
+
+    [Test]
     public async Task Lineage_walksTheParentChainWithLvolIdentities()
     {
         await using var driver = await DriverAsync();

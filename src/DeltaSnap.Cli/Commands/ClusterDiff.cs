@@ -1,4 +1,5 @@
 using DeltaSnap.Checksums;
+using DeltaSnap.Delta;
 
 namespace DeltaSnap.Cli.Commands;
 
@@ -13,55 +14,64 @@ namespace DeltaSnap.Cli.Commands;
 /// <param name="BytesToUnmap">Bytes of changed clusters that B holds as zero or unallocated.</param>
 internal sealed record ClusterDiff(RangeSet Changed, long ChangedClusters, long BytesToCopy, long BytesToUnmap)
 {
-    /// <summary>Compares <paramref name="a"/> (old) with <paramref name="b"/> (new) cluster by cluster.</summary>
+    /// <summary>
+    /// Compares <paramref name="a"/> (old) with <paramref name="b"/> (new) cluster by cluster: the core's
+    /// <see cref="DeltaPlanner.Compare"/> with B as the source and A as the target, plus what that plan leaves to its
+    /// caller, the clusters past B's end where A holds data (they change when A shrinks to B's size).
+    /// </summary>
     /// <exception cref="ArgumentException">The maps use different algorithms or cluster sizes.</exception>
     public static ClusterDiff Compute(ClusterChecksums a, ClusterChecksums b, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
-        a.CheckComparable(b);
-        var longer = a.Layout.VolumeSize >= b.Layout.VolumeSize ? a.Layout : b.Layout;
-        var common = Math.Min(a.Layout.ClusterCount, b.Layout.ClusterCount);
-        var changed = new RangeSet();
-        long changedClusters = 0, bytesToCopy = 0, bytesToUnmap = 0;
-        long runStart = -1;
-        for (long i = 0; i < longer.ClusterCount; i++)
+        var plan = DeltaPlanner.Compare(source: b, target: a);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // The plan's unmaps stop at A's end; the report counts whole clusters of B, as its copies do.
+        long bytesToUnmap = 0;
+        foreach (var index in plan.UnmapRanges.EnumerateClusters(b.Layout))
         {
-            if ((i & 0xFFFF) == 0)
+            bytesToUnmap += b.Layout.LengthOf(index);
+        }
+
+        var truncated = DataClusters(a, from: b.Layout.ClusterCount);
+        var longer = a.Layout.VolumeSize >= b.Layout.VolumeSize ? a.Layout : b.Layout;
+        var changed = new RangeSet();
+        long changedClusters = 0, runStart = -1, runEnd = -1;
+        foreach (var index in plan.CopyRanges.Union(plan.UnmapRanges).EnumerateClusters(b.Layout).Concat(truncated))
+        {
+            if ((++changedClusters & 0xFFFF) == 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
             }
-            var inB = i < b.Layout.ClusterCount;
-            var stateB = inB ? b.GetState(i) : ClusterState.Unallocated;
-            var differs = i < common
-                ? !a.ContentEquals(i, b)
-                : (inB ? stateB : a.GetState(i)) == ClusterState.Data;
-            if (differs)
+            if (index != runEnd)
             {
-                changedClusters++;
-                if (stateB == ClusterState.Data)
-                {
-                    bytesToCopy += b.Layout.LengthOf(i);
-                }
-                else if (inB)
-                {
-                    bytesToUnmap += b.Layout.LengthOf(i);
-                }
-                if (runStart < 0)
-                {
-                    runStart = i;
-                }
+                AddRun(changed, longer, runStart, runEnd);
+                runStart = index;
             }
-            else if (runStart >= 0)
-            {
-                changed.Add(longer.RangeOf(runStart, i - runStart));
-                runStart = -1;
-            }
+            runEnd = index + 1;
         }
-        if (runStart >= 0)
+        AddRun(changed, longer, runStart, runEnd);
+        return new ClusterDiff(changed, changedClusters, plan.BytesToCopy, bytesToUnmap);
+    }
+
+    // The clusters of `map` from index `from` on that hold data.
+    private static IEnumerable<long> DataClusters(ClusterChecksums map, long from)
+    {
+        for (var index = from; index < map.Layout.ClusterCount; index++)
         {
-            changed.Add(longer.RangeOf(runStart, longer.ClusterCount - runStart));
+            if (map.GetState(index) == ClusterState.Data)
+            {
+                yield return index;
+            }
         }
-        return new ClusterDiff(changed, changedClusters, bytesToCopy, bytesToUnmap);
+    }
+
+    private static void AddRun(RangeSet changed, ClusterLayout layout, long start, long end)
+    {
+        if (start >= 0)
+        {
+            changed.Add(layout.RangeOf(start, end - start));
+        }
     }
 }

@@ -269,7 +269,7 @@ public static class LvolCommands
                 }
                 catch (ArgumentException e)
                 {
-                    throw new UsageException(e.Message);
+                    throw UsageException.FromArgument(e);
                 }
                 await using (server.ConfigureAwait(false))
                 {
@@ -300,7 +300,7 @@ public static class LvolCommands
         }
         catch (ArgumentException e)
         {
-            throw new UsageException(e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal));
+            throw UsageException.FromArgument(e);
         }
         finally
         {

@@ -13,38 +13,37 @@ internal static class PlanCommand
         var source = SnapshotCommands.VolumeArgument("SOURCE", "The source volume's URI.");
         var target = SnapshotCommands.VolumeArgument("TARGET", "The target volume's URI.");
         var json = CommonOptions.Json("Print one JSON object instead of text.");
-        var force = RefreshCommand.AllowFullResendOption();
+        var planOptions = new RefreshPlanOptionSet();
         var command = new Command("plan", "Show what a refresh of TARGET from SOURCE would do (a dry run): route, base, snapshots to send, target snapshots to delete, or why it would refuse.")
         {
-            source, target, json, force,
+            source, target, json, planOptions.AllowFullResend, planOptions.SnapshotsOnly,
         };
         CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
-            SnapshotCommands.WithVolumeAsync(parseResult.GetRequiredValue(source), s =>
-                SnapshotCommands.WithVolumeAsync(parseResult.GetRequiredValue(target), async t =>
+            SnapshotCommands.WithVolumesAsync(parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target), async (s, t) =>
+            {
+                var options = planOptions.ToRefreshOptions(parseResult);
+                PlanReport report;
+                try
                 {
-                    var options = new RefreshOptions { Plan = new RefreshPlanOptions { AllowFullResend = parseResult.GetValue(force) } };
-                    PlanReport report;
-                    try
-                    {
-                        var (plan, route) = await new Replicator().PlanAsync(s, t, options, cancellationToken).ConfigureAwait(false);
-                        report = new PlanReport(s.Address, t.Address, null, Camel(plan.Kind.ToString()), Camel(route.ToString()), plan.SourceBase?.Name,
-                            plan.SnapshotsToSend.Select(x => x.Name).ToList(), plan.TargetSnapshotsToDelete.Select(x => x.Name).ToList(),
-                            plan.RollBackTargetToBase, plan.CaptureLiveState, plan.SourceLeftovers.Concat(plan.TargetLeftovers).Select(x => x.Name).ToList());
-                    }
-                    catch (Exception e) when (e is NoCommonBaseException or NotSupportedException)
-                    {
-                        report = new PlanReport(s.Address, t.Address, e.Message, null, null, null, [], [], false, false, []);
-                    }
-                    if (parseResult.GetValue(json))
-                    {
-                        await JsonOutput.WriteAsync(output, report, CliJsonContext.Default.PlanReport, cancellationToken).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        await WriteTextAsync(output.Out, report).ConfigureAwait(false);
-                    }
-                    return report.Refused is null ? ExitCodes.Success : ExitCodes.Failure;
-                }, cancellationToken), cancellationToken));
+                    var (plan, route) = await new Replicator().PlanAsync(s, t, options, cancellationToken).ConfigureAwait(false);
+                    report = new PlanReport(s.Address, t.Address, null, Camel(plan.Kind.ToString()), Camel(route.ToString()), plan.SourceBase?.Name,
+                        plan.SnapshotsToSend.Select(x => x.Name).ToList(), plan.TargetSnapshotsToDelete.Select(x => x.Name).ToList(),
+                        plan.RollBackTargetToBase, plan.CaptureLiveState, plan.SourceLeftovers.Concat(plan.TargetLeftovers).Select(x => x.Name).ToList());
+                }
+                catch (Exception e) when (e is NoCommonBaseException or NotSupportedException)
+                {
+                    report = new PlanReport(s.Address, t.Address, e.Message, null, null, null, [], [], false, false, []);
+                }
+                if (parseResult.GetValue(json))
+                {
+                    await JsonOutput.WriteAsync(output, report, CliJsonContext.Default.PlanReport, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await WriteTextAsync(output.Out, report).ConfigureAwait(false);
+                }
+                return report.Refused is null ? ExitCodes.Success : ExitCodes.Failure;
+            }, cancellationToken));
         return command;
     }
 

@@ -146,7 +146,7 @@ public static class RbdCommands
         }
         catch (ArgumentException e)
         {
-            throw new UsageException(e.Message);
+            throw UsageException.FromArgument(e);
         }
     }
 
@@ -163,7 +163,7 @@ public static class RbdCommands
             }
             catch (ArgumentException e)
             {
-                throw new UsageException(e.Message);
+                throw UsageException.FromArgument(e);
             }
             try
             {
@@ -171,7 +171,7 @@ public static class RbdCommands
             }
             catch (ArgumentException e)
             {
-                throw new UsageException(e.Message);
+                throw UsageException.FromArgument(e);
             }
         }
     }

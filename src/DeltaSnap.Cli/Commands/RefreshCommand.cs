@@ -14,60 +14,72 @@ internal static class RefreshCommand
         var source = SnapshotCommands.VolumeArgument("SOURCE", "The source volume's URI.");
         var target = SnapshotCommands.VolumeArgument("TARGET", "The target volume's URI (it must exist).");
         var json = CommonOptions.Json("Print the summary as one JSON object: route, snapshotsSent, bytesRead, bytesSent, bytesWritten, seconds.");
-        var force = AllowFullResendOption();
-        var snapshotsOnly = new Option<bool>("--snapshots-only") { Description = "Send snapshots only, not the live state." };
+        var planOptions = new RefreshPlanOptionSet();
         var clusterSize = CommonOptions.ClusterSize("The cluster size of the checksum route (default 1M).");
         var algorithm = CommonOptions.Algorithm("The checksum algorithm of the checksum route (default xxh128).");
         var command = new Command("refresh", "Refresh TARGET from SOURCE: send the snapshots it lacks and the live state, incrementally.")
         {
-            source, target, json, force, snapshotsOnly, clusterSize, algorithm,
+            source, target, json, planOptions.AllowFullResend, planOptions.SnapshotsOnly, clusterSize, algorithm,
         };
         CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
-            SnapshotCommands.WithVolumeAsync(parseResult.GetRequiredValue(source), s =>
-                SnapshotCommands.WithVolumeAsync(parseResult.GetRequiredValue(target), async t =>
+            SnapshotCommands.WithVolumesAsync(parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target), async (s, t) =>
+            {
+                var options = planOptions.ToRefreshOptions(parseResult);
+                if (parseResult.GetValue(clusterSize) is { } size)
                 {
-                    var options = new RefreshOptions
+                    options.ClusterSize = size;
+                }
+                if (parseResult.GetValue(algorithm) is { } a)
+                {
+                    options.Algorithm = a;
+                }
+                using var bar = TerminalProgress.Create(output.Error);
+                var result = await new Replicator().RefreshAsync(s, t, options, bar, cancellationToken).ConfigureAwait(false);
+                bar?.Finish();
+                var report = new RefreshReport(PlanCommand.Camel(result.Route.ToString()), PlanCommand.Camel(result.Kind.ToString()),
+                    result.SnapshotsSent.Count, result.SnapshotsSent, result.LiveStateSent, result.BytesRead, result.BytesSent, result.BytesWritten,
+                    result.ClustersCompared, result.ClustersCopied, Math.Round(result.Duration.TotalSeconds, 3));
+                if (parseResult.GetValue(json))
+                {
+                    await JsonOutput.WriteAsync(output, report, CliJsonContext.Default.RefreshReport, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    var i = CultureInfo.InvariantCulture;
+                    await output.Out.WriteLineAsync($"refreshed {t.Address} from {s.Address}: {report.Kind}, route {report.Route}").ConfigureAwait(false);
+                    await output.Out.WriteLineAsync(string.Create(i, $"snapshots sent: {report.SnapshotsSent}{(report.SnapshotsSent > 0 ? " (" + string.Join(' ', report.Snapshots) + ")" : "")}{(report.LiveStateSent ? " + live state" : "")}")).ConfigureAwait(false);
+                    await output.Out.WriteLineAsync(string.Create(i, $"bytes read: {report.BytesRead}, sent: {report.BytesSent}, written: {report.BytesWritten}")).ConfigureAwait(false);
+                    if (report.ClustersCompared > 0)
                     {
-                        Plan = new RefreshPlanOptions { AllowFullResend = parseResult.GetValue(force), SnapshotsOnly = parseResult.GetValue(snapshotsOnly) },
-                    };
-                    if (parseResult.GetValue(clusterSize) is { } size)
-                    {
-                        options.ClusterSize = size;
+                        await output.Out.WriteLineAsync(string.Create(i, $"clusters compared: {report.ClustersCompared}, copied: {report.ClustersCopied}")).ConfigureAwait(false);
                     }
-                    if (parseResult.GetValue(algorithm) is { } a)
-                    {
-                        options.Algorithm = a;
-                    }
-                    using var bar = TerminalProgress.Create(output.Error);
-                    var result = await new Replicator().RefreshAsync(s, t, options, bar, cancellationToken).ConfigureAwait(false);
-                    bar?.Finish();
-                    var report = new RefreshReport(PlanCommand.Camel(result.Route.ToString()), PlanCommand.Camel(result.Kind.ToString()),
-                        result.SnapshotsSent.Count, result.SnapshotsSent, result.LiveStateSent, result.BytesRead, result.BytesSent, result.BytesWritten,
-                        result.ClustersCompared, result.ClustersCopied, Math.Round(result.Duration.TotalSeconds, 3));
-                    if (parseResult.GetValue(json))
-                    {
-                        await JsonOutput.WriteAsync(output, report, CliJsonContext.Default.RefreshReport, cancellationToken).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        var i = CultureInfo.InvariantCulture;
-                        await output.Out.WriteLineAsync($"refreshed {t.Address} from {s.Address}: {report.Kind}, route {report.Route}").ConfigureAwait(false);
-                        await output.Out.WriteLineAsync(string.Create(i, $"snapshots sent: {report.SnapshotsSent}{(report.SnapshotsSent > 0 ? " (" + string.Join(' ', report.Snapshots) + ")" : "")}{(report.LiveStateSent ? " + live state" : "")}")).ConfigureAwait(false);
-                        await output.Out.WriteLineAsync(string.Create(i, $"bytes read: {report.BytesRead}, sent: {report.BytesSent}, written: {report.BytesWritten}")).ConfigureAwait(false);
-                        if (report.ClustersCompared > 0)
-                        {
-                            await output.Out.WriteLineAsync(string.Create(i, $"clusters compared: {report.ClustersCompared}, copied: {report.ClustersCopied}")).ConfigureAwait(false);
-                        }
-                        await output.Out.WriteLineAsync(string.Create(i, $"seconds: {report.Seconds:F3}")).ConfigureAwait(false);
-                    }
-                    return ExitCodes.Success;
-                }, cancellationToken), cancellationToken));
+                    await output.Out.WriteLineAsync(string.Create(i, $"seconds: {report.Seconds:F3}")).ConfigureAwait(false);
+                }
+                return ExitCodes.Success;
+            }, cancellationToken));
         return command;
     }
+}
 
-    internal static Option<bool> AllowFullResendOption() => new("--allow-full-resend")
+/// <summary>
+/// The options that decide what a refresh plans, made once per command: <c>refresh</c> and its dry run <c>plan</c> both
+/// take them and turn them into <see cref="RefreshOptions"/> here, so a plan shows what the same refresh would do.
+/// </summary>
+internal sealed class RefreshPlanOptionSet
+{
+    /// <summary><c>--allow-full-resend</c>.</summary>
+    public Option<bool> AllowFullResend { get; } = new("--allow-full-resend")
     {
         Description = "When both sides have snapshots but share none, delete the target's snapshots and send everything (refused otherwise).",
+    };
+
+    /// <summary><c>--snapshots-only</c>.</summary>
+    public Option<bool> SnapshotsOnly { get; } = new("--snapshots-only") { Description = "Send snapshots only, not the live state." };
+
+    /// <summary>The refresh options these command-line options give (the checksum route's settings left at their defaults).</summary>
+    public RefreshOptions ToRefreshOptions(ParseResult parseResult) => new()
+    {
+        Plan = new RefreshPlanOptions { AllowFullResend = parseResult.GetValue(AllowFullResend), SnapshotsOnly = parseResult.GetValue(SnapshotsOnly) },
     };
 }
 

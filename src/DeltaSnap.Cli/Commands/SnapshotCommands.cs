@@ -73,6 +73,10 @@ internal static class SnapshotCommands
     internal static Argument<string> VolumeArgument(string name = "URI", string description = "The volume: lvol:STORE#VOL, zfs:POOL/DS, btrfs:/PATH or rbd:POOL/IMAGE.") =>
         new(name) { Description = description };
 
+    /// <summary>Opens the source and the target volume, runs <paramref name="action"/> on both, and releases their drivers.</summary>
+    internal static Task<int> WithVolumesAsync(string source, string target, Func<Volume, Volume, Task<int>> action, CancellationToken cancellationToken) =>
+        WithVolumeAsync(source, s => WithVolumeAsync(target, t => action(s, t), cancellationToken), cancellationToken);
+
     /// <summary>Opens the volume, runs <paramref name="action"/>, and releases the driver. A bad name is a usage error.</summary>
     internal static async Task<int> WithVolumeAsync(string address, Func<Volume, Task<int>> action, CancellationToken cancellationToken)
     {
@@ -83,7 +87,7 @@ internal static class SnapshotCommands
         }
         catch (ArgumentException e)
         {
-            throw new UsageException(e.Message);
+            throw UsageException.FromArgument(e);
         }
         finally
         {

@@ -12,7 +12,7 @@ internal static class VolumeResolver
     /// <summary>
     /// Opens the volume at <paramref name="address"/>. The caller disposes <c>volume.Driver</c> when done.
     /// </summary>
-    /// <exception cref="UsageException">The address is malformed or names a backend this tool cannot open.</exception>
+    /// <exception cref="UsageException">The address is malformed, names a backend this tool cannot open, or a volume name the backend refuses.</exception>
     public static async Task<Volume> OpenAsync(string address, ILoggerFactory? loggerFactory, CancellationToken cancellationToken)
     {
         VolumeAddress parsed;
@@ -24,13 +24,21 @@ internal static class VolumeResolver
         {
             throw new UsageException(e.Message);
         }
-        return parsed.Scheme switch
+        try
         {
-            "lvol" => await DeltaSnap.Lvol.LvolDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
-            "rbd" => await DeltaSnap.Ceph.RbdDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
-            "zfs" => await DeltaSnap.Zfs.ZfsDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
-            "btrfs" => await DeltaSnap.Btrfs.BtrfsDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
-            _ => throw new UsageException($"'{address}': the {parsed.Scheme} backend cannot be opened by this tool; it opens {string.Join(", ", Schemes)}."),
-        };
+            return parsed.Scheme switch
+            {
+                "lvol" => await DeltaSnap.Lvol.LvolDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
+                "rbd" => await DeltaSnap.Ceph.RbdDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
+                "zfs" => await DeltaSnap.Zfs.ZfsDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
+                "btrfs" => await DeltaSnap.Btrfs.BtrfsDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
+                _ => throw new UsageException($"'{address}': the {parsed.Scheme} backend cannot be opened by this tool; it opens {string.Join(", ", Schemes)}."),
+            };
+        }
+        catch (ArgumentException e)
+        {
+            // The backend refused the volume's name (a leading '-', a '..' component, a forbidden character).
+            throw UsageException.FromArgument(e);
+        }
     }
 }

@@ -16,4 +16,10 @@ public enum DeltaStreamPayloadKind : byte
 
     /// <summary>An <c>rbd export-diff</c> stream, carried opaquely in <see cref="DeltaRecordKind.Native"/> records.</summary>
     RbdDiff = 4,
+
+    /// <summary>
+    /// An lvol store's diff stream (the 4 KiB blocks that changed between two snapshot lvols, as <c>DeltaSnap.Lvol</c>'s
+    /// <c>LvolDiffStream</c> writes it), carried opaquely in <see cref="DeltaRecordKind.Native"/> records.
+    /// </summary>
+    LvolDiff = 5,
 }

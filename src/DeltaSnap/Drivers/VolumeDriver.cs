@@ -37,6 +37,7 @@ public abstract class VolumeDriver : IAsyncDisposable
         "zfs" => DeltaSnap.Delta.DeltaStreamPayloadKind.ZfsSend,
         "btrfs" => DeltaSnap.Delta.DeltaStreamPayloadKind.BtrfsSend,
         "rbd" => DeltaSnap.Delta.DeltaStreamPayloadKind.RbdDiff,
+        "lvol" => DeltaSnap.Delta.DeltaStreamPayloadKind.LvolDiff,
         _ => DeltaSnap.Delta.DeltaStreamPayloadKind.Blocks,
     };
 

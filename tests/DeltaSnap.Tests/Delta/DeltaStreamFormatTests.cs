@@ -74,6 +74,23 @@ public partial class DeltaStreamFormatTests
         Assert.That(Convert.ToHexString(documented), Is.EqualTo(Convert.ToHexString(written)));
     }
 
+    [Test]
+    public async Task Document_payloadKindTable_listsEveryKindWithItsValue()
+    {
+        var document = await File.ReadAllTextAsync(DocumentPath());
+        var section = PayloadKindSection().Match(document);
+        Assert.That(section.Success, Is.True, "docs/delta-stream.md has no '### Payload kinds' section");
+        var documented = PayloadKindRow().Matches(section.Groups[1].Value)
+            .Select(m => (Value: int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), Name: m.Groups[2].Value))
+            .ToList();
+
+        var defined = Enum.GetValues<DeltaStreamPayloadKind>().Select(k => (Value: (int)k, Name: k.ToString())).ToList();
+
+        Assert.That(documented, Is.EqualTo(defined));
+        Assert.That(document, Does.Contain("| payload kind | " + string.Join(", ", defined.Select(k => $"`{k.Value}` {k.Name}")) + ";"),
+            "the header table's payload kind row lists the same kinds");
+    }
+
     /// <summary>Prints the example for the document (run it after a format change, then paste).</summary>
     [Test]
     [Explicit("Prints the hex dump for docs/delta-stream.md.")]
@@ -107,6 +124,12 @@ public partial class DeltaStreamFormatTests
 
     [GeneratedRegex("```hexdump\\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex ExampleDump();
+
+    [GeneratedRegex("^### Payload kinds\\n(.*?)^##", RegexOptions.Singleline | RegexOptions.Multiline)]
+    private static partial Regex PayloadKindSection();
+
+    [GeneratedRegex(@"^\| (\d+) \| (\w+) \|", RegexOptions.Multiline)]
+    private static partial Regex PayloadKindRow();
 }
 
 /// <summary>

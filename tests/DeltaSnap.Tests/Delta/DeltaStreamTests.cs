@@ -48,7 +48,7 @@ public class DeltaStreamTests
 
     [Test]
     public async Task RoundTrip_nativeRecords_keepPayloadKindAndBytes(
-        [Values(DeltaStreamPayloadKind.ZfsSend, DeltaStreamPayloadKind.BtrfsSend, DeltaStreamPayloadKind.RbdDiff)] DeltaStreamPayloadKind kind)
+        [Values(DeltaStreamPayloadKind.ZfsSend, DeltaStreamPayloadKind.BtrfsSend, DeltaStreamPayloadKind.RbdDiff, DeltaStreamPayloadKind.LvolDiff)] DeltaStreamPayloadKind kind)
     {
         var header = DeltaStreamTestData.Header(kind, withBase: false, algorithm: ChecksumAlgorithm.Sha256);
         var native = RandomBytes(new Random(2), 3000);

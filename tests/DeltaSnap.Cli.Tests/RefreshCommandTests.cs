@@ -1,0 +1,149 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using DeltaSnap.Cli.Tests.Support;
+
+namespace DeltaSnap.Cli.Tests;
+
+/// <summary>
+/// <c>deltasnap refresh</c>, end to end between two lvol stores in a temporary directory: the target's bytes are
+/// compared with the source's after every refresh, and the summary's byte counts with what changed.
+/// </summary>
+public partial class RefreshCommandTests : LvolPairTests
+{
+    private const int KiB = 1024;
+
+    [SetUp]
+    public async Task SetUp()
+    {
+        // 1.5 MiB of data with a hole between its two parts.
+        await Lvol.WriteAsync(SourceStore, "vm1", 0, LvolFixture.RandomBytes(1024 * KiB, 1));
+        await Lvol.WriteAsync(SourceStore, "vm1", 2048 * KiB, LvolFixture.RandomBytes(512 * KiB, 2));
+        await LvolFixture.RunOkAsync("snapshot", "create", Source, "s1");
+    }
+
+    [Test]
+    public async Task Refresh_json_fullThenIncremental_targetEqualsSourceAndTheSecondMovesOnlyTheChange()
+    {
+        var first = await LvolFixture.RunJsonAsync("refresh", Source, Target);
+
+        Assert.That(first.GetProperty("route").GetString(), Is.EqualTo("nativeStream"));
+        Assert.That(first.GetProperty("kind").GetString(), Is.EqualTo("full"));
+        Assert.That(first.GetProperty("snapshotsSent").GetInt32(), Is.EqualTo(1));
+        Assert.That(first.GetProperty("snapshots").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(new[] { "s1" }));
+        Assert.That(first.GetProperty("liveStateSent").GetBoolean(), Is.True);
+        Assert.That(first.GetProperty("bytesSent").GetInt64(), Is.GreaterThanOrEqualTo(1536L * KiB), "all the data crossed");
+        Assert.That(first.GetProperty("bytesWritten").GetInt64(), Is.GreaterThanOrEqualTo(1536L * KiB));
+        Assert.That(first.GetProperty("seconds").GetDouble(), Is.GreaterThanOrEqualTo(0));
+        Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync()));
+        Assert.That(await TargetBytesAsync("s1"), Is.EqualTo(await SourceBytesAsync("s1")));
+
+        // A small change: one 4 KiB block, inside data that is already there.
+        await Lvol.WriteAsync(SourceStore, "vm1", 300 * KiB, LvolFixture.RandomBytes(4 * KiB, 3));
+        Assert.That(await TargetBytesAsync(), Is.Not.EqualTo(await SourceBytesAsync()), "the change is not on the target yet");
+
+        var second = await LvolFixture.RunJsonAsync("refresh", Source, Target);
+
+        Assert.That(second.GetProperty("kind").GetString(), Is.EqualTo("incremental"));
+        Assert.That(second.GetProperty("snapshotsSent").GetInt32(), Is.Zero);
+        Assert.That(second.GetProperty("liveStateSent").GetBoolean(), Is.True);
+        Assert.That(second.GetProperty("bytesSent").GetInt64(), Is.InRange(4L * KiB, 8L * KiB), "the changed block and the stream's framing");
+        Assert.That(second.GetProperty("bytesWritten").GetInt64(), Is.InRange(4L * KiB, 8L * KiB));
+        Assert.That(second.GetProperty("bytesSent").GetInt64(), Is.LessThan(first.GetProperty("bytesSent").GetInt64() / 100));
+        Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync()));
+    }
+
+    [Test]
+    public async Task Refresh_text_printsTheSummary()
+    {
+        var result = await LvolFixture.RunOkAsync("refresh", Source, Target);
+
+        var lines = result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines, Has.Length.EqualTo(4), result.Out);
+        Assert.That(lines[0], Is.EqualTo($"refreshed {Target} from {Source}: full, route nativeStream"));
+        Assert.That(lines[1], Is.EqualTo("snapshots sent: 1 (s1) + live state"));
+        var bytes = BytesLine().Match(lines[2]);
+        Assert.That(bytes.Success, Is.True, lines[2]);
+        Assert.That(long.Parse(bytes.Groups["sent"].Value, CultureInfo.InvariantCulture), Is.GreaterThanOrEqualTo(1536L * KiB));
+        Assert.That(lines[3], Does.Match(@"^seconds: \d+\.\d{3}$"));
+        Assert.That(result.Error, Is.Empty, "no progress bar when standard error is not a terminal");
+        Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync()));
+    }
+
+    [Test]
+    public async Task Refresh_liveWritesAndNewSnapshots_reachTheTargetWithTheirLineage()
+    {
+        await LvolFixture.RunOkAsync("refresh", Source, Target);
+        await Lvol.WriteAsync(SourceStore, "vm1", 3072 * KiB, LvolFixture.RandomBytes(64 * KiB, 4));
+        await LvolFixture.RunOkAsync("snapshot", "create", Source, "s2");
+        await Lvol.WriteAsync(SourceStore, "vm1", 3500 * KiB, LvolFixture.RandomBytes(8 * KiB, 5));
+
+        var report = await LvolFixture.RunJsonAsync("refresh", Source, Target);
+
+        Assert.That(report.GetProperty("snapshots").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(new[] { "s2" }));
+        Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync()));
+        Assert.That(await TargetBytesAsync("s2"), Is.EqualTo(await SourceBytesAsync("s2")));
+        var sourceSnapshots = await LvolFixture.SnapshotsAsync(Source);
+        var targetSnapshots = await LvolFixture.SnapshotsAsync(Target);
+        Assert.That(targetSnapshots.Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "s1", "s2" }), "no temporary snapshot left");
+        Assert.That(sourceSnapshots.Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "s1", "s2" }), "no temporary snapshot left");
+        Assert.That(targetSnapshots.Select(s => s.GetProperty("receivedFrom").GetString()),
+            Is.EqualTo(sourceSnapshots.Select(s => s.GetProperty("identity").GetString())));
+    }
+
+    [Test]
+    public async Task Refresh_snapshotsOnly_sendsTheSnapshotButNotTheLiveState()
+    {
+        await Lvol.WriteAsync(SourceStore, "vm1", 3072 * KiB, LvolFixture.RandomBytes(64 * KiB, 4));
+
+        var report = await LvolFixture.RunJsonAsync("refresh", Source, Target, "--snapshots-only");
+
+        Assert.That(report.GetProperty("liveStateSent").GetBoolean(), Is.False);
+        Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync("s1")));
+        Assert.That(await TargetBytesAsync(), Is.Not.EqualTo(await SourceBytesAsync()));
+    }
+
+    [Test]
+    public async Task Refresh_noCommonBase_refusedWithExitOneAndTheTargetUntouched()
+    {
+        await Lvol.WriteAsync(TargetStore, "copy", 0, LvolFixture.RandomBytes(64 * KiB, 9));
+        await LvolFixture.RunOkAsync("snapshot", "create", Target, "own");
+        var before = await TargetBytesAsync();
+
+        var result = await DeltaSnapTool.RunAsync("refresh", Source, Target);
+
+        Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+        SnapshotCommandTests.AssertOneErrorLine(result);
+        Assert.That(result.Error, Does.Contain("share none"));
+        Assert.That(await TargetBytesAsync(), Is.EqualTo(before));
+        Assert.That((await LvolFixture.SnapshotsAsync(Target)).Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "own" }));
+
+        var forced = await LvolFixture.RunJsonAsync("refresh", Source, Target, "--allow-full-resend");
+
+        Assert.That(forced.GetProperty("kind").GetString(), Is.EqualTo("full"));
+        Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync()));
+        Assert.That((await LvolFixture.SnapshotsAsync(Target)).Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "s1" }));
+    }
+
+    [TestCase("{source}", "lvol:{dir}/target.lvs#nope", 1, "no volume named 'nope'")]
+    [TestCase("lvol:{dir}/none.lvs#vm1", "{target}", 1, "none.lvs")]
+    [TestCase("{source}", "lvol:{dir}/target.lvs#../copy", 2, "The volume name '../copy' holds the forbidden character '/'.")]
+    [TestCase("lvol:{dir}/source.lvs#-vm1", "{target}", 2, "starts with '-'")]
+    [TestCase("{source}", "lvol:{dir}/target.lvs", 2, "expected lvol:STORE#VOLUME")]
+    [TestCase("{source}", "tank/copy", 2, "is not a volume address")]
+    public async Task Refresh_badVolumeAddress_failsWithOneClearLineAndChangesNothing(string source, string target, int exitCode, string message)
+    {
+        var before = await TargetBytesAsync();
+
+        var result = await DeltaSnapTool.RunAsync("refresh", Expand(source), Expand(target), "--json");
+
+        Assert.That(result.ExitCode, Is.EqualTo(exitCode), result.ToString());
+        SnapshotCommandTests.AssertOneErrorLine(result);
+        Assert.That(result.Error, Does.Contain(message));
+        Assert.That(await TargetBytesAsync(), Is.EqualTo(before));
+        Assert.That(await LvolFixture.SnapshotsAsync(Target), Is.Empty);
+        Assert.That((await LvolFixture.SnapshotsAsync(Source)).Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "s1" }));
+    }
+
+    [GeneratedRegex(@"^bytes read: (?<read>\d+), sent: (?<sent>\d+), written: (?<written>\d+)$")]
+    private static partial Regex BytesLine();
+}
