@@ -19,8 +19,11 @@ namespace DeltaSnap.Benchmarks.Ceph;
 /// <item><c>DiffInProcess</c>: <see cref="RbdVolume.ExportDiffAsync"/> piped into <see cref="RbdVolume.ImportDiffAsync"/> in one process (the rbd diff v1 path).</item>
 /// </list>
 /// Every method has its own source and target (BenchmarkDotNet runs each in its own process), so all do the
-/// same work. Needs the cluster of <c>scripts/backends/up.sh</c> (<c>CEPH_CONF</c>,
-/// <c>DELTASNAP_CEPH_POOL_A/B</c>) and the <c>rbd</c> command. Run:
+/// same work. BenchmarkDotNet runs the methods one after another, each on a cluster that is still trimming what
+/// the one before deleted, so compare them with care: <c>deltasnap rbd bench</c> interleaves the routes and reports
+/// paired ratios. Needs the cluster of <c>scripts/backends/up.sh</c> started with a larger OSD (every process writes
+/// 2 GiB and freed space returns late: <c>DELTASNAP_CEPH_OSD_GIB=48</c>; the default 8 GiB fills up), its
+/// <c>CEPH_CONF</c> and <c>DELTASNAP_CEPH_POOL_A/B</c>, and the <c>rbd</c> command. Run:
 /// <c>dotnet run -c Release -- --filter '*RbdRefresh*'</c>.
 /// </summary>
 [InvocationCount(1)]
