@@ -29,7 +29,7 @@ public sealed class RbdDriver : VolumeDriver
     /// <inheritdoc />
     public override DriverCapabilities Capabilities =>
         DriverCapabilities.BlockVolumes | DriverCapabilities.ChangedRanges | DriverCapabilities.Resize | DriverCapabilities.RenameSnapshots
-        | (Options.NativeStream ? DriverCapabilities.NativeStream : DriverCapabilities.None);
+        | (Options.NativeStream ? DriverCapabilities.NativeStream | DriverCapabilities.NativeReceiveRestoresBase : DriverCapabilities.None);
 
     /// <inheritdoc />
     public override NameRules VolumeNameRules { get; } = new() { AllowSlash = true };

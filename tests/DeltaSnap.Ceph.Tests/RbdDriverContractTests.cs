@@ -56,18 +56,18 @@ public abstract class RbdContractTests : DriverContractTests
     }
 }
 
-/// <summary>The contract with the default options: RBD volumes refresh by the replicator's block route, with changed ranges as candidates.</summary>
+/// <summary>The contract without <see cref="RbdDriverOptions.NativeStream"/>: RBD volumes refresh by the replicator's block route, with changed ranges as candidates.</summary>
 [TestFixture]
 public sealed class RbdDriverContractTests : RbdContractTests
 {
-    protected override RbdDriverOptions Options(string pool) => new() { DefaultPool = pool };
+    protected override RbdDriverOptions Options(string pool) => new() { DefaultPool = pool, NativeStream = false };
 }
 
-/// <summary>The contract with <see cref="RbdDriverOptions.NativeStream"/>: RBD-to-RBD refreshes by the native rbd diff stream.</summary>
+/// <summary>The contract with the default options (<see cref="RbdDriverOptions.NativeStream"/> on): RBD-to-RBD refreshes by the native rbd diff stream.</summary>
 [TestFixture]
 public sealed class RbdNativeDriverContractTests : RbdContractTests
 {
-    protected override RbdDriverOptions Options(string pool) => new() { DefaultPool = pool, NativeStream = true };
+    protected override RbdDriverOptions Options(string pool) => new() { DefaultPool = pool };
 }
 
 /// <summary>The public surface of DeltaSnap.Ceph against its PublicAPI.Shipped.txt.</summary>

@@ -110,15 +110,18 @@ public class RbdDriverTests
     }
 
     [Test]
-    public async Task Capabilities_blockVolumesWithChangedRanges_noNativeStream()
+    public async Task Capabilities_default_blockVolumesWithChangedRangesAndNativeStream()
     {
         await using var scope = await CephScope.CreateAsync();
+        await using var blockOnly = await CephScope.CreateAsync(new RbdDriverOptions { NativeStream = false });
         Assert.Multiple(() =>
         {
             Assert.That(scope.Driver.Scheme, Is.EqualTo("rbd"));
             Assert.That(scope.Driver.Has(DriverCapabilities.BlockVolumes | DriverCapabilities.ChangedRanges | DriverCapabilities.Resize | DriverCapabilities.RenameSnapshots), Is.True);
-            Assert.That(scope.Driver.Has(DriverCapabilities.NativeStream), Is.False);
+            Assert.That(scope.Driver.Has(DriverCapabilities.NativeStream), Is.True);
             Assert.That(scope.Driver.Has(DriverCapabilities.FilesystemVolumes), Is.False);
+            Assert.That(blockOnly.Driver.Has(DriverCapabilities.NativeStream), Is.False);
+            Assert.That(blockOnly.Driver.Has(DriverCapabilities.BlockVolumes | DriverCapabilities.ChangedRanges), Is.True);
         });
         Assert.ThrowsAsync<ArgumentException>(() => scope.Driver.CreateVolumeAsync($"{CephCluster.PoolA}/x", new VolumeCreateOptions { Kind = VolumeKind.Filesystem }));
     }

@@ -36,6 +36,13 @@ public enum DriverCapabilities
 
     /// <summary>The common base can be protected against pruning (ZFS holds or bookmarks).</summary>
     ProtectBase = 1 << 9,
+
+    /// <summary>
+    /// A native receive brings the target's live state back to the request's base by itself (ZFS <c>receive -F</c>,
+    /// the RBD receiver), so the replicator does not roll the target back before a native transfer. A refresh that
+    /// fails before anything is received then leaves the target's live state as it was.
+    /// </summary>
+    NativeReceiveRestoresBase = 1 << 10,
 }
 
 /// <summary>The kind of data a volume holds.</summary>

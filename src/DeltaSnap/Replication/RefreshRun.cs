@@ -77,15 +77,15 @@ internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions op
         }
     }
 
-    /// <summary>Deletes what the plan says and brings the target back to the base.</summary>
-    public async Task PrepareTargetAsync(RefreshPlan plan, CancellationToken cancellationToken)
+    /// <summary>Deletes what the plan says and, when <paramref name="rollBack"/> and the plan ask for it, brings the target back to the base.</summary>
+    public async Task PrepareTargetAsync(RefreshPlan plan, bool rollBack, CancellationToken cancellationToken)
     {
         LastCompleteOnTarget = plan.TargetBase;
         foreach (var doomed in plan.TargetSnapshotsToDelete)
         {
             await Target.DeleteSnapshotAsync(doomed.Name, cancellationToken).ConfigureAwait(false);
         }
-        if (plan.RollBackTargetToBase && plan.TargetBase is not null)
+        if (rollBack && plan.RollBackTargetToBase && plan.TargetBase is not null)
         {
             await Target.RollbackAsync(plan.TargetBase.Name, cancellationToken).ConfigureAwait(false);
         }

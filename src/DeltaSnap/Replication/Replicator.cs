@@ -96,7 +96,9 @@ public sealed class Replicator
             SnapshotTransfer transfer = route == RefreshRoute.NativeStream
                 ? new NativeStreamTransfer(run)
                 : new ChecksumTransfer(run);
-            await run.PrepareTargetAsync(plan, cancellationToken).ConfigureAwait(false);
+            // A receiver that restores the base itself makes the replicator's own rollback a second round trip.
+            var receiverRestoresBase = route == RefreshRoute.NativeStream && target.Driver.Has(DriverCapabilities.NativeReceiveRestoresBase);
+            await run.PrepareTargetAsync(plan, rollBack: !receiverRestoresBase, cancellationToken).ConfigureAwait(false);
 
             var previous = plan.SourceBase;
             var previousOnTarget = plan.TargetBase;

@@ -1,0 +1,78 @@
+using DeltaSnap.Drivers;
+using DeltaSnap.Lineage;
+
+namespace DeltaSnap.Tests.Replication;
+
+/// <summary>
+/// A backend with a native stream that lives in memory. Every instance is the same .NET type, so the replicator
+/// takes the native route between any two of them; the scheme decides the payload kind (through the core mapping).
+/// </summary>
+internal sealed class MemoryNativeDriver(string scheme, DriverCapabilities extra = DriverCapabilities.None) : VolumeDriver(scheme, null)
+{
+    public override DriverCapabilities Capabilities => DriverCapabilities.BlockVolumes | DriverCapabilities.NativeStream | extra;
+
+    protected override Task<IReadOnlyList<string>> ListVolumesCoreAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+
+    protected override Task<Volume> OpenVolumeCoreAsync(string name, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+    protected override Task<Volume> CreateVolumeCoreAsync(string name, VolumeCreateOptions options, CancellationToken cancellationToken) =>
+        throw new NotSupportedException();
+
+    protected override Task DeleteVolumeCoreAsync(string name, CancellationToken cancellationToken) => throw new NotSupportedException();
+}
+
+/// <summary>A volume whose snapshots are copies of its bytes; its native stream is those bytes.</summary>
+internal sealed class MemoryNativeVolume(MemoryNativeDriver driver, string name) : Volume(driver, name, VolumeKind.Block)
+{
+    private readonly List<(SnapshotInfo Info, byte[] Data)> _snapshots = [];
+
+    public byte[] Live { get; set; } = [];
+
+    public int ReceiveCalls { get; private set; }
+
+    /// <summary>The snapshot calls that changed the volume, in order: <c>rollback NAME</c>, <c>receive NAME</c>.</summary>
+    public List<string> Events { get; } = [];
+
+    protected override Task<long> GetSizeCoreAsync(CancellationToken cancellationToken) => Task.FromResult((long)Live.Length);
+
+    protected override Task<SnapshotLineage> GetLineageCoreAsync(CancellationToken cancellationToken) =>
+        Task.FromResult(new SnapshotLineage(_snapshots.Select(s => s.Info)));
+
+    protected override Task<SnapshotInfo> CreateSnapshotCoreAsync(string name, SnapshotCreateOptions options, CancellationToken cancellationToken)
+    {
+        var info = new SnapshotInfo(name, new SnapshotIdentity("mem", Guid.NewGuid().ToString("N")), options.CreatedUtc ?? DateTimeOffset.UtcNow)
+        {
+            ReceivedFrom = options.ReceivedFrom,
+            Size = Live.Length,
+        };
+        _snapshots.Add((info, Live.ToArray()));
+        return Task.FromResult(info);
+    }
+
+    protected override Task DeleteSnapshotCoreAsync(string name, CancellationToken cancellationToken)
+    {
+        _snapshots.RemoveAll(s => s.Info.Name == name);
+        return Task.CompletedTask;
+    }
+
+    protected override Task RollbackCoreAsync(string name, CancellationToken cancellationToken)
+    {
+        Events.Add($"rollback {name}");
+        Live = _snapshots.Single(s => s.Info.Name == name).Data.ToArray();
+        return Task.CompletedTask;
+    }
+
+    protected override Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken) =>
+        destination.WriteAsync(_snapshots.Single(s => s.Info.Name == snapshot).Data, cancellationToken).AsTask();
+
+    protected override async Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, CancellationToken cancellationToken)
+    {
+        ReceiveCalls++;
+        Events.Add($"receive {request.Snapshot.Name}");
+        using var received = new MemoryStream();
+        await source.CopyToAsync(received, cancellationToken);
+        Live = received.ToArray();
+        return await CreateSnapshotCoreAsync(request.Snapshot.Name,
+            new SnapshotCreateOptions { CreatedUtc = request.Snapshot.CreatedUtc, ReceivedFrom = request.Snapshot.Identity }, cancellationToken);
+    }
+}
