@@ -42,12 +42,15 @@ public sealed partial class RbdVolume
         var device = await OpenRbdDeviceAsync(snapshot, writable: false, cancellationToken).ConfigureAwait(false);
         await using (device.ConfigureAwait(false))
         {
-            var (lineage, extents) = await Task.Run(() => (ReadLineage(device.Image), ChangedExtents(device.Image, baseSnapshot)), cancellationToken).ConfigureAwait(false);
+            var lineage = await Task.Run(() => ReadLineage(device.Image), cancellationToken).ConfigureAwait(false);
             var to = lineage.Find(snapshot) ?? throw new VolumeNotFoundException($"{Address} has no snapshot '{snapshot}'.");
             var from = baseSnapshot is null ? null : lineage.Find(baseSnapshot) ?? throw new VolumeNotFoundException($"{Address} has no snapshot '{baseSnapshot}'.");
             var writer = new RbdDiffWriter(destination, RbdDiffFormat.V2) { Digest = new RecordDigest() };
             await writer.WriteHeaderAsync(new RbdDiffHeader { FromSnapshot = baseSnapshot, ToSnapshot = snapshot, ImageSize = device.Length }, cancellationToken).ConfigureAwait(false);
             await writer.WriteExtraRecordAsync(IdentityTag, NativeIdentities.Create(from, to).Serialize(), cancellationToken).ConfigureAwait(false);
+            // The receiver checks the header and opens the target while the changed extents are listed.
+            await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
+            var extents = await Task.Run(() => ChangedExtents(device.Image, baseSnapshot), cancellationToken).ConfigureAwait(false);
             var exportOptions = new RbdDiffExportOptions
             {
                 FromSnapshot = baseSnapshot,
