@@ -26,8 +26,8 @@ internal readonly record struct ZfsCommandResult(string CommandLine, int ExitCod
 /// </summary>
 internal sealed class ZfsCommandRunner
 {
-    private const int CopyBufferSize = 256 << 10;
-    private const int QueuedChunks = 8;
+    private const int CopyBufferSize = 1 << 20;
+    private const int QueuedChunks = 4;
     private const int PipeSize = 1 << 20;
 
     /// <summary>
@@ -154,101 +154,164 @@ internal sealed class ZfsCommandRunner
     }
 
     /// <summary>
-    /// Runs the command with <paramref name="prefix"/> and then the rest of <paramref name="source"/> as its
-    /// standard input. A failure reading the source kills the process (so that a partial stream is never
-    /// committed) and is rethrown. When the process ends early (it failed, or something killed it) the copy
-    /// stops at once rather than waiting on the source. Returns the result whatever the exit code, and the
-    /// bytes fed.
+    /// Starts the command with its standard input open but not a byte written: the caller then either feeds it
+    /// (<see cref="ZfsInputCommand.FeedAsync"/>) or abandons it (<see cref="ZfsInputCommand.DisposeAsync"/> kills it
+    /// and closes its input unread). A receive started this way while the stream's header is still being checked
+    /// costs nothing when the check fails: <c>zfs receive</c> does nothing before it has read a BEGIN record.
+    /// Cancelling <paramref name="cancellationToken"/> kills the process.
     /// </summary>
-    /// <remarks>The pipe is written with blocking calls on a dedicated thread, as <see cref="RunWithOutputAsync"/> reads.</remarks>
-    public async Task<(ZfsCommandResult Result, long BytesFed)> RunWithInputAsync(
-        IReadOnlyList<string> arguments, ReadOnlyMemory<byte> prefix, Stream source, CancellationToken cancellationToken)
+    public ZfsInputCommand StartWithInput(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
-        using var process = Start(arguments, redirectInput: true, out var commandLine);
-        using var registration = cancellationToken.Register(static p => Kill((Process)p!), process);
-        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
-        var exited = process.WaitForExitAsync(CancellationToken.None);
-        using var copying = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        _ = exited.ContinueWith(static (_, state) => CancelQuietly((CancellationTokenSource)state!), copying,
-            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var process = Start(arguments, redirectInput: true, out var commandLine);
+        return new ZfsInputCommand(this, process, commandLine, cancellationToken);
+    }
 
-        var input = process.StandardInput.BaseStream;
-        var chunks = NewChunkQueue();
-        var writer = Task.Factory.StartNew(() => WriteChunks(chunks.Reader, input, copying),
-            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        ExceptionDispatchInfo? sourceFailure = null;
-        var stoppedEarly = false;
-        long fed = 0;
-        try
+    /// <summary>
+    /// A started command whose standard input DeltaSnap writes: fed once, or abandoned unfed. The pipe is written with
+    /// blocking calls on a dedicated thread, as <see cref="RunWithOutputAsync"/> reads.
+    /// </summary>
+    internal sealed class ZfsInputCommand : IAsyncDisposable
+    {
+        private readonly ZfsCommandRunner _runner;
+        private readonly Process _process;
+        private readonly string _commandLine;
+        private readonly CancellationTokenRegistration _registration;
+        private readonly Task<string> _stdout;
+        private readonly Task<string> _stderr;
+        private readonly Task _exited;
+        private bool _fed;
+
+        public ZfsInputCommand(ZfsCommandRunner runner, Process process, string commandLine, CancellationToken cancellationToken)
         {
-            if (!prefix.IsEmpty)
-            {
-                var first = Chunk.Rent(prefix.Length);
-                prefix.CopyTo(first.Buffer);
-                stoppedEarly = !await TryEnqueueAsync(chunks.Writer, first with { Length = prefix.Length }, copying.Token).ConfigureAwait(false);
-            }
-            while (!stoppedEarly)
-            {
-                var chunk = Chunk.Rent(CopyBufferSize);
-                int n;
-                try
-                {
-                    n = await source.ReadAsync(chunk.Buffer, copying.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (copying.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-                {
-                    chunk.Return();
-                    stoppedEarly = true; // the process ended, or stopped reading
-                    break;
-                }
-                catch (Exception e)
-                {
-                    chunk.Return();
-                    sourceFailure = ExceptionDispatchInfo.Capture(e);
-                    await copying.CancelAsync().ConfigureAwait(false);
-                    Kill(process);
-                    break;
-                }
-                if (n == 0)
-                {
-                    chunk.Return();
-                    break;
-                }
-                stoppedEarly = !await TryEnqueueAsync(chunks.Writer, chunk with { Length = n }, copying.Token).ConfigureAwait(false);
-            }
+            _runner = runner;
+            _process = process;
+            _commandLine = commandLine;
+            _registration = cancellationToken.Register(static p => Kill((Process)p!), process);
+            _stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+            _stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+            _exited = process.WaitForExitAsync(CancellationToken.None);
         }
-        finally
+
+        /// <summary>The command line, for messages.</summary>
+        public string CommandLine => _commandLine;
+
+        /// <summary>
+        /// Feeds <paramref name="prefix"/> and then the rest of <paramref name="source"/> to the command. A failure
+        /// reading the source kills the process (so that a partial stream is never committed) and is rethrown. When
+        /// the process ends early (it failed, or something killed it) the copy stops at once rather than waiting on
+        /// the source. Returns the result whatever the exit code, and the bytes fed.
+        /// </summary>
+        public async Task<(ZfsCommandResult Result, long BytesFed)> FeedAsync(ReadOnlyMemory<byte> prefix, Stream source, CancellationToken cancellationToken)
         {
-            chunks.Writer.TryComplete();
-            (fed, var sinkClosed) = await writer.ConfigureAwait(false);
-            stoppedEarly |= sinkClosed;
-            // Closing stdin is the end of the stream for the reader (for zfs-fuse: the daemon holding the pipe).
+            if (_fed)
+            {
+                throw new InvalidOperationException($"`{_commandLine}` was fed already.");
+            }
+            _fed = true;
+            var process = _process;
+            using var copying = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            _ = _exited.ContinueWith(static (_, state) => CancelQuietly((CancellationTokenSource)state!), copying,
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+            var input = process.StandardInput.BaseStream;
+            var chunks = NewChunkQueue();
+            var writer = Task.Factory.StartNew(() => WriteChunks(chunks.Reader, input, copying),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            ExceptionDispatchInfo? sourceFailure = null;
+            var stoppedEarly = false;
+            long fed = 0;
             try
             {
-                await input.DisposeAsync().ConfigureAwait(false);
+                if (!prefix.IsEmpty)
+                {
+                    var first = Chunk.Rent(prefix.Length);
+                    prefix.CopyTo(first.Buffer);
+                    stoppedEarly = !await TryEnqueueAsync(chunks.Writer, first with { Length = prefix.Length }, copying.Token).ConfigureAwait(false);
+                }
+                while (!stoppedEarly)
+                {
+                    var chunk = Chunk.Rent(CopyBufferSize);
+                    int n;
+                    try
+                    {
+                        n = await source.ReadAsync(chunk.Buffer.AsMemory(0, CopyBufferSize), copying.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (copying.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                    {
+                        chunk.Return();
+                        stoppedEarly = true; // the process ended, or stopped reading
+                        break;
+                    }
+                    catch (Exception e)
+                    {
+                        chunk.Return();
+                        sourceFailure = ExceptionDispatchInfo.Capture(e);
+                        await copying.CancelAsync().ConfigureAwait(false);
+                        Kill(process);
+                        break;
+                    }
+                    if (n == 0)
+                    {
+                        chunk.Return();
+                        break;
+                    }
+                    stoppedEarly = !await TryEnqueueAsync(chunks.Writer, chunk with { Length = n }, copying.Token).ConfigureAwait(false);
+                }
             }
-            catch (IOException)
+            finally
             {
-                stoppedEarly = true;
+                chunks.Writer.TryComplete();
+                (fed, var sinkClosed) = await writer.ConfigureAwait(false);
+                stoppedEarly |= sinkClosed;
+                // Closing stdin is the end of the stream for the reader (for zfs-fuse: the daemon holding the pipe).
+                try
+                {
+                    await input.DisposeAsync().ConfigureAwait(false);
+                }
+                catch (IOException)
+                {
+                    stoppedEarly = true;
+                }
             }
+            await _exited.ConfigureAwait(false);
+            var result = new ZfsCommandResult(_commandLine, process.ExitCode, await _stdout.ConfigureAwait(false), await _stderr.ConfigureAwait(false));
+            cancellationToken.ThrowIfCancellationRequested();
+            sourceFailure?.Throw();
+            _runner.Finished(result);
+            if (stoppedEarly && result.Succeeded)
+            {
+                // It ended successfully before the source did: only acceptable when nothing was left.
+                var left = await DrainAsync(source, cancellationToken).ConfigureAwait(false);
+                if (left > 0)
+                {
+                    throw new ZfsCommandException(_commandLine, result.ExitCode,
+                        $"the command ended after reading {fed} bytes, but {left} more bytes followed in the stream. {result.StandardError}");
+                }
+            }
+            return (result, fed);
         }
-        await exited.ConfigureAwait(false);
-        var result = new ZfsCommandResult(commandLine, process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
-        cancellationToken.ThrowIfCancellationRequested();
-        sourceFailure?.Throw();
-        Finished(result);
-        if (stoppedEarly && result.Succeeded)
+
+        /// <summary>Kills the command unless it was fed, closes its input, waits for it to end and lets go of it.</summary>
+        public async ValueTask DisposeAsync()
         {
-            // It ended successfully before the source did: only acceptable when nothing was left.
-            var left = await DrainAsync(source, cancellationToken).ConfigureAwait(false);
-            if (left > 0)
+            if (!_fed)
             {
-                throw new ZfsCommandException(commandLine, result.ExitCode,
-                    $"the command ended after reading {fed} bytes, but {left} more bytes followed in the stream. {result.StandardError}");
+                // Not a byte was written: kill it first, so that it cannot take the closed input for an empty stream.
+                Kill(_process);
+                try
+                {
+                    await _process.StandardInput.BaseStream.DisposeAsync().ConfigureAwait(false);
+                }
+                catch (IOException)
+                {
+                    // It is gone already.
+                }
+                await _exited.ConfigureAwait(false);
+                await Task.WhenAll(_stdout, _stderr).ConfigureAwait(false);
             }
+            await _registration.DisposeAsync().ConfigureAwait(false);
+            _process.Dispose();
         }
-        return (result, fed);
     }
 
     /// <summary>The command line for messages and logs: arguments quoted where they hold spaces or quotes (not for a shell).</summary>
@@ -437,7 +500,7 @@ internal sealed class ZfsCommandRunner
         }
     }
 
-    private void Finished(in ZfsCommandResult result)
+    internal void Finished(in ZfsCommandResult result)
     {
         if (!result.Succeeded)
         {
