@@ -132,6 +132,43 @@ public class ZfsSendReceiveTests
         var after = await target.GetLineageAsync();
         Assert.That(after.Select(s => (s.Name, s.Identity)), Is.EqualTo(before.Select(s => (s.Name, s.Identity))));
         Assert.That(Trees.Digest(await target.GetPathAsync(null)), Is.EqualTo(digestBefore));
+        Assert.That(ReceiveProcessesOf(target.Dataset), Is.Empty, "the receives started while the headers were read were killed");
+    }
+
+    [Test]
+    public async Task Receive_wrongBaseArrivingSlowly_receiveStartedEarlyIsKilledUnfedAndTargetUnchanged()
+    {
+        var source = await _bed.CreateAsync(_bed.A, "src");
+        var sourcePath = await source.GetPathAsync(null);
+        Trees.WriteRandom(sourcePath, "a", 5, 8192, seed: 16);
+        await source.CreateSnapshotAsync("s1");
+        Trees.WriteRandom(sourcePath, "b", 5, 8192, seed: 17);
+        await source.CreateSnapshotAsync("s2");
+        Trees.WriteRandom(sourcePath, "c", 5, 8192, seed: 18);
+        await source.CreateSnapshotAsync("s3");
+        var target = await _bed.CreateAsync(_bed.B, "dst");
+        var r1 = await NativeTransfer.RunAsync(source, null, "s1", target, null);
+        var r2 = await NativeTransfer.RunAsync(source, "s1", "s2", target, r1);
+        await target.PromoteAsync("s2");
+        var before = await target.GetLineageAsync();
+        var digestBefore = Trees.Digest(await target.GetPathAsync(null));
+
+        // The incremental from s1 where s2 is the base, held back before its first byte: `zfs receive` is already
+        // running (started while the BEGIN record is awaited), and must never see a byte of it.
+        var stream = await NativeTransfer.CaptureAsync(source, "s1", "s3");
+        var gate = new GatedStream(new MemoryStream(stream), 0);
+        var s3 = (await source.GetLineageAsync()).Find("s3")!;
+        var receive = target.ReceiveAsync(gate, new NativeReceiveRequest { Snapshot = s3, TargetBase = r2 });
+        await gate.Reached.WaitAsync(TimeSpan.FromSeconds(30));
+        await WaitUntilAsync(() => ReceiveProcessesOf(target.Dataset).Count == 1);
+        gate.Open();
+
+        Assert.That(async () => await receive, Throws.InstanceOf<ZfsStreamMismatchException>());
+        Assert.That(ReceiveProcessesOf(target.Dataset), Is.Empty, "the early receive was killed");
+        Assert.That((await target.GetLineageAsync()).Select(s => (s.Name, s.Identity)), Is.EqualTo(before.Select(s => (s.Name, s.Identity))));
+        Assert.That(Trees.Digest(await target.GetPathAsync(null)), Is.EqualTo(digestBefore));
+        var rerun = await NativeTransfer.RunAsync(source, "s2", "s3", target, r2);
+        Assert.That(rerun.Identity, Is.EqualTo(s3.Identity));
     }
 
     [Test]

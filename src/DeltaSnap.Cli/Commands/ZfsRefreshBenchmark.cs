@@ -210,7 +210,7 @@ public sealed class ZfsRefreshBenchmark
         Volume source, Volume target, SnapshotInfo? sourceBase, SnapshotInfo? targetBase, SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
         // As the replicator's native route pipes it: send into a Pipe with backpressure, receive from it.
-        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 16L << 20, resumeWriterThreshold: 8L << 20));
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 16L << 20, resumeWriterThreshold: 8L << 20, minimumSegmentSize: 1 << 20));
         long bytes = 0;
         var send = Task.Run(async () =>
         {
