@@ -262,38 +262,57 @@ public sealed class ZfsVolume : Volume
     {
         var arguments = SendArguments(baseSnapshot, snapshot, options);
         var protect = Driver.Has(DriverCapabilities.ProtectBase) && options.ResumeToken is null && !TemporarySnapshot.IsTemporary(snapshot);
-        // `zfs send` starts first (the stream's first bytes are what everything downstream waits for); the holds
-        // are read while the stream flows, so that only the hold commands follow it.
+        // `zfs send` starts first: the stream's first bytes are what everything downstream waits for.
         var sending = Zfs.RunWithOutputAsync(arguments, destination, cancellationToken);
-        var userRefs = protect ? ReadUserRefsAsync(cancellationToken) : null;
+        if (!protect)
+        {
+            await sending.ConfigureAwait(false);
+            return;
+        }
+
+        // The base is known common; the sent snapshot will be once the target has it. Both are held while the
+        // stream flows (holding more than needed is harmless if the send fails), so that the hold's transaction
+        // group sync is over before the receive's heavy end; the tag is released from the others only after the
+        // send succeeded. Both stay held until the next send, so whichever the target ends up with stays protected.
+        string[] keep = baseSnapshot is null || TemporarySnapshot.IsTemporary(baseSnapshot) ? [snapshot] : [baseSnapshot, snapshot];
+        var holding = HoldForSendAsync(keep, cancellationToken);
         try
         {
             await sending.ConfigureAwait(false);
         }
         catch
         {
-            if (userRefs is not null)
-            {
-                await ObserveAsync(userRefs).ConfigureAwait(false);
-            }
+            await ObserveAsync(holding).ConfigureAwait(false);
             throw;
         }
-        if (userRefs is not null)
+        if (await holding.ConfigureAwait(false) is { } userRefs)
         {
-            // The base is known common; the sent snapshot will be once the target has it. Keep both held
-            // until the next send, so whichever the target ends up with stays protected here.
-            string[] keep = baseSnapshot is null || TemporarySnapshot.IsTemporary(baseSnapshot) ? [snapshot] : [baseSnapshot, snapshot];
-            Dictionary<string, long>? refs;
             try
             {
-                refs = await userRefs.ConfigureAwait(false);
+                await ReleaseAsync(userRefs.Where(p => p.Value > 0 && !keep.Contains(p.Key)).Select(p => p.Key).ToArray(), cancellationToken).ConfigureAwait(false);
             }
             catch (ZfsCommandException e)
             {
+                // The transfer itself succeeded; a hold left behind only protects more than needed.
                 Log.ProtectFailed(Logger, e, Dataset);
-                return;
             }
-            await TryProtectAsync(keep, refs, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Reads the hold counts and holds <paramref name="keep"/>; returns the counts, or null (logged) when either failed.</summary>
+    private async Task<Dictionary<string, long>?> HoldForSendAsync(string[] keep, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var userRefs = await ReadUserRefsAsync(cancellationToken).ConfigureAwait(false);
+            await HoldAsync(keep, cancellationToken).ConfigureAwait(false);
+            return userRefs;
+        }
+        catch (ZfsCommandException e)
+        {
+            // A missing hold only weakens protection against other tools; the send goes on (and reports its own failure).
+            Log.ProtectFailed(Logger, e, Dataset);
+            return null;
         }
     }
 
