@@ -3,7 +3,6 @@
 
 using System.CommandLine;
 using System.Diagnostics;
-using System.IO.Pipelines;
 using System.Text.Json.Serialization.Metadata;
 using DeltaSnap.Cli.Output;
 using DeltaSnap.Drivers;
@@ -119,32 +118,12 @@ public abstract class NativeRefreshBenchmark<TResult>
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    /// <summary>
-    /// Moves one snapshot as the replicator's native route pipes it: send into a <see cref="Pipe"/> with backpressure
-    /// and 1 MiB segments, receive from it. Returns the received snapshot and the stream's size.
-    /// </summary>
+    /// <summary>Moves one snapshot as the replicator's native route pipes it (<see cref="NativeStreamPipe"/>); returns the received snapshot and the stream's size.</summary>
     protected static async Task<(SnapshotInfo Received, long Bytes)> TransferAsync(
         Volume source, Volume target, SnapshotInfo? sourceBase, SnapshotInfo? targetBase, SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
-        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 16L << 20, resumeWriterThreshold: 8L << 20, minimumSegmentSize: 1 << 20));
-        var writer = new CountingWriteStream(pipe.Writer.AsStream(leaveOpen: true));
-        var send = Task.Run(async () =>
-        {
-            try
-            {
-                await source.SendAsync(sourceBase?.Name, snapshot.Name, writer, cancellationToken: cancellationToken);
-                await pipe.Writer.CompleteAsync();
-            }
-            catch (Exception e)
-            {
-                await pipe.Writer.CompleteAsync(e);
-                throw;
-            }
-        }, cancellationToken);
-        var received = await target.ReceiveAsync(pipe.Reader.AsStream(leaveOpen: true), new NativeReceiveRequest { Snapshot = snapshot, TargetBase = targetBase }, cancellationToken);
-        await pipe.Reader.CompleteAsync();
-        await send;
-        return (received, writer.BytesWritten);
+        var result = await NativeStreamPipe.TransferAsync(source, target, sourceBase, targetBase, snapshot, cancellationToken);
+        return (result.Received, result.Bytes);
     }
 
     /// <summary>Runs a program with an argument list (never a shell string) and throws when it fails.</summary>
@@ -258,47 +237,6 @@ public abstract class NativeRefreshBenchmark<TResult>
         public double PairedRatio(string route) =>
             NativeRefreshBenchmark<TResult>.Median(times[route].Select((t, i) => t / times[RawRoute][i]).ToList());
     }
-}
-
-/// <summary>A write-only pass-through that counts the bytes written.</summary>
-internal sealed class CountingWriteStream(Stream inner) : Stream
-{
-    public long BytesWritten { get; private set; }
-
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => BytesWritten; set => throw new NotSupportedException(); }
-
-    public override void Write(byte[] buffer, int offset, int count)
-    {
-        inner.Write(buffer, offset, count);
-        BytesWritten += count;
-    }
-
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        await inner.WriteAsync(buffer, cancellationToken);
-        BytesWritten += buffer.Length;
-    }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush() => inner.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 }
 
 /// <summary>
