@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Text;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
 namespace DeltaSnap.Zfs;
@@ -26,15 +25,14 @@ internal readonly record struct ZfsCommandResult(string CommandLine, int ExitCod
 /// </summary>
 internal sealed class ZfsCommandRunner
 {
-    private const int CopyBufferSize = 256 << 10;
-    private const int QueuedChunks = 8;
+    private const int CopyBufferSize = 1 << 20;
     private const int PipeSize = 1 << 20;
 
     /// <summary>
-    /// The chunks' own pool: a transfer keeps up to two queues of <see cref="QueuedChunks"/> chunks in flight,
-    /// more than the shared pool keeps per size, which made a 100 MiB transfer allocate 80 MiB.
+    /// The copy buffers' own pool (one buffer per copying thread): the shared pool keeps few 1 MiB arrays, and a
+    /// transfer that rents past them allocates.
     /// </summary>
-    private static readonly ArrayPool<byte> ChunkPool = ArrayPool<byte>.Create(CopyBufferSize, 8 * QueuedChunks);
+    private static readonly ArrayPool<byte> ChunkPool = ArrayPool<byte>.Create(CopyBufferSize, 16);
     private static readonly TimeSpan BusyRetryTime = TimeSpan.FromSeconds(5);
 
     private readonly ILogger _logger;
@@ -94,9 +92,11 @@ internal sealed class ZfsCommandRunner
     /// <see cref="ZfsCommandException"/>. Returns the bytes copied.
     /// </summary>
     /// <remarks>
-    /// The pipe is read with blocking calls on a dedicated thread, a few chunks ahead of the destination's
-    /// writes: the asynchronous API of anonymous pipes on Unix runs each call as a separate thread-pool item,
-    /// which left the pipe idle between calls and made transfers up to twice as slow as a shell pipeline.
+    /// One dedicated thread copies, as <c>cat</c> would: a blocking read of the pipe, then the destination's write,
+    /// waited for on the same thread when it does not complete at once. The asynchronous API of anonymous pipes on
+    /// Unix runs each call as a separate thread-pool item, and handing each chunk from thread to thread cost more
+    /// CPU than zfs-fuse itself on two cores (waking and spinning workers): both made transfers up to 1.5× as slow
+    /// as a shell pipeline.
     /// </remarks>
     public async Task<long> RunWithOutputAsync(IReadOnlyList<string> arguments, Stream destination, CancellationToken cancellationToken)
     {
@@ -104,46 +104,9 @@ internal sealed class ZfsCommandRunner
         using var registration = cancellationToken.Register(static p => Kill((Process)p!), process);
         var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
         var output = process.StandardOutput.BaseStream;
-        using var copying = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var chunks = NewChunkQueue();
-        var reader = Task.Factory.StartNew(() => ReadChunks(output, chunks.Writer, copying.Token),
+        var copy = Task.Factory.StartNew(() => CopyOut(process, output, destination, cancellationToken),
             CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        long copied = 0;
-        ExceptionDispatchInfo? failure = null;
-        try
-        {
-            await foreach (var chunk in chunks.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
-            {
-                try
-                {
-                    if (failure is null)
-                    {
-                        await destination.WriteAsync(chunk.Memory, cancellationToken).ConfigureAwait(false);
-                        copied += chunk.Length;
-                    }
-                }
-                catch (Exception e)
-                {
-                    failure = ExceptionDispatchInfo.Capture(e);
-                    await copying.CancelAsync().ConfigureAwait(false);
-                    Kill(process);
-                }
-                finally
-                {
-                    chunk.Return();
-                }
-            }
-        }
-        finally
-        {
-            if (await reader.ConfigureAwait(false) is { } readError && failure is null)
-            {
-                failure = ExceptionDispatchInfo.Capture(readError);
-                Kill(process);
-            }
-            // Close our end so that a writer still holding the pipe (the zfs-fuse daemon) sees EPIPE and stops.
-            await output.DisposeAsync().ConfigureAwait(false);
-        }
+        var (copied, failure) = await copy.ConfigureAwait(false);
         await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
         var result = new ZfsCommandResult(commandLine, process.ExitCode, "", await stderr.ConfigureAwait(false));
         cancellationToken.ThrowIfCancellationRequested();
@@ -154,101 +117,263 @@ internal sealed class ZfsCommandRunner
     }
 
     /// <summary>
-    /// Runs the command with <paramref name="prefix"/> and then the rest of <paramref name="source"/> as its
-    /// standard input. A failure reading the source kills the process (so that a partial stream is never
-    /// committed) and is rethrown. When the process ends early (it failed, or something killed it) the copy
-    /// stops at once rather than waiting on the source. Returns the result whatever the exit code, and the
-    /// bytes fed.
+    /// On a dedicated thread: copies the process's output pipe into <paramref name="destination"/> until the pipe ends
+    /// or something fails (which kills the process), then closes the pipe. Returns the bytes copied and the failure.
     /// </summary>
-    /// <remarks>The pipe is written with blocking calls on a dedicated thread, as <see cref="RunWithOutputAsync"/> reads.</remarks>
-    public async Task<(ZfsCommandResult Result, long BytesFed)> RunWithInputAsync(
-        IReadOnlyList<string> arguments, ReadOnlyMemory<byte> prefix, Stream source, CancellationToken cancellationToken)
+    private static (long Copied, ExceptionDispatchInfo? Failure) CopyOut(Process process, Stream output, Stream destination, CancellationToken cancellationToken)
     {
-        using var process = Start(arguments, redirectInput: true, out var commandLine);
-        using var registration = cancellationToken.Register(static p => Kill((Process)p!), process);
-        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
-        var exited = process.WaitForExitAsync(CancellationToken.None);
-        using var copying = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        _ = exited.ContinueWith(static (_, state) => CancelQuietly((CancellationTokenSource)state!), copying,
-            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-
-        var input = process.StandardInput.BaseStream;
-        var chunks = NewChunkQueue();
-        var writer = Task.Factory.StartNew(() => WriteChunks(chunks.Reader, input, copying),
-            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        ExceptionDispatchInfo? sourceFailure = null;
-        var stoppedEarly = false;
-        long fed = 0;
+        long copied = 0;
+        ExceptionDispatchInfo? failure = null;
+        var buffer = ChunkPool.Rent(CopyBufferSize);
+        var lent = false;
         try
         {
-            if (!prefix.IsEmpty)
+            while (!cancellationToken.IsCancellationRequested)
             {
-                var first = Chunk.Rent(prefix.Length);
-                prefix.CopyTo(first.Buffer);
-                stoppedEarly = !await TryEnqueueAsync(chunks.Writer, first with { Length = prefix.Length }, copying.Token).ConfigureAwait(false);
-            }
-            while (!stoppedEarly)
-            {
-                var chunk = Chunk.Rent(CopyBufferSize);
                 int n;
                 try
                 {
-                    n = await source.ReadAsync(chunk.Buffer, copying.Token).ConfigureAwait(false);
+                    n = output.Read(buffer, 0, CopyBufferSize);
                 }
-                catch (OperationCanceledException) when (copying.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                catch (IOException e)
                 {
-                    chunk.Return();
-                    stoppedEarly = true; // the process ended, or stopped reading
-                    break;
-                }
-                catch (Exception e)
-                {
-                    chunk.Return();
-                    sourceFailure = ExceptionDispatchInfo.Capture(e);
-                    await copying.CancelAsync().ConfigureAwait(false);
+                    failure = ExceptionDispatchInfo.Capture(e);
                     Kill(process);
                     break;
                 }
                 if (n == 0)
                 {
-                    chunk.Return();
                     break;
                 }
-                stoppedEarly = !await TryEnqueueAsync(chunks.Writer, chunk with { Length = n }, copying.Token).ConfigureAwait(false);
+                try
+                {
+                    var write = destination.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
+                    if (!write.IsCompletedSuccessfully)
+                    {
+                        lent = true; // until the write is over, whatever happens to it
+                        write.AsTask().GetAwaiter().GetResult();
+                        lent = false;
+                    }
+                    copied += n;
+                }
+                catch (Exception e)
+                {
+                    failure = ExceptionDispatchInfo.Capture(e);
+                    Kill(process);
+                    break;
+                }
             }
         }
         finally
         {
-            chunks.Writer.TryComplete();
-            (fed, var sinkClosed) = await writer.ConfigureAwait(false);
-            stoppedEarly |= sinkClosed;
-            // Closing stdin is the end of the stream for the reader (for zfs-fuse: the daemon holding the pipe).
+            if (!lent)
+            {
+                ChunkPool.Return(buffer);
+            }
+            // Close our end so that a writer still holding the pipe (the zfs-fuse daemon) sees EPIPE and stops.
+            output.Dispose();
+        }
+        return (copied, failure);
+    }
+
+    /// <summary>
+    /// Starts the command with its standard input open but not a byte written: the caller then either feeds it
+    /// (<see cref="ZfsInputCommand.FeedAsync"/>) or abandons it (<see cref="ZfsInputCommand.DisposeAsync"/> kills it
+    /// and closes its input unread). A receive started this way while the stream's header is still being checked
+    /// costs nothing when the check fails: <c>zfs receive</c> does nothing before it has read a BEGIN record.
+    /// Cancelling <paramref name="cancellationToken"/> kills the process.
+    /// </summary>
+    public ZfsInputCommand StartWithInput(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    {
+        var process = Start(arguments, redirectInput: true, out var commandLine);
+        return new ZfsInputCommand(this, process, commandLine, cancellationToken);
+    }
+
+    /// <summary>
+    /// A started command whose standard input DeltaSnap writes: fed once, or abandoned unfed. The pipe is written with
+    /// blocking calls on a dedicated thread, as <see cref="RunWithOutputAsync"/> reads.
+    /// </summary>
+    internal sealed class ZfsInputCommand : IAsyncDisposable
+    {
+        private readonly ZfsCommandRunner _runner;
+        private readonly Process _process;
+        private readonly string _commandLine;
+        private readonly CancellationTokenRegistration _registration;
+        private readonly Task<string> _stdout;
+        private readonly Task<string> _stderr;
+        private readonly Task _exited;
+        private bool _fed;
+
+        public ZfsInputCommand(ZfsCommandRunner runner, Process process, string commandLine, CancellationToken cancellationToken)
+        {
+            _runner = runner;
+            _process = process;
+            _commandLine = commandLine;
+            _registration = cancellationToken.Register(static p => Kill((Process)p!), process);
+            _stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+            _stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+            _exited = process.WaitForExitAsync(CancellationToken.None);
+        }
+
+        /// <summary>The command line, for messages.</summary>
+        public string CommandLine => _commandLine;
+
+        /// <summary>
+        /// Feeds <paramref name="prefix"/> and then the rest of <paramref name="source"/> to the command. A failure
+        /// reading the source kills the process (so that a partial stream is never committed) and is rethrown. When
+        /// the process ends early (it failed, or something killed it) the copy stops at once rather than waiting on
+        /// the source. Returns the result whatever the exit code, and the bytes fed.
+        /// </summary>
+        public async Task<(ZfsCommandResult Result, long BytesFed)> FeedAsync(ReadOnlyMemory<byte> prefix, Stream source, CancellationToken cancellationToken)
+        {
+            if (_fed)
+            {
+                throw new InvalidOperationException($"`{_commandLine}` was fed already.");
+            }
+            _fed = true;
+            var process = _process;
+            using var copying = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            _ = _exited.ContinueWith(static (_, state) => CancelQuietly((CancellationTokenSource)state!), copying,
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+            var input = process.StandardInput.BaseStream;
+            var copy = Task.Factory.StartNew(() => CopyIn(process, prefix, source, input, copying, cancellationToken),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            var (fed, stoppedEarly, sourceFailure) = await copy.ConfigureAwait(false);
+            await _exited.ConfigureAwait(false);
+            var result = new ZfsCommandResult(_commandLine, process.ExitCode, await _stdout.ConfigureAwait(false), await _stderr.ConfigureAwait(false));
+            cancellationToken.ThrowIfCancellationRequested();
+            sourceFailure?.Throw();
+            _runner.Finished(result);
+            if (stoppedEarly && result.Succeeded)
+            {
+                // It ended successfully before the source did: only acceptable when nothing was left.
+                var left = await DrainAsync(source, cancellationToken).ConfigureAwait(false);
+                if (left > 0)
+                {
+                    throw new ZfsCommandException(_commandLine, result.ExitCode,
+                        $"the command ended after reading {fed} bytes, but {left} more bytes followed in the stream. {result.StandardError}");
+                }
+            }
+            return (result, fed);
+        }
+
+        /// <summary>
+        /// On a dedicated thread: writes <paramref name="prefix"/> and then <paramref name="source"/> into the input
+        /// pipe with blocking calls, reading the source on the same thread (waiting there when a read does not
+        /// complete at once), as <see cref="CopyOut"/> does the other way. Stops when the source ends, when the
+        /// process stops reading (<paramref name="copying"/> is cancelled when it exits), or when the source fails
+        /// (which kills the process). Closes the input, which is the end of the stream for the reader (for zfs-fuse:
+        /// the daemon holding the pipe). Returns the bytes written, whether the process stopped reading, and the
+        /// source's failure.
+        /// </summary>
+        private static (long Fed, bool StoppedEarly, ExceptionDispatchInfo? SourceFailure) CopyIn(
+            Process process, ReadOnlyMemory<byte> prefix, Stream source, Stream input, CancellationTokenSource copying, CancellationToken cancellationToken)
+        {
+            long fed = 0;
+            var stoppedEarly = false;
+            ExceptionDispatchInfo? sourceFailure = null;
+            var buffer = ChunkPool.Rent(CopyBufferSize);
+            var lent = false;
             try
             {
-                await input.DisposeAsync().ConfigureAwait(false);
+                var pending = prefix;
+                while (true)
+                {
+                    if (pending.IsEmpty)
+                    {
+                        int n;
+                        try
+                        {
+                            var read = source.ReadAsync(buffer.AsMemory(0, CopyBufferSize), copying.Token);
+                            if (read.IsCompletedSuccessfully)
+                            {
+                                n = read.Result;
+                            }
+                            else
+                            {
+                                lent = true; // until the read is over, whatever happens to it
+                                n = read.AsTask().GetAwaiter().GetResult();
+                                lent = false;
+                            }
+                        }
+                        catch (OperationCanceledException) when (copying.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                        {
+                            stoppedEarly = true; // the process ended, or stopped reading
+                            break;
+                        }
+                        catch (Exception e)
+                        {
+                            sourceFailure = ExceptionDispatchInfo.Capture(e);
+                            CancelQuietly(copying);
+                            Kill(process);
+                            break;
+                        }
+                        if (n == 0)
+                        {
+                            break;
+                        }
+                        pending = buffer.AsMemory(0, n);
+                    }
+                    if (copying.IsCancellationRequested)
+                    {
+                        stoppedEarly = !cancellationToken.IsCancellationRequested;
+                        break;
+                    }
+                    try
+                    {
+                        input.Write(pending.Span);
+                        fed += pending.Length;
+                        pending = ReadOnlyMemory<byte>.Empty;
+                    }
+                    catch (IOException)
+                    {
+                        // The reader went away (it failed or was killed): its exit code and stderr say why.
+                        stoppedEarly = true;
+                        CancelQuietly(copying);
+                        break;
+                    }
+                }
             }
-            catch (IOException)
+            finally
             {
-                stoppedEarly = true;
+                if (!lent)
+                {
+                    ChunkPool.Return(buffer);
+                }
+                try
+                {
+                    input.Dispose();
+                }
+                catch (IOException)
+                {
+                    stoppedEarly = true;
+                }
             }
+            return (fed, stoppedEarly, sourceFailure);
         }
-        await exited.ConfigureAwait(false);
-        var result = new ZfsCommandResult(commandLine, process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
-        cancellationToken.ThrowIfCancellationRequested();
-        sourceFailure?.Throw();
-        Finished(result);
-        if (stoppedEarly && result.Succeeded)
+
+        /// <summary>Kills the command unless it was fed, closes its input, waits for it to end and lets go of it.</summary>
+        public async ValueTask DisposeAsync()
         {
-            // It ended successfully before the source did: only acceptable when nothing was left.
-            var left = await DrainAsync(source, cancellationToken).ConfigureAwait(false);
-            if (left > 0)
+            if (!_fed)
             {
-                throw new ZfsCommandException(commandLine, result.ExitCode,
-                    $"the command ended after reading {fed} bytes, but {left} more bytes followed in the stream. {result.StandardError}");
+                // Not a byte was written: kill it first, so that it cannot take the closed input for an empty stream.
+                Kill(_process);
+                try
+                {
+                    await _process.StandardInput.BaseStream.DisposeAsync().ConfigureAwait(false);
+                }
+                catch (IOException)
+                {
+                    // It is gone already.
+                }
+                await _exited.ConfigureAwait(false);
+                await Task.WhenAll(_stdout, _stderr).ConfigureAwait(false);
             }
+            await _registration.DisposeAsync().ConfigureAwait(false);
+            _process.Dispose();
         }
-        return (result, fed);
     }
 
     /// <summary>The command line for messages and logs: arguments quoted where they hold spaces or quotes (not for a shell).</summary>
@@ -268,108 +393,6 @@ internal sealed class ZfsCommandRunner
             }
         }
         return text.ToString();
-    }
-
-    private static Channel<Chunk> NewChunkQueue() =>
-        Channel.CreateBounded<Chunk>(new BoundedChannelOptions(QueuedChunks) { SingleReader = true, SingleWriter = true });
-
-    private static async Task<bool> TryEnqueueAsync(ChannelWriter<Chunk> queue, Chunk chunk, CancellationToken token)
-    {
-        try
-        {
-            await queue.WriteAsync(chunk, token).ConfigureAwait(false);
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            chunk.Return();
-            return false;
-        }
-    }
-
-    /// <summary>On a dedicated thread: reads the pipe with blocking calls into queued chunks until it ends. Returns a read error, if any.</summary>
-    private static Exception? ReadChunks(Stream pipe, ChannelWriter<Chunk> queue, CancellationToken token)
-    {
-        Exception? error = null;
-        try
-        {
-            while (!token.IsCancellationRequested)
-            {
-                var chunk = Chunk.Rent(CopyBufferSize);
-                int n;
-                try
-                {
-                    n = pipe.Read(chunk.Buffer, 0, chunk.Buffer.Length);
-                }
-                catch (IOException e)
-                {
-                    chunk.Return();
-                    error = e;
-                    break;
-                }
-                if (n == 0)
-                {
-                    chunk.Return();
-                    break;
-                }
-                try
-                {
-                    queue.WriteAsync(chunk with { Length = n }, token).AsTask().GetAwaiter().GetResult();
-                }
-                catch (OperationCanceledException)
-                {
-                    chunk.Return();
-                    break;
-                }
-            }
-        }
-        finally
-        {
-            queue.TryComplete();
-        }
-        return error;
-    }
-
-    /// <summary>On a dedicated thread: writes queued chunks to the pipe with blocking calls until the queue completes. Returns the bytes written and whether the pipe closed.</summary>
-    private static (long Written, bool Closed) WriteChunks(ChannelReader<Chunk> queue, Stream pipe, CancellationTokenSource copying)
-    {
-        long written = 0;
-        var closed = false;
-        while (queue.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
-        {
-            while (queue.TryRead(out var chunk))
-            {
-                try
-                {
-                    if (!closed && !copying.IsCancellationRequested)
-                    {
-                        pipe.Write(chunk.Buffer, 0, chunk.Length);
-                        written += chunk.Length;
-                    }
-                }
-                catch (IOException)
-                {
-                    // The reader went away (it failed or was killed): its exit code and stderr say why.
-                    closed = true;
-                    CancelQuietly(copying);
-                }
-                finally
-                {
-                    chunk.Return();
-                }
-            }
-        }
-        return (written, closed);
-    }
-
-    /// <summary>A pooled buffer and how much of it holds data.</summary>
-    private readonly record struct Chunk(byte[] Buffer, int Length)
-    {
-        public ReadOnlyMemory<byte> Memory => Buffer.AsMemory(0, Length);
-
-        public static Chunk Rent(int size) => new(ChunkPool.Rent(size), 0);
-
-        public void Return() => ChunkPool.Return(Buffer);
     }
 
     private static async Task<long> DrainAsync(Stream source, CancellationToken cancellationToken)
@@ -437,7 +460,7 @@ internal sealed class ZfsCommandRunner
         }
     }
 
-    private void Finished(in ZfsCommandResult result)
+    internal void Finished(in ZfsCommandResult result)
     {
         if (!result.Succeeded)
         {

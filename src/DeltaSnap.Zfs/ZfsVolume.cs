@@ -146,7 +146,7 @@ public sealed class ZfsVolume : Volume
         }
         if (Features.Holds && !TemporarySnapshot.IsTemporary(name))
         {
-            await ReleaseAsync(name, cancellationToken).ConfigureAwait(false);
+            await ReleaseAsync([name], cancellationToken).ConfigureAwait(false);
         }
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var delay = TimeSpan.FromMilliseconds(50);
@@ -261,13 +261,58 @@ public sealed class ZfsVolume : Volume
     protected override async Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken)
     {
         var arguments = SendArguments(baseSnapshot, snapshot, options);
-        await Zfs.RunWithOutputAsync(arguments, destination, cancellationToken).ConfigureAwait(false);
-        if (Driver.Has(DriverCapabilities.ProtectBase) && options.ResumeToken is null && !TemporarySnapshot.IsTemporary(snapshot))
+        var protect = Driver.Has(DriverCapabilities.ProtectBase) && options.ResumeToken is null && !TemporarySnapshot.IsTemporary(snapshot);
+        // `zfs send` starts first: the stream's first bytes are what everything downstream waits for.
+        var sending = Zfs.RunWithOutputAsync(arguments, destination, cancellationToken);
+        if (!protect)
         {
-            // The base is known common; the sent snapshot will be once the target has it. Keep both held
-            // until the next send, so whichever the target ends up with stays protected here.
-            string[] keep = baseSnapshot is null || TemporarySnapshot.IsTemporary(baseSnapshot) ? [snapshot] : [baseSnapshot, snapshot];
-            await TryProtectAsync(keep, null, cancellationToken).ConfigureAwait(false);
+            await sending.ConfigureAwait(false);
+            return;
+        }
+
+        // The base is known common; the sent snapshot will be once the target has it. Both are held while the
+        // stream flows (holding more than needed is harmless if the send fails), so that the hold's transaction
+        // group sync is over before the receive's heavy end; the tag is released from the others only after the
+        // send succeeded. Both stay held until the next send, so whichever the target ends up with stays protected.
+        string[] keep = baseSnapshot is null || TemporarySnapshot.IsTemporary(baseSnapshot) ? [snapshot] : [baseSnapshot, snapshot];
+        var holding = HoldForSendAsync(keep, cancellationToken);
+        try
+        {
+            await sending.ConfigureAwait(false);
+        }
+        catch
+        {
+            await ObserveAsync(holding).ConfigureAwait(false);
+            throw;
+        }
+        if (await holding.ConfigureAwait(false) is { } userRefs)
+        {
+            try
+            {
+                await ReleaseAsync(userRefs.Where(p => p.Value > 0 && !keep.Contains(p.Key)).Select(p => p.Key).ToArray(), cancellationToken).ConfigureAwait(false);
+            }
+            catch (ZfsCommandException e)
+            {
+                // The transfer itself succeeded; a hold left behind only protects more than needed.
+                Log.ProtectFailed(Logger, e, Dataset);
+            }
+        }
+    }
+
+    /// <summary>Reads the hold counts and holds <paramref name="keep"/>; returns the counts, or null (logged) when either failed.</summary>
+    private async Task<Dictionary<string, long>?> HoldForSendAsync(string[] keep, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var userRefs = await ReadUserRefsAsync(cancellationToken).ConfigureAwait(false);
+            await HoldAsync(keep, cancellationToken).ConfigureAwait(false);
+            return userRefs;
+        }
+        catch (ZfsCommandException e)
+        {
+            // A missing hold only weakens protection against other tools; the send goes on (and reports its own failure).
+            Log.ProtectFailed(Logger, e, Dataset);
+            return null;
         }
     }
 
@@ -277,32 +322,175 @@ public sealed class ZfsVolume : Volume
         var name = request.Snapshot.Name;
         var full = FullName(name);
         _pristineHead = null;
-        var (header, consumed) = await ZfsStreamHeader.ReadAsync(source, cancellationToken).ConfigureAwait(false);
-        Log.StreamHeaderRead(Logger, Dataset, header.IsIncremental ? "incremental" : "full", header.ToGuid, header.ToName, header.FromGuid);
+        var arguments = ReceiveArguments(request, full);
 
-        // Everything below until the receive starts only reads: a stream that does not fit changes nothing.
-        var state = await ReadReceiveStateAsync(cancellationToken).ConfigureAwait(false);
-        CheckStreamFits(header, request, state?.Lineage ?? SnapshotLineage.Empty);
-        if (state is not null && header.IsIncremental && Features.RawSend)
+        // The target's state and the `zfs receive` process are made while the stream's BEGIN record is read: each
+        // costs a process start and a round trip to the daemon, and neither changes anything. The receive gets no
+        // byte until the record is checked; a stream that does not fit kills it unfed, so nothing is written.
+        var receive = Zfs.StartWithInput(arguments, cancellationToken);
+        var stateRead = ReadReceiveStateAsync(cancellationToken);
+        try
         {
-            // Never mix raw and non-raw in one chain: a raw incremental needs a target received raw (encrypted),
-            // a non-raw one a target whose key is loaded.
-            var encrypted = state.Encryption is not (null or "off" or "-");
-            var keyMissing = encrypted && state.KeyStatus == "unavailable";
-            if ((header.IsRaw && !encrypted) || (!header.IsRaw && keyMissing))
+            ZfsStreamHeader header;
+            byte[] consumed;
+            try
             {
-                throw new ZfsStreamMismatchException(
-                    $"The stream into {Address} is {(header.IsRaw ? "raw" : "not raw")} but the target's chain is {(encrypted ? "raw (encrypted, key not loaded)" : "not raw")}; raw and non-raw streams never mix in one chain.",
-                    header.FromGuid, header.FromGuid);
+                (header, consumed) = await ZfsStreamHeader.ReadAsync(source, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await ObserveAsync(stateRead).ConfigureAwait(false);
+                throw;
+            }
+            Log.StreamHeaderRead(Logger, Dataset, header.IsIncremental ? "incremental" : "full", header.ToGuid, header.ToName, header.FromGuid);
+            var state = await stateRead.ConfigureAwait(false);
+            CheckStreamFits(header, request, state?.Lineage ?? SnapshotLineage.Empty);
+            if (state is not null && header.IsIncremental && Features.RawSend)
+            {
+                // Never mix raw and non-raw in one chain: a raw incremental needs a target received raw (encrypted),
+                // a non-raw one a target whose key is loaded.
+                var encrypted = state.Encryption is not (null or "off" or "-");
+                var keyMissing = encrypted && state.KeyStatus == "unavailable";
+                if ((header.IsRaw && !encrypted) || (!header.IsRaw && keyMissing))
+                {
+                    throw new ZfsStreamMismatchException(
+                        $"The stream into {Address} is {(header.IsRaw ? "raw" : "not raw")} but the target's chain is {(encrypted ? "raw (encrypted, key not loaded)" : "not raw")}; raw and non-raw streams never mix in one chain.",
+                        header.FromGuid, header.FromGuid);
+                }
+            }
+
+            if (state?.ResumeToken is not null && !header.IsResuming)
+            {
+                // The stale partial state must go before a receive may start: the one started early goes unfed.
+                await receive.DisposeAsync().ConfigureAwait(false);
+                Log.PartialReceiveAborting(Logger, Dataset);
+                await Zfs.RunAsync(["receive", "-A", Dataset], cancellationToken).ConfigureAwait(false);
+                receive = Zfs.StartWithInput(arguments, cancellationToken);
+            }
+
+            // A forced full receive over a mounted file system must unmount it, and zfs-fuse then often answers EIO
+            // (after committing, mostly; a file system busy from recent I/O may also make it fail before). Unmounted
+            // first, retrying while busy, it receives cleanly; it is mounted again below.
+            var remount = false;
+            if (state is { Mounted: true } && !header.IsIncremental && Kind == VolumeKind.Filesystem && !Features.ReceiveWithoutMount)
+            {
+                await Zfs.RunRetryingBusyAsync(["unmount", Dataset], cancellationToken).ConfigureAwait(false);
+                remount = true;
+            }
+
+            var lifted = await LiftQuotasAsync(state, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var (result, _) = await receive.FeedAsync(consumed, source, cancellationToken).ConfigureAwait(false);
+                if (!result.Succeeded)
+                {
+                    await AcceptFailedReceiveIfCompleteAsync(result, name, header.ToGuid, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch
+            {
+                await RestoreQuotasAsync(lifted).ConfigureAwait(false);
+                if (remount)
+                {
+                    await TryMountAsync().ConfigureAwait(false);
+                }
+                throw;
+            }
+            if (await RestoreQuotasAsync(lifted).ConfigureAwait(false) is { } notRestored)
+            {
+                // The data landed, but the dataset is left without a quota its owner set: say so.
+                throw new ZfsCommandException(notRestored.CommandLine, notRestored.ExitCode,
+                    $"{full} was received, but the quota lifted for the receive could not be restored (the received data may exceed it); it stays lifted. {notRestored.StandardError.Trim()}");
+            }
+
+            // What is left are independent commands, each waiting on the daemon (holds and property changes on a
+            // transaction group): run them together.
+            var steps = new List<Task>();
+            if (_driver.Options.AtimeOffOnReceive && Kind == VolumeKind.Filesystem && state?.Atime != "off")
+            {
+                steps.Add(Zfs.RunAsync(["set", "atime=off", Dataset], cancellationToken));
+            }
+            if (Kind == VolumeKind.Filesystem && (remount || (Features.ReceiveWithoutMount && state?.Mounted == true)))
+            {
+                steps.Add(MountedPathAsync(cancellationToken));
+            }
+            var protect = Driver.Has(DriverCapabilities.ProtectBase) && !TemporarySnapshot.IsTemporary(name);
+            if (protect)
+            {
+                // The new snapshot has no holds yet; the ones held before the receive are released.
+                steps.Add(TryProtectAsync([name], state?.UserRefs ?? new Dictionary<string, long>(), cancellationToken));
+            }
+            var read = ReadSnapshotAsync(name, cancellationToken);
+            steps.Add(read);
+            await Task.WhenAll(steps).ConfigureAwait(false);
+            var received = await read.ConfigureAwait(false);
+            if (received.Guid != header.ToGuid)
+            {
+                if (protect && request.TargetBase is { } previous)
+                {
+                    // The protection moved to a snapshot that is not the stream's: put it back on the base.
+                    await TryProtectAsync([previous.Name], null, cancellationToken).ConfigureAwait(false);
+                }
+                throw new DeltaSnapException($"{full} was received but has GUID {received.Guid}, not the stream's {header.ToGuid}.");
+            }
+            var atimeOff = Kind == VolumeKind.Block || state?.Atime == "off" || _driver.Options.AtimeOffOnReceive;
+            _pristineHead = atimeOff ? name : null;
+            return received.Info;
+        }
+        finally
+        {
+            await receive.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Mounts the dataset again after a receive that failed on a target unmounted for it (best effort: logged, never thrown).</summary>
+    private async Task TryMountAsync()
+    {
+        // Runs after failures and cancellation too, so it does not take the caller's token.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        try
+        {
+            await MountedPathAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is DeltaSnapException or OperationCanceledException)
+        {
+            Log.RemountFailed(Logger, e, Dataset);
+        }
+    }
+
+    /// <summary>
+    /// After <c>zfs receive</c> failed: accepts the receive when the snapshot exists with the stream's GUID (zfs-fuse
+    /// reports EIO for a forced full receive over an existing file system after committing it). The snapshot exists
+    /// only once a receive is complete; it is looked for a few times over about a second, in case the daemon makes
+    /// it visible after the command ended. Throws <see cref="ZfsCommandException"/> otherwise.
+    /// </summary>
+    private async Task AcceptFailedReceiveIfCompleteAsync(ZfsCommandResult result, string name, ulong streamGuid, CancellationToken cancellationToken)
+    {
+        var full = FullName(name);
+        SnapshotRecord? landed = null;
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            if (attempt > 0)
+            {
+                Log.ReceiveFailedSnapshotMissing(Logger, result.CommandLine, result.StandardError.Trim(), full, attempt);
+                await Task.Delay(TimeSpan.FromMilliseconds(100 << attempt), cancellationToken).ConfigureAwait(false);
+            }
+            landed = await TryReadSnapshotAsync(name, cancellationToken).ConfigureAwait(false);
+            if (landed is not null)
+            {
+                break;
             }
         }
-
-        if (state?.ResumeToken is not null && !header.IsResuming)
+        if (landed?.Guid != streamGuid)
         {
-            Log.PartialReceiveAborting(Logger, Dataset);
-            await Zfs.RunAsync(["receive", "-A", Dataset], cancellationToken).ConfigureAwait(false);
+            throw new ZfsCommandException(result.CommandLine, result.ExitCode,
+                result.StandardError.Trim() + (landed is null ? $" ({full} does not exist afterwards.)" : $" ({full} has GUID {landed.Guid}, not the stream's {streamGuid}.)"));
         }
+        Log.ReceiveFailureButComplete(Logger, result.CommandLine, result.StandardError.Trim(), full, streamGuid);
+    }
 
+    private List<string> ReceiveArguments(NativeReceiveRequest request, string full)
+    {
         List<string> arguments = ["receive", "-F"];
         if (Features.ReceiveWithoutMount)
         {
@@ -317,58 +505,20 @@ public sealed class ZfsVolume : Volume
             arguments.AddRange(["-x", "mountpoint"]);
         }
         arguments.Add(full);
+        return arguments;
+    }
 
-        var lifted = await LiftQuotasAsync(state, cancellationToken).ConfigureAwait(false);
+    /// <summary>Waits for a task whose result is no longer wanted, so that its failure is observed and not rethrown.</summary>
+    private static async Task ObserveAsync(Task task)
+    {
         try
         {
-            var (result, _) = await Zfs.RunWithInputAsync(arguments, consumed, source, cancellationToken).ConfigureAwait(false);
-            if (!result.Succeeded)
-            {
-                // zfs-fuse reports EIO for a forced full receive over an existing file system that held files,
-                // after committing it. The snapshot exists only once a receive is complete: check its GUID.
-                var landed = await TryReadSnapshotAsync(name, cancellationToken).ConfigureAwait(false);
-                if (landed?.Guid != header.ToGuid)
-                {
-                    throw new ZfsCommandException(result.CommandLine, result.ExitCode,
-                        result.StandardError.Trim() + (landed is null ? $" ({full} does not exist afterwards.)" : $" ({full} has GUID {landed.Guid}, not the stream's {header.ToGuid}.)"));
-                }
-                Log.ReceiveFailureButComplete(Logger, result.CommandLine, result.StandardError.Trim(), full, header.ToGuid);
-            }
+            await task.ConfigureAwait(false);
         }
-        catch
+        catch (Exception e) when (e is ZfsCommandException or OperationCanceledException or VolumeNotFoundException)
         {
-            await RestoreQuotasAsync(lifted).ConfigureAwait(false);
-            throw;
+            // The caller is failing for another reason already.
         }
-        if (await RestoreQuotasAsync(lifted).ConfigureAwait(false) is { } notRestored)
-        {
-            // The data landed, but the dataset is left without a quota its owner set: say so.
-            throw new ZfsCommandException(notRestored.CommandLine, notRestored.ExitCode,
-                $"{full} was received, but the quota lifted for the receive could not be restored (the received data may exceed it); it stays lifted. {notRestored.StandardError.Trim()}");
-        }
-
-        if (_driver.Options.AtimeOffOnReceive && Kind == VolumeKind.Filesystem && state?.Atime != "off")
-        {
-            await Zfs.RunAsync(["set", "atime=off", Dataset], cancellationToken).ConfigureAwait(false);
-        }
-        if (Kind == VolumeKind.Filesystem && Features.ReceiveWithoutMount && state?.Mounted == true)
-        {
-            await MountedPathAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        var received = await ReadSnapshotAsync(name, cancellationToken).ConfigureAwait(false);
-        if (received.Guid != header.ToGuid)
-        {
-            throw new DeltaSnapException($"{full} was received but has GUID {received.Guid}, not the stream's {header.ToGuid}.");
-        }
-        var atimeOff = Kind == VolumeKind.Block || state?.Atime == "off" || _driver.Options.AtimeOffOnReceive;
-        _pristineHead = atimeOff ? name : null;
-        if (Driver.Has(DriverCapabilities.ProtectBase) && !TemporarySnapshot.IsTemporary(name))
-        {
-            // The new snapshot has no holds yet; the ones held before the receive are released.
-            await TryProtectAsync([name], state?.UserRefs ?? new Dictionary<string, long>(), cancellationToken).ConfigureAwait(false);
-        }
-        return received.Info;
     }
 
     /// <summary>Releases this driver's hold tag from every snapshot of the dataset (before the dataset is destroyed).</summary>
@@ -560,29 +710,48 @@ public sealed class ZfsVolume : Volume
     private async Task ProtectAsync(IReadOnlyCollection<string> keep, IReadOnlyDictionary<string, long>? userRefs, CancellationToken cancellationToken)
     {
         userRefs ??= await ReadUserRefsAsync(cancellationToken).ConfigureAwait(false);
-        // Holds and releases each wait for a transaction group to sync: run them together, so they share one.
-        var holds = keep.Select(snapshot => HoldAsync(snapshot, cancellationToken));
-        var releases = userRefs.Where(p => p.Value > 0 && !keep.Contains(p.Key)).Select(p => ReleaseAsync(p.Key, cancellationToken));
-        await Task.WhenAll(holds.Concat(releases).ToArray()).ConfigureAwait(false);
+        // One `zfs hold` and one `zfs release` for all the snapshots (each command takes several), run together:
+        // each waits for a transaction group to sync, and together they share one.
+        var releases = userRefs.Where(p => p.Value > 0 && !keep.Contains(p.Key)).Select(p => p.Key).ToArray();
+        await Task.WhenAll(HoldAsync(keep, cancellationToken), ReleaseAsync(releases, cancellationToken)).ConfigureAwait(false);
     }
 
-    private async Task HoldAsync(string snapshot, CancellationToken cancellationToken)
+    /// <summary>Holds <paramref name="snapshots"/> with the driver's tag in one command; a snapshot that has the tag already is fine.</summary>
+    private Task HoldAsync(IReadOnlyCollection<string> snapshots, CancellationToken cancellationToken) =>
+        HoldOrReleaseAsync("hold", snapshots, static line => line.Contains("tag already exists", StringComparison.Ordinal), cancellationToken);
+
+    /// <summary>Releases the driver's tag from <paramref name="snapshots"/> in one command; a snapshot without the tag, or gone, is fine.</summary>
+    private Task ReleaseAsync(IReadOnlyCollection<string> snapshots, CancellationToken cancellationToken) =>
+        HoldOrReleaseAsync("release", snapshots,
+            static line => line.Contains("no such tag", StringComparison.Ordinal) || line.Contains("does not exist", StringComparison.Ordinal), cancellationToken);
+
+    /// <summary>
+    /// Runs <c>zfs hold|release TAG SNAPSHOT…</c>. The command handles each snapshot on its own (zfs-fuse and OpenZFS
+    /// alike) and prints one line per snapshot it could not: the command fails only when a line is not
+    /// <paramref name="harmless"/>.
+    /// </summary>
+    private async Task HoldOrReleaseAsync(string verb, IReadOnlyCollection<string> snapshots, Func<string, bool> harmless, CancellationToken cancellationToken)
     {
-        var tag = _driver.Options.HoldTag;
-        Log.Holding(Logger, FullName(snapshot), tag);
-        var result = await Zfs.TryRunAsync(["hold", tag, FullName(snapshot)], cancellationToken).ConfigureAwait(false);
-        if (!result.Succeeded && !result.StandardError.Contains("tag already exists", StringComparison.Ordinal))
+        if (snapshots.Count == 0)
         {
-            result.ThrowIfFailed();
+            return;
         }
-    }
-
-    private async Task ReleaseAsync(string snapshot, CancellationToken cancellationToken)
-    {
         var tag = _driver.Options.HoldTag;
-        Log.Releasing(Logger, FullName(snapshot), tag);
-        var result = await Zfs.TryRunAsync(["release", tag, FullName(snapshot)], cancellationToken).ConfigureAwait(false);
-        if (!result.Succeeded && !result.StandardError.Contains("no such tag", StringComparison.Ordinal) && !result.SaysNotFound)
+        List<string> arguments = [verb, tag];
+        foreach (var snapshot in snapshots)
+        {
+            if (verb == "hold")
+            {
+                Log.Holding(Logger, FullName(snapshot), tag);
+            }
+            else
+            {
+                Log.Releasing(Logger, FullName(snapshot), tag);
+            }
+            arguments.Add(FullName(snapshot));
+        }
+        var result = await Zfs.TryRunAsync(arguments, cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded && !result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).All(harmless))
         {
             result.ThrowIfFailed();
         }

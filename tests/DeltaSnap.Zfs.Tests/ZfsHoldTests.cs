@@ -7,37 +7,25 @@ namespace DeltaSnap.Zfs.Tests;
 /// cannot remove it, DeltaSnap's own deletes still can, and the protection moves with each refresh.
 /// </summary>
 [TestFixture]
-public class ZfsHoldTests
+public class ZfsHoldTests : ZfsFixture
 {
-    private ZfsTestBed _bed = null!;
-
     [SetUp]
-    public async Task SetUp()
+    public void RequireHolds()
     {
-        _bed = await ZfsTestBed.OpenAsync();
-        if (!_bed.A.Features.Holds)
+        if (!Bed.A.Features.Holds)
         {
             Assert.Ignore("The installed ZFS has no user holds (zfs hold/release), so the base cannot be protected; this is not faked.");
-        }
-    }
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        if (_bed is not null)
-        {
-            await _bed.DisposeAsync();
         }
     }
 
     [Test]
     public async Task SendReceive_nonTemporarySnapshots_baseHeldOnBothSidesAndOldHoldsReleased()
     {
-        var source = await _bed.CreateAsync(_bed.A, "src");
+        var source = await Bed.CreateAsync(Bed.A, "src");
         await source.CreateSnapshotAsync("s1");
         await source.CreateSnapshotAsync("s2");
         await source.CreateSnapshotAsync("s3");
-        var target = await _bed.CreateAsync(_bed.B, "dst");
+        var target = await Bed.CreateAsync(Bed.B, "dst");
 
         var r1 = await NativeTransfer.RunAsync(source, null, "s1", target, null);
         Assert.That(await target.GetHeldSnapshotsAsync(), Is.EqualTo(new[] { "s1" }));
@@ -60,11 +48,11 @@ public class ZfsHoldTests
     [Test]
     public async Task Receive_temporarySnapshot_isNotHeldAndPreviousBaseStaysHeld()
     {
-        var source = await _bed.CreateAsync(_bed.A, "src");
+        var source = await Bed.CreateAsync(Bed.A, "src");
         await source.CreateSnapshotAsync("s1");
         var temporary = Lineage.TemporarySnapshot.NewName();
         await source.CreateSnapshotAsync(temporary);
-        var target = await _bed.CreateAsync(_bed.B, "dst");
+        var target = await Bed.CreateAsync(Bed.B, "dst");
         var r1 = await NativeTransfer.RunAsync(source, null, "s1", target, null);
 
         await NativeTransfer.RunAsync(source, "s1", temporary, target, r1);
@@ -78,7 +66,7 @@ public class ZfsHoldTests
     [Test]
     public async Task DeleteSnapshot_heldByDeltaSnap_releasesAndDeletes()
     {
-        var volume = await _bed.CreateAsync(_bed.A, "vol");
+        var volume = await Bed.CreateAsync(Bed.A, "vol");
         await volume.CreateSnapshotAsync("s1");
         await volume.ProtectBaseAsync("s1");
         Assert.That(await volume.GetHeldSnapshotsAsync(), Is.EqualTo(new[] { "s1" }));
@@ -91,7 +79,7 @@ public class ZfsHoldTests
     [Test]
     public async Task DeleteSnapshot_heldByAnotherTag_failsFastNamingTheHolds()
     {
-        var volume = await _bed.CreateAsync(_bed.A, "vol");
+        var volume = await Bed.CreateAsync(Bed.A, "vol");
         await volume.CreateSnapshotAsync("s1");
         ZfsTestBed.Zfs("hold", "someone-else", $"{volume.Dataset}@s1");
         try
@@ -111,7 +99,7 @@ public class ZfsHoldTests
     [Test]
     public async Task ProtectBase_movesTheHoldToTheNamedSnapshot()
     {
-        var volume = await _bed.CreateAsync(_bed.A, "vol");
+        var volume = await Bed.CreateAsync(Bed.A, "vol");
         await volume.CreateSnapshotAsync("s1");
         await volume.CreateSnapshotAsync("s2");
         await volume.ProtectBaseAsync("s1");

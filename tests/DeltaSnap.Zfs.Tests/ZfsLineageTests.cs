@@ -6,26 +6,12 @@ namespace DeltaSnap.Zfs.Tests;
 
 /// <summary>Lineage, snapshots, rollback and paths on a real zfs-fuse pool.</summary>
 [TestFixture]
-public class ZfsLineageTests
+public class ZfsLineageTests : ZfsFixture
 {
-    private ZfsTestBed _bed = null!;
-
-    [SetUp]
-    public async Task SetUp() => _bed = await ZfsTestBed.OpenAsync();
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        if (_bed is not null)
-        {
-            await _bed.DisposeAsync();
-        }
-    }
-
     [Test]
     public async Task GetLineage_snapshots_exactGuidsInCreateTxgOrder()
     {
-        var volume = await _bed.CreateAsync(_bed.A, "lin");
+        var volume = await Bed.CreateAsync(Bed.A, "lin");
         // Names that sort differently from their creation order.
         foreach (var name in new[] { "zeta", "alpha", "mid", "beta" })
         {
@@ -51,7 +37,7 @@ public class ZfsLineageTests
     [Test]
     public async Task GetLineage_childDatasetsAndTheirSnapshots_notIncluded()
     {
-        var volume = await _bed.CreateAsync(_bed.A, "lin");
+        var volume = await Bed.CreateAsync(Bed.A, "lin");
         await volume.CreateSnapshotAsync("own");
         ZfsTestBed.Zfs("create", $"{volume.Dataset}/child");
         ZfsTestBed.Zfs("snapshot", $"{volume.Dataset}/child@childsnap");
@@ -62,7 +48,7 @@ public class ZfsLineageTests
     [Test]
     public async Task CreateSnapshot_withCreatedTimeAndReceivedFrom_lineageReportsThem()
     {
-        var volume = await _bed.CreateAsync(_bed.A, "lin");
+        var volume = await Bed.CreateAsync(Bed.A, "lin");
         var from = new SnapshotIdentity("btrfs-uuid", "6f1c0e2a-0000-4000-8000-000000000001");
         var created = new DateTimeOffset(2024, 5, 6, 7, 8, 9, TimeSpan.Zero);
 
@@ -80,7 +66,7 @@ public class ZfsLineageTests
     [Test]
     public async Task Rollback_toOlderSnapshot_restoresItsTree()
     {
-        var volume = await _bed.CreateAsync(_bed.A, "lin");
+        var volume = await Bed.CreateAsync(Bed.A, "lin");
         var path = await volume.GetPathAsync(null);
         Trees.WriteRandom(path, "a", 5, 8192, seed: 1);
         await volume.CreateSnapshotAsync("s1");
@@ -96,7 +82,7 @@ public class ZfsLineageTests
     [Test]
     public async Task Rollback_newerSnapshotsExist_throwsCommandError()
     {
-        var volume = await _bed.CreateAsync(_bed.A, "lin");
+        var volume = await Bed.CreateAsync(Bed.A, "lin");
         await volume.CreateSnapshotAsync("s1");
         await volume.CreateSnapshotAsync("s2");
 
@@ -108,7 +94,7 @@ public class ZfsLineageTests
     [Test]
     public async Task DeleteAndRename_snapshots_lineageFollows()
     {
-        var volume = await _bed.CreateAsync(_bed.A, "lin");
+        var volume = await Bed.CreateAsync(Bed.A, "lin");
         await volume.CreateSnapshotAsync("s1");
         var s2 = await volume.CreateSnapshotAsync("s2");
         await volume.CreateSnapshotAsync("s3");
@@ -125,7 +111,7 @@ public class ZfsLineageTests
     [Test]
     public async Task DeleteSnapshot_rightAfterReadingItsFiles_retriesPastBusy()
     {
-        var volume = await _bed.CreateAsync(_bed.A, "lin");
+        var volume = await Bed.CreateAsync(Bed.A, "lin");
         var path = await volume.GetPathAsync(null);
         Trees.WriteRandom(path, "a", 10, 8192, seed: 4);
         await volume.CreateSnapshotAsync("s1");
@@ -141,7 +127,7 @@ public class ZfsLineageTests
     [Test]
     public async Task GetPath_snapshot_readOnlyTreeOfThatSnapshot()
     {
-        var volume = await _bed.CreateAsync(_bed.A, "lin");
+        var volume = await Bed.CreateAsync(Bed.A, "lin");
         var path = await volume.GetPathAsync(null);
         Trees.WriteRandom(path, "a", 5, 8192, seed: 5);
         await volume.CreateSnapshotAsync("s1");
@@ -153,13 +139,13 @@ public class ZfsLineageTests
         Assert.That(Trees.Digest(snapshotPath), Is.EqualTo(digest1));
         Assert.That(() => File.WriteAllText(Path.Combine(snapshotPath, "new"), "x"), Throws.InstanceOf<IOException>().Or.InstanceOf<UnauthorizedAccessException>());
         Assert.That(await volume.GetPathAsync("s1"), Is.EqualTo(snapshotPath), "the view is made once");
-        Assert.That(await _bed.A.ListVolumesAsync(), Does.Not.Contain(ZfsDriver.ViewsDatasetName).And.All.Not.StartsWith(ZfsDriver.ViewsDatasetName));
+        Assert.That(await Bed.A.ListVolumesAsync(), Does.Not.Contain(ZfsDriver.ViewsDatasetName).And.All.Not.StartsWith(ZfsDriver.ViewsDatasetName));
     }
 
     [Test]
     public async Task GetPath_live_isTheMountpointUnderThePool()
     {
-        var volume = await _bed.CreateAsync(_bed.A, "lin");
+        var volume = await Bed.CreateAsync(Bed.A, "lin");
         var path = await volume.GetPathAsync(null);
         Assert.That(path, Is.EqualTo("/" + volume.Dataset));
         await File.WriteAllTextAsync(Path.Combine(path, "x"), "x");

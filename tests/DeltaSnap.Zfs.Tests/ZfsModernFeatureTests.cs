@@ -8,33 +8,19 @@ namespace DeltaSnap.Zfs.Tests;
 /// reason otherwise (zfs-fuse has none of them). Never faked.
 /// </summary>
 [TestFixture]
-public class ZfsModernFeatureTests
+public class ZfsModernFeatureTests : ZfsFixture
 {
-    private ZfsTestBed _bed = null!;
-
-    [SetUp]
-    public async Task SetUp() => _bed = await ZfsTestBed.OpenAsync();
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        if (_bed is not null)
-        {
-            await _bed.DisposeAsync();
-        }
-    }
-
     [Test]
     public async Task ResumableReceive_interrupted_resumesFromTokenAndCompletes()
     {
-        RequireFeature(_bed.A.Features.ResumableStreams, "resumable streams (zfs receive -s, zfs send -t)");
-        Assert.That(_bed.A.Has(DriverCapabilities.ResumableStream), Is.True);
-        var source = await _bed.CreateAsync(_bed.A, "src");
+        RequireFeature(Bed.A.Features.ResumableStreams, "resumable streams (zfs receive -s, zfs send -t)");
+        Assert.That(Bed.A.Has(DriverCapabilities.ResumableStream), Is.True);
+        var source = await Bed.CreateAsync(Bed.A, "src");
         Trees.WriteRandom(await source.GetPathAsync(null), "a", 2, 8192, seed: 1);
         await source.CreateSnapshotAsync("s1");
         Trees.WriteRandom(await source.GetPathAsync(null), "b", 24, 512 << 10, seed: 2);
         await source.CreateSnapshotAsync("s2");
-        var target = await _bed.CreateAsync(_bed.B, "dst");
+        var target = await Bed.CreateAsync(Bed.B, "dst");
         var r1 = await NativeTransfer.RunAsync(source, null, "s1", target, null);
 
         using var cancel = new CancellationTokenSource();
@@ -62,12 +48,12 @@ public class ZfsModernFeatureTests
     [Test]
     public async Task CompressedSend_compressedDataset_receivesTheSameTree()
     {
-        RequireFeature(_bed.A.Features.CompressedSend, "compressed send (zfs send -c)");
-        var source = await _bed.CreateAsync(_bed.A, "src");
+        RequireFeature(Bed.A.Features.CompressedSend, "compressed send (zfs send -c)");
+        var source = await Bed.CreateAsync(Bed.A, "src");
         ZfsTestBed.Zfs("set", "compression=on", source.Dataset);
         await File.WriteAllTextAsync(Path.Combine(await source.GetPathAsync(null), "text"), string.Concat(Enumerable.Repeat("compressible ", 200_000)));
         await source.CreateSnapshotAsync("s1");
-        var target = await _bed.CreateAsync(_bed.B, "dst");
+        var target = await Bed.CreateAsync(Bed.B, "dst");
 
         await NativeTransfer.RunAsync(source, null, "s1", target, null, sendOptions: new NativeSendOptions { Compressed = true });
 
@@ -78,20 +64,20 @@ public class ZfsModernFeatureTests
     [Test]
     public void CompressedOrRawSend_missingFeature_refusedBeforeAnyProcess()
     {
-        if (_bed.A.Features.CompressedSend && _bed.A.Features.RawSend)
+        if (Bed.A.Features.CompressedSend && Bed.A.Features.RawSend)
         {
             Assert.Ignore("This ZFS has compressed and raw sends; the other tests here use them.");
         }
-        var volume = new Lazy<Task<ZfsVolume>>(() => _bed.CreateAsync(_bed.A, "src"));
-        if (!_bed.A.Features.CompressedSend)
+        var volume = new Lazy<Task<ZfsVolume>>(() => Bed.CreateAsync(Bed.A, "src"));
+        if (!Bed.A.Features.CompressedSend)
         {
             Assert.ThrowsAsync<NotSupportedException>(async () => await (await volume.Value).SendAsync(null, "s1", Stream.Null, new NativeSendOptions { Compressed = true }));
         }
-        if (!_bed.A.Features.RawSend)
+        if (!Bed.A.Features.RawSend)
         {
             Assert.ThrowsAsync<NotSupportedException>(async () => await (await volume.Value).SendAsync(null, "s1", Stream.Null, new NativeSendOptions { Raw = true }));
         }
-        if (!_bed.A.Features.ResumableStreams)
+        if (!Bed.A.Features.ResumableStreams)
         {
             Assert.ThrowsAsync<NotSupportedException>(async () => await (await volume.Value).SendAsync(null, "s1", Stream.Null, new NativeSendOptions { ResumeToken = "1-abc-def" }));
         }
@@ -100,20 +86,20 @@ public class ZfsModernFeatureTests
     [Test]
     public async Task RawSend_encryptedDataset_receivedRawAndNonRawIncrementalRefused()
     {
-        RequireFeature(_bed.A.Features.RawSend, "raw send (zfs send -w) and native encryption");
+        RequireFeature(Bed.A.Features.RawSend, "raw send (zfs send -w) and native encryption");
         var keyFile = Path.GetTempFileName();
         await File.WriteAllBytesAsync(keyFile, RandomNumberGenerator.GetBytes(32));
         try
         {
-            var name = _bed.Track(_bed.A, ZfsTestBed.UniqueName("enc"));
-            ZfsTestBed.Zfs("create", "-o", "encryption=on", "-o", "keyformat=raw", "-o", $"keylocation=file://{keyFile}", $"{_bed.PoolA}/{name}");
-            var source = (ZfsVolume)await _bed.A.OpenVolumeAsync(name);
+            var name = Bed.Track(Bed.A, ZfsTestBed.UniqueName("enc"));
+            ZfsTestBed.Zfs("create", "-o", "encryption=on", "-o", "keyformat=raw", "-o", $"keylocation=file://{keyFile}", $"{Bed.PoolA}/{name}");
+            var source = (ZfsVolume)await Bed.A.OpenVolumeAsync(name);
             Trees.WriteRandom(await source.GetPathAsync(null), "a", 4, 8192, seed: 3);
             await source.CreateSnapshotAsync("s1");
             Trees.WriteRandom(await source.GetPathAsync(null), "b", 4, 8192, seed: 4);
             await source.CreateSnapshotAsync("s2");
-            var targetName = _bed.Track(_bed.B, ZfsTestBed.UniqueName("enc"));
-            var target = (ZfsVolume)await _bed.B.CreateVolumeAsync(targetName, new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+            var targetName = Bed.Track(Bed.B, ZfsTestBed.UniqueName("enc"));
+            var target = (ZfsVolume)await Bed.B.CreateVolumeAsync(targetName, new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
             ZfsTestBed.Zfs("destroy", target.Dataset); // a raw full stream creates its own encrypted dataset
 
             var r1 = await NativeTransfer.RunAsync(source, null, "s1", target, null, sendOptions: new NativeSendOptions { Raw = true });
@@ -133,9 +119,9 @@ public class ZfsModernFeatureTests
     [Test]
     public async Task Zvol_writeSnapshotSendReceive_targetDeviceMatches()
     {
-        RequireFeature(_bed.A.Features.Zvols, "zvols (block volumes; they need the ZFS kernel module, zfs-fuse has none)");
-        var name = _bed.Track(_bed.A, ZfsTestBed.UniqueName("zvol"));
-        var source = await _bed.A.CreateVolumeAsync(name, new VolumeCreateOptions { Kind = VolumeKind.Block, Size = 32 << 20 });
+        RequireFeature(Bed.A.Features.Zvols, "zvols (block volumes; they need the ZFS kernel module, zfs-fuse has none)");
+        var name = Bed.Track(Bed.A, ZfsTestBed.UniqueName("zvol"));
+        var source = await Bed.A.CreateVolumeAsync(name, new VolumeCreateOptions { Kind = VolumeKind.Block, Size = 32 << 20 });
         var data = RandomNumberGenerator.GetBytes(1 << 20);
         await using (var device = await source.OpenDeviceAsync(null, writable: true))
         {
@@ -143,8 +129,8 @@ public class ZfsModernFeatureTests
             await device.FlushAsync();
         }
         await source.CreateSnapshotAsync("s1");
-        var targetName = _bed.Track(_bed.B, ZfsTestBed.UniqueName("zvol"));
-        var target = await _bed.B.CreateVolumeAsync(targetName, new VolumeCreateOptions { Kind = VolumeKind.Block, Size = 32 << 20 });
+        var targetName = Bed.Track(Bed.B, ZfsTestBed.UniqueName("zvol"));
+        var target = await Bed.B.CreateVolumeAsync(targetName, new VolumeCreateOptions { Kind = VolumeKind.Block, Size = 32 << 20 });
 
         await NativeTransfer.RunAsync(source, null, "s1", target, null);
 

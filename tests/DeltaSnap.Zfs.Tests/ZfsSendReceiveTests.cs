@@ -7,26 +7,12 @@ namespace DeltaSnap.Zfs.Tests;
 
 /// <summary>Native send/receive between the two real zfs-fuse pools, through SendAsync/ReceiveAsync.</summary>
 [TestFixture]
-public class ZfsSendReceiveTests
+public class ZfsSendReceiveTests : ZfsFixture
 {
-    private ZfsTestBed _bed = null!;
-
-    [SetUp]
-    public async Task SetUp() => _bed = await ZfsTestBed.OpenAsync();
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        if (_bed is not null)
-        {
-            await _bed.DisposeAsync();
-        }
-    }
-
     [Test]
     public async Task FullThenIncremental_betweenPools_targetTreesAndGuidsMatchSource()
     {
-        var source = await _bed.CreateAsync(_bed.A, "src");
+        var source = await Bed.CreateAsync(Bed.A, "src");
         var sourcePath = await source.GetPathAsync(null);
         Trees.WriteRandom(sourcePath, "a", 20, 64 << 10, seed: 1);
         var s1 = await source.CreateSnapshotAsync("s1");
@@ -38,11 +24,11 @@ public class ZfsSendReceiveTests
         var digest2 = Trees.Digest(sourcePath);
         Assert.That(digest2, Is.Not.EqualTo(digest1));
 
-        var targetName = _bed.Track(_bed.B, ZfsTestBed.UniqueName("dst"));
-        var target = new Lazy<Task<Volume>>(() => _bed.B.OpenVolumeAsync(targetName));
+        var targetName = Bed.Track(Bed.B, ZfsTestBed.UniqueName("dst"));
+        var target = new Lazy<Task<Volume>>(() => Bed.B.OpenVolumeAsync(targetName));
 
         // Full: the target dataset does not exist yet; the receive creates it.
-        var fullTarget = (ZfsVolume)await _bed.B.CreateVolumeAsync(targetName, new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+        var fullTarget = (ZfsVolume)await Bed.B.CreateVolumeAsync(targetName, new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
         var r1 = await NativeTransfer.RunAsync(source, null, "s1", fullTarget, null);
         Assert.That(r1.Identity, Is.EqualTo(s1.Identity));
         Assert.That(r1.Name, Is.EqualTo("s1"));
@@ -71,10 +57,10 @@ public class ZfsSendReceiveTests
     public async Task Receive_fullStreamIntoExistingDatasetWithFiles_completes()
     {
         // zfs-fuse answers EIO to a forced full receive over a file system that held files, after committing it.
-        var source = await _bed.CreateAsync(_bed.A, "src");
+        var source = await Bed.CreateAsync(Bed.A, "src");
         Trees.WriteRandom(await source.GetPathAsync(null), "a", 10, 16 << 10, seed: 4);
         await source.CreateSnapshotAsync("s1");
-        var target = await _bed.CreateAsync(_bed.B, "dst");
+        var target = await Bed.CreateAsync(Bed.B, "dst");
         Trees.WriteRandom(await target.GetPathAsync(null), "junk", 3, 4096, seed: 5);
 
         var received = await NativeTransfer.RunAsync(source, null, "s1", target, null);
@@ -85,9 +71,31 @@ public class ZfsSendReceiveTests
     }
 
     [Test]
+    public async Task Receive_fullStreamFailsOverExistingDataset_targetKeepsItsFilesAndIsMountedAgain()
+    {
+        // A forced full receive over a mounted file system unmounts it first (zfs-fuse's EIO otherwise); a failed
+        // receive must not leave it unmounted.
+        var source = await Bed.CreateAsync(Bed.A, "src");
+        Trees.WriteRandom(await source.GetPathAsync(null), "a", 8, 512 << 10, seed: 19);
+        await source.CreateSnapshotAsync("s1");
+        var target = await Bed.CreateAsync(Bed.B, "dst");
+        var targetPath = await target.GetPathAsync(null);
+        Trees.WriteRandom(targetPath, "junk", 3, 4096, seed: 20);
+        var digestBefore = Trees.Digest(targetPath);
+
+        var error = Assert.ThrowsAsync<IOException>(() =>
+            NativeTransfer.RunAsync(source, null, "s1", target, null, wrapReceiveStream: s => new ThrowAfterNBytesStream(s, 1 << 20, chunk: 256 << 10)));
+        Assert.That(error!.Message, Does.Contain("Injected"));
+
+        Assert.That(await target.GetLineageAsync(), Is.Empty);
+        Assert.That(ZfsTestBed.Zfs("get", "-H", "-o", "value", "mounted", target.Dataset).Trim(), Is.EqualTo("yes"));
+        Assert.That(Trees.Digest(targetPath), Is.EqualTo(digestBefore));
+    }
+
+    [Test]
     public async Task Receive_wrongBase_rejectedBeforeAnythingIsWritten()
     {
-        var source = await _bed.CreateAsync(_bed.A, "src");
+        var source = await Bed.CreateAsync(Bed.A, "src");
         var sourcePath = await source.GetPathAsync(null);
         Trees.WriteRandom(sourcePath, "a", 5, 8192, seed: 6);
         await source.CreateSnapshotAsync("s1");
@@ -96,7 +104,7 @@ public class ZfsSendReceiveTests
         Trees.WriteRandom(sourcePath, "c", 5, 8192, seed: 8);
         await source.CreateSnapshotAsync("s3");
 
-        var target = await _bed.CreateAsync(_bed.B, "dst");
+        var target = await Bed.CreateAsync(Bed.B, "dst");
         var r1 = await NativeTransfer.RunAsync(source, null, "s1", target, null);
         await NativeTransfer.RunAsync(source, "s1", "s2", target, r1);
         await target.PromoteAsync("s2");
@@ -120,7 +128,7 @@ public class ZfsSendReceiveTests
             target.ReceiveAsync(new MemoryStream(full), new NativeReceiveRequest { Snapshot = s3, TargetBase = before.Find("s2") }));
 
         // A stream from an unrelated dataset whose snapshot names match.
-        var other = await _bed.CreateAsync(_bed.A, "other");
+        var other = await Bed.CreateAsync(Bed.A, "other");
         Trees.WriteRandom(await other.GetPathAsync(null), "x", 2, 4096, seed: 9);
         await other.CreateSnapshotAsync("s2");
         await other.CreateSnapshotAsync("s3");
@@ -132,12 +140,49 @@ public class ZfsSendReceiveTests
         var after = await target.GetLineageAsync();
         Assert.That(after.Select(s => (s.Name, s.Identity)), Is.EqualTo(before.Select(s => (s.Name, s.Identity))));
         Assert.That(Trees.Digest(await target.GetPathAsync(null)), Is.EqualTo(digestBefore));
+        Assert.That(ReceiveProcessesOf(target.Dataset), Is.Empty, "the receives started while the headers were read were killed");
+    }
+
+    [Test]
+    public async Task Receive_wrongBaseArrivingSlowly_receiveStartedEarlyIsKilledUnfedAndTargetUnchanged()
+    {
+        var source = await Bed.CreateAsync(Bed.A, "src");
+        var sourcePath = await source.GetPathAsync(null);
+        Trees.WriteRandom(sourcePath, "a", 5, 8192, seed: 16);
+        await source.CreateSnapshotAsync("s1");
+        Trees.WriteRandom(sourcePath, "b", 5, 8192, seed: 17);
+        await source.CreateSnapshotAsync("s2");
+        Trees.WriteRandom(sourcePath, "c", 5, 8192, seed: 18);
+        await source.CreateSnapshotAsync("s3");
+        var target = await Bed.CreateAsync(Bed.B, "dst");
+        var r1 = await NativeTransfer.RunAsync(source, null, "s1", target, null);
+        var r2 = await NativeTransfer.RunAsync(source, "s1", "s2", target, r1);
+        await target.PromoteAsync("s2");
+        var before = await target.GetLineageAsync();
+        var digestBefore = Trees.Digest(await target.GetPathAsync(null));
+
+        // The incremental from s1 where s2 is the base, held back before its first byte: `zfs receive` is already
+        // running (started while the BEGIN record is awaited), and must never see a byte of it.
+        var stream = await NativeTransfer.CaptureAsync(source, "s1", "s3");
+        var gate = new GatedStream(new MemoryStream(stream), 0);
+        var s3 = (await source.GetLineageAsync()).Find("s3")!;
+        var receive = target.ReceiveAsync(gate, new NativeReceiveRequest { Snapshot = s3, TargetBase = r2 });
+        await gate.Reached.WaitAsync(TimeSpan.FromSeconds(30));
+        await WaitUntilAsync(() => ReceiveProcessesOf(target.Dataset).Count == 1);
+        gate.Open();
+
+        Assert.That(async () => await receive, Throws.InstanceOf<ZfsStreamMismatchException>());
+        Assert.That(ReceiveProcessesOf(target.Dataset), Is.Empty, "the early receive was killed");
+        Assert.That((await target.GetLineageAsync()).Select(s => (s.Name, s.Identity)), Is.EqualTo(before.Select(s => (s.Name, s.Identity))));
+        Assert.That(Trees.Digest(await target.GetPathAsync(null)), Is.EqualTo(digestBefore));
+        var rerun = await NativeTransfer.RunAsync(source, "s2", "s3", target, r2);
+        Assert.That(rerun.Identity, Is.EqualTo(s3.Identity));
     }
 
     [Test]
     public async Task Receive_corruptOrEmptyStream_throwsCorruptDataAndWritesNothing()
     {
-        var target = await _bed.CreateAsync(_bed.B, "dst");
+        var target = await Bed.CreateAsync(Bed.B, "dst");
         var snapshot = new SnapshotInfo("s1", new SnapshotIdentity(ZfsDriver.GuidIdentityKind, "1"), DateTimeOffset.UtcNow);
         Assert.ThrowsAsync<CorruptDataException>(() => target.ReceiveAsync(new MemoryStream(), new NativeReceiveRequest { Snapshot = snapshot }));
         Assert.ThrowsAsync<CorruptDataException>(() => target.ReceiveAsync(new MemoryStream(new byte[400]), new NativeReceiveRequest { Snapshot = snapshot }));
@@ -209,7 +254,7 @@ public class ZfsSendReceiveTests
     [Test]
     public async Task Receive_targetWithQuotaAndRefquota_liftedDuringTheReceiveAndRestoredAfter()
     {
-        var source = await _bed.CreateAsync(_bed.A, "src");
+        var source = await Bed.CreateAsync(Bed.A, "src");
         var sourcePath = await source.GetPathAsync(null);
         Trees.WriteRandom(sourcePath, "a", 6, 256 << 10, seed: 10); // ~1.5 MiB
         await source.CreateSnapshotAsync("s1");
@@ -217,7 +262,7 @@ public class ZfsSendReceiveTests
         Trees.WriteRandom(sourcePath, "b", 6, 256 << 10, seed: 11); // ~1.5 MiB new, the old kept by s1
         await source.CreateSnapshotAsync("s2");
 
-        var target = await _bed.CreateAsync(_bed.B, "dst");
+        var target = await Bed.CreateAsync(Bed.B, "dst");
         var r1 = await NativeTransfer.RunAsync(source, null, "s1", target, null);
         ZfsTestBed.Zfs("set", "refquota=3M", target.Dataset);
         ZfsTestBed.Zfs("set", "quota=100M", target.Dataset);
@@ -242,11 +287,11 @@ public class ZfsSendReceiveTests
     [Test]
     public async Task Receive_dataExceedsTheRestoredQuota_snapshotReceivedAndErrorSaysQuotaStaysLifted()
     {
-        var source = await _bed.CreateAsync(_bed.A, "src");
+        var source = await Bed.CreateAsync(Bed.A, "src");
         await source.CreateSnapshotAsync("s1");
         Trees.WriteRandom(await source.GetPathAsync(null), "b", 16, 256 << 10, seed: 15); // ~4 MiB
         await source.CreateSnapshotAsync("s2");
-        var target = await _bed.CreateAsync(_bed.B, "dst");
+        var target = await Bed.CreateAsync(Bed.B, "dst");
         var r1 = await NativeTransfer.RunAsync(source, null, "s1", target, null);
         ZfsTestBed.Zfs("set", "refquota=1M", target.Dataset);
 
@@ -259,11 +304,11 @@ public class ZfsSendReceiveTests
     [Test]
     public async Task Receive_quotaLiftedAndReceiveFails_quotaStillRestored()
     {
-        var source = await _bed.CreateAsync(_bed.A, "src");
+        var source = await Bed.CreateAsync(Bed.A, "src");
         await source.CreateSnapshotAsync("s1");
         Trees.WriteRandom(await source.GetPathAsync(null), "b", 8, 256 << 10, seed: 13);
         await source.CreateSnapshotAsync("s2");
-        var target = await _bed.CreateAsync(_bed.B, "dst");
+        var target = await Bed.CreateAsync(Bed.B, "dst");
         var r1 = await NativeTransfer.RunAsync(source, null, "s1", target, null);
         ZfsTestBed.Zfs("set", "refquota=1M", target.Dataset);
 
@@ -277,9 +322,9 @@ public class ZfsSendReceiveTests
     [Test]
     public async Task Receive_snapshotNameAlreadyOnTarget_refusedBeforeWriting()
     {
-        var source = await _bed.CreateAsync(_bed.A, "src");
+        var source = await Bed.CreateAsync(Bed.A, "src");
         await source.CreateSnapshotAsync("s1");
-        var target = await _bed.CreateAsync(_bed.B, "dst");
+        var target = await Bed.CreateAsync(Bed.B, "dst");
         var r1 = await NativeTransfer.RunAsync(source, null, "s1", target, null);
         var stream = await NativeTransfer.CaptureAsync(source, null, "s1");
         var s1 = (await source.GetLineageAsync()).Find("s1")!;
@@ -291,10 +336,10 @@ public class ZfsSendReceiveTests
     [Test]
     public async Task Promote_afterLiveWritesOnTheTarget_rollsThemBack()
     {
-        var source = await _bed.CreateAsync(_bed.A, "src");
+        var source = await Bed.CreateAsync(Bed.A, "src");
         Trees.WriteRandom(await source.GetPathAsync(null), "a", 4, 8192, seed: 30);
         await source.CreateSnapshotAsync("s1");
-        var target = await _bed.CreateAsync(_bed.B, "dst");
+        var target = await Bed.CreateAsync(Bed.B, "dst");
         await NativeTransfer.RunAsync(source, null, "s1", target, null);
         Trees.WriteRandom(await target.GetPathAsync(null), "stray", 3, 4096, seed: 31);
 
@@ -306,10 +351,10 @@ public class ZfsSendReceiveTests
     [Test]
     public async Task Promote_rightAfterReceive_liveStateIsTheSnapshotAndMounted()
     {
-        var source = await _bed.CreateAsync(_bed.A, "src");
+        var source = await Bed.CreateAsync(Bed.A, "src");
         Trees.WriteRandom(await source.GetPathAsync(null), "a", 4, 8192, seed: 32);
         await source.CreateSnapshotAsync("s1");
-        var target = await _bed.CreateAsync(_bed.B, "dst");
+        var target = await Bed.CreateAsync(Bed.B, "dst");
         ZfsTestBed.Zfs("unmount", target.Dataset);
 
         await NativeTransfer.RunAsync(source, null, "s1", target, null);
@@ -322,7 +367,7 @@ public class ZfsSendReceiveTests
     [Test]
     public async Task Send_destinationThrows_killsSendAndRethrows()
     {
-        var source = await _bed.CreateAsync(_bed.A, "src");
+        var source = await Bed.CreateAsync(Bed.A, "src");
         Trees.WriteRandom(await source.GetPathAsync(null), "a", 8, 512 << 10, seed: 14);
         await source.CreateSnapshotAsync("s1");
 
@@ -334,7 +379,7 @@ public class ZfsSendReceiveTests
     [Test]
     public async Task Send_missingSnapshot_throwsCommandExceptionWithCommandExitCodeAndStderr()
     {
-        var source = await _bed.CreateAsync(_bed.A, "src");
+        var source = await Bed.CreateAsync(Bed.A, "src");
         var error = Assert.ThrowsAsync<ZfsCommandException>(() => source.SendAsync(null, "nope", Stream.Null));
         Assert.That(error!.CommandLine, Does.StartWith("zfs send").And.Contain($"{source.Dataset}@nope"));
         Assert.That(error.ExitCode, Is.Not.Zero);
@@ -343,13 +388,13 @@ public class ZfsSendReceiveTests
 
     private async Task<(ZfsVolume Source, ZfsVolume Target, SnapshotInfo R1, string DigestBase)> PrepareLargeIncrementalAsync()
     {
-        var source = await _bed.CreateAsync(_bed.A, "src");
+        var source = await Bed.CreateAsync(Bed.A, "src");
         var sourcePath = await source.GetPathAsync(null);
         Trees.WriteRandom(sourcePath, "a", 4, 64 << 10, seed: 20);
         await source.CreateSnapshotAsync("s1");
         Trees.WriteRandom(sourcePath, "b", 24, 512 << 10, seed: 21); // ~12 MiB incremental
         await source.CreateSnapshotAsync("s2");
-        var target = await _bed.CreateAsync(_bed.B, "dst");
+        var target = await Bed.CreateAsync(Bed.B, "dst");
         var r1 = await NativeTransfer.RunAsync(source, null, "s1", target, null);
         await target.PromoteAsync("s1");
         return (source, target, r1, Trees.Digest(await target.GetPathAsync(null)));

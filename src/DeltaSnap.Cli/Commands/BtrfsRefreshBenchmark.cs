@@ -1,8 +1,6 @@
 // A console tool's benchmark: there is no synchronization context to avoid, and ConfigureAwait on every line would hide the steps.
 #pragma warning disable CA2007
 
-using System.Diagnostics;
-using System.IO.Pipelines;
 using DeltaSnap.Btrfs;
 using DeltaSnap.Drivers;
 using DeltaSnap.Lineage;
@@ -45,17 +43,28 @@ public sealed record BtrfsRefreshBenchmarkResult(
 
 /// <summary>
 /// Measures DeltaSnap's Btrfs send/receive path against a raw <c>btrfs send -p PARENT SNAP | btrfs receive DIR</c>
-/// pipeline on the same data in the same run: a volume of <see cref="Size"/> bytes in 16 MiB files, a base
-/// snapshot on both sides, then for each of <see cref="ChangedPercents"/> that share of the data overwritten
-/// in place in 64 KiB blocks at random offsets and snapshotted, and the incremental sent
-/// <see cref="Runs"/> times each way (alternating which goes first), each timed up to a sync of the target
-/// file system (data on disk, not just in the page cache), the received snapshot deleted and deleted
-/// subvolumes cleaned between runs. Reports medians, fastest runs, and the median of the per-run ratios.
+/// pipeline on the same data in the same run (the harness is <see cref="NativeRefreshBenchmark{TResult}"/>): a volume
+/// in 16 MiB files, a base snapshot on both sides, changes overwritten in place in 64 KiB blocks. Three routes, the
+/// raw pipeline and DeltaSnap's transfer alternating which goes first and the whole refresh last, each timed up to a
+/// sync of the target file system (data on disk, not just in the page cache); the received snapshot is deleted and
+/// deleted subvolumes cleaned between runs, and each case is incremental from the one before.
 /// </summary>
-public sealed class BtrfsRefreshBenchmark
+#pragma warning disable CA1001 // The drivers live for one RunAsync, which always ends in DeleteVolumesAsync: that disposes them.
+public sealed class BtrfsRefreshBenchmark : NativeRefreshBenchmark<BtrfsRefreshBenchmarkResult>
+#pragma warning restore CA1001
 {
-    private const int FileSize = 16 << 20;
-    private const int BlockSize = 64 << 10;
+    private static readonly string[] AllRoutes = [RawRoute, DeltaSnapRoute, RefreshRoute];
+    private static readonly string[] DeltaSnapFirst = [DeltaSnapRoute, RawRoute, RefreshRoute];
+
+    private string? _rootA;
+    private string? _rootB;
+    private BtrfsDriver? _driverA;
+    private BtrfsDriver? _driverB;
+    private BtrfsVolume? _source;
+    private BtrfsVolume? _target;
+
+    /// <summary>Creates the benchmark with its default of three runs per case and route.</summary>
+    public BtrfsRefreshBenchmark() => Runs = 3;
 
     /// <summary>A directory on the source Btrfs file system (a work directory is made in it and removed after).</summary>
     public required string SourceDirectory { get; init; }
@@ -63,202 +72,112 @@ public sealed class BtrfsRefreshBenchmark
     /// <summary>A directory on the target Btrfs file system.</summary>
     public required string TargetDirectory { get; init; }
 
-    /// <summary>The data size.</summary>
-    public long Size { get; init; } = 1L << 30;
+    /// <inheritdoc />
+    protected override int FileSize => 16 << 20;
 
-    /// <summary>The changes measured, in percent of <see cref="Size"/>.</summary>
-    public IReadOnlyList<double> ChangedPercents { get; init; } = [1, 10];
+    /// <inheritdoc />
+    protected override int ChangeSize => 64 << 10;
 
-    /// <summary>Measured runs per case and route.</summary>
-    public int Runs { get; init; } = 3;
+    /// <inheritdoc />
+    protected override string ChangeUnit => "blocks";
 
-    /// <summary>Runs the benchmark, writing progress to <paramref name="log"/>.</summary>
-    public async Task<IReadOnlyList<BtrfsRefreshBenchmarkResult>> RunAsync(TextWriter log, CancellationToken cancellationToken = default)
+    /// <inheritdoc />
+    protected override IReadOnlyList<string> Routes => AllRoutes;
+
+    /// <inheritdoc />
+    protected override async Task<(Volume Source, Volume Target)> CreateVolumesAsync(string id, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(log);
-        var id = "dsbench-" + Guid.NewGuid().ToString("N")[..8];
-        var rootA = Path.Combine(SourceDirectory, id);
-        var rootB = Path.Combine(TargetDirectory, id);
-        Directory.CreateDirectory(rootA);
-        Directory.CreateDirectory(rootB);
-        await using var driverA = new BtrfsDriver(rootA);
-        await using var driverB = new BtrfsDriver(rootB);
-        try
+        _rootA = Path.Combine(SourceDirectory, id);
+        _rootB = Path.Combine(TargetDirectory, id);
+        Directory.CreateDirectory(_rootA);
+        Directory.CreateDirectory(_rootB);
+        _driverA = new BtrfsDriver(_rootA);
+        _driverB = new BtrfsDriver(_rootB);
+        _source = (BtrfsVolume)await _driverA.CreateVolumeAsync("data", new VolumeCreateOptions { Kind = VolumeKind.Filesystem }, cancellationToken);
+        _target = (BtrfsVolume)await _driverB.CreateVolumeAsync("data", new VolumeCreateOptions { Kind = VolumeKind.Filesystem }, cancellationToken);
+        return (_source, _target);
+    }
+
+    /// <inheritdoc />
+    protected override async Task DeleteVolumesAsync(CancellationToken cancellationToken)
+    {
+        foreach (var (driver, root) in new[] { (_driverA, _rootA), (_driverB, _rootB) })
         {
-            var source = (BtrfsVolume)await driverA.CreateVolumeAsync("data", new VolumeCreateOptions { Kind = VolumeKind.Filesystem }, cancellationToken);
-            var target = (BtrfsVolume)await driverB.CreateVolumeAsync("data", new VolumeCreateOptions { Kind = VolumeKind.Filesystem }, cancellationToken);
-            var random = new Random(20260101);
-            var stopwatch = Stopwatch.StartNew();
-            var files = await WriteDataAsync(source.LivePath, random, cancellationToken);
-            await log.WriteLineAsync($"wrote {Size >> 20} MiB in {files.Count} files in {stopwatch.Elapsed.TotalSeconds:F1} s");
-
-            var baseSnapshot = await source.CreateSnapshotAsync("base", cancellationToken: cancellationToken);
-            stopwatch.Restart();
-            var (baseOnTarget, fullBytes) = await TransferAsync(source, target, null, null, baseSnapshot, cancellationToken);
-            await log.WriteLineAsync($"full send of the base: {fullBytes >> 20} MiB in {stopwatch.Elapsed.TotalSeconds:F2} s");
-            await SyncAsync(cancellationToken);
-
-            var results = new List<BtrfsRefreshBenchmarkResult>();
-            foreach (var percent in ChangedPercents)
+            if (driver is not null)
             {
-                var changed = await ChangeAsync(files, percent, random, cancellationToken);
-                var name = $"changed-{percent:0.##}pct".Replace('.', '_');
-                var snapshot = await source.CreateSnapshotAsync(name, cancellationToken: cancellationToken);
-                await log.WriteLineAsync($"{percent}% changed: {changed >> 20} MiB overwritten in {BlockSize >> 10} KiB blocks");
-
-                var raw = new List<double>();
-                var deltaSnap = new List<double>();
-                var refresh = new List<double>();
-                long streamBytes = 0;
-                for (var run = 0; run < Runs; run++)
+                if (await driver.VolumeExistsAsync("data", cancellationToken))
                 {
-                    foreach (var route in run % 2 == 0 ? (string[])["raw", "deltasnap", "refresh"] : ["deltasnap", "raw", "refresh"])
-                    {
-                        double seconds;
-                        switch (route)
-                        {
-                            case "raw":
-                                stopwatch.Restart();
-                                await RawPipelineAsync(await source.GetPathAsync(baseSnapshot.Name, cancellationToken), await source.GetPathAsync(name, cancellationToken), target.SnapshotDirectory, cancellationToken);
-                                await RunBtrfsAsync(["filesystem", "sync", TargetDirectory], cancellationToken);
-                                seconds = stopwatch.Elapsed.TotalSeconds;
-                                raw.Add(seconds);
-                                break;
-                            case "deltasnap":
-                                stopwatch.Restart();
-                                (_, streamBytes) = await TransferAsync(source, target, baseSnapshot, baseOnTarget, snapshot, cancellationToken);
-                                await RunBtrfsAsync(["filesystem", "sync", TargetDirectory], cancellationToken);
-                                seconds = stopwatch.Elapsed.TotalSeconds;
-                                deltaSnap.Add(seconds);
-                                break;
-                            default:
-                                stopwatch.Restart();
-                                await new Replicator().RefreshAsync(source, target, new RefreshOptions { Plan = new RefreshPlanOptions { SnapshotsOnly = true } }, cancellationToken: cancellationToken);
-                                await RunBtrfsAsync(["filesystem", "sync", TargetDirectory], cancellationToken);
-                                seconds = stopwatch.Elapsed.TotalSeconds;
-                                refresh.Add(seconds);
-                                break;
-                        }
-                        await log.WriteLineAsync($"  run {run + 1} {route,-9} {seconds:F3} s");
-                        await target.DeleteSnapshotAsync(name, cancellationToken);
-                        await SyncAsync(cancellationToken);
-                    }
+                    await driver.DeleteVolumeAsync("data", cancellationToken);
                 }
-                results.Add(new BtrfsRefreshBenchmarkResult(
-                    percent, streamBytes, Median(raw), Median(deltaSnap), Median(refresh), raw.Min(), deltaSnap.Min(), refresh.Min(),
-                    Median(deltaSnap.Select((d, i) => d / raw[i]).ToList()), Median(refresh.Select((r, i) => r / raw[i]).ToList())));
-
-                // The next case is incremental from this one.
-                (baseOnTarget, _) = await TransferAsync(source, target, baseSnapshot, baseOnTarget, snapshot, cancellationToken);
-                baseSnapshot = snapshot;
-                await SyncAsync(cancellationToken);
+                await driver.DisposeAsync();
             }
-            return results;
-        }
-        finally
-        {
-            foreach (var (driver, root) in new[] { (driverA, rootA), (driverB, rootB) })
+            if (root is not null && Directory.Exists(root))
             {
-                if (await driver.VolumeExistsAsync("data", CancellationToken.None))
-                {
-                    await driver.DeleteVolumeAsync("data", CancellationToken.None);
-                }
                 Directory.Delete(root, recursive: true);
             }
         }
     }
 
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
-    }
+    /// <inheritdoc />
+    protected override Task AfterFullTransferAsync(SnapshotInfo baseOnTarget, CancellationToken cancellationToken) => SyncAsync(cancellationToken);
 
-    private async Task<List<string>> WriteDataAsync(string root, Random random, CancellationToken cancellationToken)
-    {
-        var files = new List<string>();
-        var buffer = new byte[FileSize];
-        for (long written = 0, i = 0; written < Size; written += FileSize, i++)
-        {
-            var path = Path.Combine(root, $"file{i:D5}.bin");
-            random.NextBytes(buffer);
-            var length = (int)Math.Min(FileSize, Size - written);
-            await File.WriteAllBytesAsync(path, buffer.AsMemory(0, length).ToArray(), cancellationToken);
-            files.Add(path);
-        }
-        return files;
-    }
+    /// <inheritdoc />
+    protected override IEnumerable<string> RouteOrder(int run) => run % 2 == 0 ? AllRoutes : DeltaSnapFirst;
 
-    private async Task<long> ChangeAsync(List<string> files, double percent, Random random, CancellationToken cancellationToken)
-    {
-        var blocksPerFile = FileSize / BlockSize;
-        var totalBlocks = Size / BlockSize;
-        var toChange = (long)Math.Round(totalBlocks * percent / 100);
-        var chosen = new HashSet<long>();
-        while (chosen.Count < toChange)
-        {
-            chosen.Add(random.NextInt64(totalBlocks));
-        }
-        var block = new byte[BlockSize];
-        foreach (var group in chosen.GroupBy(b => b / blocksPerFile).OrderBy(g => g.Key))
-        {
-            var stream = new FileStream(files[(int)group.Key], FileMode.Open, FileAccess.Write);
-            await using (stream)
-            {
-                foreach (var b in group.Order())
-                {
-                    random.NextBytes(block);
-                    stream.Position = b % blocksPerFile * BlockSize;
-                    await stream.WriteAsync(block, cancellationToken);
-                }
-            }
-        }
-        return toChange * BlockSize;
-    }
+    /// <inheritdoc />
+    protected override Task BeforeRunAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    private static async Task<(SnapshotInfo Received, long Bytes)> TransferAsync(
-        Volume source, Volume target, SnapshotInfo? sourceBase, SnapshotInfo? targetBase, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    protected override async Task<long> RunRouteAsync(string route, RouteCase routeCase, CancellationToken cancellationToken)
     {
-        // As the replicator's native route pipes it: send into a Pipe with backpressure, receive from it.
-        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 16L << 20, resumeWriterThreshold: 8L << 20));
         long bytes = 0;
-        var send = Task.Run(async () =>
+        switch (route)
         {
-            var writer = new CountingStream(pipe.Writer.AsStream(leaveOpen: true));
-            try
-            {
-                await source.SendAsync(sourceBase?.Name, snapshot.Name, writer, cancellationToken: cancellationToken);
-                bytes = writer.Count;
-                await pipe.Writer.CompleteAsync();
-            }
-            catch (Exception e)
-            {
-                await pipe.Writer.CompleteAsync(e);
-                throw;
-            }
-        }, cancellationToken);
-        var received = await target.ReceiveAsync(pipe.Reader.AsStream(leaveOpen: true), new NativeReceiveRequest { Snapshot = snapshot, TargetBase = targetBase }, cancellationToken);
-        await pipe.Reader.CompleteAsync();
-        await send;
-        return (received, bytes);
+            case RawRoute:
+                // The baseline the issue names, run by sh with the paths as positional parameters (never spliced into the script).
+                await RunProgramAsync("sh",
+                    ["-c", "btrfs -q send -p \"$1\" \"$2\" | btrfs -q receive -e \"$3\"", "sh",
+                     await Source.GetPathAsync(routeCase.Base.Name, cancellationToken), await Source.GetPathAsync(routeCase.Snapshot.Name, cancellationToken),
+                     Target.SnapshotDirectory],
+                    cancellationToken);
+                break;
+            case DeltaSnapRoute:
+                bytes = (await TransferAsync(Source, Target, routeCase.Base, routeCase.BaseOnTarget, routeCase.Snapshot, cancellationToken)).Bytes;
+                break;
+            default:
+                await new Replicator().RefreshAsync(Source, Target, new RefreshOptions { Plan = new RefreshPlanOptions { SnapshotsOnly = true } }, cancellationToken: cancellationToken);
+                break;
+        }
+        await RunProgramAsync("btrfs", ["filesystem", "sync", TargetDirectory], cancellationToken);
+        return bytes;
     }
 
-    private static async Task RawPipelineAsync(string parent, string snapshot, string receiveDirectory, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    protected override async Task AfterRunAsync(SnapshotInfo snapshot, SnapshotInfo baseOnTarget, CancellationToken cancellationToken)
     {
-        // The baseline the issue names, run by sh with the paths as positional parameters (never spliced into the script).
-        var info = new ProcessStartInfo("sh") { UseShellExecute = false, RedirectStandardError = true };
-        foreach (var a in (string[])["-c", "btrfs -q send -p \"$1\" \"$2\" | btrfs -q receive -e \"$3\"", "sh", parent, snapshot, receiveDirectory])
-        {
-            info.ArgumentList.Add(a);
-        }
-        using var process = Process.Start(info)!;
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"The raw pipeline failed with exit code {process.ExitCode}: {await stderr}");
-        }
+        await Target.DeleteSnapshotAsync(snapshot.Name, cancellationToken);
+        await SyncAsync(cancellationToken);
     }
+
+    /// <inheritdoc />
+    protected override async Task<(SnapshotInfo Base, SnapshotInfo BaseOnTarget)> NextCaseAsync(
+        SnapshotInfo baseSnapshot, SnapshotInfo baseOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    {
+        // The next case is incremental from this one.
+        var (received, _) = await TransferAsync(Source, Target, baseSnapshot, baseOnTarget, snapshot, cancellationToken);
+        await SyncAsync(cancellationToken);
+        return (snapshot, received);
+    }
+
+    /// <inheritdoc />
+    protected override BtrfsRefreshBenchmarkResult CreateResult(double percent, long streamBytes, RouteTimes times) => new(
+        percent, streamBytes, times.Median(RawRoute), times.Median(DeltaSnapRoute), times.Median(RefreshRoute),
+        times.Fastest(RawRoute), times.Fastest(DeltaSnapRoute), times.Fastest(RefreshRoute),
+        times.PairedRatio(DeltaSnapRoute), times.PairedRatio(RefreshRoute));
+
+    private BtrfsVolume Source => _source ?? throw new InvalidOperationException("The volumes are not made yet.");
+
+    private BtrfsVolume Target => _target ?? throw new InvalidOperationException("The volumes are not made yet.");
 
     /// <summary>Flushes both file systems and waits for deleted subvolumes to be cleaned, so runs do not overlap.</summary>
     private async Task SyncAsync(CancellationToken cancellationToken)
@@ -266,66 +185,8 @@ public sealed class BtrfsRefreshBenchmark
         foreach (var directory in new[] { SourceDirectory, TargetDirectory })
         {
             // A commit first: it wakes the cleaner, which otherwise waits for the next periodic commit (30 s).
-            await RunBtrfsAsync(["filesystem", "sync", directory], cancellationToken);
-            await RunBtrfsAsync(["subvolume", "sync", directory], cancellationToken);
+            await RunProgramAsync("btrfs", ["filesystem", "sync", directory], cancellationToken);
+            await RunProgramAsync("btrfs", ["subvolume", "sync", directory], cancellationToken);
         }
-    }
-
-    private static async Task RunBtrfsAsync(string[] arguments, CancellationToken cancellationToken)
-    {
-        var info = new ProcessStartInfo("btrfs") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in arguments)
-        {
-            info.ArgumentList.Add(a);
-        }
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var errors = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        await output;
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"btrfs {string.Join(' ', arguments)} failed with exit code {process.ExitCode}: {await errors}");
-        }
-    }
-
-    private sealed class CountingStream(Stream inner) : Stream
-    {
-        public long Count { get; private set; }
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => Count; set => throw new NotSupportedException(); }
-
-        public override void Write(byte[] buffer, int offset, int count)
-        {
-            inner.Write(buffer, offset, count);
-            Count += count;
-        }
-
-        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            await inner.WriteAsync(buffer, cancellationToken);
-            Count += buffer.Length;
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush() => inner.Flush();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }
