@@ -35,7 +35,9 @@ public sealed class ZfsDriver : VolumeDriver
         Options = options;
         Features = features;
         Zfs = zfs;
-        var capabilities = DriverCapabilities.FilesystemVolumes | DriverCapabilities.NativeStream | DriverCapabilities.RenameSnapshots;
+        // `zfs receive -F` rolls the target back to its newest snapshot (the base) itself.
+        var capabilities = DriverCapabilities.FilesystemVolumes | DriverCapabilities.NativeStream | DriverCapabilities.NativeReceiveRestoresBase
+            | DriverCapabilities.RenameSnapshots;
         if (features.Zvols)
         {
             capabilities |= DriverCapabilities.BlockVolumes | DriverCapabilities.Resize;

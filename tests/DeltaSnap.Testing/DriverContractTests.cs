@@ -202,6 +202,27 @@ public abstract class DriverContractTests
     }
 
     [Test]
+    public async Task Refresh_targetLiveStateWrittenSinceBase_isReplacedBySnapshot()
+    {
+        var (source, target) = await PairAsync();
+        await WriteAsync(source, seed: 30, amount: 4);
+        await source.CreateSnapshotAsync("s1");
+        var snapshotsOnly = new RefreshOptions { Plan = new RefreshPlanOptions { SnapshotsOnly = true } };
+        var replicator = new Replicator();
+        await replicator.RefreshAsync(source, target, snapshotsOnly);
+        await WriteAsync(target, seed: 31, amount: 2); // written on the target, never snapshotted
+        await WriteAsync(source, seed: 32, amount: 2);
+        await source.CreateSnapshotAsync("s2");
+
+        var result = await replicator.RefreshAsync(source, target, snapshotsOnly);
+
+        Assert.That(result.SnapshotsSent, Is.EqualTo(new[] { "s2" }));
+        Assert.That((await target.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1", "s2" }));
+        Assert.That(await DigestAsync(target, null), Is.EqualTo(await DigestAsync(source, "s2")), "the target's own writes are gone");
+        Assert.That(await DigestAsync(target, "s2"), Is.EqualTo(await DigestAsync(source, "s2")));
+    }
+
+    [Test]
     public async Task Refresh_failureMidTransfer_targetStaysAtItsSnapshotAndRerunCompletes()
     {
         var (source, realTarget) = await PairAsync();
