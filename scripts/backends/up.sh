@@ -97,9 +97,15 @@ start_zfs() {
 
   # the pool names are fixed: whatever holds them now is a leftover
   ds_zfs_destroy_pools "$RUN" any
+  # 1 GiB pools suit the tests; the 1 GiB benchmarks need more (DELTASNAP_ZFS_POOL_GIB).
+  local pool_gib=${DELTASNAP_ZFS_POOL_GIB:-1}
+  if ! [[ "$pool_gib" =~ ^[0-9]+$ ]] || [ "$pool_gib" -lt 1 ]; then
+    ds_err "DELTASNAP_ZFS_POOL_GIB must be a whole number of GiB, at least 1: '$pool_gib'"
+    return 1
+  fi
   for pool in "${DS_ZFS_POOLS[@]}"; do
     rm -f "$RUN/zfs/$pool.img"
-    truncate -s 1G "$RUN/zfs/$pool.img"
+    truncate -s "${pool_gib}G" "$RUN/zfs/$pool.img"
     # cachefile=none: a crashed run leaves nothing for the next zfs-fuse to import
     zpool create -f -o cachefile=none "$pool" "$RUN/zfs/$pool.img" 2>&1 |
       grep -v 'Defaulting to 4K blocksize' || true

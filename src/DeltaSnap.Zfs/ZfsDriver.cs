@@ -35,9 +35,10 @@ public sealed class ZfsDriver : VolumeDriver
         Options = options;
         Features = features;
         Zfs = zfs;
-        // `zfs receive -F` rolls the target back to its newest snapshot (the base) itself.
-        var capabilities = DriverCapabilities.FilesystemVolumes | DriverCapabilities.NativeStream | DriverCapabilities.NativeReceiveRestoresBase
-            | DriverCapabilities.RenameSnapshots;
+        // Not NativeReceiveRestoresBase: on zfs-fuse, `zfs receive -F -u` into a mounted dataset leaves writes made
+        // since its newest snapshot visible (the contract test Refresh_targetLiveStateWrittenSinceBase_… shows it), so
+        // the replicator rolls the target back first.
+        var capabilities = DriverCapabilities.FilesystemVolumes | DriverCapabilities.NativeStream | DriverCapabilities.RenameSnapshots;
         if (features.Zvols)
         {
             capabilities |= DriverCapabilities.BlockVolumes | DriverCapabilities.Resize;

@@ -81,8 +81,9 @@ public class ZfsDriverTests
     {
         await using var bed = await ZfsTestBed.OpenAsync();
         var driver = bed.A;
-        Assert.That(driver.Has(DriverCapabilities.FilesystemVolumes | DriverCapabilities.NativeStream | DriverCapabilities.NativeReceiveRestoresBase | DriverCapabilities.RenameSnapshots), Is.True);
+        Assert.That(driver.Has(DriverCapabilities.FilesystemVolumes | DriverCapabilities.NativeStream | DriverCapabilities.RenameSnapshots), Is.True);
         Assert.That(driver.Has(DriverCapabilities.KeepSnapshotsAfterBase), Is.False, "ZFS must roll back to receive");
+        Assert.That(driver.Has(DriverCapabilities.NativeReceiveRestoresBase), Is.False, "zfs-fuse's receive -F -u leaves live writes visible");
         Assert.That(driver.Has(DriverCapabilities.BlockVolumes), Is.EqualTo(driver.Features.Zvols));
         Assert.That(driver.Has(DriverCapabilities.ResumableStream), Is.EqualTo(driver.Features.ResumableStreams));
         Assert.That(driver.Has(DriverCapabilities.ProtectBase), Is.EqualTo(driver.Features.Holds));

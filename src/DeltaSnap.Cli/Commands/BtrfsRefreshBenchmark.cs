@@ -145,7 +145,7 @@ public sealed class BtrfsRefreshBenchmark : NativeRefreshBenchmark<BtrfsRefreshB
                 bytes = (await TransferAsync(Source, Target, routeCase.Base, routeCase.BaseOnTarget, routeCase.Snapshot, cancellationToken)).Bytes;
                 break;
             default:
-                await new Replicator().RefreshAsync(Source, Target, new RefreshOptions { Plan = new RefreshPlanOptions { SnapshotsOnly = true } }, cancellationToken: cancellationToken);
+                await RefreshSnapshotsAsync(cancellationToken);
                 break;
         }
         await RunProgramAsync("btrfs", ["filesystem", "sync", TargetDirectory], cancellationToken);

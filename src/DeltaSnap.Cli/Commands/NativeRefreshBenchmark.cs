@@ -13,8 +13,9 @@ namespace DeltaSnap.Cli.Commands;
 
 /// <summary>
 /// The paired harness of the native refresh benchmarks (<see cref="ZfsRefreshBenchmark"/>,
-/// <see cref="BtrfsRefreshBenchmark"/>): a source volume of <see cref="Size"/> bytes in files of
-/// <see cref="FileSize"/>, replicated in full to a target; then for each of <see cref="ChangedPercents"/> that share
+/// <see cref="BtrfsRefreshBenchmark"/>, <see cref="RbdRefreshBenchmark"/>): a source volume of <see cref="Size"/>
+/// bytes of random data (in files of <see cref="FileSize"/> on a file system volume, written through the device on a
+/// block volume), replicated in full to a target; then for each of <see cref="ChangedPercents"/> that share
 /// of the data rewritten in place in pieces of <see cref="ChangeSize"/> at random and snapshotted, and the
 /// incremental moved <see cref="Runs"/> times by each of the backend's routes (the raw shell pipeline, DeltaSnap's
 /// transfer, a whole refresh, …), in the order <see cref="RouteOrder"/> gives each run, every run from the same
@@ -33,6 +34,9 @@ public abstract class NativeRefreshBenchmark<TResult>
     /// <summary>A whole <see cref="Replicator"/> refresh of the snapshot.</summary>
     protected const string RefreshRoute = "refresh";
 
+    private Volume? _source;
+    private Volume? _target;
+
     /// <summary>The data size.</summary>
     public long Size { get; init; } = 1L << 30;
 
@@ -42,8 +46,8 @@ public abstract class NativeRefreshBenchmark<TResult>
     /// <summary>Measured runs per case and route.</summary>
     public int Runs { get; init; } = 5;
 
-    /// <summary>The size of each file of the data.</summary>
-    protected abstract int FileSize { get; }
+    /// <summary>The size of each file of the data (file system volumes).</summary>
+    protected virtual int FileSize => 4 << 20;
 
     /// <summary>The size of each piece of a file rewritten for a change (the backend's record or block).</summary>
     protected abstract int ChangeSize { get; }
@@ -62,10 +66,13 @@ public abstract class NativeRefreshBenchmark<TResult>
         try
         {
             var (source, target) = await CreateVolumesAsync(id, cancellationToken);
+            (_source, _target) = (source, target);
             var random = new Random(20260101);
             var stopwatch = Stopwatch.StartNew();
-            var files = await WriteDataAsync(await source.GetPathAsync(null, cancellationToken), random, cancellationToken);
-            await log.WriteLineAsync($"wrote {Size >> 20} MiB in {files.Count} files in {stopwatch.Elapsed.TotalSeconds:F1} s");
+            SourceData data = source.Kind == VolumeKind.Block
+                ? await DeviceData.WriteAsync(source, Size, random, cancellationToken)
+                : await FileData.WriteAsync(source, Size, FileSize, random, cancellationToken);
+            await log.WriteLineAsync($"wrote {Size >> 20} MiB ({data}) in {stopwatch.Elapsed.TotalSeconds:F1} s");
 
             var baseSnapshot = await source.CreateSnapshotAsync("base", cancellationToken: cancellationToken);
             stopwatch.Restart();
@@ -76,7 +83,7 @@ public abstract class NativeRefreshBenchmark<TResult>
             var results = new List<TResult>();
             foreach (var percent in ChangedPercents)
             {
-                var changed = await ChangeAsync(files, percent, random, cancellationToken);
+                var changed = await data.ChangeAsync(ChangePieces(percent, random), ChangeSize, random, cancellationToken);
                 var snapshot = await source.CreateSnapshotAsync($"changed-{percent:0.##}pct".Replace('.', '_'), cancellationToken: cancellationToken);
                 await log.WriteLineAsync($"{percent}% changed: {changed >> 20} MiB rewritten in {ChangeSize >> 10} KiB {ChangeUnit}");
 
@@ -154,8 +161,8 @@ public abstract class NativeRefreshBenchmark<TResult>
     /// <summary>After the full send of the base: whatever the target needs before the cases (promotion, a sync).</summary>
     protected abstract Task AfterFullTransferAsync(SnapshotInfo baseOnTarget, CancellationToken cancellationToken);
 
-    /// <summary>The order of the routes in run <paramref name="run"/> (rotating, so that no route always goes first).</summary>
-    protected abstract IEnumerable<string> RouteOrder(int run);
+    /// <summary>The order of the routes in run <paramref name="run"/>: by default <see cref="Routes"/> rotated by one each run, so that no route always goes first.</summary>
+    protected virtual IEnumerable<string> RouteOrder(int run) => Routes.Skip(run % Routes.Count).Concat(Routes.Take(run % Routes.Count));
 
     /// <summary>Before each timed route: lets the backend settle earlier work, untimed.</summary>
     protected abstract Task BeforeRunAsync(CancellationToken cancellationToken);
@@ -163,34 +170,36 @@ public abstract class NativeRefreshBenchmark<TResult>
     /// <summary>Runs one route (timed); returns the stream's size where the route knows it, else 0.</summary>
     protected abstract Task<long> RunRouteAsync(string route, RouteCase routeCase, CancellationToken cancellationToken);
 
-    /// <summary>After each timed route: brings the target back to the state before it, untimed.</summary>
-    protected abstract Task AfterRunAsync(SnapshotInfo snapshot, SnapshotInfo baseOnTarget, CancellationToken cancellationToken);
+    /// <summary>After each timed route: brings the target back to the state before it, untimed. By default the received snapshot goes and the target rolls back to the base.</summary>
+    protected virtual async Task AfterRunAsync(SnapshotInfo snapshot, SnapshotInfo baseOnTarget, CancellationToken cancellationToken)
+    {
+        await TargetVolume.DeleteSnapshotAsync(snapshot.Name, cancellationToken);
+        await TargetVolume.RollbackAsync(baseOnTarget.Name, cancellationToken);
+    }
 
-    /// <summary>After a case: returns the base (source and target) the next case starts from.</summary>
-    protected abstract Task<(SnapshotInfo Base, SnapshotInfo BaseOnTarget)> NextCaseAsync(
-        SnapshotInfo baseSnapshot, SnapshotInfo baseOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken);
+    /// <summary>After a case: returns the base (source and target) the next case starts from. By default the case's snapshot goes and the source rolls back, so every case starts from the base.</summary>
+    protected virtual async Task<(SnapshotInfo Base, SnapshotInfo BaseOnTarget)> NextCaseAsync(
+        SnapshotInfo baseSnapshot, SnapshotInfo baseOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    {
+        await SourceVolume.DeleteSnapshotAsync(snapshot.Name, cancellationToken);
+        await SourceVolume.RollbackAsync(baseSnapshot.Name, cancellationToken);
+        return (baseSnapshot, baseOnTarget);
+    }
+
+    /// <summary>The <see cref="RefreshRoute"/>: a whole replicator refresh of the source's snapshots to the target.</summary>
+    protected Task<RefreshResult> RefreshSnapshotsAsync(CancellationToken cancellationToken) =>
+        new Replicator().RefreshAsync(SourceVolume, TargetVolume, new RefreshOptions { Plan = new RefreshPlanOptions { SnapshotsOnly = true } }, cancellationToken: cancellationToken);
+
+    private Volume SourceVolume => _source ?? throw new InvalidOperationException("The volumes are not made yet.");
+
+    private Volume TargetVolume => _target ?? throw new InvalidOperationException("The volumes are not made yet.");
 
     /// <summary>Makes the backend's result of one case from the routes' times.</summary>
     protected abstract TResult CreateResult(double percent, long streamBytes, RouteTimes times);
 
-    private async Task<List<string>> WriteDataAsync(string root, Random random, CancellationToken cancellationToken)
+    // The pieces of ChangeSize bytes to rewrite for a change of `percent`, chosen at random, in order.
+    private List<long> ChangePieces(double percent, Random random)
     {
-        var files = new List<string>();
-        var buffer = new byte[FileSize];
-        for (long written = 0, i = 0; written < Size; written += FileSize, i++)
-        {
-            var path = Path.Combine(root, $"file{i:D5}.bin");
-            random.NextBytes(buffer);
-            var length = (int)Math.Min(FileSize, Size - written);
-            await File.WriteAllBytesAsync(path, buffer.AsMemory(0, length).ToArray(), cancellationToken);
-            files.Add(path);
-        }
-        return files;
-    }
-
-    private async Task<long> ChangeAsync(List<string> files, double percent, Random random, CancellationToken cancellationToken)
-    {
-        var piecesPerFile = FileSize / ChangeSize;
         var totalPieces = Size / ChangeSize;
         var toChange = (long)Math.Round(totalPieces * percent / 100);
         var chosen = new HashSet<long>();
@@ -198,21 +207,94 @@ public abstract class NativeRefreshBenchmark<TResult>
         {
             chosen.Add(random.NextInt64(totalPieces));
         }
-        var piece = new byte[ChangeSize];
-        foreach (var group in chosen.GroupBy(p => p / piecesPerFile).OrderBy(g => g.Key))
+        return [.. chosen.Order()];
+    }
+
+    /// <summary>The benchmark's data on the source volume, and how a change rewrites it.</summary>
+    private abstract class SourceData
+    {
+        /// <summary>Rewrites each of <paramref name="pieces"/> (indexes of <paramref name="pieceSize"/>-byte pieces of the data) with random bytes; returns the bytes rewritten.</summary>
+        public abstract Task<long> ChangeAsync(IReadOnlyList<long> pieces, int pieceSize, Random random, CancellationToken cancellationToken);
+    }
+
+    /// <summary>Files of one size under a file system volume's path.</summary>
+    private sealed class FileData(List<string> files, int fileSize) : SourceData
+    {
+        public static async Task<FileData> WriteAsync(Volume source, long size, int fileSize, Random random, CancellationToken cancellationToken)
         {
-            var stream = new FileStream(files[(int)group.Key], FileMode.Open, FileAccess.Write);
-            await using (stream)
+            var root = await source.GetPathAsync(null, cancellationToken);
+            var files = new List<string>();
+            var buffer = new byte[fileSize];
+            for (long written = 0, i = 0; written < size; written += fileSize, i++)
             {
-                foreach (var p in group.Order())
+                var path = Path.Combine(root, $"file{i:D5}.bin");
+                random.NextBytes(buffer);
+                var length = (int)Math.Min(fileSize, size - written);
+                await File.WriteAllBytesAsync(path, buffer.AsMemory(0, length).ToArray(), cancellationToken);
+                files.Add(path);
+            }
+            return new FileData(files, fileSize);
+        }
+
+        public override async Task<long> ChangeAsync(IReadOnlyList<long> pieces, int pieceSize, Random random, CancellationToken cancellationToken)
+        {
+            var piecesPerFile = fileSize / pieceSize;
+            var piece = new byte[pieceSize];
+            foreach (var group in pieces.GroupBy(p => p / piecesPerFile))
+            {
+                var stream = new FileStream(files[(int)group.Key], FileMode.Open, FileAccess.Write);
+                await using (stream)
                 {
-                    random.NextBytes(piece);
-                    stream.Position = p % piecesPerFile * ChangeSize;
-                    await stream.WriteAsync(piece, cancellationToken);
+                    foreach (var p in group)
+                    {
+                        random.NextBytes(piece);
+                        stream.Position = p % piecesPerFile * pieceSize;
+                        await stream.WriteAsync(piece, cancellationToken);
+                    }
                 }
             }
+            return (long)pieces.Count * pieceSize;
         }
-        return toChange * ChangeSize;
+
+        public override string ToString() => $"{files.Count} files";
+    }
+
+    /// <summary>The live device of a block volume, written through.</summary>
+    private sealed class DeviceData(Volume source) : SourceData
+    {
+        public static async Task<DeviceData> WriteAsync(Volume source, long size, Random random, CancellationToken cancellationToken)
+        {
+            var device = await source.OpenDeviceAsync(null, writable: true, cancellationToken);
+            await using (device)
+            {
+                var buffer = new byte[4 << 20];
+                for (long offset = 0; offset < size; offset += buffer.Length)
+                {
+                    random.NextBytes(buffer);
+                    await device.WriteAsync(offset, buffer.AsMemory(0, (int)Math.Min(buffer.Length, size - offset)), cancellationToken);
+                }
+                await device.FlushAsync(cancellationToken);
+            }
+            return new DeviceData(source);
+        }
+
+        public override async Task<long> ChangeAsync(IReadOnlyList<long> pieces, int pieceSize, Random random, CancellationToken cancellationToken)
+        {
+            var device = await source.OpenDeviceAsync(null, writable: true, cancellationToken);
+            await using (device)
+            {
+                var piece = new byte[pieceSize];
+                foreach (var p in pieces)
+                {
+                    random.NextBytes(piece);
+                    await device.WriteAsync(p * pieceSize, piece, cancellationToken);
+                }
+                await device.FlushAsync(cancellationToken);
+            }
+            return (long)pieces.Count * pieceSize;
+        }
+
+        public override string ToString() => "through the device";
     }
 
     /// <summary>The snapshots one timed route moves: <see cref="Snapshot"/>, incremental from <see cref="Base"/> (<see cref="BaseOnTarget"/> on the target).</summary>

@@ -114,10 +114,6 @@ public sealed class ZfsRefreshBenchmark : NativeRefreshBenchmark<ZfsRefreshBench
     }
 
     /// <inheritdoc />
-    protected override IEnumerable<string> RouteOrder(int run) =>
-        AllRoutes.Skip(run % AllRoutes.Length).Concat(AllRoutes.Take(run % AllRoutes.Length));
-
-    /// <inheritdoc />
     protected override async Task BeforeRunAsync(CancellationToken cancellationToken)
     {
         // Lets both pools finish earlier work (dirty data, frees): a probe snapshot forces a transaction group sync.
@@ -147,27 +143,9 @@ public sealed class ZfsRefreshBenchmark : NativeRefreshBenchmark<ZfsRefreshBench
             case UnprotectedRoute:
                 return (await TransferAsync(_plainSource!, _plainTarget!, routeCase.Base, routeCase.BaseOnTarget, routeCase.Snapshot, cancellationToken)).Bytes;
             default:
-                await new Replicator().RefreshAsync(Source, Target, new RefreshOptions { Plan = new RefreshPlanOptions { SnapshotsOnly = true } }, cancellationToken: cancellationToken);
+                await RefreshSnapshotsAsync(cancellationToken);
                 return 0;
         }
-    }
-
-    /// <inheritdoc />
-    protected override async Task AfterRunAsync(SnapshotInfo snapshot, SnapshotInfo baseOnTarget, CancellationToken cancellationToken)
-    {
-        // Back to the base: the received snapshot goes, and the head with it.
-        await Target.DeleteSnapshotAsync(snapshot.Name, cancellationToken);
-        await Target.RollbackAsync(baseOnTarget.Name, cancellationToken);
-    }
-
-    /// <inheritdoc />
-    protected override async Task<(SnapshotInfo Base, SnapshotInfo BaseOnTarget)> NextCaseAsync(
-        SnapshotInfo baseSnapshot, SnapshotInfo baseOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
-    {
-        // The next case starts from the base again.
-        await Source.DeleteSnapshotAsync(snapshot.Name, cancellationToken);
-        await Source.RollbackAsync(baseSnapshot.Name, cancellationToken);
-        return (baseSnapshot, baseOnTarget);
     }
 
     /// <inheritdoc />
