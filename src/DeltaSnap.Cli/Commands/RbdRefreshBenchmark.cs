@@ -44,7 +44,8 @@ public sealed class RbdRefreshBenchmark : NativeRefreshBenchmark<RbdRefreshBench
 {
     private static readonly string[] AllRoutes = [RawRoute, DeltaSnapRoute, RefreshRoute];
 
-    private RbdDriver? _driver;
+    private RbdDriver? _sourceDriver;
+    private RbdDriver? _targetDriver;
     private RbdVolume? _source;
     private RbdVolume? _target;
 
@@ -66,27 +67,31 @@ public sealed class RbdRefreshBenchmark : NativeRefreshBenchmark<RbdRefreshBench
     /// <inheritdoc />
     protected override async Task<(Volume Source, Volume Target)> CreateVolumesAsync(string id, CancellationToken cancellationToken)
     {
-        _driver = await RbdDriver.ConnectAsync(cancellationToken: cancellationToken);
-        _source = (RbdVolume)await _driver.CreateVolumeAsync($"{SourcePool}/{id}", new VolumeCreateOptions { Size = Size }, cancellationToken);
-        _target = (RbdVolume)await _driver.CreateVolumeAsync($"{TargetPool}/{id}", new VolumeCreateOptions { Size = Size }, cancellationToken);
+        // One connection per side, as the pipe's two rbd processes have (and as two clusters would need).
+        _sourceDriver = await RbdDriver.ConnectAsync(cancellationToken: cancellationToken);
+        _targetDriver = await RbdDriver.ConnectAsync(cancellationToken: cancellationToken);
+        _source = (RbdVolume)await _sourceDriver.CreateVolumeAsync($"{SourcePool}/{id}", new VolumeCreateOptions { Size = Size }, cancellationToken);
+        _target = (RbdVolume)await _targetDriver.CreateVolumeAsync($"{TargetPool}/{id}", new VolumeCreateOptions { Size = Size }, cancellationToken);
         return (_source, _target);
     }
 
     /// <inheritdoc />
     protected override async Task DeleteVolumesAsync(CancellationToken cancellationToken)
     {
-        if (_driver is null)
+        foreach (var (driver, volume) in new[] { (_targetDriver, _target), (_sourceDriver, _source) })
         {
-            return;
-        }
-        foreach (var volume in new[] { _target, _source })
-        {
-            if (volume is not null && await _driver.VolumeExistsAsync(volume.Name, cancellationToken))
+            if (driver is not null && volume is not null && await driver.VolumeExistsAsync(volume.Name, cancellationToken))
             {
-                await _driver.DeleteVolumeAsync(volume.Name, cancellationToken);
+                await driver.DeleteVolumeAsync(volume.Name, cancellationToken);
             }
         }
-        await _driver.DisposeAsync();
+        foreach (var driver in new[] { _sourceDriver, _targetDriver })
+        {
+            if (driver is not null)
+            {
+                await driver.DisposeAsync();
+            }
+        }
     }
 
     /// <inheritdoc />
