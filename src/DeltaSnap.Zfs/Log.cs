@@ -26,9 +26,6 @@ internal static partial class Log
     [LoggerMessage(3025, LogLevel.Warning, "{CommandLine} failed ({StandardError}) and snapshot {Snapshot} is not there (yet); looking again (attempt {Attempt})")]
     public static partial void ReceiveFailedSnapshotMissing(ILogger logger, string commandLine, string standardError, string snapshot, int attempt);
 
-    [LoggerMessage(3026, LogLevel.Warning, "Could not mount {Dataset} again after a failed receive")]
-    public static partial void RemountFailed(ILogger logger, Exception exception, string dataset);
-
     [LoggerMessage(3022, LogLevel.Debug, "Lifting {Property}={Value} of {Dataset} for the receive")]
     public static partial void QuotaLifted(ILogger logger, string dataset, string property, string value);
 

@@ -390,10 +390,6 @@ public sealed class ZfsVolume : Volume
             catch
             {
                 await RestoreQuotasAsync(lifted).ConfigureAwait(false);
-                if (remount)
-                {
-                    await TryMountAsync().ConfigureAwait(false);
-                }
                 throw;
             }
             if (await RestoreQuotasAsync(lifted).ConfigureAwait(false) is { } notRestored)
@@ -440,21 +436,6 @@ public sealed class ZfsVolume : Volume
         finally
         {
             await receive.DisposeAsync().ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>Mounts the dataset again after a receive that failed on a target unmounted for it (best effort: logged, never thrown).</summary>
-    private async Task TryMountAsync()
-    {
-        // Runs after failures and cancellation too, so it does not take the caller's token.
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        try
-        {
-            await MountedPathAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is DeltaSnapException or OperationCanceledException)
-        {
-            Log.RemountFailed(Logger, e, Dataset);
         }
     }
 
