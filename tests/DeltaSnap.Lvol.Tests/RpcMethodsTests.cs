@@ -107,9 +107,10 @@ public sealed class RpcMethodsTests : StoreFixture
     [Test]
     public async Task StopSnapshotChecksum_fromAnotherConnection_cancelsTheRegistration()
     {
-        // Small clusters make the registration long enough (16384 clusters) to be caught running.
+        // Small clusters make the registration long enough (65536 clusters) to be caught running; with 16384 it
+        // sometimes finished within one stop round trip on every try.
         var store = await CreateStoreAsync(4096, "lvs");
-        const long size = 64L << 20;
+        const long size = 256L << 20;
         await store.CreateLvolAsync("vol", size);
         await using (var device = store.OpenDevice("vol", writable: true))
         {
@@ -126,7 +127,7 @@ public sealed class RpcMethodsTests : StoreFixture
         await using var stopping = await bed.ConnectAsync();
 
         // The registration takes a fraction of a second; a few tries make sure one is caught running.
-        for (var attempt = 0; attempt < 10; attempt++)
+        for (var attempt = 0; attempt < 20; attempt++)
         {
             var running = registering.BdevLvolRegisterRangeChecksumsAsync("snap");
             var stopped = false;
@@ -143,6 +144,6 @@ public sealed class RpcMethodsTests : StoreFixture
             }
             await running;
         }
-        Assert.Fail("No registration was caught running in ten tries.");
+        Assert.Fail("No registration was caught running in twenty tries.");
     }
 }
