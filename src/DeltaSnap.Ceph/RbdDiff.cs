@@ -230,19 +230,7 @@ public static class RbdDiff
         }
         finally
         {
-            while (inFlight.Count > 0)
-            {
-                var (buffer, read) = inFlight.Dequeue();
-                try
-                {
-                    await read.ConfigureAwait(false);
-                }
-                catch (Exception)
-                {
-                    // Already failing; the first error is the one reported.
-                }
-                IoBuffers.Pool.Return(buffer);
-            }
+            await IoBuffers.DrainAsync(inFlight).ConfigureAwait(false);
         }
         return (written, zeroed, records);
     }

@@ -273,19 +273,7 @@ public sealed partial class RbdVolume
         }
         finally
         {
-            while (inFlight.Count > 0)
-            {
-                var (buffer, read) = inFlight.Dequeue();
-                try
-                {
-                    await read.ConfigureAwait(false);
-                }
-                catch (Exception)
-                {
-                    // Already failing.
-                }
-                IoBuffers.Pool.Return(buffer);
-            }
+            await IoBuffers.DrainAsync(inFlight).ConfigureAwait(false);
         }
         // Records with no pieces (length 0) never occur: the reader skips empty data records and the writer empty zero ones.
         return digest.GetHash();

@@ -59,44 +59,8 @@ public class ChecksumBenchmarks
     /// <summary>Adds the GB/s column.</summary>
     public sealed class ThroughputConfig : ManualConfig
     {
-        public ThroughputConfig() => AddColumn(new ThroughputColumn());
-    }
-
-    /// <summary>Bytes per second from the <c>Size</c> parameter and the mean time, in GB/s (10^9 bytes).</summary>
-    private sealed class ThroughputColumn : IColumn
-    {
-        public string Id => nameof(ThroughputColumn);
-
-        public string ColumnName => "GB/s";
-
-        public bool AlwaysShow => true;
-
-        public ColumnCategory Category => ColumnCategory.Custom;
-
-        public int PriorityInCategory => 0;
-
-        public bool IsNumeric => true;
-
-        public UnitType UnitType => UnitType.Dimensionless;
-
-        public string Legend => "Throughput: Size / Mean, in 10^9 bytes per second";
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, summary.Style);
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
-        {
-            var statistics = summary[benchmarkCase]?.ResultStatistics;
-            if (statistics is null || benchmarkCase.Parameters[nameof(Size)] is not int size)
-            {
-                return "-";
-            }
-            var bytesPerNanosecond = size / statistics.Mean; // = GB/s
-            return bytesPerNanosecond.ToString("F2", CultureInfo.InvariantCulture);
-        }
-
-        public bool IsAvailable(Summary summary) => true;
-
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+        public ThroughputConfig() => AddColumn(new ThroughputColumn(
+            "GB/s", "Throughput: Size / Mean, in 10^9 bytes per second", c => c.Parameters[nameof(Size)] is int size ? size : null, 1e9, ""));
     }
 }
 

@@ -222,8 +222,8 @@ internal sealed class RefreshImages
         TargetPath = Path.Combine(Directory, $"target-{percent}.img");
     }
 
-    /// <summary>The plan algorithm: XXH128 (the library default) when it is available, else SHA-256 (hardware SHA-NI).</summary>
-    public static ChecksumAlgorithm Algorithm { get; } = Xxh128Available() ? ChecksumAlgorithm.Xxh128 : ChecksumAlgorithm.Sha256;
+    /// <summary>The plan algorithm: XXH128, the library default.</summary>
+    public static ChecksumAlgorithm Algorithm => ChecksumAlgorithm.Xxh128;
 
     public static string BasePath { get; } = Path.Combine(Directory, $"base-{Version}.img");
 
@@ -363,18 +363,6 @@ internal sealed class RefreshImages
         }
     }
 
-    private static bool Xxh128Available()
-    {
-        try
-        {
-            _ = Xxh3.Hash128([1, 2, 3]);
-            return true;
-        }
-        catch (NotSupportedException)
-        {
-            return false;
-        }
-    }
 }
 
 /// <summary>

@@ -51,11 +51,19 @@ public static class RbdCommands
                 $"{r.ChangedPercent,7}% {r.StreamBytes / (1024.0 * 1024),11:F1} {r.RawSeconds,7:F3} ({r.RawFastestSeconds,6:F3}) {r.DeltaSnapSeconds,7:F3} ({r.DeltaSnapFastestSeconds,6:F3}) {r.PairedTransferRatio,6:F3} {r.RefreshSeconds,7:F3} ({r.RefreshFastestSeconds,6:F3}) {r.PairedRefreshRatio,6:F3}"));
     }
 
-    // A pool name reaches the rbd command: no option look-alikes, no separators.
-    private static string CheckPool(string pool, string option) =>
-        pool.Length > 0 && pool[0] != '-' && !pool.Contains('/', StringComparison.Ordinal) && !pool.Contains('@', StringComparison.Ordinal) && !pool.Any(char.IsControl)
-            ? pool
-            : throw new UsageException($"{option} '{pool}': expected a pool name.");
+    // A pool name reaches the rbd command: the driver's rule for pool names (as for RbdDriverOptions.DefaultPool).
+    private static string CheckPool(string pool, string option)
+    {
+        try
+        {
+            NameRules.Snapshot.Validate(pool, "pool name");
+            return pool;
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"{option} '{pool}': expected a pool name. {UsageException.FromArgument(e).Message}");
+        }
+    }
 
     private static Command ExportDiffCommand()
     {
