@@ -42,6 +42,10 @@ public sealed class RbdDiffReader : IDisposable
     private byte? _pendingTag;
     private ulong _pendingLength;
 
+    private const int MaxKeptExtraRecordLength = 64 << 10;
+    private const long MaxKeptExtraBytes = 8L << 20;
+    private long _keptExtraBytes;
+
     // A data record longer than the buffer limit is delivered in pieces; these hold what is left of it.
     private long _pieceOffset;
     private long _pieceRemaining;
@@ -60,7 +64,7 @@ public sealed class RbdDiffReader : IDisposable
         _maxBufferedRecordLength = maxBufferedRecordLength;
     }
 
-    /// <summary>Records of tags Ceph does not define in a v2 stream (up to 64 KiB each), in stream order: DeltaSnap's own.</summary>
+    /// <summary>Records of tags Ceph does not define in a v2 stream (up to 64 KiB each and 8 MiB in all; others are skipped), in stream order: DeltaSnap's own.</summary>
     internal List<(byte Tag, byte[] Payload)> ExtraRecords { get; } = [];
 
     /// <summary>When set, every data and zero record read is added to it (whole records, whatever the pieces).</summary>
@@ -328,7 +332,9 @@ public sealed class RbdDiffReader : IDisposable
 
     private async ValueTask SkipOrKeepAsync(byte tag, ulong length, CancellationToken cancellationToken)
     {
-        if (length > 64 << 10)
+        // Unknown records are kept for the caller (DeltaSnap's own), up to a bound per record and in all; the rest
+        // are skipped, as Ceph skips them.
+        if (length > MaxKeptExtraRecordLength || _keptExtraBytes + (long)length > MaxKeptExtraBytes)
         {
             await SkipAsync(length, cancellationToken).ConfigureAwait(false);
             return;
@@ -337,6 +343,7 @@ public sealed class RbdDiffReader : IDisposable
         await FillAsync(payload.Length, cancellationToken).ConfigureAwait(false);
         _buffer.AsSpan(_start, payload.Length).CopyTo(payload);
         Consume(payload.Length);
+        _keptExtraBytes += payload.Length;
         ExtraRecords.Add((tag, payload));
     }
 

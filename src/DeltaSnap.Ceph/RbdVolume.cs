@@ -243,15 +243,19 @@ public sealed partial class RbdVolume : Volume
         var head = await OpenRbdDeviceAsync(null, writable: true, cancellationToken).ConfigureAwait(false);
         await using (head.ConfigureAwait(false))
         {
-            await RollBackAsync(head, name, cancellationToken).ConfigureAwait(false);
+            await RollBackAsync(head, name, overwritten: null, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    /// <summary>Rolls the live image, open as <paramref name="head"/>, back to snapshot <paramref name="name"/>.</summary>
-    private async Task RollBackAsync(RbdBlockDevice head, string name, CancellationToken cancellationToken)
+    /// <summary>
+    /// Rolls the live image, open as <paramref name="head"/>, back to snapshot <paramref name="name"/>, except for
+    /// <paramref name="overwritten"/>: ranges the caller writes next anyway (a native receive's coverage), which need
+    /// no restoring.
+    /// </summary>
+    private async Task RollBackAsync(RbdBlockDevice head, string name, RangeSet? overwritten, CancellationToken cancellationToken)
     {
         var limit = _driver.Options.DeltaRollbackLimit;
-        var changes = await Task.Run(() =>
+        var changes = await Task.Run<RangeSet?>(() =>
         {
             var image = head.Image;
             var snapshot = image.ListSnapshots().Find(s => s.Name == name);
@@ -267,10 +271,14 @@ public sealed partial class RbdVolume : Volume
             // Whole objects first: with fast-diff that is the object map alone, so an unchanged image costs almost nothing.
             if (image.DiffIterate(name, 0, size, wholeObject: true).Count == 0)
             {
-                return [];
+                return new RangeSet();
             }
-            var extents = image.DiffIterate(name, 0, size, wholeObject: false);
-            return extents.Sum(e => e.Length) <= limit ? extents : null;
+            var changed = new RangeSet(image.DiffIterate(name, 0, size, wholeObject: false).Select(e => new ByteRange(e.Offset, e.Length)));
+            if (overwritten is not null)
+            {
+                changed = changed.Subtract(overwritten);
+            }
+            return changed.TotalLength <= limit ? changed : null;
         }, cancellationToken).ConfigureAwait(false);
 
         if (changes is null)
@@ -292,14 +300,14 @@ public sealed partial class RbdVolume : Volume
     }
 
     /// <summary>Copies the chunks of <paramref name="changes"/> whose content differs from the snapshot back into the live image; returns the bytes rewritten.</summary>
-    private async Task<long> CopyBackAsync(RbdBlockDevice head, string name, List<RbdDiffIterateExtent> changes, CancellationToken cancellationToken)
+    private async Task<long> CopyBackAsync(RbdBlockDevice head, string name, RangeSet changes, CancellationToken cancellationToken)
     {
         const int Chunk = 1 << 20;
         long copied = 0;
         var snapshot = await OpenRbdDeviceAsync(name, writable: false, cancellationToken).ConfigureAwait(false);
         await using (snapshot.ConfigureAwait(false))
         {
-            var pieces = changes.SelectMany(e => Split(new ByteRange(e.Offset, e.Length), Chunk));
+            var pieces = changes.SelectMany(range => Split(range, Chunk));
             await Parallel.ForEachAsync(pieces, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken }, async (piece, token) =>
             {
                 var old = IoBuffers.Pool.Rent((int)piece.Length);

@@ -171,6 +171,79 @@ public class RbdNativeStreamTests
     }
 
     [Test]
+    public async Task Receive_targetLiveStateDivergedInsideAndOutsideTheChange_endsEqualToTheSnapshot()
+    {
+        await using var scope = await NativeScopeAsync();
+        var (source, target) = await PairAtS1Async(scope);
+        await WriteAsync(target, 8 << 20, 2 << 20, 97);  // half inside the source's change at [9, 12) MiB: the stream overwrites it
+        await WriteAsync(target, 30 << 20, 1 << 20, 98); // outside it: only the rollback brings it back
+        var stream = await SendAsync(source, "s1", "s2");
+        var lineage = await source.GetLineageAsync();
+        var request = new NativeReceiveRequest { Snapshot = lineage.Find("s2")!, TargetBase = (await target.GetLineageAsync()).Find("s1") };
+        await target.ReceiveAsync(new MemoryStream(stream), request);
+        var expected = await DigestAsync(source, "s2");
+        Assert.Multiple(async () =>
+        {
+            Assert.That(await DigestAsync(target, "s2"), Is.EqualTo(expected));
+            Assert.That(await DigestAsync(target, null), Is.EqualTo(expected));
+        });
+    }
+
+    [Test]
+    public async Task Receive_coverageListingARangeTheStreamDoesNotWrite_refusedAndBaseRestored()
+    {
+        await using var scope = await NativeScopeAsync();
+        var (source, target) = await PairAtS1Async(scope);
+        var atS1 = await DigestAsync(target, "s1");
+        await WriteAsync(target, 30 << 20, 1 << 20, 98); // diverged where the false coverage claim points
+        var stream = await SendAsync(source, "s1", "s2");
+        // A coverage record claiming [30, 31) MiB, which no data or zero record of the stream writes, right after the banner.
+        var claim = new byte[1 + 8 + 16];
+        claim[0] = (byte)'X';
+        BitConverter.TryWriteBytes(claim.AsSpan(1), 16UL);
+        BitConverter.TryWriteBytes(claim.AsSpan(9), 30UL << 20);
+        BitConverter.TryWriteBytes(claim.AsSpan(17), 1UL << 20);
+        var banner = RbdDiffReader.BannerV2.Length;
+        byte[] forged = [.. stream.AsSpan(0, banner), .. claim, .. stream.AsSpan(banner)];
+        var lineage = await source.GetLineageAsync();
+        var request = new NativeReceiveRequest { Snapshot = lineage.Find("s2")!, TargetBase = (await target.GetLineageAsync()).Find("s1") };
+        var e = Assert.ThrowsAsync<CorruptDataException>(() => target.ReceiveAsync(new MemoryStream(forged), request));
+        Assert.Multiple(async () =>
+        {
+            Assert.That(e!.Message, Does.Contain("says it writes"));
+            Assert.That((await target.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }));
+            Assert.That(await DigestAsync(target, null), Is.EqualTo(atS1), "the live image is back at the base, the range the claim skipped included");
+        });
+    }
+
+    [Test]
+    public void Coverage_roundTripsAndListsAtMostTheRecordBound()
+    {
+        var ranges = Enumerable.Range(0, (RbdStreamCoverage.RangesPerRecord * RbdStreamCoverage.MaxRecords) + 10)
+            .Select(i => new ByteRange((long)i * 8192, 4096)).ToList();
+        var records = RbdStreamCoverage.Encode(ranges).ToList();
+        var decoded = RbdStreamCoverage.Decode(records, long.MaxValue);
+        Assert.Multiple(() =>
+        {
+            Assert.That(records, Has.Count.EqualTo(RbdStreamCoverage.MaxRecords));
+            Assert.That(records.Max(r => r.Length), Is.LessThanOrEqualTo(60 << 10));
+            Assert.That(decoded, Is.EqualTo(new RangeSet(ranges.Take(RbdStreamCoverage.RangesPerRecord * RbdStreamCoverage.MaxRecords))));
+        });
+    }
+
+    [Test]
+    public void Coverage_partialPairOrRangeOutsideTheImage_isCorrupt()
+    {
+        var inside = RbdStreamCoverage.Encode([new ByteRange(0, 4096)]).Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(() => RbdStreamCoverage.Decode([inside[..15]], 1 << 20), Throws.TypeOf<CorruptDataException>().With.Message.Contains("16-byte"));
+            Assert.That(() => RbdStreamCoverage.Decode([inside], 2048), Throws.TypeOf<CorruptDataException>().With.Message.Contains("outside the image"));
+            Assert.That(RbdStreamCoverage.Decode([inside], 4096), Is.EqualTo(new RangeSet([new ByteRange(0, 4096)])));
+        });
+    }
+
+    [Test]
     public async Task Send_fullStream_isAnRbdDiffV2ThatRbdImports()
     {
         await using var scope = await NativeScopeAsync();
