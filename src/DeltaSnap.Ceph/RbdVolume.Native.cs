@@ -50,7 +50,7 @@ public sealed partial class RbdVolume
             var writer = new RbdDiffWriter(destination, RbdDiffFormat.V2) { Digest = new RecordDigest() };
             await writer.WriteHeaderAsync(new RbdDiffHeader { FromSnapshot = baseSnapshot, ToSnapshot = snapshot, ImageSize = device.Length }, cancellationToken).ConfigureAwait(false);
             await writer.WriteExtraRecordAsync(IdentityTag, NativeIdentities.Create(from, to).Serialize(), cancellationToken).ConfigureAwait(false);
-            // The receiver checks the header and opens the target while the changed extents are listed.
+            // The header goes out before the extents are listed, so the receiver starts reading it meanwhile.
             await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
             var extents = await Task.Run(() => ChangedExtents(device.Image, baseSnapshot), cancellationToken).ConfigureAwait(false);
             foreach (var coverage in RbdStreamCoverage.Encode(extents.Select(e => e.Range)))
@@ -77,21 +77,41 @@ public sealed partial class RbdVolume
     {
         var verify = _driver.Options.ReadBackAfterReceive;
         using var reader = new RbdDiffReader(source) { Digest = new RecordDigest(), RecordLog = [] };
-        var header = await reader.ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
-        var identities = NativeIdentities.Find(reader, header, Address);
-        CheckFits(header, identities, request);
-        var covered = RbdStreamCoverage.Decode(reader.ExtraRecords.Where(r => r.Tag == CoverageTag).Select(r => r.Payload), header.ImageSize ?? long.MaxValue);
+        // One writable handle for the whole receive: it takes the exclusive lock once (at the first write) and makes
+        // the snapshot itself. It is opened, and the target's state checked, while the sender lists its extents and
+        // the header arrives: neither writes anything.
+        var opening = OpenCheckedTargetAsync(request, cancellationToken);
+        RbdDiffHeader header;
+        RangeSet covered;
+        try
+        {
+            header = await reader.ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
+            var identities = NativeIdentities.Find(reader, header, Address);
+            CheckFits(header, identities, request);
+            covered = RbdStreamCoverage.Decode(reader.ExtraRecords.Where(r => r.Tag == CoverageTag).Select(r => r.Payload), header.ImageSize ?? long.MaxValue);
+        }
+        catch
+        {
+            // The stream's failure is the one to report; the handle goes unused.
+            try
+            {
+                await (await opening.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is DeltaSnapException or OperationCanceledException)
+            {
+                // The target's own problem is secondary here.
+            }
+            throw;
+        }
 
         var touched = false;
         long originalSize = 0;
         try
         {
-            // One writable handle for the whole receive: it takes the exclusive lock once and makes the snapshot itself.
-            var device = await OpenRbdDeviceAsync(null, writable: true, cancellationToken).ConfigureAwait(false);
+            var device = await opening.ConfigureAwait(false);
             await using (device.ConfigureAwait(false))
             {
                 originalSize = device.Length;
-                await Task.Run(() => CheckTargetState(device.Image, request), cancellationToken).ConfigureAwait(false);
                 touched = true;
                 if (request.TargetBase is { } targetBase)
                 {
@@ -144,7 +164,23 @@ public sealed partial class RbdVolume
         }
     }
 
-    /// <summary>Checks the stream's identities against the request before anything is opened for writing.</summary>
+    /// <summary>Opens the live image for writing and checks it holds the request's base and not yet its snapshot.</summary>
+    private async Task<RbdBlockDevice> OpenCheckedTargetAsync(NativeReceiveRequest request, CancellationToken cancellationToken)
+    {
+        var device = await OpenRbdDeviceAsync(null, writable: true, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Task.Run(() => CheckTargetState(device.Image, request), cancellationToken).ConfigureAwait(false);
+            return device;
+        }
+        catch
+        {
+            await device.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Checks the stream's identities against the request before anything is written.</summary>
     private void CheckFits(RbdDiffHeader header, NativeIdentities identities, NativeReceiveRequest request)
     {
         var snapshot = request.Snapshot;

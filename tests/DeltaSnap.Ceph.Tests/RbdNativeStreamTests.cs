@@ -217,7 +217,7 @@ public class RbdNativeStreamTests
     }
 
     [Test]
-    public void Coverage_roundTripsAndListsAtMostTheRecordBound()
+    public void Coverage_moreRangesThanTheRecordsHold_listsTheFirstOnesAndRoundTrips()
     {
         var ranges = Enumerable.Range(0, (RbdStreamCoverage.RangesPerRecord * RbdStreamCoverage.MaxRecords) + 10)
             .Select(i => new ByteRange((long)i * 8192, 4096)).ToList();
