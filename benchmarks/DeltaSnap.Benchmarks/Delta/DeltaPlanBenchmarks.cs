@@ -394,27 +394,10 @@ internal enum MetricFormat
 }
 
 /// <summary>A summary column showing a metric recorded by <see cref="BenchmarkMetrics"/>, optionally divided by another.</summary>
-internal sealed class MetricColumn(string name, string metric, string legend, MetricFormat format, string? dividedBy = null) : IColumn
+internal sealed class MetricColumn(string name, string metric, string legend, MetricFormat format, string? dividedBy = null)
+    : CustomColumn("DeltaSnap." + name, name, legend)
 {
-    public string Id => "DeltaSnap." + name;
-
-    public string ColumnName => name;
-
-    public bool AlwaysShow => true;
-
-    public ColumnCategory Category => ColumnCategory.Custom;
-
-    public int PriorityInCategory => 0;
-
-    public bool IsNumeric => true;
-
-    public UnitType UnitType => UnitType.Dimensionless;
-
-    public string Legend => legend;
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    public override string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
         var method = benchmarkCase.Descriptor.WorkloadMethod.Name;
         var parameter = benchmarkCase.Parameters.Count > 0 ? benchmarkCase.Parameters[0].Value : null;
@@ -434,10 +417,6 @@ internal sealed class MetricColumn(string name, string metric, string legend, Me
             _ => v.ToString(CultureInfo.InvariantCulture),
         };
     }
-
-    public bool IsAvailable(Summary summary) => true;
-
-    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
 }
 
 /// <summary>
