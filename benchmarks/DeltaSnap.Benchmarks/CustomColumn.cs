@@ -8,7 +8,8 @@ namespace DeltaSnap.Benchmarks;
 /// <param name="id">The column's unique id.</param>
 /// <param name="columnName">The column's title.</param>
 /// <param name="legend">What the column shows.</param>
-internal abstract class CustomColumn(string id, string columnName, string legend) : IColumn
+/// <param name="priority">The column's place among the custom ones (lower first).</param>
+internal abstract class CustomColumn(string id, string columnName, string legend, int priority = 0) : IColumn
 {
     public string Id => id;
 
@@ -18,7 +19,7 @@ internal abstract class CustomColumn(string id, string columnName, string legend
 
     public ColumnCategory Category => ColumnCategory.Custom;
 
-    public int PriorityInCategory => 0;
+    public int PriorityInCategory => priority;
 
     public bool IsNumeric => true;
 

@@ -424,29 +424,12 @@ internal sealed class MetricColumn(string name, string metric, string legend, Me
 /// (this case's mean against rsync's best run) or CPU time (least against least). rsync must have run before
 /// the summary is printed: run both classes in one command with <c>--join</c>.
 /// </summary>
-internal sealed class SpeedupColumn(string name, string metric, string legend) : IColumn
+internal sealed class SpeedupColumn(string name, string metric, string legend)
+    : CustomColumn("DeltaSnap." + name, name, legend, priority: 1)
 {
     private static readonly string[] RsyncMethods = ["Rsync", "Rsync4KiB"];
 
-    public string Id => "DeltaSnap." + name;
-
-    public string ColumnName => name;
-
-    public bool AlwaysShow => true;
-
-    public ColumnCategory Category => ColumnCategory.Custom;
-
-    public int PriorityInCategory => 1;
-
-    public bool IsNumeric => true;
-
-    public UnitType UnitType => UnitType.Dimensionless;
-
-    public string Legend => legend;
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    public override string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
         var parameter = benchmarkCase.Parameters.Count > 0 ? benchmarkCase.Parameters[0].Value : null;
         var rsync = RsyncMethods.Select(m => BenchmarkMetrics.Read(m, parameter, metric)).Where(s => s is not null).Min();
@@ -455,10 +438,6 @@ internal sealed class SpeedupColumn(string name, string metric, string legend) :
             : BenchmarkMetrics.Read(benchmarkCase.Descriptor.WorkloadMethod.Name, parameter, metric);
         return rsync is { } r && own is { } o and > 0 ? (r / o).ToString("0.0", CultureInfo.InvariantCulture) + "×" : "-";
     }
-
-    public bool IsAvailable(Summary summary) => true;
-
-    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
 }
 
 /// <summary>CPU time (user + system) in seconds, read the way <c>time</c> reports it.</summary>
