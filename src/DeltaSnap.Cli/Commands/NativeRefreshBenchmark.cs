@@ -72,20 +72,20 @@ public abstract class NativeRefreshBenchmark<TResult>
             SourceData data = source.Kind == VolumeKind.Block
                 ? await DeviceData.WriteAsync(source, Size, random, cancellationToken)
                 : await FileData.WriteAsync(source, Size, FileSize, random, cancellationToken);
-            await log.WriteLineAsync($"wrote {Size >> 20} MiB ({data}) in {stopwatch.Elapsed.TotalSeconds:F1} s");
+            await LogAsync(log, $"wrote {Size >> 20} MiB ({data}) in {stopwatch.Elapsed.TotalSeconds:F1} s");
 
             var baseSnapshot = await source.CreateSnapshotAsync("base", cancellationToken: cancellationToken);
             stopwatch.Restart();
             var (baseOnTarget, fullBytes) = await TransferAsync(source, target, null, null, baseSnapshot, cancellationToken);
             await AfterFullTransferAsync(baseOnTarget, cancellationToken);
-            await log.WriteLineAsync($"full send of the base: {fullBytes >> 20} MiB in {stopwatch.Elapsed.TotalSeconds:F2} s");
+            await LogAsync(log, $"full send of the base: {fullBytes >> 20} MiB in {stopwatch.Elapsed.TotalSeconds:F2} s");
 
             var results = new List<TResult>();
             foreach (var percent in ChangedPercents)
             {
                 var changed = await data.ChangeAsync(ChangePieces(percent, random), ChangeSize, random, cancellationToken);
                 var snapshot = await source.CreateSnapshotAsync($"changed-{percent:0.##}pct".Replace('.', '_'), cancellationToken: cancellationToken);
-                await log.WriteLineAsync($"{percent}% changed: {changed >> 20} MiB rewritten in {ChangeSize >> 10} KiB {ChangeUnit}");
+                await LogAsync(log, $"{percent}% changed: {changed >> 20} MiB rewritten in {ChangeSize >> 10} KiB {ChangeUnit}");
 
                 var times = Routes.ToDictionary(r => r, _ => new List<double>());
                 long streamBytes = 0;
@@ -103,7 +103,7 @@ public abstract class NativeRefreshBenchmark<TResult>
                             streamBytes = bytes;
                         }
                         times[route].Add(seconds);
-                        await log.WriteLineAsync($"  run {run + 1} {route.PadRight(width)} {seconds:F3} s");
+                        await LogAsync(log, $"  run {run + 1} {route.PadRight(width)} {seconds:F3} s");
                         await AfterRunAsync(snapshot, baseOnTarget, cancellationToken);
                     }
                 }
@@ -116,6 +116,13 @@ public abstract class NativeRefreshBenchmark<TResult>
         {
             await DeleteVolumesAsync(CancellationToken.None);
         }
+    }
+
+    // Progress goes out line by line: the CLI's standard output is buffered, and a run takes minutes.
+    private static async Task LogAsync(TextWriter log, string line)
+    {
+        await log.WriteLineAsync(line);
+        await log.FlushAsync();
     }
 
     /// <summary>The median of <paramref name="values"/>.</summary>
