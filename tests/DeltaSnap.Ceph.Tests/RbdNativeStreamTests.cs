@@ -35,6 +35,10 @@ public class RbdNativeStreamTests
         return (source, target);
     }
 
+    /// <summary>The request to receive the source's s2 on the target's s1.</summary>
+    private static async Task<NativeReceiveRequest> S2OnS1Async(RbdVolume source, RbdVolume target) =>
+        new() { Snapshot = (await source.GetLineageAsync()).Find("s2")!, TargetBase = (await target.GetLineageAsync()).Find("s1") };
+
     private static async Task<byte[]> SendAsync(RbdVolume source, string? baseSnapshot, string snapshot)
     {
         var stream = new MemoryStream();
@@ -112,8 +116,7 @@ public class RbdNativeStreamTests
         await using var scope = await NativeScopeAsync();
         var (source, target) = await PairAtS1Async(scope);
         var plain = await CephCluster.RbdAsync(["export-diff", "--no-progress", "--from-snap", "s1", $"{source.Name}@s2", "-"]);
-        var lineage = await source.GetLineageAsync();
-        var request = new NativeReceiveRequest { Snapshot = lineage.Find("s2")!, TargetBase = (await target.GetLineageAsync()).Find("s1") };
+        var request = await S2OnS1Async(source, target);
         var e = Assert.ThrowsAsync<RbdDiffMismatchException>(() => target.ReceiveAsync(new MemoryStream(plain), request));
         Assert.That(e!.Message, Does.Contain("not a native RBD stream"));
     }
@@ -126,8 +129,7 @@ public class RbdNativeStreamTests
         var stream = await SendAsync(source, "s1", "s2");
         var damaged = Damage.FlipBit(stream, stream.Length / 2, 3);
         var atS1 = await DigestAsync(target, "s1");
-        var lineage = await source.GetLineageAsync();
-        var request = new NativeReceiveRequest { Snapshot = lineage.Find("s2")!, TargetBase = (await target.GetLineageAsync()).Find("s1") };
+        var request = await S2OnS1Async(source, target);
         var e = Assert.ThrowsAsync<CorruptDataException>(() => target.ReceiveAsync(new MemoryStream(damaged), request));
         Assert.Multiple(async () =>
         {
@@ -145,7 +147,7 @@ public class RbdNativeStreamTests
         var stream = await SendAsync(source, "s1", "s2");
         var atS1 = await DigestAsync(target, "s1");
         var lineage = await source.GetLineageAsync();
-        var request = new NativeReceiveRequest { Snapshot = lineage.Find("s2")!, TargetBase = (await target.GetLineageAsync()).Find("s1") };
+        var request = await S2OnS1Async(source, target);
         Assert.ThrowsAsync<IOException>(() => target.ReceiveAsync(new ThrowAfterNBytesStream(new MemoryStream(stream), stream.Length / 2), request));
         Assert.That(await DigestAsync(target, null), Is.EqualTo(atS1));
         var received = await target.ReceiveAsync(new MemoryStream(stream), request);
@@ -164,8 +166,7 @@ public class RbdNativeStreamTests
         var (source, target) = await PairAtS1Async(scope);
         await WriteAsync(target, 30 << 20, 1 << 20, 99); // written on the target after s1, outside the source's change
         var stream = await SendAsync(source, "s1", "s2");
-        var lineage = await source.GetLineageAsync();
-        var request = new NativeReceiveRequest { Snapshot = lineage.Find("s2")!, TargetBase = (await target.GetLineageAsync()).Find("s1") };
+        var request = await S2OnS1Async(source, target);
         await target.ReceiveAsync(new MemoryStream(stream), request);
         Assert.That(await DigestAsync(target, "s2"), Is.EqualTo(await DigestAsync(source, "s2")));
     }
@@ -178,8 +179,7 @@ public class RbdNativeStreamTests
         await WriteAsync(target, 8 << 20, 2 << 20, 97);  // half inside the source's change at [9, 12) MiB: the stream overwrites it
         await WriteAsync(target, 30 << 20, 1 << 20, 98); // outside it: only the rollback brings it back
         var stream = await SendAsync(source, "s1", "s2");
-        var lineage = await source.GetLineageAsync();
-        var request = new NativeReceiveRequest { Snapshot = lineage.Find("s2")!, TargetBase = (await target.GetLineageAsync()).Find("s1") };
+        var request = await S2OnS1Async(source, target);
         await target.ReceiveAsync(new MemoryStream(stream), request);
         var expected = await DigestAsync(source, "s2");
         Assert.Multiple(async () =>
@@ -205,8 +205,7 @@ public class RbdNativeStreamTests
         BitConverter.TryWriteBytes(claim.AsSpan(17), 1UL << 20);
         var banner = RbdDiffReader.BannerV2.Length;
         byte[] forged = [.. stream.AsSpan(0, banner), .. claim, .. stream.AsSpan(banner)];
-        var lineage = await source.GetLineageAsync();
-        var request = new NativeReceiveRequest { Snapshot = lineage.Find("s2")!, TargetBase = (await target.GetLineageAsync()).Find("s1") };
+        var request = await S2OnS1Async(source, target);
         var e = Assert.ThrowsAsync<CorruptDataException>(() => target.ReceiveAsync(new MemoryStream(forged), request));
         Assert.Multiple(async () =>
         {
