@@ -58,38 +58,13 @@ public sealed class BtrfsDriver : VolumeDriver
         DriverCapabilities.FilesystemVolumes | DriverCapabilities.NativeStream | DriverCapabilities.RenameSnapshots |
         DriverCapabilities.KeepSnapshotsAfterBase;
 
+    /// <summary>Btrfs's own stream (<c>btrfs send</c>): <see cref="DeltaSnap.Delta.DeltaStreamPayloadKind.BtrfsSend"/>.</summary>
+    public override DeltaSnap.Delta.DeltaStreamPayloadKind NativePayloadKind => DeltaSnap.Delta.DeltaStreamPayloadKind.BtrfsSend;
+
     /// <summary>Volume names are single directory entries: no <c>/</c>.</summary>
     public override NameRules VolumeNameRules => VolumeNames;
 
     internal BtrfsCommandRunner Commands { get; }
-
-    /// <summary>The driver rooted at the directory holding the subvolume <paramref name="address"/> names (<c>btrfs:/MOUNT/PATH/SUBVOLUME</c>).</summary>
-    /// <exception cref="ArgumentException">The address is not a <c>btrfs:</c> address of an absolute path below a directory.</exception>
-    public static BtrfsDriver ForAddress(VolumeAddress address, BtrfsDriverOptions? options = null, ILoggerFactory? loggerFactory = null)
-    {
-        var (root, _) = SplitAddress(address);
-        return new BtrfsDriver(root, options, loggerFactory);
-    }
-
-    /// <summary>The volume name (the subvolume's directory entry) of <paramref name="address"/> within <see cref="ForAddress"/>'s driver.</summary>
-    /// <exception cref="ArgumentException">The address is not a <c>btrfs:</c> address of an absolute path below a directory.</exception>
-    public static string GetVolumeName(VolumeAddress address) => SplitAddress(address).Name;
-
-    /// <summary>Opens the existing volume <paramref name="address"/> names, with the default layout.</summary>
-    /// <exception cref="ArgumentException">The address is not a <c>btrfs:</c> address of an absolute path below a directory, or its name breaks the rules.</exception>
-    /// <exception cref="VolumeNotFoundException">There is no subvolume at that path.</exception>
-    public static Task<Volume> OpenAddressAsync(VolumeAddress address, ILoggerFactory? loggerFactory, CancellationToken cancellationToken = default) =>
-        OpenAddressAsync(address, options: null, loggerFactory, cancellationToken);
-
-    /// <summary>Opens the existing volume <paramref name="address"/> names.</summary>
-    /// <exception cref="ArgumentException">The address is not a <c>btrfs:</c> address of an absolute path below a directory, or its name breaks the rules.</exception>
-    /// <exception cref="VolumeNotFoundException">There is no subvolume at that path.</exception>
-    public static Task<Volume> OpenAddressAsync(VolumeAddress address, BtrfsDriverOptions? options, ILoggerFactory? loggerFactory, CancellationToken cancellationToken = default)
-    {
-        var (root, name) = SplitAddress(address);
-        var driver = new BtrfsDriver(root, options, loggerFactory);
-        return driver.OpenVolumeAsync(name, cancellationToken);
-    }
 
     /// <inheritdoc />
     protected override async Task<IReadOnlyList<string>> ListVolumesCoreAsync(CancellationToken cancellationToken)
@@ -253,25 +228,4 @@ public sealed class BtrfsDriver : VolumeDriver
         e.StandardError.Contains("not a btrfs filesystem", StringComparison.OrdinalIgnoreCase));
 
     internal static string Normalize(string path) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
-
-    private static (string Root, string Name) SplitAddress(VolumeAddress address)
-    {
-        ArgumentNullException.ThrowIfNull(address);
-        if (!string.Equals(address.Scheme, SchemeName, StringComparison.Ordinal))
-        {
-            throw new ArgumentException($"'{address}' is not a {SchemeName}: address.", nameof(address));
-        }
-        if (!Path.IsPathRooted(address.Name) || address.Name.Split('/').Any(p => p is ".." or "."))
-        {
-            throw new ArgumentException($"'{address}' must name an absolute path without '.' or '..' components.", nameof(address));
-        }
-        var full = Normalize(address.Name);
-        var root = Path.GetDirectoryName(full);
-        var name = Path.GetFileName(full);
-        if (string.IsNullOrEmpty(root) || string.IsNullOrEmpty(name))
-        {
-            throw new ArgumentException($"'{address}' must name a subvolume below a directory, such as btrfs:/mnt/data/vm1.", nameof(address));
-        }
-        return (root, name);
-    }
 }

@@ -13,7 +13,8 @@ namespace DeltaSnap.Ceph;
 /// </summary>
 public sealed class RbdDriver : VolumeDriver
 {
-    private const string SchemeName = "rbd";
+    /// <summary>The URI scheme of RBD volume addresses: <c>rbd:POOL/IMAGE</c>.</summary>
+    public const string SchemeName = "rbd";
     private readonly RadosCluster _cluster;
 
     private RbdDriver(RadosCluster cluster, RbdDriverOptions options, ILoggerFactory? loggerFactory)
@@ -30,6 +31,12 @@ public sealed class RbdDriver : VolumeDriver
     public override DriverCapabilities Capabilities =>
         DriverCapabilities.BlockVolumes | DriverCapabilities.ChangedRanges | DriverCapabilities.Resize | DriverCapabilities.RenameSnapshots
         | (Options.NativeStream ? DriverCapabilities.NativeStream | DriverCapabilities.NativeReceiveRestoresBase : DriverCapabilities.None);
+
+    /// <summary>
+    /// The RBD diff stream (<c>rbd export-diff</c>): <see cref="DeltaSnap.Delta.DeltaStreamPayloadKind.RbdDiff"/>; used only
+    /// when <see cref="RbdDriverOptions.NativeStream"/> is on.
+    /// </summary>
+    public override DeltaSnap.Delta.DeltaStreamPayloadKind NativePayloadKind => DeltaSnap.Delta.DeltaStreamPayloadKind.RbdDiff;
 
     /// <inheritdoc />
     public override NameRules VolumeNameRules { get; } = new() { AllowSlash = true };
@@ -54,40 +61,6 @@ public sealed class RbdDriver : VolumeDriver
         var logger = (loggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger<RbdDriver>();
         var cluster = await RadosCluster.ConnectAsync(options.Connection, logger, cancellationToken).ConfigureAwait(false);
         return new RbdDriver(cluster, options, loggerFactory);
-    }
-
-    /// <summary>
-    /// Opens the volume an address names (<c>rbd:POOL/IMAGE</c>) with a new driver connected by the environment's
-    /// settings (<c>CEPH_CONF</c>, <c>CEPH_KEYRING</c>, <c>CEPH_ARGS</c>); creates nothing. The caller disposes
-    /// <c>volume.Driver</c> when done. This is the CLI's entry for <c>deltasnap refresh rbd:POOL/IMAGE rbd:POOL2/IMAGE</c>.
-    /// </summary>
-    /// <exception cref="ArgumentException">The address is not an <c>rbd:</c> address or its name breaks the rules.</exception>
-    /// <exception cref="VolumeNotFoundException">The pool or image does not exist.</exception>
-    /// <exception cref="RbdException">The connection failed.</exception>
-    public static Task<Volume> OpenAddressAsync(VolumeAddress address, ILoggerFactory? loggerFactory, CancellationToken cancellationToken = default) =>
-        OpenAddressAsync(address, null, loggerFactory, cancellationToken);
-
-    /// <summary>As <see cref="OpenAddressAsync(VolumeAddress, ILoggerFactory?, CancellationToken)"/>, with explicit options (connection settings, native stream).</summary>
-    /// <exception cref="ArgumentException">The address is not an <c>rbd:</c> address or its name breaks the rules.</exception>
-    /// <exception cref="VolumeNotFoundException">The pool or image does not exist.</exception>
-    /// <exception cref="RbdException">The connection failed.</exception>
-    public static async Task<Volume> OpenAddressAsync(VolumeAddress address, RbdDriverOptions? options, ILoggerFactory? loggerFactory, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(address);
-        if (!string.Equals(address.Scheme, SchemeName, StringComparison.Ordinal))
-        {
-            throw new ArgumentException($"'{address}' is not an RBD address (rbd:POOL/IMAGE).", nameof(address));
-        }
-        var driver = await ConnectAsync(options, loggerFactory, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return await driver.OpenVolumeAsync(address.Name, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            await driver.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
     }
 
     /// <inheritdoc />

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Text;
 using DeltaSnap.Cli.Commands;
+using DeltaSnap.Cli.Logging;
+using Microsoft.Extensions.Logging;
 
 namespace DeltaSnap.Cli;
 
@@ -28,20 +30,36 @@ internal static class Program
     /// <summary>Runs a command line with the given writers; the in-process entry point the tests use.</summary>
     public static Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error,
         bool handleTermination = false, CancellationToken cancellationToken = default) =>
-        CommandRunner.InvokeAsync(BuildRootCommand(), args, output, error, handleTermination, cancellationToken);
+        RunAsync(new CliContext(error), args, output, error, handleTermination, cancellationToken);
 
-    /// <summary>The command tree. Each command group lives in its own file under Commands/ and adds one line here.</summary>
-    public static RootCommand BuildRootCommand() => new("deltasnap: keep copies of snapshotted volumes up to date by moving only what changed.")
+    /// <summary>Runs a command line with the given context (its resolver opens the volumes; log lines go to its writer).</summary>
+    public static Task<int> RunAsync(CliContext context, IReadOnlyList<string> args, TextWriter output, TextWriter error,
+        bool handleTermination = false, CancellationToken cancellationToken = default)
     {
-        HashCommand.Create(),
-        ChecksumsCommand.Create(),
-        DiffCommand.Create(),
-        SnapshotCommands.Create(),
-        PlanCommand.Create(),
-        RefreshCommand.Create(),
-        LvolCommands.Create(),
-        RbdCommands.Create(),
-        BtrfsCommands.Create(),
-        ZfsCommands.Create(),
-    };
+        ArgumentNullException.ThrowIfNull(context);
+        var root = BuildRootCommand(context);
+        var logLevel = root.Options.OfType<Option<LogLevel?>>().Single(o => o.Name == LogLevelOption.Name);
+        return CommandRunner.InvokeAsync(root, args, output, error, handleTermination,
+            parseResult => context.Logging.MinimumLevel = parseResult.GetValue(logLevel) ?? LogLevelOption.Default, cancellationToken);
+    }
+
+    /// <summary>The command tree, its volume commands opening volumes through <paramref name="context"/>'s resolver. Each command group lives in its own file under Commands/ and adds one line here.</summary>
+    public static RootCommand BuildRootCommand(CliContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return new("deltasnap: keep copies of snapshotted volumes up to date by moving only what changed.")
+        {
+            LogLevelOption.Create(),
+            HashCommand.Create(),
+            ChecksumsCommand.Create(),
+            DiffCommand.Create(),
+            SnapshotCommands.Create(context),
+            PlanCommand.Create(context),
+            RefreshCommand.Create(context),
+            LvolCommands.Create(),
+            RbdCommands.Create(),
+            BtrfsCommands.Create(),
+            ZfsCommands.Create(),
+        };
+    }
 }

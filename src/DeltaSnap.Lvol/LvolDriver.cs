@@ -14,6 +14,9 @@ public sealed class LvolDriver : VolumeDriver
     /// <summary>The URI scheme: <c>lvol</c>.</summary>
     public const string SchemeName = "lvol";
 
+    /// <summary>The rules of volume names (see <see cref="VolumeNameRules"/>).</summary>
+    internal static readonly NameRules VolumeNames = new() { MaxLength = 120 };
+
     private static readonly Dictionary<string, (LvolStore Store, int References)> OpenStores = new(StringComparer.Ordinal);
     private static readonly SemaphoreSlim OpenStoresLock = new(1, 1);
     private readonly bool _shared;
@@ -34,8 +37,11 @@ public sealed class LvolDriver : VolumeDriver
         DriverCapabilities.BlockVolumes | DriverCapabilities.NativeStream | DriverCapabilities.ChangedRanges
         | DriverCapabilities.StoredChecksums | DriverCapabilities.RenameSnapshots | DriverCapabilities.Resize;
 
+    /// <summary>The store's own diff stream: <see cref="DeltaSnap.Delta.DeltaStreamPayloadKind.LvolDiff"/>.</summary>
+    public override DeltaSnap.Delta.DeltaStreamPayloadKind NativePayloadKind => DeltaSnap.Delta.DeltaStreamPayloadKind.LvolDiff;
+
     /// <summary>Volume names: no '/', '@' or '#', up to 120 characters (a snapshot lvol is named <c>VOLUME@SNAPSHOT</c>).</summary>
-    public override NameRules VolumeNameRules { get; } = new() { MaxLength = 120 };
+    public override NameRules VolumeNameRules => VolumeNames;
 
     /// <summary>Snapshot names: as volume names.</summary>
     public override NameRules SnapshotNameRules { get; } = new() { MaxLength = 120 };
@@ -93,28 +99,6 @@ public sealed class LvolDriver : VolumeDriver
     {
         ArgumentNullException.ThrowIfNull(store);
         return new LvolDriver(store, shared: false, loggerFactory);
-    }
-
-    /// <summary>Opens the volume an <c>lvol:STORE#VOLUME</c> address names. The caller disposes <c>volume.Driver</c> when done.</summary>
-    /// <exception cref="ArgumentException">The address is not an lvol address.</exception>
-    /// <exception cref="VolumeNotFoundException">The store has no such volume.</exception>
-    public static async Task<Volume> OpenAddressAsync(VolumeAddress address, ILoggerFactory? loggerFactory, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(address);
-        if (!string.Equals(address.Scheme, SchemeName, StringComparison.Ordinal))
-        {
-            throw new ArgumentException($"'{address}' is not an lvol address (lvol:STORE#VOLUME).", nameof(address));
-        }
-        var driver = await OpenAsync(address.Location, loggerFactory, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return await driver.OpenVolumeAsync(address.Name, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            await driver.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
     }
 
     /// <inheritdoc />

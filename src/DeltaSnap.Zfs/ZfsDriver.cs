@@ -57,6 +57,9 @@ public sealed class ZfsDriver : VolumeDriver
     /// <inheritdoc />
     public override DriverCapabilities Capabilities { get; }
 
+    /// <summary>ZFS's own stream: <see cref="DeltaSnap.Delta.DeltaStreamPayloadKind.ZfsSend"/>.</summary>
+    public override DeltaSnap.Delta.DeltaStreamPayloadKind NativePayloadKind => DeltaSnap.Delta.DeltaStreamPayloadKind.ZfsSend;
+
     /// <inheritdoc />
     public override NameRules VolumeNameRules => DatasetRules;
 
@@ -95,23 +98,6 @@ public sealed class ZfsDriver : VolumeDriver
         }
         Log.FeaturesDetected(logger, options.ZfsProgram, features);
         return new ZfsDriver(options, features, zfs, loggerFactory);
-    }
-
-    /// <summary>
-    /// Opens the volume an address names (<c>zfs:POOL/DATASET</c>) with a driver of default options; creates
-    /// nothing. This is the CLI's entry for <c>deltasnap refresh zfs:POOL/DS zfs:POOL2/DS</c>.
-    /// </summary>
-    /// <exception cref="ArgumentException">The address is not a <c>zfs</c> address or its name breaks the rules.</exception>
-    /// <exception cref="VolumeNotFoundException">The dataset does not exist.</exception>
-    public static async Task<Volume> OpenAddressAsync(VolumeAddress address, ILoggerFactory? loggerFactory, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(address);
-        if (!string.Equals(address.Scheme, SchemeName, StringComparison.Ordinal))
-        {
-            throw new ArgumentException($"'{address}' is not a ZFS address (zfs:POOL/DATASET).", nameof(address));
-        }
-        var driver = await OpenAsync(null, loggerFactory, cancellationToken).ConfigureAwait(false);
-        return await driver.OpenVolumeAsync(address.Name, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The dataset a volume name stands for (the name under <see cref="ZfsDriverOptions.Root"/>, or itself).</summary>

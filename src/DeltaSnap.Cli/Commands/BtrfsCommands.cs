@@ -7,7 +7,7 @@ namespace DeltaSnap.Cli.Commands;
 /// <summary>
 /// The <c>deltasnap btrfs</c> command group: <c>bench</c> measures DeltaSnap's Btrfs send/receive path against a raw
 /// <c>btrfs send -p … | btrfs receive</c> pipeline on the same data. (Refresh between <c>btrfs:</c> addresses is the
-/// generic <c>deltasnap refresh</c>, through <c>BtrfsDriver.OpenAddressAsync</c>.)
+/// generic <c>deltasnap refresh</c>, through the Btrfs backend registered with the tool's volume resolver, <c>AddBtrfs()</c>.)
 /// </summary>
 public static class BtrfsCommands
 {

@@ -27,8 +27,13 @@ internal static class CommandRunner
     /// <param name="handleTermination">Whether Ctrl+C and SIGTERM cancel the command (true for the real process, false in tests).</param>
     /// <param name="cancellationToken">Cancels the command.</param>
     /// <returns>The exit code.</returns>
+    public static Task<int> InvokeAsync(RootCommand root, IReadOnlyList<string> args, TextWriter output, TextWriter error,
+        bool handleTermination = false, CancellationToken cancellationToken = default) =>
+        InvokeAsync(root, args, output, error, handleTermination, parsed: null, cancellationToken);
+
+    /// <summary>As <see cref="InvokeAsync(RootCommand, IReadOnlyList{string}, TextWriter, TextWriter, bool, CancellationToken)"/>, calling <paramref name="parsed"/> with a parse without errors before the command runs (to apply global options).</summary>
     public static async Task<int> InvokeAsync(RootCommand root, IReadOnlyList<string> args, TextWriter output, TextWriter error,
-        bool handleTermination = false, CancellationToken cancellationToken = default)
+        bool handleTermination, Action<ParseResult>? parsed, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(root);
         ArgumentNullException.ThrowIfNull(output);
@@ -45,6 +50,7 @@ internal static class CommandRunner
             await error.WriteLineAsync(FormatError(JoinErrors(parseResult)) + " " + HelpHint(parseResult)).ConfigureAwait(false);
             return ExitCodes.Usage;
         }
+        parsed?.Invoke(parseResult);
         var configuration = new InvocationConfiguration
         {
             Output = output,

@@ -8,10 +8,10 @@ namespace DeltaSnap.Cli.Commands;
 /// <summary><c>deltasnap plan SOURCE TARGET [--json]</c>: what a refresh would do, changing nothing.</summary>
 internal static class PlanCommand
 {
-    public static Command Create()
+    public static Command Create(CliContext context)
     {
-        var source = SnapshotCommands.VolumeArgument("SOURCE", "The source volume's URI.");
-        var target = SnapshotCommands.VolumeArgument("TARGET", "The target volume's URI.");
+        var source = SnapshotCommands.VolumeArgument(context, "SOURCE", "The source volume");
+        var target = SnapshotCommands.VolumeArgument(context, "TARGET", "The target volume");
         var json = CommonOptions.Json("Print one JSON object instead of text.");
         var planOptions = new RefreshPlanOptionSet();
         var command = new Command("plan", "Show what a refresh of TARGET from SOURCE would do (a dry run): route, base, snapshots to send, target snapshots to delete, or why it would refuse.")
@@ -19,13 +19,13 @@ internal static class PlanCommand
             source, target, json, planOptions.AllowFullResend, planOptions.SnapshotsOnly,
         };
         CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
-            SnapshotCommands.WithVolumesAsync(parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target), async (s, t) =>
+            SnapshotCommands.WithVolumesAsync(context, parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target), async (s, t) =>
             {
                 var options = planOptions.ToRefreshOptions(parseResult);
                 PlanReport report;
                 try
                 {
-                    var (plan, route) = await new Replicator().PlanAsync(s, t, options, cancellationToken).ConfigureAwait(false);
+                    var (plan, route) = await new Replicator(context.Logging).PlanAsync(s, t, options, cancellationToken).ConfigureAwait(false);
                     report = new PlanReport(s.Address, t.Address, null, Camel(plan.Kind.ToString()), Camel(route.ToString()), plan.SourceBase?.Name,
                         plan.SnapshotsToSend.Select(x => x.Name).ToList(), plan.TargetSnapshotsToDelete.Select(x => x.Name).ToList(),
                         plan.RollBackTargetToBase, plan.CaptureLiveState, plan.SourceLeftovers.Concat(plan.TargetLeftovers).Select(x => x.Name).ToList());

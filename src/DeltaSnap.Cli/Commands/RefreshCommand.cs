@@ -9,10 +9,10 @@ namespace DeltaSnap.Cli.Commands;
 /// <summary><c>deltasnap refresh SOURCE TARGET [--json]</c>: bring TARGET up to date with SOURCE, moving only what changed.</summary>
 internal static class RefreshCommand
 {
-    public static Command Create()
+    public static Command Create(CliContext context)
     {
-        var source = SnapshotCommands.VolumeArgument("SOURCE", "The source volume's URI.");
-        var target = SnapshotCommands.VolumeArgument("TARGET", "The target volume's URI (it must exist).");
+        var source = SnapshotCommands.VolumeArgument(context, "SOURCE", "The source volume");
+        var target = SnapshotCommands.VolumeArgument(context, "TARGET", "The target volume (it must exist)");
         var json = CommonOptions.Json("Print the summary as one JSON object: route, snapshotsSent, bytesRead, bytesSent, bytesWritten, seconds.");
         var planOptions = new RefreshPlanOptionSet();
         var clusterSize = CommonOptions.ClusterSize("The cluster size of the checksum route (default 1M).");
@@ -22,7 +22,7 @@ internal static class RefreshCommand
             source, target, json, planOptions.AllowFullResend, planOptions.SnapshotsOnly, clusterSize, algorithm,
         };
         CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
-            SnapshotCommands.WithVolumesAsync(parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target), async (s, t) =>
+            SnapshotCommands.WithVolumesAsync(context, parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target), async (s, t) =>
             {
                 var options = planOptions.ToRefreshOptions(parseResult);
                 if (parseResult.GetValue(clusterSize) is { } size)
@@ -34,7 +34,7 @@ internal static class RefreshCommand
                     options.Algorithm = a;
                 }
                 using var bar = TerminalProgress.Create(output.Error);
-                var result = await new Replicator().RefreshAsync(s, t, options, bar, cancellationToken).ConfigureAwait(false);
+                var result = await new Replicator(context.Logging).RefreshAsync(s, t, options, bar, cancellationToken).ConfigureAwait(false);
                 bar?.Finish();
                 var report = new RefreshReport(PlanCommand.Camel(result.Route.ToString()), PlanCommand.Camel(result.Kind.ToString()),
                     result.SnapshotsSent.Count, result.SnapshotsSent, result.LiveStateSent, result.BytesRead, result.BytesSent, result.BytesWritten,

@@ -8,20 +8,20 @@ namespace DeltaSnap.Cli.Commands;
 /// <summary><c>deltasnap snapshot create|list|delete URI …</c>: a volume's snapshots, on any backend.</summary>
 internal static class SnapshotCommands
 {
-    public static Command Create() => new("snapshot", "Create, list and delete a volume's snapshots.")
+    public static Command Create(CliContext context) => new("snapshot", "Create, list and delete a volume's snapshots.")
     {
-        CreateCommand(),
-        ListCommand(),
-        DeleteCommand(),
+        CreateCommand(context),
+        ListCommand(context),
+        DeleteCommand(context),
     };
 
-    private static Command CreateCommand()
+    private static Command CreateCommand(CliContext context)
     {
-        var volume = VolumeArgument();
+        var volume = VolumeArgument(context);
         var name = new Argument<string>("NAME") { Description = "The snapshot's name." };
         var command = new Command("create", "Take a snapshot of the volume's live state.") { volume, name };
         CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
-            WithVolumeAsync(parseResult.GetRequiredValue(volume), async v =>
+            WithVolumeAsync(context, parseResult.GetRequiredValue(volume), async v =>
             {
                 var info = await v.CreateSnapshotAsync(parseResult.GetRequiredValue(name), cancellationToken: cancellationToken).ConfigureAwait(false);
                 await output.Out.WriteLineAsync($"created {v.Address}@{info.Name} ({info.Identity})").ConfigureAwait(false);
@@ -30,13 +30,13 @@ internal static class SnapshotCommands
         return command;
     }
 
-    private static Command ListCommand()
+    private static Command ListCommand(CliContext context)
     {
-        var volume = VolumeArgument();
+        var volume = VolumeArgument(context);
         var json = CommonOptions.Json("Print a JSON array instead of text.");
         var command = new Command("list", "List the volume's snapshots, oldest first: name, identity, creation time.") { volume, json };
         CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
-            WithVolumeAsync(parseResult.GetRequiredValue(volume), async v =>
+            WithVolumeAsync(context, parseResult.GetRequiredValue(volume), async v =>
             {
                 var lineage = await v.GetLineageAsync(cancellationToken).ConfigureAwait(false);
                 var entries = lineage.Select(s => new SnapshotEntry(
@@ -55,13 +55,13 @@ internal static class SnapshotCommands
         return command;
     }
 
-    private static Command DeleteCommand()
+    private static Command DeleteCommand(CliContext context)
     {
-        var volume = VolumeArgument();
+        var volume = VolumeArgument(context);
         var name = new Argument<string>("NAME") { Description = "The snapshot to delete." };
         var command = new Command("delete", "Delete a snapshot.") { volume, name };
         CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
-            WithVolumeAsync(parseResult.GetRequiredValue(volume), async v =>
+            WithVolumeAsync(context, parseResult.GetRequiredValue(volume), async v =>
             {
                 await v.DeleteSnapshotAsync(parseResult.GetRequiredValue(name), cancellationToken).ConfigureAwait(false);
                 await output.Out.WriteLineAsync($"deleted {v.Address}@{parseResult.GetRequiredValue(name)}").ConfigureAwait(false);
@@ -70,17 +70,31 @@ internal static class SnapshotCommands
         return command;
     }
 
-    internal static Argument<string> VolumeArgument(string name = "URI", string description = "The volume: lvol:STORE#VOL, zfs:POOL/DS, btrfs:/PATH or rbd:POOL/IMAGE.") =>
-        new(name) { Description = description };
+    /// <summary>A volume URI argument; its description lists the address forms of the registered backends.</summary>
+    internal static Argument<string> VolumeArgument(CliContext context, string name = "URI", string description = "The volume") =>
+        new(name) { Description = $"{description}: {string.Join(", ", context.Resolver.Backends.Select(b => b.AddressSyntax))}." };
 
     /// <summary>Opens the source and the target volume, runs <paramref name="action"/> on both, and releases their drivers.</summary>
-    internal static Task<int> WithVolumesAsync(string source, string target, Func<Volume, Volume, Task<int>> action, CancellationToken cancellationToken) =>
-        WithVolumeAsync(source, s => WithVolumeAsync(target, t => action(s, t), cancellationToken), cancellationToken);
+    internal static Task<int> WithVolumesAsync(CliContext context, string source, string target, Func<Volume, Volume, Task<int>> action, CancellationToken cancellationToken) =>
+        WithVolumeAsync(context, source, s => WithVolumeAsync(context, target, t => action(s, t), cancellationToken), cancellationToken);
 
-    /// <summary>Opens the volume, runs <paramref name="action"/>, and releases the driver. A bad name is a usage error.</summary>
-    internal static async Task<int> WithVolumeAsync(string address, Func<Volume, Task<int>> action, CancellationToken cancellationToken)
+    /// <summary>Opens the volume through the context's resolver, runs <paramref name="action"/>, and releases the driver. A bad address or name is a usage error.</summary>
+    internal static async Task<int> WithVolumeAsync(CliContext context, string address, Func<Volume, Task<int>> action, CancellationToken cancellationToken)
     {
-        var volume = await VolumeResolver.OpenAsync(address, null, cancellationToken).ConfigureAwait(false);
+        Volume volume;
+        try
+        {
+            volume = await context.Resolver.OpenVolumeAsync(address, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException(e.Message, e);
+        }
+        catch (ArgumentException e)
+        {
+            // The backend refused the volume's name (a leading '-', a '..' component, a forbidden character).
+            throw UsageException.FromArgument(e);
+        }
         try
         {
             return await action(volume).ConfigureAwait(false);

@@ -9,8 +9,8 @@ namespace DeltaSnap.Cli.Commands;
 /// <summary>
 /// The <c>deltasnap zfs</c> command group: <c>features</c> prints what the installed <c>zfs</c> can do, <c>bench</c>
 /// measures DeltaSnap's ZFS send/receive path against a raw <c>zfs send -i … | zfs receive -F</c> pipeline on the
-/// same data. (Refresh between <c>zfs:</c> addresses is the generic <c>deltasnap refresh</c>, through
-/// <see cref="ZfsDriver.OpenAddressAsync"/>.)
+/// same data. (Refresh between <c>zfs:</c> addresses is the generic <c>deltasnap refresh</c>, through the ZFS backend
+/// registered with the tool's volume resolver, <c>AddZfs()</c>.)
 /// </summary>
 public static class ZfsCommands
 {

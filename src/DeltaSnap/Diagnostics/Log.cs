@@ -27,6 +27,15 @@ internal static partial class Log
     [LoggerMessage(1021, LogLevel.Debug, "Receiving {Snapshot} into {Volume}, incremental from {Base}")]
     public static partial void NativeReceiving(ILogger logger, string volume, string? @base, string snapshot);
 
+    [LoggerMessage(1030, LogLevel.Debug, "Opening a {Scheme} driver for {Location}")]
+    public static partial void DriverOpening(ILogger logger, string scheme, string location);
+
+    [LoggerMessage(1031, LogLevel.Debug, "Opening {Scheme} volume {Address}")]
+    public static partial void VolumeOpening(ILogger logger, string scheme, string address);
+
+    [LoggerMessage(1032, LogLevel.Debug, "Creating {Scheme} volume {Address}")]
+    public static partial void VolumeCreatingAt(ILogger logger, string scheme, string address);
+
     [LoggerMessage(1100, LogLevel.Information, "Refreshing {Target} from {Source}: {Kind} by the {Route} route, {Count} snapshot(s) to send, live state {Live}")]
     public static partial void RefreshStarting(ILogger logger, string source, string target, string kind, string route, int count, bool live);
 

@@ -30,16 +30,11 @@ public abstract class VolumeDriver : IAsyncDisposable
 
     /// <summary>
     /// How this backend's native stream is labelled inside a delta stream (<see cref="DeltaSnap.Delta.DeltaStreamPayloadKind"/>);
-    /// only meaningful with <see cref="DriverCapabilities.NativeStream"/>. The default maps the well-known schemes.
+    /// only meaningful with <see cref="DriverCapabilities.NativeStream"/>. Two volumes refresh by the native route only when
+    /// both drivers declare the same kind. The default, <see cref="DeltaSnap.Delta.DeltaStreamPayloadKind.Blocks"/>, declares
+    /// none: such a driver never takes the native route. Each backend with a native stream overrides it.
     /// </summary>
-    public virtual DeltaSnap.Delta.DeltaStreamPayloadKind NativePayloadKind => Scheme switch
-    {
-        "zfs" => DeltaSnap.Delta.DeltaStreamPayloadKind.ZfsSend,
-        "btrfs" => DeltaSnap.Delta.DeltaStreamPayloadKind.BtrfsSend,
-        "rbd" => DeltaSnap.Delta.DeltaStreamPayloadKind.RbdDiff,
-        "lvol" => DeltaSnap.Delta.DeltaStreamPayloadKind.LvolDiff,
-        _ => DeltaSnap.Delta.DeltaStreamPayloadKind.Blocks,
-    };
+    public virtual DeltaSnap.Delta.DeltaStreamPayloadKind NativePayloadKind => DeltaSnap.Delta.DeltaStreamPayloadKind.Blocks;
 
     /// <summary>The rules volume names must follow.</summary>
     public virtual NameRules VolumeNameRules { get; } = new() { AllowSlash = true };

@@ -24,15 +24,23 @@ public sealed class Replicator
         _logger = _loggerFactory.CreateLogger<Replicator>();
     }
 
-    /// <summary>The route a refresh between these two volumes takes.</summary>
+    /// <summary>
+    /// The route a refresh between these two volumes takes: the native stream when both drivers have
+    /// <see cref="DriverCapabilities.NativeStream"/> and declare the same <see cref="VolumeDriver.NativePayloadKind"/> (other
+    /// than <see cref="Delta.DeltaStreamPayloadKind.Blocks"/>) and both volumes are of one kind; otherwise checksums for block volumes.
+    /// </summary>
     /// <exception cref="NotSupportedException">No route joins the two volumes (file system volumes of different backends need the rsync route; block and file system volumes cannot be mixed).</exception>
     public static RefreshRoute ChooseRoute(Volume source, Volume target, RefreshOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
+        // Native when both backends speak the same native stream, whatever their .NET types: a third-party driver can
+        // receive zfs send streams. Blocks is no native kind (it is the checksum route's payload).
         if (options?.DisableNativeStreams != true
-            && source.Driver.GetType() == target.Driver.GetType()
             && source.Driver.Has(DriverCapabilities.NativeStream)
+            && target.Driver.Has(DriverCapabilities.NativeStream)
+            && source.Driver.NativePayloadKind == target.Driver.NativePayloadKind
+            && source.Driver.NativePayloadKind != Delta.DeltaStreamPayloadKind.Blocks
             && source.Kind == target.Kind)
         {
             return RefreshRoute.NativeStream;

@@ -1,0 +1,51 @@
+using DeltaSnap.Ceph;
+using DeltaSnap.Drivers;
+using Microsoft.Extensions.Logging;
+
+namespace DeltaSnap
+{
+    /// <summary>Registers the Ceph RBD backend (<c>rbd:POOL/IMAGE</c>) with a <see cref="VolumeResolver"/>.</summary>
+    public static class RbdVolumeResolverExtensions
+    {
+        /// <summary>
+        /// Registers the RBD backend with the default driver options: each driver it opens connects by the environment's
+        /// settings (<c>CEPH_CONF</c>, <c>CEPH_KEYRING</c>, <c>CEPH_ARGS</c>).
+        /// </summary>
+        /// <exception cref="ArgumentException">The resolver has an <c>rbd</c> backend already.</exception>
+        public static VolumeResolver AddRbd(this VolumeResolver resolver) => resolver.AddRbd(new RbdDriverOptions());
+
+        /// <summary>Registers the RBD backend; every driver it opens connects and creates images with <paramref name="options"/>.</summary>
+        /// <exception cref="ArgumentException">The resolver has an <c>rbd</c> backend already.</exception>
+        public static VolumeResolver AddRbd(this VolumeResolver resolver, RbdDriverOptions options)
+        {
+            ArgumentNullException.ThrowIfNull(resolver);
+            ArgumentNullException.ThrowIfNull(options);
+            return resolver.Add(new RbdBackend(options));
+        }
+    }
+}
+
+namespace DeltaSnap.Ceph
+{
+    /// <summary>
+    /// The RBD backend's registration: <c>rbd:POOL/IMAGE</c> (or <c>rbd:POOL/NAMESPACE/IMAGE</c>); the location is the pool,
+    /// the volume name the whole <c>POOL/IMAGE</c>. Each driver holds its own cluster connection.
+    /// </summary>
+    internal sealed class RbdBackend(RbdDriverOptions options) : VolumeBackend(RbdDriver.SchemeName)
+    {
+        public override string AddressSyntax => "rbd:POOL/IMAGE";
+
+        protected override VolumeAddress ParseAddressCore(string path)
+        {
+            var slash = path.IndexOf('/', StringComparison.Ordinal);
+            if (slash <= 0 || slash == path.Length - 1)
+            {
+                throw new FormatException($"'{Scheme}:{path}' is not an rbd address: expected {AddressSyntax}.");
+            }
+            return new VolumeAddress(Scheme, path[..slash], path);
+        }
+
+        protected override async Task<VolumeDriver> OpenDriverCoreAsync(string location, ILoggerFactory loggerFactory, CancellationToken cancellationToken) =>
+            await RbdDriver.ConnectAsync(options, loggerFactory, cancellationToken).ConfigureAwait(false);
+    }
+}

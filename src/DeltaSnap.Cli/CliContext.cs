@@ -1,0 +1,30 @@
+using DeltaSnap.Cli.Logging;
+using DeltaSnap.Drivers;
+
+namespace DeltaSnap.Cli;
+
+/// <summary>
+/// What the commands of one run of the tool share: the one <see cref="VolumeResolver"/> that opens volumes by URI, and
+/// the logging behind it (standard error, at the level <c>--log-level</c> sets). A program that embeds the tool with a
+/// backend of its own registers it here (<c>new CliContext(error, r =&gt; r.Add(new MyBackend()))</c>) and runs
+/// <see cref="Program.RunAsync(CliContext, IReadOnlyList{string}, TextWriter, TextWriter, bool, CancellationToken)"/>.
+/// </summary>
+internal sealed class CliContext
+{
+    /// <summary>Creates the context: the tool's backends (lvol, zfs, btrfs, rbd), then those <paramref name="addBackends"/> registers.</summary>
+    /// <param name="error">Where log lines go (standard error).</param>
+    /// <param name="addBackends">Registers further backends; null for none.</param>
+    public CliContext(TextWriter error, Action<VolumeResolver>? addBackends = null)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        Logging = new StandardErrorLoggerFactory(error);
+        Resolver = new VolumeResolver(Logging).AddLvol().AddZfs().AddBtrfs().AddRbd();
+        addBackends?.Invoke(Resolver);
+    }
+
+    /// <summary>The logger factory of the resolver, the drivers it opens and the replicator.</summary>
+    public StandardErrorLoggerFactory Logging { get; }
+
+    /// <summary>Opens the volumes the commands name.</summary>
+    public VolumeResolver Resolver { get; }
+}
