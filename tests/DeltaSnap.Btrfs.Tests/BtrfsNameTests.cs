@@ -72,30 +72,45 @@ public sealed class BtrfsNameTests : BtrfsTestBase
     }
 
     [Test]
-    public async Task OpenAddress_existingSubvolume_opensItAndAddressRoundTrips()
+    public async Task Resolver_existingSubvolume_opensItAndAddressRoundTrips()
     {
         var created = await CreateVolumeAsync(Source, "vm1");
         await created.CreateSnapshotAsync("s1");
-        var address = VolumeAddress.Parse("btrfs:" + created.LivePath);
+        var resolver = new VolumeResolver().AddBtrfs();
+        var address = resolver.ParseAddress("btrfs:" + created.LivePath);
 
-        var volume = await BtrfsDriver.OpenAddressAsync(address, loggerFactory: null);
+        var volume = await resolver.OpenVolumeAsync(address);
 
         Assert.That(volume, Is.InstanceOf<BtrfsVolume>());
         Assert.That(volume.Address, Is.EqualTo(address.ToString()));
         Assert.That(volume.Name, Is.EqualTo("vm1"));
         Assert.That((await volume.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }));
-        Assert.That(BtrfsDriver.GetVolumeName(address), Is.EqualTo("vm1"));
-        Assert.That(BtrfsDriver.ForAddress(address).RootDirectory, Is.EqualTo(Source.RootDirectory));
+        Assert.That(address, Is.EqualTo(new VolumeAddress("btrfs", Source.RootDirectory, "vm1")));
+        Assert.That(((BtrfsDriver)volume.Driver).RootDirectory, Is.EqualTo(Source.RootDirectory));
     }
 
     [Test]
-    public void OpenAddress_missingOrForeignOrTraversing_isRejected()
+    public void Resolver_missingOrForeignOrTraversing_isRejected()
     {
-        Assert.That(() => BtrfsDriver.OpenAddressAsync(VolumeAddress.Parse("btrfs:" + Path.Combine(Source.RootDirectory, "missing")), null),
-            Throws.TypeOf<VolumeNotFoundException>());
-        Assert.That(() => BtrfsDriver.OpenAddressAsync(VolumeAddress.Parse("zfs:tank/vm1"), null), Throws.InstanceOf<ArgumentException>());
-        Assert.That(() => BtrfsDriver.OpenAddressAsync(VolumeAddress.Parse("btrfs:" + Source.RootDirectory + "/../x"), null), Throws.InstanceOf<ArgumentException>());
-        Assert.That(() => BtrfsDriver.OpenAddressAsync(VolumeAddress.Parse("btrfs:/"), null), Throws.InstanceOf<ArgumentException>());
+        var resolver = new VolumeResolver().AddBtrfs();
+
+        Assert.That(() => resolver.OpenVolumeAsync("btrfs:" + Path.Combine(Source.RootDirectory, "missing")), Throws.TypeOf<VolumeNotFoundException>());
+        Assert.That(() => resolver.OpenVolumeAsync("zfs:tank/vm1"), Throws.TypeOf<FormatException>().With.Message.Contain("registered: btrfs"));
+        Assert.That(() => resolver.Backends[0].OpenVolumeAsync(new VolumeAddress("zfs", "tank", "tank/vm1")), Throws.InstanceOf<ArgumentException>());
+        Assert.That(() => resolver.OpenVolumeAsync("btrfs:" + Source.RootDirectory + "/../x"), Throws.TypeOf<FormatException>());
+        Assert.That(() => resolver.OpenVolumeAsync("btrfs:/"), Throws.TypeOf<FormatException>());
+        Assert.That(() => resolver.OpenVolumeAsync("btrfs:relative/vm1"), Throws.TypeOf<FormatException>());
+    }
+
+    [Test]
+    public async Task Resolver_createVolumeAtAddress_makesTheSubvolume()
+    {
+        var resolver = new VolumeResolver().AddBtrfs();
+
+        var volume = await resolver.CreateVolumeAsync("btrfs:" + Path.Combine(Source.RootDirectory, "made"), new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+
+        Assert.That(volume.Name, Is.EqualTo("made"));
+        Assert.That(await Source.ListVolumesAsync(), Does.Contain("made"));
     }
 
     [Test]

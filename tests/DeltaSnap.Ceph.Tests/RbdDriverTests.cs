@@ -87,25 +87,28 @@ public class RbdDriverTests
     }
 
     [Test]
-    public async Task OpenAddress_rbdUri_opensTheImageWithEnvironmentSettings()
+    public async Task Resolver_rbdUri_opensTheImageWithEnvironmentSettings()
     {
         await using var scope = await CephScope.CreateAsync();
         var volume = await scope.CreateAsync(CephCluster.PoolA, 1 << 20);
-        var address = VolumeAddress.Parse($"rbd:{volume.Name}");
-        var opened = await RbdDriver.OpenAddressAsync(address, null);
+        var resolver = new VolumeResolver().AddRbd();
+        var address = resolver.ParseAddress($"rbd:{volume.Name}");
+        var opened = await resolver.OpenVolumeAsync(address);
         await using (opened.Driver)
         {
             Assert.Multiple(async () =>
             {
                 Assert.That(opened, Is.InstanceOf<RbdVolume>());
                 Assert.That(opened.Address, Is.EqualTo(address.ToString()));
+                Assert.That(opened.Driver.NativePayloadKind, Is.EqualTo(DeltaSnap.Delta.DeltaStreamPayloadKind.RbdDiff));
                 Assert.That(await opened.GetSizeAsync(), Is.EqualTo(1 << 20));
             });
         }
         Assert.Multiple(() =>
         {
-            Assert.ThrowsAsync<ArgumentException>(() => RbdDriver.OpenAddressAsync(VolumeAddress.Parse("zfs:tank/x"), null));
-            Assert.ThrowsAsync<VolumeNotFoundException>(() => RbdDriver.OpenAddressAsync(VolumeAddress.Parse($"rbd:{CephCluster.PoolA}/missing-image"), null));
+            Assert.That(() => resolver.OpenVolumeAsync("zfs:tank/x"), Throws.TypeOf<FormatException>().With.Message.Contain("registered: rbd"));
+            Assert.That(() => resolver.ParseAddress("rbd:pool-only"), Throws.TypeOf<FormatException>().With.Message.Contain("rbd:POOL/IMAGE"));
+            Assert.ThrowsAsync<VolumeNotFoundException>(() => resolver.OpenVolumeAsync($"rbd:{CephCluster.PoolA}/missing-image"));
         });
     }
 

@@ -66,7 +66,7 @@ public sealed class LvolDriverTests : StoreFixture
     }
 
     [Test]
-    public async Task OpenAddress_opensTheVolume_andDriversOnOneStoreShareIt()
+    public async Task Resolver_opensTheVolume_andDriversOnOneStoreShareIt()
     {
         await (await DriverAsync()).DisposeAsync();
         await using (var setup = await LvolDriver.OpenAsync(StorePath()))
@@ -74,15 +74,82 @@ public sealed class LvolDriverTests : StoreFixture
             await setup.CreateVolumeAsync("vm1", new VolumeCreateOptions { Size = Cluster });
             await setup.CreateVolumeAsync("vm2", new VolumeCreateOptions { Size = Cluster });
         }
-        var a = await LvolDriver.OpenAddressAsync(VolumeAddress.Parse($"lvol:{StorePath()}#vm1"), null, default);
-        var b = await LvolDriver.OpenAddressAsync(VolumeAddress.Parse($"lvol:{StorePath()}#vm2"), null, default);
+        var resolver = new VolumeResolver().AddLvol();
+        var a = await resolver.OpenVolumeAsync($"lvol:{StorePath()}#vm1");
+        var b = await resolver.OpenVolumeAsync($"LVOL:{StorePath()}#vm2");
         Assert.That(a.Name, Is.EqualTo("vm1"));
         Assert.That(a.Address, Is.EqualTo($"lvol:{StorePath()}#vm1"));
         Assert.That(((LvolDriver)a.Driver).Store, Is.SameAs(((LvolDriver)b.Driver).Store));
         await a.Driver.DisposeAsync();
         await WriteVolumeAsync(b, 0, [1, 2, 3]);
         await b.Driver.DisposeAsync();
-        Assert.That(async () => await LvolDriver.OpenAddressAsync(VolumeAddress.Parse($"lvol:{StorePath()}#nope"), null, default), Throws.TypeOf<VolumeNotFoundException>());
+        Assert.That(async () => await resolver.OpenVolumeAsync($"lvol:{StorePath()}#nope"), Throws.TypeOf<VolumeNotFoundException>());
+        Assert.That(() => resolver.ParseAddress($"lvol:{StorePath()}"), Throws.TypeOf<FormatException>().With.Message.Contain("expected lvol:STORE#VOLUME"));
+        Assert.That(() => resolver.ParseAddress("zfs:tank/vm1"), Throws.TypeOf<FormatException>().With.Message.Contain("unknown scheme 'zfs'; registered: lvol."));
+    }
+
+    [Test]
+    public async Task Resolver_openDriverForAStore_listsItsVolumes()
+    {
+        await using (var setup = await DriverAsync())
+        {
+            await setup.CreateVolumeAsync("vm1", new VolumeCreateOptions { Size = Cluster });
+        }
+        var resolver = new VolumeResolver().AddLvol();
+
+        await using var driver = await resolver.OpenDriverAsync("lvol", StorePath());
+
+        Assert.That(driver, Is.InstanceOf<LvolDriver>());
+        Assert.That(await driver.ListVolumesAsync(), Is.EqualTo(new[] { "vm1" }));
+        Assert.That(() => resolver.OpenDriverAsync("nfs", "server:/x"), Throws.ArgumentException.With.Message.Contain("registered: lvol"));
+    }
+
+    [Test]
+    public async Task Resolver_createVolumeAtAddress_makesABlockVolumeOfThatSizeThatOpensAgain()
+    {
+        await (await DriverAsync()).DisposeAsync();
+        var resolver = new VolumeResolver().AddLvol();
+        var address = $"lvol:{StorePath()}#made";
+
+        var created = await resolver.CreateVolumeAsync(address, new VolumeCreateOptions { Size = 3 * Cluster });
+        await WriteVolumeAsync(created, Cluster, [7, 8, 9]);
+        await created.Driver.DisposeAsync();
+
+        var opened = await resolver.OpenVolumeAsync(address);
+        await using (opened.Driver)
+        {
+            Assert.That(opened.Kind, Is.EqualTo(VolumeKind.Block));
+            Assert.That(await opened.GetSizeAsync(), Is.EqualTo(3 * Cluster));
+            var expected = new byte[3 * Cluster];
+            expected[Cluster] = 7;
+            expected[Cluster + 1] = 8;
+            expected[Cluster + 2] = 9;
+            Assert.That(await ReadVolumeAsync(opened), Is.EqualTo(expected));
+        }
+        Assert.That(() => resolver.CreateVolumeAsync(address, new VolumeCreateOptions { Size = Cluster }), Throws.InstanceOf<LvolException>(), "it exists");
+        Assert.That(() => resolver.CreateVolumeAsync(address + "2", new VolumeCreateOptions { Kind = VolumeKind.Filesystem }), Throws.ArgumentException);
+    }
+
+    [Test]
+    public async Task Resolver_createVolumeInAMissingStore_failsUnlessTheOptionsCreateStores()
+    {
+        var missing = StorePath() + ".new";
+        var strict = new VolumeResolver().AddLvol();
+
+        Assert.That(() => strict.CreateVolumeAsync($"lvol:{missing}#vm1", new VolumeCreateOptions { Size = Cluster }), Throws.InstanceOf<FileNotFoundException>());
+        Assert.That(File.Exists(missing), Is.False);
+
+        var creating = new VolumeResolver().AddLvol(new LvolBackendOptions { CreateMissingStores = true, StoreClusterSize = Cluster });
+        Assert.That(() => creating.CreateVolumeAsync($"lvol:{missing}#-bad", new VolumeCreateOptions { Size = Cluster }), Throws.ArgumentException);
+        Assert.That(File.Exists(missing), Is.False, "a bad name makes no store");
+
+        var volume = await creating.CreateVolumeAsync($"lvol:{missing}#vm1", new VolumeCreateOptions { Size = 2 * Cluster });
+        await using (volume.Driver)
+        {
+            Assert.That(await volume.GetSizeAsync(), Is.EqualTo(2 * Cluster));
+            Assert.That(((LvolDriver)volume.Driver).Store.ClusterSize, Is.EqualTo(Cluster));
+        }
+        Assert.That(File.Exists(missing), Is.True);
     }
 
     [Test]

@@ -60,20 +60,24 @@ public class ZfsDriverTests
     }
 
     [Test]
-    public async Task OpenAddress_zfsAddress_opensTheDatasetCreatingNothing()
+    public async Task Resolver_zfsAddress_opensTheDatasetCreatingNothing()
     {
         await using var bed = await ZfsTestBed.OpenAsync();
         var volume = await bed.CreateAsync(bed.A, "addr");
+        var resolver = new VolumeResolver().AddZfs();
 
-        var opened = await ZfsDriver.OpenAddressAsync(VolumeAddress.Parse($"zfs:{volume.Dataset}"), null, default);
+        var opened = await resolver.OpenVolumeAsync($"zfs:{volume.Dataset}");
 
         Assert.That(opened, Is.InstanceOf<ZfsVolume>());
         Assert.That(opened.Address, Is.EqualTo(volume.Address));
         Assert.That(opened.Name, Is.EqualTo(volume.Dataset));
-        var missing = VolumeAddress.Parse($"zfs:{bed.PoolA}/{ZfsTestBed.UniqueName("missing")}");
-        Assert.ThrowsAsync<VolumeNotFoundException>(() => ZfsDriver.OpenAddressAsync(missing, null, default));
+        Assert.That(opened.Driver.NativePayloadKind, Is.EqualTo(DeltaSnap.Delta.DeltaStreamPayloadKind.ZfsSend));
+        var missing = resolver.ParseAddress($"zfs:{bed.PoolA}/{ZfsTestBed.UniqueName("missing")}");
+        Assert.ThrowsAsync<VolumeNotFoundException>(() => resolver.OpenVolumeAsync(missing));
         Assert.That(ZfsTestBed.Zfs("list", "-H", "-o", "name", "-r", bed.PoolA), Does.Not.Contain(missing.Name));
-        Assert.ThrowsAsync<ArgumentException>(() => ZfsDriver.OpenAddressAsync(VolumeAddress.Parse("rbd:pool/img"), null, default));
+        Assert.That(() => resolver.ParseAddress("rbd:pool/img"), Throws.TypeOf<FormatException>().With.Message.Contain("registered: zfs"));
+        Assert.That(() => resolver.ParseAddress("zfs:poolonly"), Throws.TypeOf<FormatException>().With.Message.Contain("zfs:POOL/DATASET"));
+        Assert.That(() => new VolumeResolver().AddZfs(new ZfsDriverOptions { Root = bed.PoolA }), Throws.ArgumentException);
     }
 
     [Test]

@@ -1,15 +1,19 @@
+using DeltaSnap.Delta;
 using DeltaSnap.Drivers;
 using DeltaSnap.Lineage;
 
 namespace DeltaSnap.Tests.Replication;
 
 /// <summary>
-/// A backend with a native stream that lives in memory. Every instance is the same .NET type, so the replicator
-/// takes the native route between any two of them; the scheme decides the payload kind (through the core mapping).
+/// A backend with a native stream that lives in memory; it declares the payload kind it is given (LvolDiff unless
+/// told), so two of them take the native route when their kinds match.
 /// </summary>
-internal sealed class MemoryNativeDriver(string scheme, DriverCapabilities extra = DriverCapabilities.None) : VolumeDriver(scheme, null)
+internal class MemoryNativeDriver(string scheme, DriverCapabilities extra = DriverCapabilities.None,
+    DeltaStreamPayloadKind payloadKind = DeltaStreamPayloadKind.LvolDiff) : VolumeDriver(scheme, null)
 {
     public override DriverCapabilities Capabilities => DriverCapabilities.BlockVolumes | DriverCapabilities.NativeStream | extra;
+
+    public override DeltaStreamPayloadKind NativePayloadKind => payloadKind;
 
     protected override Task<IReadOnlyList<string>> ListVolumesCoreAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
 
@@ -20,6 +24,10 @@ internal sealed class MemoryNativeDriver(string scheme, DriverCapabilities extra
 
     protected override Task DeleteVolumeCoreAsync(string name, CancellationToken cancellationToken) => throw new NotSupportedException();
 }
+
+/// <summary>The same backend as another .NET type: the route must not depend on the driver's type.</summary>
+internal sealed class OtherMemoryNativeDriver(string scheme, DeltaStreamPayloadKind payloadKind)
+    : MemoryNativeDriver(scheme, DriverCapabilities.None, payloadKind);
 
 /// <summary>A volume whose snapshots are copies of its bytes; its native stream is those bytes.</summary>
 internal sealed class MemoryNativeVolume(MemoryNativeDriver driver, string name) : Volume(driver, name, VolumeKind.Block)

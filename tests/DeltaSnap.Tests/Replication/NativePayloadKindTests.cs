@@ -1,33 +1,29 @@
 using DeltaSnap.Delta;
 using DeltaSnap.Drivers;
-using DeltaSnap.Lineage;
 using DeltaSnap.Replication;
 
 namespace DeltaSnap.Tests.Replication;
 
 /// <summary>
-/// How a backend's native stream is labelled inside a delta stream, and that a receiver refuses a stream labelled
-/// for another backend before its volume sees a byte.
+/// How a backend's native stream is labelled inside a delta stream, and that the route between two volumes follows the
+/// payload kinds their drivers declare, not the drivers' .NET types.
 /// </summary>
 public class NativePayloadKindTests
 {
-    [TestCase("zfs", DeltaStreamPayloadKind.ZfsSend)]
-    [TestCase("btrfs", DeltaStreamPayloadKind.BtrfsSend)]
-    [TestCase("rbd", DeltaStreamPayloadKind.RbdDiff)]
-    [TestCase("lvol", DeltaStreamPayloadKind.LvolDiff)]
-    [TestCase("img", DeltaStreamPayloadKind.Blocks)]
-    public void NativePayloadKind_byScheme_isTheBackendsKind(string scheme, DeltaStreamPayloadKind expected)
+    [Test]
+    public void NativePayloadKind_driverThatDeclaresNone_isBlocksWhateverItsScheme()
     {
-        var driver = new MemoryNativeDriver(scheme);
+        var driver = new PlainDriver("zfs");
 
-        Assert.That(driver.NativePayloadKind, Is.EqualTo(expected));
+        Assert.That(driver.NativePayloadKind, Is.EqualTo(DeltaStreamPayloadKind.Blocks), "the core maps no scheme names");
     }
 
     [Test]
-    public async Task Refresh_sameKindOnBothSides_receivesTheStream()
+    public async Task Refresh_samePayloadKindDifferentDriverTypes_takesTheNativeRouteAndCopiesTheData()
     {
-        var source = await NewVolumeAsync("lvol", "source", [1, 2, 3, 4, 5], snapshot: "s1");
-        var target = await NewVolumeAsync("lvol", "target", []);
+        var source = await NewVolumeAsync(new MemoryNativeDriver("one"), "source", [1, 2, 3, 4, 5], snapshot: "s1");
+        var target = new MemoryNativeVolume(new OtherMemoryNativeDriver("two", DeltaStreamPayloadKind.LvolDiff), "target");
+        Assert.That(source.Driver.GetType(), Is.Not.EqualTo(target.Driver.GetType()));
 
         var result = await new Replicator().RefreshAsync(source, target);
 
@@ -37,32 +33,55 @@ public class NativePayloadKindTests
         Assert.That((await target.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }));
     }
 
-    [TestCase("zfs", "lvol")]
-    [TestCase("lvol", "rbd")]
-    [TestCase("btrfs", "zfs")]
-    public async Task Refresh_streamLabelledForAnotherBackend_isRefusedBeforeTheTargetReceivesAnything(string sourceScheme, string targetScheme)
+    [TestCase(DeltaStreamPayloadKind.ZfsSend, DeltaStreamPayloadKind.LvolDiff)]
+    [TestCase(DeltaStreamPayloadKind.LvolDiff, DeltaStreamPayloadKind.RbdDiff)]
+    [TestCase(DeltaStreamPayloadKind.BtrfsSend, DeltaStreamPayloadKind.ZfsSend)]
+    public void ChooseRoute_differentPayloadKinds_isTheChecksumRoute(DeltaStreamPayloadKind sourceKind, DeltaStreamPayloadKind targetKind)
     {
-        var source = await NewVolumeAsync(sourceScheme, "source", [1, 2, 3, 4, 5], snapshot: "s1");
-        var target = await NewVolumeAsync(targetScheme, "target", [9, 9]);
+        var source = new MemoryNativeVolume(new MemoryNativeDriver("mem", payloadKind: sourceKind), "source");
+        var target = new MemoryNativeVolume(new MemoryNativeDriver("mem", payloadKind: targetKind), "target");
 
-        var e = Assert.ThrowsAsync<DeltaStreamException>(() => new Replicator().RefreshAsync(source, target));
-
-        Assert.That(e!.Message, Does.Contain(source.Driver.NativePayloadKind.ToString())
-            .And.Contain(target.Driver.NativePayloadKind.ToString())
-            .And.Contain(target.Address));
-        Assert.That(target.ReceiveCalls, Is.Zero, "the receiver was never handed the stream");
-        Assert.That(target.Live, Is.EqualTo(new byte[] { 9, 9 }), "the target's data is untouched");
-        Assert.That(await target.GetLineageAsync(), Is.Empty, "no snapshot was made on the target");
-        Assert.That((await source.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }), "the source keeps its own snapshot and no temporary one");
+        Assert.That(Replicator.ChooseRoute(source, target), Is.EqualTo(RefreshRoute.Checksum));
     }
 
-    private static async Task<MemoryNativeVolume> NewVolumeAsync(string scheme, string name, byte[] data, string? snapshot = null)
+    [Test]
+    public void ChooseRoute_samePayloadKind_isNativeUnlessOneSideHasNoNativeStreamOrDeclaresNoKind()
     {
-        var volume = new MemoryNativeVolume(new MemoryNativeDriver(scheme), name) { Live = data };
+        var lvolDiff = new MemoryNativeVolume(new MemoryNativeDriver("a"), "a");
+        var sameKind = new MemoryNativeVolume(new OtherMemoryNativeDriver("b", DeltaStreamPayloadKind.LvolDiff), "b");
+        var blocks = new MemoryNativeVolume(new MemoryNativeDriver("c", payloadKind: DeltaStreamPayloadKind.Blocks), "c");
+        var blocksToo = new MemoryNativeVolume(new OtherMemoryNativeDriver("d", DeltaStreamPayloadKind.Blocks), "d");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Replicator.ChooseRoute(lvolDiff, sameKind), Is.EqualTo(RefreshRoute.NativeStream));
+            Assert.That(Replicator.ChooseRoute(sameKind, lvolDiff), Is.EqualTo(RefreshRoute.NativeStream));
+            Assert.That(Replicator.ChooseRoute(lvolDiff, sameKind, new RefreshOptions { DisableNativeStreams = true }), Is.EqualTo(RefreshRoute.Checksum));
+            Assert.That(Replicator.ChooseRoute(blocks, blocksToo), Is.EqualTo(RefreshRoute.Checksum), "Blocks is the checksum route's payload, no native kind");
+        });
+    }
+
+    private static async Task<MemoryNativeVolume> NewVolumeAsync(MemoryNativeDriver driver, string name, byte[] data, string? snapshot = null)
+    {
+        var volume = new MemoryNativeVolume(driver, name) { Live = data };
         if (snapshot is not null)
         {
             await volume.CreateSnapshotAsync(snapshot);
         }
         return volume;
+    }
+
+    /// <summary>A driver that overrides nothing about native streams.</summary>
+    private sealed class PlainDriver(string scheme) : VolumeDriver(scheme, null)
+    {
+        public override DriverCapabilities Capabilities => DriverCapabilities.BlockVolumes;
+
+        protected override Task<IReadOnlyList<string>> ListVolumesCoreAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        protected override Task<Volume> OpenVolumeCoreAsync(string name, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        protected override Task<Volume> CreateVolumeCoreAsync(string name, VolumeCreateOptions options, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        protected override Task DeleteVolumeCoreAsync(string name, CancellationToken cancellationToken) => throw new NotSupportedException();
     }
 }
