@@ -56,7 +56,7 @@ public sealed class BtrfsDriver : VolumeDriver
     /// <inheritdoc />
     public override DriverCapabilities Capabilities =>
         DriverCapabilities.FilesystemVolumes | DriverCapabilities.NativeStream | DriverCapabilities.RenameSnapshots |
-        DriverCapabilities.KeepSnapshotsAfterBase;
+        DriverCapabilities.KeepSnapshotsAfterBase | DriverCapabilities.CopyOnWriteTarget;
 
     /// <summary>Volume names are single directory entries: no <c>/</c>.</summary>
     public override NameRules VolumeNameRules => VolumeNames;

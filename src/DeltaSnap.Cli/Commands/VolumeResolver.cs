@@ -7,7 +7,7 @@ namespace DeltaSnap.Cli.Commands;
 internal static class VolumeResolver
 {
     /// <summary>The schemes this tool can open.</summary>
-    public static IReadOnlyList<string> Schemes { get; } = ["lvol", "zfs", "btrfs", "rbd"];
+    public static IReadOnlyList<string> Schemes { get; } = ["lvol", "zfs", "btrfs", "rbd", "dir", "file"];
 
     /// <summary>
     /// Opens the volume at <paramref name="address"/>. The caller disposes <c>volume.Driver</c> when done.
@@ -32,6 +32,8 @@ internal static class VolumeResolver
                 "rbd" => await DeltaSnap.Ceph.RbdDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
                 "zfs" => await DeltaSnap.Zfs.ZfsDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
                 "btrfs" => await DeltaSnap.Btrfs.BtrfsDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
+                "dir" => await DeltaSnap.Rsync.DirDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
+                "file" => await DeltaSnap.Rsync.FileDriver.OpenAddressAsync(parsed, loggerFactory, cancellationToken).ConfigureAwait(false),
                 _ => throw new UsageException($"'{address}': the {parsed.Scheme} backend cannot be opened by this tool; it opens {string.Join(", ", Schemes)}."),
             };
         }
