@@ -101,7 +101,12 @@ public static partial class TreeDigest
                 }
                 if (options.Sparseness && st.Size >= 1 << 20)
                 {
-                    sb.Append(st.Blocks * 512 < st.Size / 2 ? " sparse" : " dense");
+                    // Block counts lag behind delayed allocation (Btrfs) until the file is flushed.
+                    using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+                    {
+                        _ = NativeCalls.FSync(handle);
+                    }
+                    sb.Append(Stat(path).Blocks * 512 < st.Size / 2 ? " sparse" : " dense");
                 }
                 break;
             case 0x2000 or 0x6000:
@@ -187,6 +192,9 @@ public static partial class NativeCalls
     [LibraryImport("libc", EntryPoint = "lstat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int LStat(string path, [Out] byte[] buffer);
 
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    internal static partial int FSync(Microsoft.Win32.SafeHandles.SafeFileHandle handle);
+
     [LibraryImport("libc", EntryPoint = "llistxattr", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial nint LListXattr(string path, [Out] byte[]? list, nint size);
 
@@ -235,6 +243,12 @@ public static partial class NativeCalls
         }
         SetXattr(path, "system.posix_acl_access", bytes);
     }
+
+    [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int LinkNative(string existing, string path);
+
+    /// <summary>Makes <paramref name="path"/> a hard link of <paramref name="existing"/>.</summary>
+    public static void HardLink(string existing, string path) => Check(LinkNative(existing, path), "link", path);
 
     /// <summary>Makes a FIFO.</summary>
     public static void MakeFifo(string path) => Check(MknodNative(path, 0x1000 | 0x1A4, 0), "mknod", path);
