@@ -1,5 +1,7 @@
 using DeltaSnap.Cli.Logging;
 using DeltaSnap.Drivers;
+using DeltaSnap.Replication;
+using DeltaSnap.Rsync;
 
 namespace DeltaSnap.Cli;
 
@@ -11,14 +13,14 @@ namespace DeltaSnap.Cli;
 /// </summary>
 internal sealed class CliContext
 {
-    /// <summary>Creates the context: the tool's backends (lvol, zfs, btrfs, rbd), then those <paramref name="addBackends"/> registers.</summary>
+    /// <summary>Creates the context: the tool's backends (lvol, zfs, btrfs, rbd, dir, file), then those <paramref name="addBackends"/> registers.</summary>
     /// <param name="error">Where log lines go (standard error).</param>
     /// <param name="addBackends">Registers further backends; null for none.</param>
     public CliContext(TextWriter error, Action<VolumeResolver>? addBackends = null)
     {
         ArgumentNullException.ThrowIfNull(error);
         Logging = new StandardErrorLoggerFactory(error);
-        Resolver = new VolumeResolver(Logging).AddLvol().AddZfs().AddBtrfs().AddRbd();
+        Resolver = new VolumeResolver(Logging).AddLvol().AddZfs().AddBtrfs().AddRbd().AddDir().AddFile();
         addBackends?.Invoke(Resolver);
     }
 
@@ -27,4 +29,7 @@ internal sealed class CliContext
 
     /// <summary>Opens the volumes the commands name.</summary>
     public VolumeResolver Resolver { get; }
+
+    /// <summary>A replicator on this context's logging, with rsync for file system volumes of different backends.</summary>
+    public Replicator CreateReplicator() => new(Logging) { TreeSynchronizer = new RsyncTreeSynchronizer() };
 }

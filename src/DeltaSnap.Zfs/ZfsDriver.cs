@@ -38,7 +38,7 @@ public sealed class ZfsDriver : VolumeDriver
         // Not NativeReceiveRestoresBase: on zfs-fuse, `zfs receive -F -u` into a mounted dataset leaves writes made
         // since its newest snapshot visible (the contract test Refresh_targetLiveStateWrittenSinceBase_… shows it), so
         // the replicator rolls the target back first.
-        var capabilities = DriverCapabilities.FilesystemVolumes | DriverCapabilities.NativeStream | DriverCapabilities.RenameSnapshots;
+        var capabilities = DriverCapabilities.FilesystemVolumes | DriverCapabilities.NativeStream | DriverCapabilities.RenameSnapshots | DriverCapabilities.CopyOnWriteTarget;
         if (features.Zvols)
         {
             capabilities |= DriverCapabilities.BlockVolumes | DriverCapabilities.Resize;

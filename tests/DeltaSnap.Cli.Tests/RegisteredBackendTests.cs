@@ -43,11 +43,11 @@ public class RegisteredBackendTests
 
         Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
         SnapshotCommandTests.AssertOneErrorLine(result);
-        Assert.That(result.Error, Does.Contain("unknown scheme 'nfs'; registered: lvol, zfs, btrfs, rbd, mem."));
+        Assert.That(result.Error, Does.Contain("unknown scheme 'nfs'; registered: lvol, zfs, btrfs, rbd, dir, file, mem."));
 
         var withoutIt = await DeltaSnapTool.RunAsync("snapshot", "list", "mem:src");
         Assert.That(withoutIt.ExitCode, Is.EqualTo(2), withoutIt.ToString());
-        Assert.That(withoutIt.Error, Does.Contain("unknown scheme 'mem'; registered: lvol, zfs, btrfs, rbd."));
+        Assert.That(withoutIt.Error, Does.Contain("unknown scheme 'mem'; registered: lvol, zfs, btrfs, rbd, dir, file."));
     }
 
     private static async Task<ToolResult> RunAsync(MemoryBlockBackend backend, params string[] args)

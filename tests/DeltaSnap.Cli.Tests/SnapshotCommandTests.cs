@@ -146,7 +146,7 @@ public partial class SnapshotCommandTests
     [TestCase("lvol:{store}#", 2, "expected lvol:STORE#VOLUME")]
     [TestCase("{store}#vm1", 2, "is not a volume address")]
     [TestCase("nfs:server/vm1", 2, "unknown scheme 'nfs'")]
-    [TestCase("file:/tmp/vm1.img", 2, "unknown scheme 'file'; registered: lvol, zfs, btrfs, rbd.")]
+    [TestCase("file:{store}.absent", 1, "There is no image file")]
     [TestCase("lvol:{store}#../vm1", 2, "The volume name '../vm1' holds the forbidden character '/'.")]
     [TestCase("lvol:{store}#-vm1", 2, "starts with '-'")]
     [TestCase("lvol:{store}#nope", 1, "no volume named 'nope'")]

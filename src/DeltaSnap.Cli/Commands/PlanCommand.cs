@@ -25,7 +25,7 @@ internal static class PlanCommand
                 PlanReport report;
                 try
                 {
-                    var (plan, route) = await new Replicator(context.Logging).PlanAsync(s, t, options, cancellationToken).ConfigureAwait(false);
+                    var (plan, route) = await context.CreateReplicator().PlanAsync(s, t, options, cancellationToken).ConfigureAwait(false);
                     report = new PlanReport(s.Address, t.Address, null, Camel(plan.Kind.ToString()), Camel(route.ToString()), plan.SourceBase?.Name,
                         plan.SnapshotsToSend.Select(x => x.Name).ToList(), plan.TargetSnapshotsToDelete.Select(x => x.Name).ToList(),
                         plan.RollBackTargetToBase, plan.CaptureLiveState, plan.SourceLeftovers.Concat(plan.TargetLeftovers).Select(x => x.Name).ToList());

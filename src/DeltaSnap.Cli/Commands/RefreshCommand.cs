@@ -34,7 +34,7 @@ internal static class RefreshCommand
                     options.Algorithm = a;
                 }
                 using var bar = TerminalProgress.Create(output.Error);
-                var result = await new Replicator(context.Logging).RefreshAsync(s, t, options, bar, cancellationToken).ConfigureAwait(false);
+                var result = await context.CreateReplicator().RefreshAsync(s, t, options, bar, cancellationToken).ConfigureAwait(false);
                 bar?.Finish();
                 var report = new RefreshReport(PlanCommand.Camel(result.Route.ToString()), PlanCommand.Camel(result.Kind.ToString()),
                     result.SnapshotsSent.Count, result.SnapshotsSent, result.LiveStateSent, result.BytesRead, result.BytesSent, result.BytesWritten,

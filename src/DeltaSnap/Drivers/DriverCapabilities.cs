@@ -43,6 +43,12 @@ public enum DriverCapabilities
     /// fails before anything is received then leaves the target's live state as it was.
     /// </summary>
     NativeReceiveRestoresBase = 1 << 10,
+
+    /// <summary>
+    /// File system volumes share unchanged blocks between the live tree and its snapshots (ZFS, Btrfs, reflinked
+    /// directories), so a tree synchronizer updates changed files in place instead of rewriting them whole.
+    /// </summary>
+    CopyOnWriteTarget = 1 << 11,
 }
 
 /// <summary>The kind of data a volume holds.</summary>

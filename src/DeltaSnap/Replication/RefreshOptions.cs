@@ -52,4 +52,11 @@ public sealed class RefreshOptions
 
     /// <summary>Never take the native-stream route, even between volumes of one backend.</summary>
     public bool DisableNativeStreams { get; set; }
+
+    /// <summary>
+    /// On the tree route, accept files that vanish from the source during the copy (an inconsistent copy, rsync's
+    /// exit 24); by default that fails the refresh. Sources read from snapshots do not change, so this matters
+    /// only for sources that are not snapshots.
+    /// </summary>
+    public bool AllowVanishedFiles { get; set; }
 }

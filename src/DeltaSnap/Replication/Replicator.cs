@@ -25,12 +25,23 @@ public sealed class Replicator
     }
 
     /// <summary>
+    /// What makes a target tree equal to a source tree on the route for file system volumes of different backends
+    /// (DeltaSnap.Rsync's <c>RsyncTreeSynchronizer</c>); null: that route is not available.
+    /// </summary>
+    public TreeSynchronizer? TreeSynchronizer { get; init; }
+
+    /// <summary>
     /// The route a refresh between these two volumes takes: the native stream when both drivers have
     /// <see cref="DriverCapabilities.NativeStream"/> and declare the same <see cref="VolumeDriver.NativePayloadKind"/> (other
-    /// than <see cref="Delta.DeltaStreamPayloadKind.Blocks"/>) and both volumes are of one kind; otherwise checksums for block volumes.
+    /// than <see cref="Delta.DeltaStreamPayloadKind.Blocks"/>) and both volumes are of one kind; otherwise checksums for block
+    /// volumes, and the tree synchronizer (rsync) for file system volumes.
     /// </summary>
-    /// <exception cref="NotSupportedException">No route joins the two volumes (file system volumes of different backends need the rsync route; block and file system volumes cannot be mixed).</exception>
-    public static RefreshRoute ChooseRoute(Volume source, Volume target, RefreshOptions? options = null)
+    /// <param name="source">The source volume.</param>
+    /// <param name="target">The target volume.</param>
+    /// <param name="options">The refresh options (native streams may be turned off).</param>
+    /// <param name="treeSynchronizer">The tree synchronizer a replicator has, if any: without one, file system volumes of different backends have no route.</param>
+    /// <exception cref="NotSupportedException">No route joins the two volumes (file system volumes of different backends need a tree synchronizer; block and file system volumes cannot be mixed).</exception>
+    public static RefreshRoute ChooseRoute(Volume source, Volume target, RefreshOptions? options = null, TreeSynchronizer? treeSynchronizer = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
@@ -51,8 +62,11 @@ public sealed class Replicator
         }
         if (source.Kind == VolumeKind.Filesystem && target.Kind == VolumeKind.Filesystem)
         {
-            throw new NotSupportedException(
-                $"Refreshing file system volumes of different backends ({source.Driver.Scheme} to {target.Driver.Scheme}) needs the rsync route, which DeltaSnap.Rsync provides; it is not available yet.");
+            return treeSynchronizer is not null
+                ? RefreshRoute.Rsync
+                : throw new NotSupportedException(
+                    $"Refreshing file system volumes of different backends ({source.Driver.Scheme} to {target.Driver.Scheme}) needs a tree synchronizer: "
+                    + "set Replicator.TreeSynchronizer to DeltaSnap.Rsync's RsyncTreeSynchronizer.");
         }
         throw new NotSupportedException($"Cannot refresh a {target.Kind} volume ({target.Address}) from a {source.Kind} volume ({source.Address}).");
     }
@@ -65,7 +79,7 @@ public sealed class Replicator
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
         options ??= new RefreshOptions();
-        var route = ChooseRoute(source, target, options);
+        var route = ChooseRoute(source, target, options, TreeSynchronizer);
         var sourceLineage = await source.GetLineageAsync(cancellationToken).ConfigureAwait(false);
         var targetLineage = await target.GetLineageAsync(cancellationToken).ConfigureAwait(false);
         var plan = RefreshPlanner.Plan(sourceLineage, targetLineage, options.Plan, target.Driver.Has(DriverCapabilities.KeepSnapshotsAfterBase));
@@ -101,9 +115,12 @@ public sealed class Replicator
             {
                 return new RefreshResult { Route = RefreshRoute.None, Kind = plan.Kind, Duration = stopwatch.Elapsed };
             }
-            SnapshotTransfer transfer = route == RefreshRoute.NativeStream
-                ? new NativeStreamTransfer(run)
-                : new ChecksumTransfer(run);
+            SnapshotTransfer transfer = route switch
+            {
+                RefreshRoute.NativeStream => new NativeStreamTransfer(run),
+                RefreshRoute.Rsync => new TreeTransfer(run, TreeSynchronizer!),
+                _ => new ChecksumTransfer(run),
+            };
             // A receiver that restores the base itself makes the replicator's own rollback a second round trip.
             var receiverRestoresBase = route == RefreshRoute.NativeStream && target.Driver.Has(DriverCapabilities.NativeReceiveRestoresBase);
             await run.PrepareTargetAsync(plan, rollBack: !receiverRestoresBase, cancellationToken).ConfigureAwait(false);

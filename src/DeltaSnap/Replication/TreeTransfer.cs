@@ -1,0 +1,47 @@
+using DeltaSnap.Drivers;
+using DeltaSnap.Lineage;
+
+namespace DeltaSnap.Replication;
+
+/// <summary>
+/// The route for file system volumes of different backends: each snapshot's tree is made consistent on the
+/// target's live tree by a <see cref="TreeSynchronizer"/>, then the target snapshot is taken, recording which
+/// source snapshot it was made from so that the next refresh finds the common base by identity.
+/// </summary>
+internal sealed class TreeTransfer(RefreshRun run, TreeSynchronizer synchronizer) : SnapshotTransfer(run)
+{
+    public override async Task<SnapshotInfo> SendSnapshotAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    {
+        var bytes = await SynchronizeIntoLiveAsync(snapshot, cancellationToken).ConfigureAwait(false);
+        var created = await Run.Target.CreateSnapshotAsync(snapshot.Name,
+            new SnapshotCreateOptions { CreatedUtc = snapshot.CreatedUtc, ReceivedFrom = snapshot.ReceivedFrom ?? snapshot.Identity },
+            cancellationToken).ConfigureAwait(false);
+        Diagnostics.Log.SnapshotSent(Run.Logger, Run.Target.Address, snapshot.Name, bytes);
+        return created;
+    }
+
+    public override Task SendLiveStateAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo live, CancellationToken cancellationToken) =>
+        SynchronizeIntoLiveAsync(live, cancellationToken);
+
+    // The target's live tree was synchronized and then snapshotted: it already is the last snapshot.
+    public override Task FinishWithoutLiveStateAsync(SnapshotInfo lastOnTarget, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private async Task<long> SynchronizeIntoLiveAsync(SnapshotInfo snapshot, CancellationToken cancellationToken)
+    {
+        var sourcePath = await Run.Source.GetPathAsync(snapshot.Name, cancellationToken).ConfigureAwait(false);
+        var targetPath = await Run.Target.GetPathAsync(null, cancellationToken).ConfigureAwait(false);
+        Run.Progress?.Report(new RefreshProgress("synchronizing", snapshot.Name, 0, 0));
+        Run.TargetLiveTouched = true;
+        var result = await synchronizer.SynchronizeAsync(new TreeSyncRequest
+        {
+            SourceDirectory = sourcePath,
+            TargetDirectory = targetPath,
+            TargetIsCopyOnWrite = Run.Target.Driver.Has(DriverCapabilities.CopyOnWriteTarget),
+            AllowVanishedFiles = Run.Options.AllowVanishedFiles,
+        }, cancellationToken).ConfigureAwait(false);
+        Run.AddSent(result.BytesSent);
+        Run.AddWritten(result.LiteralBytes);
+        Run.AddClusters(0, result.FilesTransferred);
+        return result.BytesSent;
+    }
+}
