@@ -5,7 +5,7 @@ namespace DeltaSnap.Checksums;
 /// whose backend stores checksums (the lvol store's registered range checksums) fill one directly.
 /// Distinct clusters may be set from different threads at once.
 /// </summary>
-public sealed class ClusterChecksumsBuilder
+internal sealed class ClusterChecksumsBuilder
 {
     private readonly byte[] _states;
     private readonly byte[] _digests;
