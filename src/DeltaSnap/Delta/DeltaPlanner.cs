@@ -92,8 +92,8 @@ public static class DeltaPlanner
         ThrowHelper.ThrowIfNull(request);
         var (source, target, options) = (request.Source, request.Target, request.Options);
         options.Validate(nameof(request));
-        CheckMap(request.SourceChecksums, source, options, nameof(request));
-        CheckMap(request.TargetChecksums, target, options, nameof(request));
+        CheckMap(request.SourceChecksums, source, options, "source");
+        CheckMap(request.TargetChecksums, target, options, "target");
 
         var layout = new ClusterLayout(source.Length, options.ClusterSize);
         var candidates = request.Candidates;
@@ -126,7 +126,7 @@ public static class DeltaPlanner
         return PlanAsync(new DeltaPlanRequest { Source = source, Target = target, Options = options ?? new DeltaPlanOptions() }, cancellationToken);
     }
 
-    private static void CheckMap(ClusterChecksums? map, BlockDevice device, DeltaPlanOptions options, string name)
+    private static void CheckMap(ClusterChecksums? map, BlockDevice device, DeltaPlanOptions options, string side)
     {
         if (map is null)
         {
@@ -134,8 +134,8 @@ public static class DeltaPlanner
         }
         if (map.Algorithm != options.Algorithm || map.Layout.ClusterSize != options.ClusterSize || map.Layout.VolumeSize != device.Length)
         {
-            ThrowHelper.ThrowArgument(name,
-                $"The map holds {map.Algorithm} digests of {map.Layout.ClusterSize}-byte clusters over {map.Layout.VolumeSize} bytes; " +
+            ThrowHelper.ThrowArgument("request",
+                $"The {side} map holds {map.Algorithm} digests of {map.Layout.ClusterSize}-byte clusters over {map.Layout.VolumeSize} bytes; " +
                 $"the plan needs {options.Algorithm} digests of {options.ClusterSize}-byte clusters over the device's {device.Length} bytes.");
         }
     }
