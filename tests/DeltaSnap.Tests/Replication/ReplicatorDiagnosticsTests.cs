@@ -15,7 +15,9 @@ namespace DeltaSnap.Tests.Replication;
 /// </summary>
 public class ReplicatorDiagnosticsTests
 {
-    private static readonly ActivitySource TestSource = new("DeltaSnap.Tests.ReplicatorDiagnostics");
+    private const string TestSourceName = "DeltaSnap.Tests.ReplicatorDiagnostics";
+
+    private static readonly ActivitySource TestSource = new(TestSourceName);
 
     private readonly ConcurrentQueue<Activity> _stopped = new();
     private ActivityListener? _listener;
@@ -26,7 +28,7 @@ public class ReplicatorDiagnosticsTests
         _stopped.Clear();
         _listener = new ActivityListener
         {
-            ShouldListenTo = source => source.Name == DeltaSnapDiagnostics.ActivitySourceName || source == TestSource,
+            ShouldListenTo = source => source.Name is DeltaSnapDiagnostics.ActivitySourceName or TestSourceName,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = _stopped.Enqueue,
         };
