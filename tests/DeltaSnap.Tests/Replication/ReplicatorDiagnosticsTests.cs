@@ -5,6 +5,7 @@ using DeltaSnap.Diagnostics;
 using DeltaSnap.Lineage;
 using DeltaSnap.Replication;
 using DeltaSnap.Testing;
+using Microsoft.Extensions.Logging;
 
 namespace DeltaSnap.Tests.Replication;
 
@@ -197,6 +198,18 @@ public class ReplicatorDiagnosticsTests
         }));
     }
 
+    [Test]
+    public async Task Refresh_nativeRoute_snapshotSentLoggedWithTheBytesMoved()
+    {
+        var (source, target) = await TwoSnapshotsAsync();
+        using var logs = new RecordingLoggerFactory();
+
+        await new Replicator(logs).RefreshAsync(source, target);
+
+        var sent = logs.Entries.Where(e => e.EventId.Id == 1105).Select(e => (e.State["Snapshot"], e.State["Bytes"]));
+        Assert.That(sent, Is.EqualTo(new (object?, object?)[] { ("s1", 1000L), ("s2", 1500L) }));
+    }
+
     /// <summary>A source with snapshots s1 (1000 bytes) and s2 (1500 bytes, its live state too) and an empty target.</summary>
     private static async Task<(MemoryNativeVolume Source, MemoryNativeVolume Target)> TwoSnapshotsAsync()
     {
@@ -211,6 +224,33 @@ public class ReplicatorDiagnosticsTests
 
     private List<Activity> SpansOf(ActivityTraceId trace) =>
         _stopped.Where(a => a.TraceId == trace && a.Source.Name == DeltaSnapDiagnostics.ActivitySourceName).ToList();
+
+    /// <summary>A logger factory whose loggers keep every entry's event id and structured values.</summary>
+    private sealed class RecordingLoggerFactory : ILoggerFactory, ILogger
+    {
+        public ConcurrentQueue<(EventId EventId, Dictionary<string, object?> State)> Entries { get; } = new();
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var values = state as IEnumerable<KeyValuePair<string, object?>> ?? [];
+            Entries.Enqueue((eventId, values.ToDictionary(p => p.Key, p => p.Value)));
+        }
+
+        public void Dispose()
+        {
+        }
+    }
 
     /// <summary>An <see cref="IMeterFactory"/> that hands out fresh meters, as dependency injection's does, and remembers them.</summary>
     private sealed class TestMeterFactory : IMeterFactory
