@@ -1,8 +1,8 @@
 namespace DeltaSnap.Checksums;
 
 /// <summary>
-/// Collects per-cluster states and digests, then seals them into a <see cref="ClusterChecksums"/>. Drivers
-/// whose backend stores checksums (the lvol store's registered range checksums) fill one directly.
+/// Collects per-cluster states and digests, then seals them into a <see cref="ClusterChecksums"/>: what
+/// <see cref="ClusterChecksums.ComputeAsync"/> and the map reader fill (no driver needs one: they return whole maps).
 /// Distinct clusters may be set from different threads at once.
 /// </summary>
 internal sealed class ClusterChecksumsBuilder
