@@ -262,7 +262,7 @@ public sealed class LvolDriverTests : StoreFixture
         var target = await targetDriver.CreateVolumeAsync("vm", new VolumeCreateOptions { Size = 128 * Cluster });
         await WriteVolumeAsync(source, 0, Pattern(128 * Cluster, 20));
         var s1 = await source.CreateSnapshotAsync("s1");
-        var options = new RefreshOptions { DisableNativeStreams = true, ClusterSize = Cluster };
+        var options = new RefreshOptions { DisableNativeStreams = true, Delta = new DeltaSnap.Delta.DeltaPlanOptions { ClusterSize = Cluster } };
         var replicator = new Replicator();
         var first = await replicator.RefreshAsync(source, target, options);
         Assert.That(first.Route, Is.EqualTo(RefreshRoute.Checksum));

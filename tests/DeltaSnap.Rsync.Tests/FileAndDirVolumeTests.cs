@@ -1,3 +1,4 @@
+using DeltaSnap.Delta;
 using DeltaSnap.Devices;
 using DeltaSnap.Drivers;
 using DeltaSnap.Lvol;
@@ -96,7 +97,7 @@ public sealed class FileAndDirVolumeTests
         var file = await bed.FileAsync(128 * Cluster);
         await WriteAsync(source, 0, TestTrees.Random(128 * Cluster, 20));
         var s1 = await source.CreateSnapshotAsync("s1");
-        var options = new RefreshOptions { ClusterSize = Cluster };
+        var options = new RefreshOptions { Delta = new DeltaPlanOptions { ClusterSize = Cluster } };
         var replicator = new Replicator();
 
         var first = await replicator.RefreshAsync(source, file, options);

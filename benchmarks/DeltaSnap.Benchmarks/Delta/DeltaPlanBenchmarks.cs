@@ -57,7 +57,7 @@ public class DeltaPlanBenchmarks : RefreshBenchmarks
     {
         var cpu = CpuTime.OfThisProcess();
         var options = new DeltaPlanOptions { Algorithm = RefreshImages.Algorithm };
-        var plan = await DeltaPlanner.PlanAsync(Source, Target, options, targetChecksums: targetMap, candidates: candidates);
+        var plan = await DeltaPlanner.PlanAsync(new DeltaPlanRequest { Source = Source, Target = Target, Options = options, TargetChecksums = targetMap, Candidates = candidates });
         var copy = ShallowCopyOperation.Start(Source, new FileSinkWithoutFlush(Target), ShallowCopyRequest.ForPlan(plan));
         await copy.Completion;
         Measured(method, moved: copy.CopiedBytes, read: plan.SourceBytesRead + plan.TargetBytesRead + copy.CopiedBytes,

@@ -27,11 +27,11 @@ internal static class RefreshCommand
                 var options = planOptions.ToRefreshOptions(parseResult);
                 if (parseResult.GetValue(clusterSize) is { } size)
                 {
-                    options.ClusterSize = size;
+                    options = options with { Delta = options.Delta with { ClusterSize = size } };
                 }
                 if (parseResult.GetValue(algorithm) is { } a)
                 {
-                    options.Algorithm = a;
+                    options = options with { Delta = options.Delta with { Algorithm = a } };
                 }
                 using var bar = TerminalProgress.Create(output.Error);
                 var result = await context.CreateReplicator().RefreshAsync(s, t, options, bar, cancellationToken).ConfigureAwait(false);

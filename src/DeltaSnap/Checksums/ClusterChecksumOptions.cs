@@ -1,7 +1,7 @@
 namespace DeltaSnap.Checksums;
 
 /// <summary>How <see cref="ClusterChecksums.ComputeAsync"/> computes a map.</summary>
-public sealed class ClusterChecksumOptions
+public sealed record ClusterChecksumOptions
 {
     private int _clusterSize = ClusterLayout.DefaultClusterSize;
     private int _maxDegreeOfParallelism = Environment.ProcessorCount;
@@ -11,7 +11,7 @@ public sealed class ClusterChecksumOptions
     public int ClusterSize
     {
         get => _clusterSize;
-        set
+        init
         {
             ClusterLayout.ValidateClusterSize(value);
             _clusterSize = value;
@@ -19,14 +19,14 @@ public sealed class ClusterChecksumOptions
     }
 
     /// <summary>The algorithm. Default <see cref="ChecksumAlgorithm.Xxh128"/>.</summary>
-    public ChecksumAlgorithm Algorithm { get; set; } = ChecksumAlgorithm.Xxh128;
+    public ChecksumAlgorithm Algorithm { get; init; } = ChecksumAlgorithm.Xxh128;
 
     /// <summary>How many clusters are read and hashed at once. Default: the processor count.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
     public int MaxDegreeOfParallelism
     {
         get => _maxDegreeOfParallelism;
-        set
+        init
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
             _maxDegreeOfParallelism = value;
@@ -37,5 +37,5 @@ public sealed class ClusterChecksumOptions
     /// Whether holes reported by the device count as unallocated clusters (default true). When false,
     /// every cluster is read, as if the whole device were allocated.
     /// </summary>
-    public bool UseDeviceAllocation { get; set; } = true;
+    public bool UseDeviceAllocation { get; init; } = true;
 }

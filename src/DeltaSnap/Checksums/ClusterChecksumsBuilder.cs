@@ -1,11 +1,11 @@
 namespace DeltaSnap.Checksums;
 
 /// <summary>
-/// Collects per-cluster states and digests, then seals them into a <see cref="ClusterChecksums"/>. Drivers
-/// whose backend stores checksums (the lvol store's registered range checksums) fill one directly.
+/// Collects per-cluster states and digests, then seals them into a <see cref="ClusterChecksums"/>: what
+/// <see cref="ClusterChecksums.ComputeAsync"/> and the map reader fill (no driver needs one: they return whole maps).
 /// Distinct clusters may be set from different threads at once.
 /// </summary>
-public sealed class ClusterChecksumsBuilder
+internal sealed class ClusterChecksumsBuilder
 {
     private readonly byte[] _states;
     private readonly byte[] _digests;

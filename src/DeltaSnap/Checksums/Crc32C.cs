@@ -39,8 +39,7 @@ public static class Crc32C
 
     /// <summary>
     /// The CRC-32C of the concatenation A‖B from <paramref name="crc1"/> = CRC(A), <paramref name="crc2"/> = CRC(B) and
-    /// <paramref name="length2"/> = |B|, in O(log |B|). To combine many pieces of one length, get the
-    /// <see cref="ShiftOperator"/> once and use <see cref="Combine(uint, uint, Crc32CShift)"/>.
+    /// <paramref name="length2"/> = |B|, in O(log |B|).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="length2"/> is negative.</exception>
     public static uint Combine(uint crc1, uint crc2, long length2) => Combine(crc1, crc2, ShiftOperator(length2));
@@ -49,7 +48,7 @@ public static class Crc32C
     /// The CRC-32C of A‖B from CRC(A), CRC(B) and the shift operator for |B|: one carry-less multiply and one
     /// <c>crc32</c> instruction.
     /// </summary>
-    public static uint Combine(uint crc1, uint crc2, Crc32CShift shift) =>
+    internal static uint Combine(uint crc1, uint crc2, Crc32CShift shift) =>
         MultiplyShifted(crc1, shift.Multiplier) ^ crc2;
 
     /// <summary>
@@ -57,7 +56,7 @@ public static class Crc32C
     /// <see cref="Combine(uint, uint, Crc32CShift)"/>. Costs O(log <paramref name="length"/>) multiplications.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative.</exception>
-    public static Crc32CShift ShiftOperator(long length)
+    internal static Crc32CShift ShiftOperator(long length)
     {
         ThrowHelper.ThrowIfNegative(length);
 

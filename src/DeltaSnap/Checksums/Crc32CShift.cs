@@ -5,7 +5,7 @@ namespace DeltaSnap.Checksums;
 /// <see cref="Crc32C.Combine(uint, uint, Crc32CShift)"/>. Get it from <see cref="Crc32C.ShiftOperator"/>;
 /// <c>default</c> is the operator for zero bytes.
 /// </summary>
-public readonly struct Crc32CShift : IEquatable<Crc32CShift>
+internal readonly struct Crc32CShift : IEquatable<Crc32CShift>
 {
     // Stored relative to the zero-length multiplier so that default(Crc32CShift) is a valid operator.
     private readonly uint _relativeMultiplier;

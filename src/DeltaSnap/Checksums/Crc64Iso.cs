@@ -46,8 +46,6 @@ public static class Crc64Iso
     /// <summary>
     /// The CRC-64/ISO of the concatenation A‖B from <paramref name="crc1"/> = CRC(A), <paramref name="crc2"/> =
     /// CRC(B) and <paramref name="length2"/> = |B|, in O(log |B|) (zlib's crc64_combine, by square-and-multiply).
-    /// To combine many pieces of one length, get the <see cref="ShiftOperator"/> once and use
-    /// <see cref="Combine(ulong, ulong, Crc64Shift)"/>.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="length2"/> is negative.</exception>
     public static ulong Combine(ulong crc1, ulong crc2, long length2) => Combine(crc1, crc2, ShiftOperator(length2));
@@ -56,7 +54,7 @@ public static class Crc64Iso
     /// The CRC-64/ISO of A‖B from CRC(A), CRC(B) and the shift operator for |B|: one carry-less multiply and
     /// one 8-byte table reduction.
     /// </summary>
-    public static ulong Combine(ulong crc1, ulong crc2, Crc64Shift shift) =>
+    internal static ulong Combine(ulong crc1, ulong crc2, Crc64Shift shift) =>
         MultiplyShifted(crc1, shift.Multiplier) ^ crc2;
 
     /// <summary>
@@ -64,7 +62,7 @@ public static class Crc64Iso
     /// <see cref="Combine(ulong, ulong, Crc64Shift)"/>. Costs O(log <paramref name="length"/>) multiplications.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative.</exception>
-    public static Crc64Shift ShiftOperator(long length)
+    internal static Crc64Shift ShiftOperator(long length)
     {
         ThrowHelper.ThrowIfNegative(length);
 

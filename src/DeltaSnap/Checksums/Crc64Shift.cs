@@ -5,7 +5,7 @@ namespace DeltaSnap.Checksums;
 /// <see cref="Crc64Iso.Combine(ulong, ulong, Crc64Shift)"/>. Get it from <see cref="Crc64Iso.ShiftOperator"/>;
 /// <c>default</c> is the operator for zero bytes.
 /// </summary>
-public readonly struct Crc64Shift : IEquatable<Crc64Shift>
+internal readonly struct Crc64Shift : IEquatable<Crc64Shift>
 {
     // Stored relative to the zero-length multiplier so that default(Crc64Shift) is a valid operator.
     private readonly ulong _relativeMultiplier;

@@ -1,7 +1,7 @@
 namespace DeltaSnap.Copy;
 
 /// <summary>How a <see cref="ShallowCopyOperation"/> runs.</summary>
-public sealed class ShallowCopyOptions
+public sealed record ShallowCopyOptions
 {
     private int _maxDegreeOfParallelism = Environment.ProcessorCount;
     private long _resumeFrom;
@@ -14,7 +14,7 @@ public sealed class ShallowCopyOptions
     public int MaxDegreeOfParallelism
     {
         get => _maxDegreeOfParallelism;
-        set
+        init
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
             _maxDegreeOfParallelism = value;
@@ -25,7 +25,7 @@ public sealed class ShallowCopyOptions
     /// Whether data that reads as all zeros is sent as an unmap instead of written (default true): the target
     /// stays sparse and a delta stream carries a small record instead of the zeros.
     /// </summary>
-    public bool DetectZeros { get; set; } = true;
+    public bool DetectZeros { get; init; } = true;
 
     /// <summary>
     /// Skips everything before this offset: pass the <see cref="ShallowCopyOperation.Checkpoint"/> of an
@@ -35,7 +35,7 @@ public sealed class ShallowCopyOptions
     public long ResumeFrom
     {
         get => _resumeFrom;
-        set
+        init
         {
             ThrowHelper.ThrowIfNegative(value);
             _resumeFrom = value;

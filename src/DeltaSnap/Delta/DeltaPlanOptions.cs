@@ -3,8 +3,8 @@ using DeltaSnap.Checksums;
 
 namespace DeltaSnap.Delta;
 
-/// <summary>How <see cref="DeltaPlanner.PlanAsync"/> compares two volumes.</summary>
-public sealed class DeltaPlanOptions
+/// <summary>How <see cref="DeltaPlanner.PlanAsync(DeltaPlanRequest, CancellationToken)"/> compares two volumes.</summary>
+public sealed record DeltaPlanOptions
 {
     /// <summary>The smallest refinement block: 512 bytes, one sector.</summary>
     public const int MinRefinementBlockSize = 512;
@@ -24,7 +24,7 @@ public sealed class DeltaPlanOptions
     public int ClusterSize
     {
         get => _clusterSize;
-        set
+        init
         {
             ClusterLayout.ValidateClusterSize(value);
             _clusterSize = value;
@@ -37,7 +37,7 @@ public sealed class DeltaPlanOptions
     /// <see cref="ChecksumAlgorithm.Crc32C"/> is replaced by <see cref="ChecksumAlgorithm.Crc64Iso"/> there
     /// (see <see cref="RefinementBlockSize"/>).
     /// </summary>
-    public ChecksumAlgorithm Algorithm { get; set; } = ChecksumAlgorithm.Xxh128;
+    public ChecksumAlgorithm Algorithm { get; init; } = ChecksumAlgorithm.Xxh128;
 
     /// <summary>
     /// The block size of sub-cluster refinement: a power of two of at least 512 bytes and smaller than
@@ -57,7 +57,7 @@ public sealed class DeltaPlanOptions
     public int RefinementBlockSize
     {
         get => _refinementBlockSize;
-        set
+        init
         {
             if (value != 0 && (value < MinRefinementBlockSize || !BitOperations.IsPow2(value)))
             {
@@ -73,7 +73,7 @@ public sealed class DeltaPlanOptions
     public int MaxDegreeOfParallelism
     {
         get => _maxDegreeOfParallelism;
-        set
+        init
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
             _maxDegreeOfParallelism = value;

@@ -1,6 +1,6 @@
 namespace DeltaSnap.Delta;
 
-/// <summary>How far <see cref="DeltaPlanner.PlanAsync"/> has come.</summary>
+/// <summary>How far <see cref="DeltaPlanner.PlanAsync(DeltaPlanRequest, CancellationToken)"/> has come.</summary>
 /// <param name="ClustersDone">Clusters compared so far.</param>
 /// <param name="ClusterCount">Clusters to compare in all.</param>
 /// <param name="SourceBytesRead">Bytes read from the source so far.</param>

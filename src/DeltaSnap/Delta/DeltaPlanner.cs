@@ -7,7 +7,7 @@ namespace DeltaSnap.Delta;
 
 /// <summary>
 /// Works out what must change on a target so that it reads like a source: <see cref="Compare"/> from two
-/// checksum maps alone, <see cref="PlanAsync"/> from the devices, refining differing clusters down to blocks.
+/// checksum maps alone, <see cref="PlanAsync(DeltaPlanRequest, CancellationToken)"/> from the devices, refining differing clusters down to blocks.
 /// </summary>
 /// <remarks>
 /// Content is what counts, not allocation: a zero cluster and an unallocated one read alike, so neither is
@@ -57,7 +57,7 @@ public static class DeltaPlanner
     }
 
     /// <summary>
-    /// Plans the delta from <paramref name="source"/> to <paramref name="target"/>: compares them cluster by
+    /// Plans the delta from the request's source to its target: compares them cluster by
     /// cluster (from the checksum maps given, hashing on demand where a map is missing), then, unless
     /// <see cref="DeltaPlanOptions.RefinementBlockSize"/> is 0, compares each differing cluster block by block
     /// so that only the blocks that differ are copied or unmapped.
@@ -71,7 +71,7 @@ public static class DeltaPlanner
     /// clusters that differ and hold data on that side. Up to
     /// <see cref="DeltaPlanOptions.MaxDegreeOfParallelism"/> clusters are in hand at once, two pooled
     /// cluster-sized buffers each.</para>
-    /// <para>With <paramref name="candidates"/> — the byte ranges that may have changed since the target was a
+    /// <para>With <see cref="DeltaPlanRequest.Candidates"/> — the byte ranges that may have changed since the target was a
     /// copy of the source, as a backend's diff or allocation map says — only the clusters touching them are
     /// compared, and every other byte is taken to be equal already. With refinement on, only the refinement
     /// blocks touching candidates are read inside those clusters (when the maps do not already show the
@@ -80,52 +80,53 @@ public static class DeltaPlanner
     /// <para>Unmaps are refined to blocks only when the target cluster had to be read anyway; when a map
     /// already says the target holds data where the source reads as zeros, the whole cluster is unmapped.</para>
     /// </remarks>
-    /// <param name="source">The device to copy from.</param>
-    /// <param name="target">The device to bring up to date; may be shorter or longer than the source.</param>
-    /// <param name="options">The cluster size, algorithm, refinement block and parallelism; null for the defaults.</param>
-    /// <param name="sourceChecksums">The source's map, if one is at hand (registered, or saved earlier).</param>
-    /// <param name="targetChecksums">The target's map, if one is at hand.</param>
-    /// <param name="candidates">The only byte ranges that may differ; null to compare every cluster.</param>
-    /// <param name="progress">Receives progress now and then.</param>
+    /// <param name="request">The devices, the options, and the maps and candidate ranges at hand.</param>
     /// <param name="cancellationToken">Cancels the planning.</param>
-    /// <exception cref="ArgumentNullException">A device is null.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="request"/> is null.</exception>
     /// <exception cref="ArgumentException">A map does not describe its device with the options' cluster size and
     /// algorithm, or the refinement block is not smaller than the cluster.</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
     /// <exception cref="IOException">A device failed to read.</exception>
-    public static async Task<DeltaPlan> PlanAsync(
-        BlockDevice source,
-        BlockDevice target,
-        DeltaPlanOptions? options = null,
-        ClusterChecksums? sourceChecksums = null,
-        ClusterChecksums? targetChecksums = null,
-        RangeSet? candidates = null,
-        IProgress<DeltaPlanProgress>? progress = null,
-        CancellationToken cancellationToken = default)
+    public static async Task<DeltaPlan> PlanAsync(DeltaPlanRequest request, CancellationToken cancellationToken = default)
     {
-        ThrowHelper.ThrowIfNull(source);
-        ThrowHelper.ThrowIfNull(target);
-        options ??= new DeltaPlanOptions();
-        options.Validate(nameof(options));
-        CheckMap(sourceChecksums, source, options, nameof(sourceChecksums));
-        CheckMap(targetChecksums, target, options, nameof(targetChecksums));
+        ThrowHelper.ThrowIfNull(request);
+        var (source, target, options) = (request.Source, request.Target, request.Options);
+        options.Validate(nameof(request));
+        CheckMap(request.SourceChecksums, source, options, "source");
+        CheckMap(request.TargetChecksums, target, options, "target");
 
         var layout = new ClusterLayout(source.Length, options.ClusterSize);
+        var candidates = request.Candidates;
         var clusters = candidates is null || layout.ClusterCount == 0 ? null : candidates.EnumerateClusters(layout).ToArray();
         var run = new PlanRun(
             layout,
             options,
-            new PlanSide(source, layout, sourceChecksums),
-            new PlanSide(target, new ClusterLayout(target.Length, options.ClusterSize), targetChecksums),
+            new PlanSide(source, layout, request.SourceChecksums),
+            new PlanSide(target, new ClusterLayout(target.Length, options.ClusterSize), request.TargetChecksums),
             candidates,
             clusters,
-            progress);
+            request.Progress);
         await run.Source.ReadAllocationAsync(clusters, cancellationToken).ConfigureAwait(false);
         await run.Target.ReadAllocationAsync(clusters, cancellationToken).ConfigureAwait(false);
         return await run.ExecuteAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static void CheckMap(ClusterChecksums? map, BlockDevice device, DeltaPlanOptions options, string name)
+    /// <summary>
+    /// Plans the delta from <paramref name="source"/> to <paramref name="target"/> with no maps or candidate ranges at
+    /// hand: <see cref="PlanAsync(DeltaPlanRequest, CancellationToken)"/> with only the devices and the options.
+    /// </summary>
+    /// <exception cref="ArgumentNullException">A device is null.</exception>
+    /// <exception cref="ArgumentException">The refinement block is not smaller than the cluster.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    /// <exception cref="IOException">A device failed to read.</exception>
+    public static Task<DeltaPlan> PlanAsync(BlockDevice source, BlockDevice target, DeltaPlanOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ThrowHelper.ThrowIfNull(source);
+        ThrowHelper.ThrowIfNull(target);
+        return PlanAsync(new DeltaPlanRequest { Source = source, Target = target, Options = options ?? new DeltaPlanOptions() }, cancellationToken);
+    }
+
+    private static void CheckMap(ClusterChecksums? map, BlockDevice device, DeltaPlanOptions options, string side)
     {
         if (map is null)
         {
@@ -133,8 +134,8 @@ public static class DeltaPlanner
         }
         if (map.Algorithm != options.Algorithm || map.Layout.ClusterSize != options.ClusterSize || map.Layout.VolumeSize != device.Length)
         {
-            ThrowHelper.ThrowArgument(name,
-                $"The map holds {map.Algorithm} digests of {map.Layout.ClusterSize}-byte clusters over {map.Layout.VolumeSize} bytes; " +
+            ThrowHelper.ThrowArgument("request",
+                $"The {side} map holds {map.Algorithm} digests of {map.Layout.ClusterSize}-byte clusters over {map.Layout.VolumeSize} bytes; " +
                 $"the plan needs {options.Algorithm} digests of {options.ClusterSize}-byte clusters over the device's {device.Length} bytes.");
         }
     }

@@ -1,7 +1,7 @@
 namespace DeltaSnap.Delta;
 
 /// <summary>Options of a <see cref="DeltaStreamReader"/>.</summary>
-public sealed class DeltaStreamReaderOptions
+public sealed record DeltaStreamReaderOptions
 {
     /// <summary>
     /// Whether disposing the reader leaves its source open: the <see cref="System.IO.Pipelines.PipeReader"/> is not

@@ -1,4 +1,3 @@
-using DeltaSnap.Drivers;
 using Microsoft.Extensions.Logging;
 
 namespace DeltaSnap.Diagnostics;
@@ -7,7 +6,7 @@ namespace DeltaSnap.Diagnostics;
 internal static partial class Log
 {
     [LoggerMessage(1001, LogLevel.Information, "Creating {Scheme} volume {Name} ({Kind}, {Size} bytes)")]
-    public static partial void VolumeCreating(ILogger logger, string scheme, string name, VolumeKind kind, long size);
+    public static partial void VolumeCreating(ILogger logger, string scheme, string name, string kind, long size);
 
     [LoggerMessage(1002, LogLevel.Information, "Deleting {Scheme} volume {Name}")]
     public static partial void VolumeDeleting(ILogger logger, string scheme, string name);

@@ -5,11 +5,22 @@ namespace DeltaSnap.Drivers;
 /// <summary>How to create a volume.</summary>
 public sealed record VolumeCreateOptions
 {
+    private readonly long _size;
+
     /// <summary>Block or file system. Must be one the driver supports.</summary>
     public VolumeKind Kind { get; init; } = VolumeKind.Block;
 
     /// <summary>The size in bytes, for block volumes.</summary>
-    public long Size { get; init; }
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public long Size
+    {
+        get => _size;
+        init
+        {
+            ThrowHelper.ThrowIfNegative(value);
+            _size = value;
+        }
+    }
 
     /// <summary>Allocate on first write (thin) rather than up front, where the backend can choose.</summary>
     public bool Thin { get; init; } = true;

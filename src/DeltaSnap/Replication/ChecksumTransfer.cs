@@ -18,11 +18,11 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
 {
     public override async Task<SnapshotInfo> SendSnapshotAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
-        await CopyIntoTargetLiveAsync(previous, previousOnTarget, snapshot, cancellationToken).ConfigureAwait(false);
+        var bytes = await CopyIntoTargetLiveAsync(previous, previousOnTarget, snapshot, cancellationToken).ConfigureAwait(false);
         var created = await Run.Target.CreateSnapshotAsync(snapshot.Name,
             new SnapshotCreateOptions { CreatedUtc = snapshot.CreatedUtc, ReceivedFrom = snapshot.ReceivedFrom ?? snapshot.Identity },
             cancellationToken).ConfigureAwait(false);
-        Diagnostics.Log.SnapshotSent(Run.Logger, Run.Target.Address, snapshot.Name, 0);
+        Diagnostics.Log.SnapshotSent(Run.Logger, Run.Target.Address, snapshot.Name, bytes);
         return created;
     }
 
@@ -32,7 +32,8 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
     // The target's live volume was written and then snapshotted: it already is the last snapshot.
     public override Task FinishWithoutLiveStateAsync(SnapshotInfo lastOnTarget, CancellationToken cancellationToken) => Task.CompletedTask;
 
-    private async Task CopyIntoTargetLiveAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    /// <summary>Makes the target's live volume read like <paramref name="snapshot"/>; returns the bytes sent to it.</summary>
+    private async Task<long> CopyIntoTargetLiveAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
         var options = Run.Options;
         var source = Run.Source;
@@ -53,11 +54,12 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
             var targetDevice = await target.OpenDeviceAsync(null, writable: true, cancellationToken).ConfigureAwait(false);
             await using (targetDevice.ConfigureAwait(false))
             {
+                var deltaOptions = options.Delta;
                 var checksumOptions = new ClusterChecksumOptions
                 {
-                    ClusterSize = options.ClusterSize,
-                    Algorithm = options.Algorithm,
-                    MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
+                    ClusterSize = deltaOptions.ClusterSize,
+                    Algorithm = deltaOptions.Algorithm,
+                    MaxDegreeOfParallelism = deltaOptions.MaxDegreeOfParallelism,
                 };
                 var sourceMap = await source.GetStoredChecksumsAsync(snapshot.Name, checksumOptions, cancellationToken).ConfigureAwait(false);
                 // After the rollback the target's live volume holds exactly its previous snapshot.
@@ -73,16 +75,17 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
                     ? await source.GetChangedRangesAsync(previous.Name, snapshot.Name, cancellationToken).ConfigureAwait(false)
                     : null;
 
-                var deltaOptions = new DeltaPlanOptions
-                {
-                    ClusterSize = options.ClusterSize,
-                    Algorithm = options.Algorithm,
-                    RefinementBlockSize = options.RefinementBlockSize,
-                    MaxDegreeOfParallelism = options.MaxDegreeOfParallelism,
-                };
                 Run.Progress?.Report(new RefreshProgress("comparing", snapshot.Name, 0, size));
-                var plan = await DeltaPlanner.PlanAsync(sourceDevice, targetDevice, deltaOptions, sourceMap, targetMap, candidates, null, cancellationToken)
-                    .ConfigureAwait(false);
+                var request = new DeltaPlanRequest
+                {
+                    Source = sourceDevice,
+                    Target = targetDevice,
+                    Options = deltaOptions,
+                    SourceChecksums = sourceMap,
+                    TargetChecksums = targetMap,
+                    Candidates = candidates,
+                };
+                var plan = await DeltaPlanner.PlanAsync(request, cancellationToken).ConfigureAwait(false);
                 Run.AddRead(plan.SourceBytesRead + plan.TargetBytesRead);
                 Run.AddClusters(plan.ClustersCompared, plan.ClustersDiffering);
 
@@ -90,7 +93,7 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
                 Run.TargetLiveTouched = true;
                 var sink = new BlockDeviceSink(targetDevice);
                 var copy = ShallowCopyOperation.Start(sourceDevice, sink, ShallowCopyRequest.ForPlan(plan),
-                    new ShallowCopyOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism }, null, cancellationToken);
+                    new ShallowCopyOptions { MaxDegreeOfParallelism = deltaOptions.MaxDegreeOfParallelism }, null, cancellationToken);
                 await copy.Completion.ConfigureAwait(false);
                 await targetDevice.FlushAsync(cancellationToken).ConfigureAwait(false);
                 Run.AddRead(plan.BytesToCopy);
@@ -106,6 +109,7 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
                 {
                     await VerifyRangesAsync(sourceDevice, targetDevice, plan.CopyRanges.Union(plan.UnmapRanges), snapshot, cancellationToken).ConfigureAwait(false);
                 }
+                return sink.BytesWritten;
             }
         }
     }

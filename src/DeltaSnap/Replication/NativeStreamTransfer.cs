@@ -14,8 +14,8 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
 {
     public override async Task<SnapshotInfo> SendSnapshotAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
-        var received = await TransferAsync(previous, previousOnTarget, snapshot, cancellationToken).ConfigureAwait(false);
-        Diagnostics.Log.SnapshotSent(Run.Logger, Run.Target.Address, snapshot.Name, 0);
+        var (received, bytes) = await TransferAsync(previous, previousOnTarget, snapshot, cancellationToken).ConfigureAwait(false);
+        Diagnostics.Log.SnapshotSent(Run.Logger, Run.Target.Address, snapshot.Name, bytes);
         return received;
     }
 
@@ -24,14 +24,17 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
         Run.TargetTemporary = live.Name;
         await TransferAsync(previous, previousOnTarget, live, cancellationToken).ConfigureAwait(false);
         Run.TargetLiveTouched = true;
-        await Run.Target.PromoteAsync(live.Name, cancellationToken).ConfigureAwait(false);
+        await PromoteAsync(live.Name, cancellationToken).ConfigureAwait(false);
     }
 
     public override Task FinishWithoutLiveStateAsync(SnapshotInfo lastOnTarget, CancellationToken cancellationToken)
     {
         Run.TargetLiveTouched = true;
-        return Run.Target.PromoteAsync(lastOnTarget.Name, cancellationToken);
+        return PromoteAsync(lastOnTarget.Name, cancellationToken);
     }
+
+    private Task PromoteAsync(string snapshot, CancellationToken cancellationToken) =>
+        Run.StepAsync(Diagnostics.DiagnosticNames.PromoteSpan, snapshot, () => Run.Target.PromoteAsync(snapshot, cancellationToken));
 
     private async Task<SnapshotInfo> ReceiveFramedAsync(DeltaStreamReader reader, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken token)
     {
@@ -59,7 +62,8 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
 
     private static DeltaStreamSnapshot Describe(SnapshotInfo snapshot) => new(snapshot.Name, snapshot.Identity, snapshot.CreatedUtc);
 
-    private async Task<SnapshotInfo> TransferAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    /// <summary>Moves one snapshot's native stream; returns the snapshot the target made and the stream's size.</summary>
+    private async Task<(SnapshotInfo Received, long Bytes)> TransferAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = linked.Token;
@@ -124,7 +128,7 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
         Run.AddSent(counter.BytesWritten);
         Run.AddRead(counter.BytesWritten);
         Run.AddWritten(counter.BytesWritten);
-        return await receive.ConfigureAwait(false);
+        return (await receive.ConfigureAwait(false), counter.BytesWritten);
     }
 }
 

@@ -1,62 +1,92 @@
-using DeltaSnap.Checksums;
+using DeltaSnap.Delta;
 using DeltaSnap.Drivers;
 using DeltaSnap.Lineage;
 
 namespace DeltaSnap.Replication;
 
 /// <summary>How a refresh runs.</summary>
-public sealed class RefreshOptions
+public sealed record RefreshOptions
 {
-    private int _clusterSize = ClusterLayout.DefaultClusterSize;
-    private int _refinementBlockSize = 4096;
+    /// <summary>The default of <see cref="CleanupTimeout"/>: two minutes.</summary>
+    public static readonly TimeSpan DefaultCleanupTimeout = TimeSpan.FromMinutes(2);
+
+    private readonly RefreshPlanOptions _plan = new();
+    private readonly NativeSendOptions _native = new();
+    private readonly DeltaPlanOptions _delta = new();
+    private readonly TimeSpan _cleanupTimeout = DefaultCleanupTimeout;
 
     /// <summary>What the plan may do: full resend over an unrelated target, keep target-only snapshots, and so on.</summary>
-    public RefreshPlanOptions Plan { get; set; } = new();
+    /// <exception cref="ArgumentNullException">The value is null.</exception>
+    public RefreshPlanOptions Plan
+    {
+        get => _plan;
+        init
+        {
+            ThrowHelper.ThrowIfNull(value);
+            _plan = value;
+        }
+    }
 
     /// <summary>Options of native streams (compressed, raw).</summary>
-    public NativeSendOptions Native { get; set; } = new();
-
-    /// <summary>The cluster size the checksum route compares at (default 1 MiB).</summary>
-    public int ClusterSize
+    /// <exception cref="ArgumentNullException">The value is null.</exception>
+    public NativeSendOptions Native
     {
-        get => _clusterSize;
-        set
+        get => _native;
+        init
         {
-            ClusterLayout.ValidateClusterSize(value);
-            _clusterSize = value;
+            ThrowHelper.ThrowIfNull(value);
+            _native = value;
         }
     }
 
-    /// <summary>The checksum algorithm of the checksum route (default XXH3-128).</summary>
-    public ChecksumAlgorithm Algorithm { get; set; } = ChecksumAlgorithm.Xxh128;
-
-    /// <summary>The block size of sub-cluster refinement (default 4 KiB; 0 turns refinement off and copies whole clusters).</summary>
-    public int RefinementBlockSize
+    /// <summary>
+    /// How the checksum route compares and copies: cluster size (default 1 MiB), checksum algorithm (default
+    /// XXH3-128), refinement block size (default 4 KiB; 0 copies whole clusters) and how many clusters are read
+    /// and hashed at once (default: the processor count).
+    /// </summary>
+    /// <exception cref="ArgumentNullException">The value is null.</exception>
+    public DeltaPlanOptions Delta
     {
-        get => _refinementBlockSize;
-        set
+        get => _delta;
+        init
         {
-            ArgumentOutOfRangeException.ThrowIfNegative(value);
-            _refinementBlockSize = value;
+            ThrowHelper.ThrowIfNull(value);
+            _delta = value;
         }
     }
-
-    /// <summary>How many clusters are read and hashed at once (default: the processor count).</summary>
-    public int MaxDegreeOfParallelism { get; set; } = Environment.ProcessorCount;
 
     /// <summary>
     /// Verify the whole target after a block transfer by reading all of it (default false: only what was
     /// written is read back and compared, so the cost follows the change, not the volume).
     /// </summary>
-    public bool VerifyWholeVolume { get; set; }
+    public bool VerifyWholeVolume { get; init; }
 
     /// <summary>Never take the native-stream route, even between volumes of one backend.</summary>
-    public bool DisableNativeStreams { get; set; }
+    public bool DisableNativeStreams { get; init; }
 
     /// <summary>
     /// On the tree route, accept files that vanish from the source during the copy (an inconsistent copy, rsync's
     /// exit 24); by default that fails the refresh. Sources read from snapshots do not change, so this matters
     /// only for sources that are not snapshots.
     /// </summary>
-    public bool AllowVanishedFiles { get; set; }
+    public bool AllowVanishedFiles { get; init; }
+
+    /// <summary>
+    /// How long the cleanup after a failed refresh may take (deleting the temporary snapshots on both sides,
+    /// rolling the target back). It runs even when the refresh was cancelled, so it does not use the caller's
+    /// token but this limit. Default <see cref="DefaultCleanupTimeout"/>; <see cref="Timeout.InfiniteTimeSpan"/> for none.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative (other than <see cref="Timeout.InfiniteTimeSpan"/>).</exception>
+    public TimeSpan CleanupTimeout
+    {
+        get => _cleanupTimeout;
+        init
+        {
+            if (value <= TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), value, "The cleanup timeout must be positive, or Timeout.InfiniteTimeSpan.");
+            }
+            _cleanupTimeout = value;
+        }
+    }
 }

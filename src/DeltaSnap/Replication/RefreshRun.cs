@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using DeltaSnap.Diagnostics;
 using DeltaSnap.Drivers;
 using DeltaSnap.Lineage;
@@ -35,6 +36,18 @@ internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions op
     public List<string> SnapshotsSent { get; } = [];
 
     public bool LiveStateSent { get; set; }
+
+    /// <summary>Bytes sent from the source to the target so far.</summary>
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    /// <summary>Bytes written to the target so far.</summary>
+    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+
+    /// <summary>Bytes read from the source and the target so far.</summary>
+    public long BytesRead => Interlocked.Read(ref _bytesRead);
+
+    /// <summary>Clusters compared so far.</summary>
+    public long ClustersCompared => Interlocked.Read(ref _clustersCompared);
 
     public void AddRead(long bytes) => Interlocked.Add(ref _bytesRead, bytes);
 
@@ -107,29 +120,73 @@ internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions op
     }
 
     /// <summary>
-    /// After a failure: delete the temporary snapshots on both sides and, when the target's live state was
-    /// written to, roll it back to its newest complete snapshot. Every step is tried; failures are logged.
+    /// Runs one step of the refresh in a span of its own named <paramref name="name"/> (a child of the refresh's span),
+    /// tagged with the snapshot it handles and the bytes it moved, and marked failed when it throws.
     /// </summary>
-    public async Task CleanUpAfterFailureAsync()
+    public async Task<T> StepAsync<T>(string name, string? snapshot, Func<Activity?, Task<T>> step)
     {
-        // Cleanup runs even when the refresh was cancelled, so it does not use the caller's token.
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var token = timeout.Token;
-        if (TargetTemporary is { } t)
+        using var activity = DeltaSnapActivities.Start(name);
+        if (activity is null)
         {
-            await TryAsync($"delete temporary snapshot {t} on the target", () => Target.DeleteSnapshotAsync(t, token)).ConfigureAwait(false);
+            return await step(null).ConfigureAwait(false);
         }
-        if (SourceTemporary is { } s)
+        if (snapshot is not null)
         {
-            await TryAsync($"delete temporary snapshot {s} on the source", () => Source.DeleteSnapshotAsync(s, token)).ConfigureAwait(false);
+            activity.SetTag(DiagnosticNames.Snapshot, snapshot);
         }
-        if (TargetLiveTouched && LastCompleteOnTarget is { } complete)
+        var (sent, written) = (BytesSent, BytesWritten);
+        try
         {
-            await TryAsync($"roll the target back to {complete.Name}", () => Target.RollbackAsync(complete.Name, token)).ConfigureAwait(false);
+            var result = await step(activity).ConfigureAwait(false);
+            if (BytesSent != sent || BytesWritten != written)
+            {
+                activity.SetTag(DiagnosticNames.BytesSent, BytesSent - sent);
+                activity.SetTag(DiagnosticNames.BytesWritten, BytesWritten - written);
+            }
+            return result;
+        }
+        catch (Exception e)
+        {
+            activity.SetError(e);
+            throw;
         }
     }
 
-    private async Task TryAsync(string action, Func<Task> step)
+    /// <inheritdoc cref="StepAsync{T}(string, string?, Func{Activity?, Task{T}})"/>
+    public Task StepAsync(string name, string? snapshot, Func<Task> step) =>
+        StepAsync<bool>(name, snapshot, async _ =>
+        {
+            await step().ConfigureAwait(false);
+            return true;
+        });
+
+    /// <summary>
+    /// After a failure: delete the temporary snapshots on both sides and, when the target's live state was
+    /// written to, roll it back to its newest complete snapshot. Every step is tried; failures are logged, and
+    /// recorded on the cleanup span, whose status is Error when one failed.
+    /// </summary>
+    public async Task CleanUpAfterFailureAsync()
+    {
+        using var activity = DeltaSnapActivities.Start(DiagnosticNames.CleanupSpan);
+        activity?.SetTag(DiagnosticNames.AfterFailure, true);
+        // Cleanup runs even when the refresh was cancelled, so it does not use the caller's token but its own limit.
+        using var timeout = new CancellationTokenSource(Options.CleanupTimeout);
+        var token = timeout.Token;
+        if (TargetTemporary is { } t)
+        {
+            await TryAsync(activity, $"delete temporary snapshot {t} on the target", () => Target.DeleteSnapshotAsync(t, token)).ConfigureAwait(false);
+        }
+        if (SourceTemporary is { } s)
+        {
+            await TryAsync(activity, $"delete temporary snapshot {s} on the source", () => Source.DeleteSnapshotAsync(s, token)).ConfigureAwait(false);
+        }
+        if (TargetLiveTouched && LastCompleteOnTarget is { } complete)
+        {
+            await TryAsync(activity, $"roll the target back to {complete.Name}", () => Target.RollbackAsync(complete.Name, token)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task TryAsync(Activity? activity, string action, Func<Task> step)
     {
         try
         {
@@ -138,6 +195,7 @@ internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions op
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             Log.CleanupFailed(Logger, e, Target.Address, action);
+            activity.SetError(e);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using DeltaSnap.Diagnostics;
 using DeltaSnap.Drivers;
 using DeltaSnap.Lineage;
@@ -12,16 +13,28 @@ namespace DeltaSnap.Replication;
 /// (common base by identity, incremental snapshots in order, the live state through a temporary snapshot,
 /// promotion, cleanup on success and on failure) over the best route the two backends share.
 /// </summary>
+/// <remarks>
+/// Each refresh is a <c>deltasnap.refresh</c> span of the <see cref="DeltaSnapDiagnostics.ActivitySourceName"/>
+/// activity source, with a child span per step, and is measured by the instruments of the
+/// <see cref="DeltaSnapDiagnostics.MeterName"/> meter (see <c>docs/observability.md</c>).
+/// </remarks>
 public sealed class Replicator
 {
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
+    private readonly DeltaSnapMetrics _metrics;
 
     /// <summary>Creates a replicator.</summary>
-    public Replicator(ILoggerFactory? loggerFactory = null)
+    /// <param name="loggerFactory">Where to log; null for nowhere.</param>
+    /// <param name="meterFactory">
+    /// Creates the <see cref="DeltaSnapDiagnostics.MeterName"/> meter (as dependency injection provides one); null to
+    /// use a meter shared by every replicator made without one.
+    /// </param>
+    public Replicator(ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
     {
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger<Replicator>();
+        _metrics = DeltaSnapMetrics.Create(meterFactory);
     }
 
     /// <summary>
@@ -72,19 +85,32 @@ public sealed class Replicator
     }
 
     /// <summary>Plans a refresh without changing anything (a dry run).</summary>
+    /// <exception cref="ArgumentNullException">A volume is null.</exception>
     /// <exception cref="NoCommonBaseException">The refresh would be refused.</exception>
     /// <exception cref="NotSupportedException">No route joins the two volumes.</exception>
     public async Task<(RefreshPlan Plan, RefreshRoute Route)> PlanAsync(Volume source, Volume target, RefreshOptions? options = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(target);
+        ThrowHelper.ThrowIfNull(source);
+        ThrowHelper.ThrowIfNull(target);
         options ??= new RefreshOptions();
-        var route = ChooseRoute(source, target, options, TreeSynchronizer);
-        var sourceLineage = await source.GetLineageAsync(cancellationToken).ConfigureAwait(false);
-        var targetLineage = await target.GetLineageAsync(cancellationToken).ConfigureAwait(false);
-        var plan = RefreshPlanner.Plan(sourceLineage, targetLineage, options.Plan, target.Driver.Has(DriverCapabilities.KeepSnapshotsAfterBase));
-        Log.RefreshPlanned(_logger, source.Address, target.Address, plan.Kind.ToString(), plan.SourceBase?.Name, plan.SnapshotsToSend.Count, plan.TargetSnapshotsToDelete.Count);
-        return (plan, route);
+        using var activity = DeltaSnapActivities.Start(DiagnosticNames.PlanSpan);
+        try
+        {
+            var route = ChooseRoute(source, target, options, TreeSynchronizer);
+            var sourceLineage = await source.GetLineageAsync(cancellationToken).ConfigureAwait(false);
+            var targetLineage = await target.GetLineageAsync(cancellationToken).ConfigureAwait(false);
+            var plan = RefreshPlanner.Plan(sourceLineage, targetLineage, options.Plan, target.Driver.Has(DriverCapabilities.KeepSnapshotsAfterBase));
+            Log.RefreshPlanned(_logger, source.Address, target.Address, plan.Kind.ToString(), plan.SourceBase?.Name, plan.SnapshotsToSend.Count, plan.TargetSnapshotsToDelete.Count);
+            activity?.SetTag(DiagnosticNames.Route, RouteName(route));
+            activity?.SetTag(DiagnosticNames.Kind, KindName(plan.Kind));
+            activity?.SetTag(DiagnosticNames.SnapshotCount, plan.SnapshotsToSend.Count);
+            return (plan, route);
+        }
+        catch (Exception e)
+        {
+            activity.SetError(e);
+            throw;
+        }
     }
 
     /// <summary>
@@ -92,6 +118,7 @@ public sealed class Replicator
     /// removed from both sides and the target is rolled back to its newest complete snapshot, then the
     /// exception propagates; a later refresh picks up from there.
     /// </summary>
+    /// <exception cref="ArgumentNullException">A volume is null.</exception>
     /// <exception cref="NoCommonBaseException">Both sides have snapshots but share none (and a full resend was not allowed).</exception>
     /// <exception cref="NotSupportedException">No route joins the two volumes.</exception>
     /// <exception cref="DeltaSnapException">A backend or the transfer failed.</exception>
@@ -102,67 +129,127 @@ public sealed class Replicator
         IProgress<RefreshProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
+        ThrowHelper.ThrowIfNull(source);
+        ThrowHelper.ThrowIfNull(target);
         options ??= new RefreshOptions();
         var stopwatch = Stopwatch.StartNew();
-        var (plan, route) = await PlanAsync(source, target, options, cancellationToken).ConfigureAwait(false);
-        Log.RefreshStarting(_logger, source.Address, target.Address, plan.Kind.ToString(), route.ToString(), plan.SnapshotsToSend.Count, plan.CaptureLiveState);
-
-        var run = new RefreshRun(source, target, options, progress, _logger);
+        using var activity = DeltaSnapActivities.Start(DiagnosticNames.RefreshSpan);
+        activity?.SetTag(DiagnosticNames.SourceAddress, source.Address);
+        activity?.SetTag(DiagnosticNames.TargetAddress, target.Address);
+        activity?.SetTag(DiagnosticNames.SourceScheme, source.Driver.Scheme);
+        activity?.SetTag(DiagnosticNames.TargetScheme, target.Driver.Scheme);
+        var tags = new TagList
+        {
+            { DiagnosticNames.SourceScheme, source.Driver.Scheme },
+            { DiagnosticNames.TargetScheme, target.Driver.Scheme },
+        };
+        RefreshRun? run = null;
         try
         {
-            await run.RemoveLeftoversAsync(plan, cancellationToken).ConfigureAwait(false);
-            if (plan.Kind == RefreshKind.UpToDate)
-            {
-                return new RefreshResult { Route = RefreshRoute.None, Kind = plan.Kind, Duration = stopwatch.Elapsed };
-            }
-            SnapshotTransfer transfer = route switch
-            {
-                RefreshRoute.NativeStream => new NativeStreamTransfer(run),
-                RefreshRoute.Rsync => new TreeTransfer(run, TreeSynchronizer!),
-                _ => new ChecksumTransfer(run),
-            };
-            // A receiver that restores the base itself makes the replicator's own rollback a second round trip.
-            var receiverRestoresBase = route == RefreshRoute.NativeStream && target.Driver.Has(DriverCapabilities.NativeReceiveRestoresBase);
-            await run.PrepareTargetAsync(plan, rollBack: !receiverRestoresBase, cancellationToken).ConfigureAwait(false);
+            var (plan, route) = await PlanAsync(source, target, options, cancellationToken).ConfigureAwait(false);
+            var taken = plan.Kind == RefreshKind.UpToDate ? RefreshRoute.None : route;
+            tags.Add(DiagnosticNames.Route, RouteName(taken));
+            activity?.SetTag(DiagnosticNames.Route, RouteName(taken));
+            activity?.SetTag(DiagnosticNames.Kind, KindName(plan.Kind));
+            Log.RefreshStarting(_logger, source.Address, target.Address, plan.Kind.ToString(), route.ToString(), plan.SnapshotsToSend.Count, plan.CaptureLiveState);
 
-            var previous = plan.SourceBase;
-            var previousOnTarget = plan.TargetBase;
-            foreach (var snapshot in plan.SnapshotsToSend)
+            run = new RefreshRun(source, target, options, progress, _logger);
+            await RunAsync(run, plan, route, cancellationToken).ConfigureAwait(false);
+
+            var result = run.ToResult(taken, plan.Kind, stopwatch.Elapsed);
+            _metrics.RecordRefresh(tags, result.Duration, result.BytesSent, result.BytesWritten, result.ClustersCompared, errorType: null);
+            activity?.SetTag(DiagnosticNames.BytesSent, result.BytesSent);
+            activity?.SetTag(DiagnosticNames.BytesWritten, result.BytesWritten);
+            activity?.SetTag(DiagnosticNames.BytesRead, result.BytesRead);
+            if (taken != RefreshRoute.None)
             {
-                progress?.Report(new RefreshProgress("sending", snapshot.Name, 0, 0));
-                previousOnTarget = await transfer.SendSnapshotAsync(previous, previousOnTarget, snapshot, cancellationToken).ConfigureAwait(false);
-                run.LastCompleteOnTarget = previousOnTarget;
-                run.SnapshotsSent.Add(snapshot.Name);
-                previous = snapshot;
+                Log.RefreshCompleted(_logger, source.Address, target.Address, stopwatch.Elapsed.TotalSeconds, result.BytesSent, result.BytesWritten);
             }
-            if (plan.CaptureLiveState)
+            return result;
+        }
+        catch (Exception e)
+        {
+            activity.SetError(e);
+            if (run is not null)
             {
-                var name = TemporarySnapshot.NewName();
+                Log.RefreshFailed(_logger, e, source.Address, target.Address);
+                await run.CleanUpAfterFailureAsync().ConfigureAwait(false);
+            }
+            _metrics.RecordRefresh(tags, stopwatch.Elapsed, run?.BytesSent ?? 0, run?.BytesWritten ?? 0, run?.ClustersCompared ?? 0, DiagnosticNames.ErrorTypeOf(e));
+            throw;
+        }
+    }
+
+    /// <summary>The steps of a refresh after planning, each in a span of its own.</summary>
+    private async Task RunAsync(RefreshRun run, RefreshPlan plan, RefreshRoute route, CancellationToken cancellationToken)
+    {
+        var (source, target, progress) = (run.Source, run.Target, run.Progress);
+        if (plan.Kind == RefreshKind.UpToDate)
+        {
+            await run.StepAsync(DiagnosticNames.PrepareSpan, null, () => run.RemoveLeftoversAsync(plan, cancellationToken)).ConfigureAwait(false);
+            return;
+        }
+        SnapshotTransfer transfer = route switch
+        {
+            RefreshRoute.NativeStream => new NativeStreamTransfer(run),
+            RefreshRoute.Rsync => new TreeTransfer(run, TreeSynchronizer!),
+            _ => new ChecksumTransfer(run),
+        };
+        // A receiver that restores the base itself makes the replicator's own rollback a second round trip.
+        var receiverRestoresBase = route == RefreshRoute.NativeStream && target.Driver.Has(DriverCapabilities.NativeReceiveRestoresBase);
+        await run.StepAsync(DiagnosticNames.PrepareSpan, null, async () =>
+        {
+            await run.RemoveLeftoversAsync(plan, cancellationToken).ConfigureAwait(false);
+            await run.PrepareTargetAsync(plan, rollBack: !receiverRestoresBase, cancellationToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+
+        var previous = plan.SourceBase;
+        var previousOnTarget = plan.TargetBase;
+        foreach (var snapshot in plan.SnapshotsToSend)
+        {
+            progress?.Report(new RefreshProgress("sending", snapshot.Name, 0, 0));
+            var sent = await run.StepAsync(DiagnosticNames.SendSnapshotSpan, snapshot.Name,
+                _ => transfer.SendSnapshotAsync(previous, previousOnTarget, snapshot, cancellationToken)).ConfigureAwait(false);
+            previousOnTarget = sent;
+            run.LastCompleteOnTarget = previousOnTarget;
+            run.SnapshotsSent.Add(snapshot.Name);
+            previous = snapshot;
+        }
+        if (plan.CaptureLiveState)
+        {
+            var name = TemporarySnapshot.NewName();
+            await run.StepAsync(DiagnosticNames.LiveStateSpan, name, async () =>
+            {
                 run.SourceTemporary = name;
                 var live = await source.CreateSnapshotAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false);
                 progress?.Report(new RefreshProgress("sending", "live state", 0, 0));
                 await transfer.SendLiveStateAsync(previous, previousOnTarget, live, cancellationToken).ConfigureAwait(false);
                 run.LiveStateSent = true;
-            }
-            else if (run.SnapshotsSent.Count > 0)
-            {
-                await transfer.FinishWithoutLiveStateAsync(previousOnTarget!, cancellationToken).ConfigureAwait(false);
-            }
-            await run.DeleteTemporariesAsync(cancellationToken).ConfigureAwait(false);
-
-            var result = run.ToResult(route, plan.Kind, stopwatch.Elapsed);
-            DeltaSnapMetrics.BytesSent.Add(result.BytesSent);
-            DeltaSnapMetrics.ClustersCompared.Add(result.ClustersCompared);
-            DeltaSnapMetrics.Duration.Record(stopwatch.Elapsed.TotalSeconds);
-            Log.RefreshCompleted(_logger, source.Address, target.Address, stopwatch.Elapsed.TotalSeconds, result.BytesSent, result.BytesWritten);
-            return result;
+            }).ConfigureAwait(false);
         }
-        catch (Exception e)
+        else if (run.SnapshotsSent.Count > 0)
         {
-            DeltaSnapMetrics.Failures.Add(1);
-            Log.RefreshFailed(_logger, e, source.Address, target.Address);
-            await run.CleanUpAfterFailureAsync().ConfigureAwait(false);
-            throw;
+            await transfer.FinishWithoutLiveStateAsync(previousOnTarget!, cancellationToken).ConfigureAwait(false);
         }
+        await run.StepAsync(DiagnosticNames.CleanupSpan, null, () => run.DeleteTemporariesAsync(cancellationToken)).ConfigureAwait(false);
     }
+
+    /// <summary>The route as a tag value: lowercase, words joined by underscores.</summary>
+    private static string RouteName(RefreshRoute route) => route switch
+    {
+        RefreshRoute.None => "none",
+        RefreshRoute.NativeStream => "native_stream",
+        RefreshRoute.Checksum => "checksum",
+        RefreshRoute.Rsync => "rsync",
+        _ => route.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>The plan's kind as a tag value.</summary>
+    private static string KindName(RefreshKind kind) => kind switch
+    {
+        RefreshKind.UpToDate => "up_to_date",
+        RefreshKind.Incremental => "incremental",
+        RefreshKind.Full => "full",
+        _ => kind.ToString().ToLowerInvariant(),
+    };
 }

@@ -4,7 +4,7 @@ using static DeltaSnap.Tests.Checksums.ChecksumTestData;
 namespace DeltaSnap.Tests.Checksums;
 
 /// <summary>CRC-32C (Castagnoli, iSCSI): the shared CRC tests, and RFC 3720's published patterns.</summary>
-public class Crc32CTests : CrcTests<Crc32CShift>
+internal sealed class Crc32CTests : CrcTests<Crc32CShift>
 {
     private protected override int Width => 32;
 

@@ -4,7 +4,7 @@ using static DeltaSnap.Tests.Checksums.ChecksumTestData;
 namespace DeltaSnap.Tests.Checksums;
 
 /// <summary>CRC-64/ISO (Longhorn's checksum): the shared CRC tests.</summary>
-public class Crc64IsoTests : CrcTests<Crc64Shift>
+internal sealed class Crc64IsoTests : CrcTests<Crc64Shift>
 {
     private protected override int Width => 64;
 

@@ -209,7 +209,7 @@ public class DeltaPlannerTests
         var sourceMap = random.Next(2) == 0 ? await ClusterChecksums.ComputeAsync(source, checksumOptions) : null;
         var targetMap = random.Next(2) == 0 ? await ClusterChecksums.ComputeAsync(target, checksumOptions) : null;
 
-        var plan = await DeltaPlanner.PlanAsync(source, target, Options(refinement), sourceMap, targetMap);
+        var plan = await DeltaPlanner.PlanAsync(new DeltaPlanRequest { Source = source, Target = target, Options = Options(refinement), SourceChecksums = sourceMap, TargetChecksums = targetMap });
         await TestVolumes.ApplyAsync(plan, source, target);
 
         Assert.That(await TestVolumes.ReadAllAsync(target), Is.EqualTo(await TestVolumes.ReadAllAsync(source)));
@@ -283,7 +283,7 @@ public class DeltaPlannerTests
         await using var source = new CountingBlockDevice(sourceInner);
         await using var target = new CountingBlockDevice(targetInner);
 
-        var plan = await DeltaPlanner.PlanAsync(source, target, Options(), sourceMap, targetMap);
+        var plan = await DeltaPlanner.PlanAsync(new DeltaPlanRequest { Source = source, Target = target, Options = Options(), SourceChecksums = sourceMap, TargetChecksums = targetMap });
 
         Assert.That(plan.CopyRanges, Is.EqualTo(Set((3L * Cluster, 4096), (9L * Cluster + 4096, 4096))));
         Assert.That((source.BytesRead, target.BytesRead), Is.EqualTo((2L * Cluster, 2L * Cluster)));
@@ -302,7 +302,7 @@ public class DeltaPlannerTests
         await using var source = new CountingBlockDevice(sourceInner);
         await using var target = new CountingBlockDevice(targetInner);
 
-        var plan = await DeltaPlanner.PlanAsync(source, target, Options(), sourceChecksums: sourceMap);
+        var plan = await DeltaPlanner.PlanAsync(new DeltaPlanRequest { Source = source, Target = target, Options = Options(), SourceChecksums = sourceMap });
 
         Assert.That(plan.CopyRanges, Is.EqualTo(Set((4L * Cluster, 4096))));
         Assert.That(source.BytesRead, Is.EqualTo(Cluster));
@@ -327,7 +327,7 @@ public class DeltaPlannerTests
         await using var source = new CountingBlockDevice(sourceInner);
         await using var target = new CountingBlockDevice(targetInner);
 
-        var plan = await DeltaPlanner.PlanAsync(source, target, Options(), candidates: candidates);
+        var plan = await DeltaPlanner.PlanAsync(new DeltaPlanRequest { Source = source, Target = target, Options = Options(), Candidates = candidates });
         var full = await DeltaPlanner.PlanAsync(sourceInner, targetInner, Options());
 
         // Clusters 17, 99, 100 and 200, whatever the volume size; inside them only the 4 KiB blocks the writes
@@ -348,7 +348,10 @@ public class DeltaPlannerTests
         await using var source = new CountingBlockDevice(sourceInner);
         await using var target = new CountingBlockDevice(targetInner);
 
-        var plan = await DeltaPlanner.PlanAsync(source, target, Options(refinement: 0), candidates: Set((17L * Cluster + 300, 1), (40L * Cluster, 1)));
+        var plan = await DeltaPlanner.PlanAsync(new DeltaPlanRequest
+        {
+            Source = source, Target = target, Options = Options(refinement: 0), Candidates = Set((17L * Cluster + 300, 1), (40L * Cluster, 1)),
+        });
 
         Assert.That(plan.CopyRanges, Is.EqualTo(Set((17L * Cluster, Cluster))));
         Assert.That((source.BytesRead, target.BytesRead), Is.EqualTo((2L * Cluster, 2L * Cluster)));
@@ -376,7 +379,10 @@ public class DeltaPlannerTests
         var sourceMap = random.Next(2) == 0 ? await ClusterChecksums.ComputeAsync(source, checksumOptions) : null;
         var targetMap = random.Next(2) == 0 ? await ClusterChecksums.ComputeAsync(target, checksumOptions) : null;
 
-        var plan = await DeltaPlanner.PlanAsync(source, target, Options(), sourceMap, targetMap, candidates);
+        var plan = await DeltaPlanner.PlanAsync(new DeltaPlanRequest
+        {
+            Source = source, Target = target, Options = Options(), SourceChecksums = sourceMap, TargetChecksums = targetMap, Candidates = candidates,
+        });
         var full = await DeltaPlanner.PlanAsync(source, target, Options());
 
         Assert.That((plan.CopyRanges, plan.UnmapRanges), Is.EqualTo((full.CopyRanges, full.UnmapRanges)));
@@ -395,7 +401,10 @@ public class DeltaPlannerTests
         await using var source = new CountingBlockDevice(sourceInner);
         await using var target = new CountingBlockDevice(targetInner);
 
-        var plan = await DeltaPlanner.PlanAsync(source, target, Options(), sourceMap, targetMap, Set((Cluster, 3 * Cluster)));
+        var plan = await DeltaPlanner.PlanAsync(new DeltaPlanRequest
+        {
+            Source = source, Target = target, Options = Options(), SourceChecksums = sourceMap, TargetChecksums = targetMap, Candidates = Set((Cluster, 3 * Cluster)),
+        });
 
         Assert.That(plan.IsEmpty, Is.True);
         Assert.That(plan.ClustersCompared, Is.EqualTo(3));
@@ -410,7 +419,7 @@ public class DeltaPlannerTests
         await source.WriteAsync(0, new byte[] { 1 });
         await source.WriteAsync(5L * Cluster, new byte[] { 1 });
 
-        var plan = await DeltaPlanner.PlanAsync(source, target, Options(), candidates: Set((5L * Cluster, 1)));
+        var plan = await DeltaPlanner.PlanAsync(new DeltaPlanRequest { Source = source, Target = target, Options = Options(), Candidates = Set((5L * Cluster, 1)) });
 
         Assert.That(plan.CopyRanges, Is.EqualTo(Set((5L * Cluster, 4096))));
     }
@@ -446,8 +455,9 @@ public class DeltaPlannerTests
         await using var device = new MemoryBlockDevice(4L * Cluster);
         var map = await ClusterChecksums.ComputeAsync(device, new ClusterChecksumOptions { ClusterSize = Cluster, Algorithm = ChecksumAlgorithm.Sha256 });
 
-        Assert.That(async () => await DeltaPlanner.PlanAsync(device, device, Options(), sourceChecksums: map),
-            Throws.ArgumentException.With.Property(nameof(ArgumentException.ParamName)).EqualTo("sourceChecksums"));
+        Assert.That(async () => await DeltaPlanner.PlanAsync(new DeltaPlanRequest { Source = device, Target = device, Options = Options(), SourceChecksums = map }),
+            Throws.ArgumentException.With.Property(nameof(ArgumentException.ParamName)).EqualTo("request")
+                .And.Message.StartsWith("The source map holds Sha256 digests"));
     }
 
     [Test]
@@ -513,7 +523,7 @@ public class DeltaPlannerTests
             }
         });
 
-        var plan = await DeltaPlanner.PlanAsync(source, target, Options(), progress: progress);
+        var plan = await DeltaPlanner.PlanAsync(new DeltaPlanRequest { Source = source, Target = target, Options = Options(), Progress = progress });
 
         Assert.That(reports[^1], Is.EqualTo(new DeltaPlanProgress(16, 16, plan.SourceBytesRead, plan.TargetBytesRead)));
     }
