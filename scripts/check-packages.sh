@@ -29,7 +29,7 @@ cleanup() {
   # This run's version only: other runs and other versions are left alone.
   if [ -n "$global_packages" ]; then
     for dir in "$global_packages"/deltasnap*/"$version"; do
-      [ -d "$dir" ] && rm -rf "$dir"
+      [ -d "$dir" ] && rm -rf "$dir" && rmdir --ignore-fail-on-non-empty "$(dirname "$dir")"
     done
   fi
 }
