@@ -22,9 +22,8 @@ public sealed class ClusterChecksumsBuilder
     /// <summary>Starts a map of every cluster of <paramref name="layout"/>, all unallocated, with a caller-supplied algorithm.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The map would not fit in memory as one array.</exception>
     public ClusterChecksumsBuilder(ClusterLayout layout, CustomChecksumAlgorithm algorithm)
-        : this(layout, default, algorithm, algorithm?.HashLength ?? 0)
+        : this(layout, default, algorithm, HashLengthOf(algorithm))
     {
-        ThrowHelper.ThrowIfNull(algorithm);
     }
 
     private ClusterChecksumsBuilder(ClusterLayout layout, ChecksumAlgorithm algorithm, CustomChecksumAlgorithm? customAlgorithm, int hashLength)
@@ -41,6 +40,12 @@ public sealed class ClusterChecksumsBuilder
         }
         _states = new byte[layout.ClusterCount];
         _digests = new byte[layout.ClusterCount * HashLength];
+    }
+
+    private static int HashLengthOf(CustomChecksumAlgorithm algorithm)
+    {
+        ThrowHelper.ThrowIfNull(algorithm);
+        return algorithm.HashLength;
     }
 
     /// <summary>The layout.</summary>

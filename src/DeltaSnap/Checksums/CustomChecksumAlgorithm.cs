@@ -56,17 +56,10 @@ public sealed class CustomChecksumAlgorithm
         {
             ThrowHelper.ThrowArgument(nameof(destination), $"The destination holds {destination.Length} bytes; {Name} needs {HashLength}.");
         }
+        // An instance whose hashing threw is not returned to the pool: its state is unknown.
         var algorithm = Rent();
-        try
-        {
-            algorithm.Append(source);
-            algorithm.GetHashAndReset(destination[..HashLength]);
-        }
-        catch
-        {
-            algorithm.Reset();
-            throw;
-        }
+        algorithm.Append(source);
+        algorithm.GetHashAndReset(destination[..HashLength]);
         _pool.Add(algorithm);
     }
 

@@ -147,4 +147,8 @@ public class CustomChecksumAlgorithmTests
     [Test]
     public void Constructor_factoryReturnsNull_throws() =>
         Assert.That(() => new CustomChecksumAlgorithm("broken", () => null!), Throws.InvalidOperationException.With.Message.Contains("broken"));
+
+    [Test]
+    public void BuilderConstructor_nullAlgorithm_throwsArgumentNull() =>
+        Assert.That(() => new ClusterChecksumsBuilder(new ClusterLayout(Cluster, Cluster), (CustomChecksumAlgorithm)null!), Throws.ArgumentNullException);
 }
