@@ -54,7 +54,8 @@ if dotnet pack DeltaSnap.sln -c Release -o "$feed" --nologo -v quiet -clp:NoSumm
     for file in "$id.$version.nupkg" "$id.$version.snupkg"; do
       [ -f "$feed/$file" ] || missing+=("$file")
     done
-    if [ -f "$feed/$id.$version.nupkg" ] && ! unzip -l "$feed/$id.$version.nupkg" README.md >/dev/null 2>&1; then
+    # Entry names are stored uncompressed in a zip: no unzip needed to see whether README.md is in it.
+    if [ -f "$feed/$id.$version.nupkg" ] && ! grep -aq 'README\.md' "$feed/$id.$version.nupkg"; then
       missing+=("README.md in $id.$version.nupkg")
     fi
   done
