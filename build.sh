@@ -4,6 +4,9 @@
 #                      Release with warnings as errors, run every test project, print "N passed, N failed, N skipped"
 #   ./build.sh build   restore and build Release
 #   ./build.sh pack    pack the NuGet packages into artifacts/packages
+#   ./build.sh packcheck  pack with a unique version, install the deltasnap tool from artifacts/packages and refresh
+#                      a volume with it, build and run a sample against the packages (scripts/check-packages.sh);
+#                      ./build.sh test runs it after the tests and counts each of its checks in the summary
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 root=$(pwd)
@@ -70,6 +73,14 @@ run_tests() {
     echo "build.sh: no test ran" >&2
     status=1
   fi
+
+  # The packages as users get them: pack, install the tool, build a sample against them. Each check counts.
+  local packcheck="$results/packcheck.log" pack_passed=0 pack_failed=1
+  if bash scripts/check-packages.sh 2>&1 | tee "$packcheck"; then :; else status=1; fi
+  # Its last line, "packcheck: N passed, N failed"; without it the script died early: one failed check.
+  read -r pack_passed pack_failed < <(sed -n 's/^packcheck: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$packcheck" | tail -n 1) || true
+  passed=$((passed + ${pack_passed:-0}))
+  failed=$((failed + ${pack_failed:-1}))
   [ "$failed" -eq 0 ] || status=1
   echo "$passed passed, $failed failed, $skipped skipped"
   return $status
@@ -79,5 +90,6 @@ case "${1:-build}" in
   build) build ;;
   test) run_tests ;;
   pack) dotnet pack DeltaSnap.sln -c Release -o artifacts/packages ;;
-  *) echo "usage: ./build.sh [build|test|pack]" >&2; exit 2 ;;
+  packcheck) bash scripts/check-packages.sh ;;
+  *) echo "usage: ./build.sh [build|test|pack|packcheck]" >&2; exit 2 ;;
 esac

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.IO.Hashing;
 using System.Security.Cryptography;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
@@ -12,7 +13,8 @@ namespace DeltaSnap.Benchmarks.Checksums;
 /// <summary>
 /// One-shot checksum throughput on hot buffers of 4 KiB, 64 KiB and 1 MiB, on the fastest path this CPU has
 /// and on the scalar fallbacks. The GB/s column is Size / Mean. Targets on an AVX-512 + VPCLMULQDQ server
-/// core (1 MiB): CRC-32C ≥ 20 GB/s, CRC-64/ISO ≥ 8 GB/s, XXH3 ≥ 25 GB/s.
+/// core (1 MiB): CRC-32C ≥ 20 GB/s, CRC-64/ISO ≥ 8 GB/s, XXH3 ≥ 25 GB/s. XXH3 is System.IO.Hashing's;
+/// <see cref="CrcImplementationBenchmarks"/> sets the in-project CRCs beside System.IO.Hashing's.
 /// </summary>
 /// <remarks><c>dotnet run -c Release --project benchmarks/DeltaSnap.Benchmarks -- --filter '*ChecksumBenchmarks*'</c></remarks>
 [Config(typeof(ThroughputConfig))]
@@ -45,13 +47,10 @@ public class ChecksumBenchmarks
     public ulong Crc64Iso_Table() => Crc64Iso.UpdateScalar(ulong.MaxValue, _data);
 
     [Benchmark]
-    public ulong Xxh3_Hash64() => Xxh3.Hash64(_data);
+    public ulong Xxh3_Hash64() => XxHash3.HashToUInt64(_data);
 
     [Benchmark]
-    public UInt128 Xxh3_Hash128() => Xxh3.Hash128(_data);
-
-    [Benchmark]
-    public ulong Xxh3_Hash64_Scalar() => Xxh3.Hash64(_data, Xxh3Vectorization.Scalar);
+    public UInt128 Xxh3_Hash128() => XxHash128.HashToUInt128(_data);
 
     [Benchmark]
     public int Sha256_HashData() => SHA256.HashData(_data, _digest);

@@ -1,3 +1,6 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+
 namespace DeltaSnap.Checksums;
 
 /// <summary>
@@ -5,6 +8,12 @@ namespace DeltaSnap.Checksums;
 /// order the reference tools print: big-endian for the CRCs and XXH3 (their canonical form, as
 /// <c>xxhsum</c> prints), the natural order for SHA-256. Instances are not thread-safe.
 /// </summary>
+/// <remarks>
+/// CRC-32C and CRC-64/ISO are this package's own folding implementations (<see cref="Crc32C"/>,
+/// <see cref="Crc64Iso"/>), XXH3-64 and XXH3-128 are System.IO.Hashing's <see cref="XxHash3"/> and
+/// <see cref="XxHash128"/>, SHA-256 is the BCL's. Any other <see cref="NonCryptographicHashAlgorithm"/> can be
+/// used through a <see cref="CustomChecksumAlgorithm"/>.
+/// </remarks>
 public abstract class ChecksumHasher
 {
     /// <summary>Initializes the hasher.</summary>
@@ -14,7 +23,10 @@ public abstract class ChecksumHasher
         HashLength = GetHashLength(algorithm);
     }
 
-    /// <summary>The algorithm.</summary>
+    /// <summary>Initializes a hasher of a <see cref="CustomChecksumAlgorithm"/>: no built-in algorithm, any digest length.</summary>
+    private protected ChecksumHasher(int hashLength) => HashLength = hashLength;
+
+    /// <summary>The algorithm (0, no built-in algorithm, for a hasher made by <see cref="CustomChecksumAlgorithm.CreateHasher"/>).</summary>
     public ChecksumAlgorithm Algorithm { get; }
 
     /// <summary>The digest length in bytes.</summary>
@@ -56,16 +68,18 @@ public abstract class ChecksumHasher
         switch (algorithm)
         {
             case ChecksumAlgorithm.Crc32C:
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(destination, Crc32C.Compute(source));
+                BinaryPrimitives.WriteUInt32BigEndian(destination, Crc32C.Compute(source));
                 break;
             case ChecksumAlgorithm.Crc64Iso:
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(destination, Crc64Iso.Compute(source));
+                BinaryPrimitives.WriteUInt64BigEndian(destination, Crc64Iso.Compute(source));
                 break;
             case ChecksumAlgorithm.Xxh3:
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(destination, Xxh3.Hash64(source));
+                // The one-shot static APIs: no allocation per call (this is the per-cluster hot path).
+                BinaryPrimitives.WriteUInt64BigEndian(destination, XxHash3.HashToUInt64(source));
                 break;
             case ChecksumAlgorithm.Xxh128:
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(destination, Xxh3.Hash128(source));
+                // Canonical XXH128: the high 64 bits first, each half big-endian (as xxhsum -H2 prints).
+                BinaryPrimitives.WriteUInt128BigEndian(destination, XxHash128.HashToUInt128(source));
                 break;
             default:
                 System.Security.Cryptography.SHA256.HashData(source, destination);

@@ -18,8 +18,15 @@ public sealed record ClusterChecksumOptions
         }
     }
 
-    /// <summary>The algorithm. Default <see cref="ChecksumAlgorithm.Xxh128"/>.</summary>
+    /// <summary>The algorithm. Default <see cref="ChecksumAlgorithm.Xxh128"/>. Ignored when <see cref="CustomAlgorithm"/> is set.</summary>
     public ChecksumAlgorithm Algorithm { get; init; } = ChecksumAlgorithm.Xxh128;
+
+    /// <summary>
+    /// A caller-supplied algorithm (any System.IO.Hashing <c>NonCryptographicHashAlgorithm</c>) that
+    /// <see cref="ClusterChecksums.ComputeAsync"/> uses instead of <see cref="Algorithm"/>. Default null. Refreshes and
+    /// stored checksums use the built-in algorithms only.
+    /// </summary>
+    public CustomChecksumAlgorithm? CustomAlgorithm { get; init; }
 
     /// <summary>How many clusters are read and hashed at once. Default: the processor count.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>

@@ -28,11 +28,12 @@ public sealed class ClusterChecksums
     private readonly byte[] _volumeChecksum;
     private readonly byte[] _contentChecksum;
 
-    internal ClusterChecksums(ClusterLayout layout, ChecksumAlgorithm algorithm, byte[] states, byte[] digests)
+    internal ClusterChecksums(ClusterLayout layout, ChecksumAlgorithm algorithm, CustomChecksumAlgorithm? customAlgorithm, byte[] states, byte[] digests)
     {
         Layout = layout;
         Algorithm = algorithm;
-        HashLength = ChecksumHasher.GetHashLength(algorithm);
+        CustomAlgorithm = customAlgorithm;
+        HashLength = customAlgorithm?.HashLength ?? ChecksumHasher.GetHashLength(algorithm);
         _states = states;
         _digests = digests;
         foreach (var s in states)
@@ -55,8 +56,11 @@ public sealed class ClusterChecksums
     /// <summary>The layout the map covers.</summary>
     public ClusterLayout Layout { get; }
 
-    /// <summary>The algorithm of every digest in the map.</summary>
+    /// <summary>The algorithm of every digest in the map (0, no built-in algorithm, when <see cref="CustomAlgorithm"/> is set).</summary>
     public ChecksumAlgorithm Algorithm { get; }
+
+    /// <summary>The caller-supplied algorithm of every digest in the map, or null for a built-in one.</summary>
+    public CustomChecksumAlgorithm? CustomAlgorithm { get; }
 
     /// <summary>The digest length in bytes.</summary>
     public int HashLength { get; }
@@ -106,7 +110,7 @@ public sealed class ClusterChecksums
     public bool ContentEquals(ClusterChecksums other)
     {
         ThrowHelper.ThrowIfNull(other);
-        return other.Algorithm == Algorithm && other.Layout == Layout && other.ContentChecksum.SequenceEqual(ContentChecksum);
+        return SameAlgorithm(other) && other.Layout == Layout && other.ContentChecksum.SequenceEqual(ContentChecksum);
     }
 
     /// <summary>Throws unless <paramref name="other"/> can be compared cluster by cluster with this map.</summary>
@@ -114,12 +118,19 @@ public sealed class ClusterChecksums
     public void CheckComparable(ClusterChecksums other)
     {
         ThrowHelper.ThrowIfNull(other);
-        if (other.Algorithm != Algorithm || other.Layout.ClusterSize != Layout.ClusterSize)
+        if (!SameAlgorithm(other) || other.Layout.ClusterSize != Layout.ClusterSize)
         {
             ThrowHelper.ThrowArgument(nameof(other),
-                $"Cannot compare a {Algorithm} map of {Layout.ClusterSize}-byte clusters with a {other.Algorithm} map of {other.Layout.ClusterSize}-byte clusters.");
+                $"Cannot compare a {NameOf(Algorithm, CustomAlgorithm)} map of {Layout.ClusterSize}-byte clusters with a {NameOf(other.Algorithm, other.CustomAlgorithm)} map of {other.Layout.ClusterSize}-byte clusters.");
         }
     }
+
+    /// <summary>The algorithm's name for messages.</summary>
+    internal static string NameOf(ChecksumAlgorithm algorithm, CustomChecksumAlgorithm? customAlgorithm) =>
+        customAlgorithm is null ? algorithm.ToString() : $"custom '{customAlgorithm.Name}'";
+
+    // Custom algorithms compare by instance: two instances of one name may still hash differently.
+    private bool SameAlgorithm(ClusterChecksums other) => other.Algorithm == Algorithm && ReferenceEquals(other.CustomAlgorithm, CustomAlgorithm);
 
     /// <summary>
     /// Reads <paramref name="device"/> once and computes the map: clusters in holes are unallocated and not
@@ -136,7 +147,9 @@ public sealed class ClusterChecksums
         ThrowHelper.ThrowIfNull(device);
         options ??= new ClusterChecksumOptions();
         var layout = new ClusterLayout(device.Length, options.ClusterSize);
-        var builder = new ClusterChecksumsBuilder(layout, options.Algorithm);
+        var builder = options.CustomAlgorithm is { } custom
+            ? new ClusterChecksumsBuilder(layout, custom)
+            : new ClusterChecksumsBuilder(layout, options.Algorithm);
         var allocation = options.UseDeviceAllocation && device.CanReportAllocation
             ? await device.ReadAllocationAsync(cancellationToken).ConfigureAwait(false)
             : null;
@@ -153,7 +166,8 @@ public sealed class ClusterChecksums
             }
         }
 
-        var zeroDigest = ChecksumHasher.Hash(options.Algorithm, new byte[layout.ClusterSize]);
+        var zeroCluster = new byte[layout.ClusterSize];
+        var zeroDigest = options.CustomAlgorithm is { } zeroHash ? zeroHash.Hash(zeroCluster) : ChecksumHasher.Hash(options.Algorithm, zeroCluster);
         var state = new ComputeState(layout.ClusterCount, progress);
         var workers = (int)Math.Min(options.MaxDegreeOfParallelism, Math.Max(1, allocated.AllocatedCount));
         var tasks = new Task[workers];
@@ -220,9 +234,11 @@ public sealed class ClusterChecksums
     /// bits of state per cluster, the digests of the data clusters, both whole checksums and a CRC-32C of
     /// everything before it.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The map was computed with a <see cref="CustomAlgorithm"/>, which the format cannot name.</exception>
     public async Task SaveAsync(Stream destination, CancellationToken cancellationToken = default)
     {
         ThrowHelper.ThrowIfNull(destination);
+        ThrowIfCustom();
         var writer = new ChecksummedWriter(destination);
         var header = new byte[HeaderSize];
         Magic.CopyTo(header, 0);
@@ -270,9 +286,11 @@ public sealed class ClusterChecksums
     }
 
     /// <summary>Saves the map to a file (written to a temporary name, then renamed into place).</summary>
+    /// <exception cref="InvalidOperationException">The map was computed with a <see cref="CustomAlgorithm"/>, which the format cannot name.</exception>
     public async Task SaveAsync(string path, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        ThrowIfCustom();
         var temporary = path + ".tmp-" + Environment.ProcessId;
         var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
         await using (stream.ConfigureAwait(false))
@@ -394,12 +412,23 @@ public sealed class ClusterChecksums
         }
     }
 
+    private void ThrowIfCustom()
+    {
+        if (CustomAlgorithm is not null)
+        {
+            ThrowHelper.ThrowInvalidOperation(
+                $"A map computed with the custom algorithm '{CustomAlgorithm.Name}' cannot be saved: the map format names only the built-in algorithms.");
+        }
+    }
+
+    private ChecksumHasher CreateHasher() => CustomAlgorithm?.CreateHasher() ?? ChecksumHasher.Create(Algorithm);
+
     private (byte[] Volume, byte[] Content) ComputeWholeChecksums()
     {
-        var content = ChecksumHasher.Create(Algorithm);
+        var content = CreateHasher();
         Span<byte> index = stackalloc byte[8];
         byte[] volume;
-        if (Algorithm == ChecksumAlgorithm.Crc64Iso)
+        if (Algorithm == ChecksumAlgorithm.Crc64Iso && CustomAlgorithm is null)
         {
             // Longhorn: CRC-64/ISO chained over the allocated clusters' bytes, computed from the per-cluster CRCs.
             ulong chain = 0;
@@ -418,7 +447,7 @@ public sealed class ClusterChecksums
         }
         else
         {
-            var hasher = ChecksumHasher.Create(Algorithm);
+            var hasher = CreateHasher();
             for (long i = 0; i < Layout.ClusterCount; i++)
             {
                 if (_states[i] != (byte)ClusterState.Unallocated)

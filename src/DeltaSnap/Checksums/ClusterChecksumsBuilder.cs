@@ -13,12 +13,26 @@ internal sealed class ClusterChecksumsBuilder
 
     /// <summary>Starts a map of every cluster of <paramref name="layout"/>, all unallocated.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The map would not fit in memory as one array.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The algorithm is unknown.</exception>
     public ClusterChecksumsBuilder(ClusterLayout layout, ChecksumAlgorithm algorithm)
+        : this(layout, algorithm, null, ChecksumHasher.GetHashLength(algorithm))
+    {
+    }
+
+    /// <summary>Starts a map of every cluster of <paramref name="layout"/>, all unallocated, with a caller-supplied algorithm.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The map would not fit in memory as one array.</exception>
+    public ClusterChecksumsBuilder(ClusterLayout layout, CustomChecksumAlgorithm algorithm)
+        : this(layout, default, algorithm, HashLengthOf(algorithm))
+    {
+    }
+
+    private ClusterChecksumsBuilder(ClusterLayout layout, ChecksumAlgorithm algorithm, CustomChecksumAlgorithm? customAlgorithm, int hashLength)
     {
         ThrowHelper.ThrowIfNull(layout);
         Layout = layout;
         Algorithm = algorithm;
-        HashLength = ChecksumHasher.GetHashLength(algorithm);
+        CustomAlgorithm = customAlgorithm;
+        HashLength = hashLength;
         if (layout.ClusterCount > Array.MaxLength / HashLength)
         {
             ThrowHelper.ThrowArgumentOutOfRange(nameof(layout), layout.ClusterCount,
@@ -28,11 +42,20 @@ internal sealed class ClusterChecksumsBuilder
         _digests = new byte[layout.ClusterCount * HashLength];
     }
 
+    private static int HashLengthOf(CustomChecksumAlgorithm algorithm)
+    {
+        ThrowHelper.ThrowIfNull(algorithm);
+        return algorithm.HashLength;
+    }
+
     /// <summary>The layout.</summary>
     public ClusterLayout Layout { get; }
 
-    /// <summary>The algorithm.</summary>
+    /// <summary>The algorithm (0, no built-in algorithm, when <see cref="CustomAlgorithm"/> is set).</summary>
     public ChecksumAlgorithm Algorithm { get; }
+
+    /// <summary>The caller-supplied algorithm, or null for a built-in one.</summary>
+    public CustomChecksumAlgorithm? CustomAlgorithm { get; }
 
     /// <summary>The digest length in bytes.</summary>
     public int HashLength { get; }
@@ -55,7 +78,7 @@ internal sealed class ClusterChecksumsBuilder
         {
             if (digest.Length != HashLength)
             {
-                ThrowHelper.ThrowArgument(nameof(digest), $"{Algorithm} digests are {HashLength} bytes, not {digest.Length}.");
+                ThrowHelper.ThrowArgument(nameof(digest), $"{ClusterChecksums.NameOf(Algorithm, CustomAlgorithm)} digests are {HashLength} bytes, not {digest.Length}.");
             }
             digest.CopyTo(slot);
         }
@@ -78,6 +101,10 @@ internal sealed class ClusterChecksumsBuilder
         {
             zeroDigest.CopyTo(slot);
         }
+        else if (CustomAlgorithm is { } custom)
+        {
+            custom.Hash(data, slot);
+        }
         else
         {
             ChecksumHasher.Hash(Algorithm, data, slot);
@@ -90,7 +117,7 @@ internal sealed class ClusterChecksumsBuilder
     {
         CheckNotBuilt();
         _built = true;
-        return new ClusterChecksums(Layout, Algorithm, _states, _digests);
+        return new ClusterChecksums(Layout, Algorithm, CustomAlgorithm, _states, _digests);
     }
 
     private void CheckNotBuilt()

@@ -7,7 +7,7 @@ namespace DeltaSnap.Tests.Checksums;
 
 /// <summary>
 /// Runs Debian's <c>xxhsum</c> (package xxhash) once over many files and returns the hex digest per file:
-/// the independent reference for <see cref="DeltaSnap.Checksums.Xxh3"/>.
+/// the independent reference for DeltaSnap's XXH3-64 and XXH128 digests.
 /// </summary>
 internal static partial class XxhsumReference
 {
