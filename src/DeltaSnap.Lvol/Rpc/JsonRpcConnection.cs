@@ -99,6 +99,10 @@ internal sealed class JsonRpcConnection(JsonRpcDispatcher dispatcher, LvolRpcSer
             {
                 // The server stops or the client left: nobody is there to answer.
             }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Log.RpcConnectionFailed(logger, e); // the answer could not be written; the connection goes on
+            }
             finally
             {
                 budget.Return(bytes);

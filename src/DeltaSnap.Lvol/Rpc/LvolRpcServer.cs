@@ -134,6 +134,13 @@ public sealed class LvolRpcServer : IAsyncDisposable
                 {
                     break;
                 }
+                catch (SocketException e)
+                {
+                    // Out of file descriptors, a connection reset before it was accepted: keep listening.
+                    Log.RpcConnectionFailed(_logger, e);
+                    await Task.Delay(50, linked.Token).ConfigureAwait(false);
+                    continue;
+                }
                 if (Interlocked.Increment(ref _connections) > _options.MaxConnections)
                 {
                     Interlocked.Decrement(ref _connections);

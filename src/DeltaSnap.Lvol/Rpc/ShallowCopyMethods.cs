@@ -61,6 +61,10 @@ internal sealed class ShallowCopyMethods(LvolNameResolver names, ShallowCopyRegi
 
     private uint Start(Destination destination, Func<DeltaSnap.Copy.ShallowCopyOperation> start, Func<long> totalClusters)
     {
+        if (destination.Unusable is { } unusable)
+        {
+            return operations.AddFailed(unusable, SafeTotal(totalClusters));
+        }
         DeltaSnap.Copy.ShallowCopyOperation operation;
         try
         {
@@ -69,16 +73,7 @@ internal sealed class ShallowCopyMethods(LvolNameResolver names, ShallowCopyRegi
         catch (LvolException e)
         {
             destination.Opened?.Dispose();
-            long total;
-            try
-            {
-                total = totalClusters();
-            }
-            catch (LvolException)
-            {
-                total = 0;
-            }
-            return operations.AddFailed(e.Errno, total);
+            return operations.AddFailed(e.Errno, SafeTotal(totalClusters));
         }
         catch
         {
@@ -92,12 +87,24 @@ internal sealed class ShallowCopyMethods(LvolNameResolver names, ShallowCopyRegi
         return operations.Add(operation);
     }
 
+    private static long SafeTotal(Func<long> totalClusters)
+    {
+        try
+        {
+            return totalClusters();
+        }
+        catch (LvolException)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>A registered bdev, or an lvol of a served store opened for writing (null: no such bdev).</summary>
     private Destination? OpenDestination(string name)
     {
         if (names.TryGetBdev(name, out var registered))
         {
-            return new Destination(registered, null);
+            return new Destination(registered, null, null);
         }
         if (names.TryResolve(name) is not var (store, lvol))
         {
@@ -106,13 +113,17 @@ internal sealed class ShallowCopyMethods(LvolNameResolver names, ShallowCopyRegi
         try
         {
             var opened = store.OpenDevice(lvol, writable: true);
-            return new Destination(opened, opened);
+            return new Destination(opened, opened, null);
         }
         catch (LvolException e) when (e.Errno == LvolErrno.ENOENT)
         {
             return null;
         }
+        catch (LvolException e)
+        {
+            return new Destination(null!, null, e.Errno); // a destination that cannot be written: reported through the status
+        }
     }
 
-    private sealed record Destination(BlockDevice Device, BlockDevice? Opened);
+    private sealed record Destination(BlockDevice Device, BlockDevice? Opened, LvolErrno? Unusable);
 }
