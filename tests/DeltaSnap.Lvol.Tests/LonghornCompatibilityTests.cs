@@ -262,5 +262,9 @@ public sealed class LonghornCompatibilityTests : StoreFixture
         var id = await _client.BdevLvolStartShallowCopyAsync("lvs/snap", "lvs/dst");
         var status = await PollAsync(id);
         Assert.That((status.State, status.Error, status.TotalClusters), Is.EqualTo(("error", "Invalid argument", 1UL)), "total = clusters the source holds");
+
+        var readOnly = await _client.BdevLvolStartShallowCopyAsync("lvs/snap", "lvs/snap");
+        var refused = await PollAsync(readOnly);
+        Assert.That((refused.State, refused.Error), Is.EqualTo(("error", "Operation not permitted")), "a snapshot cannot be written: reported later too");
     }
 }

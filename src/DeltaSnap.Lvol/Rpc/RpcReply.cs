@@ -9,6 +9,3 @@ internal readonly record struct RpcReply(object? Value, JsonTypeInfo TypeInfo)
 
     public static RpcReply Of<T>(T value, JsonTypeInfo<T> typeInfo) => new(value, typeInfo);
 }
-
-/// <summary>A JSON-RPC method: its parameters (undefined when absent) to its result.</summary>
-internal delegate Task<RpcReply> RpcMethod(System.Text.Json.JsonElement parameters, CancellationToken cancellationToken);
