@@ -46,4 +46,13 @@ internal static partial class Log
 
     [LoggerMessage(2042, LogLevel.Warning, "JSON-RPC connection ended with an error")]
     public static partial void RpcConnectionFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(2043, LogLevel.Warning, "JSON-RPC connection refused: {MaxConnections} connections are served already")]
+    public static partial void RpcConnectionRefused(ILogger logger, int maxConnections);
+
+    [LoggerMessage(2044, LogLevel.Warning, "JSON-RPC request longer than {MaxRequestBytes} bytes; the connection is closed")]
+    public static partial void RpcRequestTooLarge(ILogger logger, int maxRequestBytes);
+
+    [LoggerMessage(2045, LogLevel.Error, "JSON-RPC {Method} failed unexpectedly; answered with an internal error")]
+    public static partial void RpcMethodCrashed(ILogger logger, Exception exception, string method);
 }

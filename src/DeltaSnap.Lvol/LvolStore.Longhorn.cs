@@ -47,7 +47,7 @@ public sealed partial class LvolStore
     /// Computes and stores snapshot <paramref name="name"/>'s checksum (<c>bdev_lvol_register_snapshot_checksum</c>):
     /// CRC-64/ISO chained from 0 over the clusters its own layer holds, in cluster order. Returns it.
     /// </summary>
-    /// <exception cref="LvolException">ENOENT: no such lvol; EINVAL: it is not a snapshot; EBUSY: another operation holds it; ECANCELED: stopped.</exception>
+    /// <exception cref="LvolException">ENOENT: no such lvol; EPERM: it is not a snapshot; EEXIST: a registration of it already runs; EBUSY: another operation holds it; EINTR: stopped.</exception>
     public async Task<ulong> RegisterSnapshotChecksumAsync(string name, CancellationToken cancellationToken = default)
     {
         var (map, node) = await ComputeLayerChecksumsAsync(name, cancellationToken).ConfigureAwait(false);
@@ -61,7 +61,7 @@ public sealed partial class LvolStore
     /// Computes and stores one CRC-64/ISO per cluster of snapshot <paramref name="name"/>'s own layer and the snapshot
     /// checksum, both in one pass over the data (<c>bdev_lvol_register_snapshot_range_checksums</c>).
     /// </summary>
-    /// <exception cref="LvolException">ENOENT: no such lvol; EINVAL: it is not a snapshot; EBUSY: another operation holds it; ECANCELED: stopped.</exception>
+    /// <exception cref="LvolException">ENOENT: no such lvol; EPERM: it is not a snapshot; EEXIST: a registration of it already runs; EBUSY: another operation holds it; EINTR: stopped.</exception>
     public async Task<ulong> RegisterRangeChecksumsAsync(string name, CancellationToken cancellationToken = default)
     {
         var (map, node) = await ComputeLayerChecksumsAsync(name, cancellationToken).ConfigureAwait(false);
@@ -85,7 +85,7 @@ public sealed partial class LvolStore
     }
 
     /// <summary>The registered snapshot checksum (<c>bdev_lvol_get_snapshot_checksum</c>).</summary>
-    /// <exception cref="LvolException">ENOENT: no such lvol, or no checksum registered (or it was invalidated by a change of the cluster map).</exception>
+    /// <exception cref="LvolException">ENOENT: no such lvol; ENODEV: no checksum registered (or it was invalidated by a change of the cluster map), Longhorn's answer for that.</exception>
     public ulong GetSnapshotChecksum(string name)
     {
         lock (_sync)
@@ -93,24 +93,26 @@ public sealed partial class LvolStore
             var node = Find(name);
             return node.Xattrs.TryGetValue(SnapshotChecksumXattr, out var value)
                 ? BinaryPrimitives.ReadUInt64LittleEndian(value)
-                : throw new LvolException(LvolErrno.ENOENT, $"Lvol '{node.Name}' has no registered snapshot checksum.");
+                : throw new LvolException(LvolErrno.ENODEV, $"Lvol '{node.Name}' has no registered snapshot checksum.");
         }
     }
 
     /// <summary>
-    /// The registered checksums of the clusters the snapshot holds in <c>[clusterStart, clusterStart + clusterCount)</c>
-    /// (<c>bdev_lvol_get_snapshot_range_checksums</c>). Every held cluster of the window is listed, with its real
-    /// checksum; clusters it does not hold are absent.
+    /// The registered checksums of the clusters <c>[clusterStart, clusterStart + clusterCount)</c> of the snapshot
+    /// (<c>bdev_lvol_get_snapshot_range_checksums</c>): exactly one entry per cluster of the window, in order, with
+    /// 0 for a cluster the snapshot does not hold (as Longhorn answers: a caller that compares the indices one side
+    /// returns must see the clusters the other side alone holds).
     /// </summary>
-    /// <exception cref="LvolException">ENOENT: no such lvol or no range checksums registered; EINVAL: the window starts past the lvol.</exception>
+    /// <exception cref="LvolException">ENOENT: no such lvol or no range checksums registered; EINVAL: the window reaches outside the lvol.</exception>
     public IReadOnlyList<LvolClusterChecksum> GetRangeChecksums(string name, long clusterStart, long clusterCount)
     {
         lock (_sync)
         {
             var node = Find(name);
-            if (clusterStart < 0 || clusterCount < 0 || clusterStart > ClusterCountOf(node.Size))
+            var clusters = ClusterCountOf(node.Size);
+            if (clusterStart < 0 || clusterCount < 0 || clusterStart > clusters || clusterCount > clusters - clusterStart)
             {
-                throw new LvolException(LvolErrno.EINVAL, $"The cluster window {clusterStart}+{clusterCount} lies outside lvol '{node.Name}'.");
+                throw new LvolException(LvolErrno.EINVAL, $"The cluster window {clusterStart}+{clusterCount} lies outside lvol '{node.Name}' ({clusters} clusters).");
             }
             if (!node.Xattrs.TryGetValue(RangeChecksumsXattr, out var encoded))
             {
@@ -132,10 +134,18 @@ public sealed partial class LvolStore
                     hi = mid;
                 }
             }
-            var result = new List<LvolClusterChecksum>();
-            for (var i = lo; i < count && IndexAt(i) < end; i++)
+            var result = new List<LvolClusterChecksum>((int)clusterCount);
+            for (var cluster = clusterStart; cluster < end; cluster++)
             {
-                result.Add(new LvolClusterChecksum(IndexAt(i), BinaryPrimitives.ReadUInt64LittleEndian(encoded.AsSpan((int)(8 + (i * 16) + 8)))));
+                if (lo < count && IndexAt(lo) == cluster)
+                {
+                    result.Add(new LvolClusterChecksum(cluster, BinaryPrimitives.ReadUInt64LittleEndian(encoded.AsSpan((int)(8 + (lo * 16) + 8)))));
+                    lo++;
+                }
+                else
+                {
+                    result.Add(new LvolClusterChecksum(cluster, 0));
+                }
             }
             return result;
 
@@ -266,7 +276,11 @@ public sealed partial class LvolStore
             node = Find(name);
             if (!node.IsSnapshot)
             {
-                throw new LvolException(LvolErrno.EINVAL, $"Lvol '{node.Name}' is not a snapshot; checksums are registered for snapshots only.");
+                throw new LvolException(LvolErrno.EPERM, $"Lvol '{node.Name}' is not a snapshot; checksums are registered for snapshots only.");
+            }
+            if (node.ChecksumCancellation is not null)
+            {
+                throw new LvolException(LvolErrno.EEXIST, $"A checksum registration of '{node.Name}' already runs.");
             }
             RequireIdle(node);
             cancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -293,7 +307,7 @@ public sealed partial class LvolStore
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new LvolException(LvolErrno.ECANCELED, $"The checksum registration of '{node.Name}' was stopped.", e);
+            throw new LvolException(LvolErrno.EINTR, $"The checksum registration of '{node.Name}' was stopped.", e);
         }
         finally
         {

@@ -105,7 +105,7 @@ public sealed class LonghornMethodsTests : StoreFixture
     }
 
     [Test]
-    public async Task RangeChecksums_listEveryAllocatedClusterWithItsRealChecksum()
+    public async Task RangeChecksums_listEveryClusterOfTheWindow_heldOnesWithTheirRealChecksum()
     {
         await using var store = await CreateStoreAsync(Cluster);
         await store.CreateLvolAsync("vol", 20 * Cluster);
@@ -122,11 +122,11 @@ public sealed class LonghornMethodsTests : StoreFixture
         for (long start = 0; start < 20; start += 4)
         {
             var window = store.GetRangeChecksums("snap", start, 4);
-            Assert.That(window.All(x => x.ClusterIndex >= start && x.ClusterIndex < start + 4), Is.True);
+            Assert.That(window.Select(x => x.ClusterIndex), Is.EqualTo(new[] { start, start + 1, start + 2, start + 3 }), "one entry per cluster, in order");
             all.AddRange(window);
         }
-        Assert.That(all.Select(x => x.ClusterIndex), Is.EqualTo(held.Select(c => (long)c)), "every allocated cluster, none other");
-        foreach (var x in all)
+        Assert.That(all.Where(x => !held.Contains((int)x.ClusterIndex)).Select(x => x.Checksum), Is.All.Zero, "0 for clusters the snapshot does not hold");
+        foreach (var x in all.Where(x => held.Contains((int)x.ClusterIndex)))
         {
             Assert.That(x.Checksum, Is.EqualTo(ReferenceCrc64(0, content.AsSpan((int)x.ClusterIndex * Cluster, Cluster))), $"cluster {x.ClusterIndex}");
             Assert.That(x.Checksum, Is.Not.Zero, "an allocated cluster never reports the absent value (#10950)");
@@ -140,21 +140,35 @@ public sealed class LonghornMethodsTests : StoreFixture
     }
 
     [Test]
-    public async Task RangeChecksums_beforeRegistering_throwEnoent()
+    public async Task Checksums_beforeRegistering_rangesThrowEnoentAndTheSnapshotChecksumEnodev()
     {
         await using var store = await CreateStoreAsync(Cluster);
         await store.CreateLvolAsync("vol", 4 * Cluster);
         await store.SnapshotAsync("vol", "snap");
         Assert.That(Assert.Throws<LvolException>(() => store.GetRangeChecksums("snap", 0, 4))!.Errno, Is.EqualTo(LvolErrno.ENOENT));
-        Assert.That(Assert.Throws<LvolException>(() => store.GetSnapshotChecksum("snap"))!.Errno, Is.EqualTo(LvolErrno.ENOENT));
+        Assert.That(Assert.Throws<LvolException>(() => store.GetSnapshotChecksum("snap"))!.Errno, Is.EqualTo(LvolErrno.ENODEV));
     }
 
-    [Test]
-    public async Task RegisterChecksum_ofAWritableLvol_throwsEinval()
+    [TestCase(0L, 5L)]
+    [TestCase(4L, 1L)]
+    [TestCase(5L, 0L)]
+    [TestCase(-1L, 1L)]
+    public async Task RangeChecksums_windowOutsideTheLvol_throwEinval(long start, long count)
     {
         await using var store = await CreateStoreAsync(Cluster);
         await store.CreateLvolAsync("vol", 4 * Cluster);
-        Assert.That(Assert.ThrowsAsync<LvolException>(() => store.RegisterRangeChecksumsAsync("vol"))!.Errno, Is.EqualTo(LvolErrno.EINVAL));
+        await store.SnapshotAsync("vol", "snap");
+        await store.RegisterRangeChecksumsAsync("snap");
+        Assert.That(Assert.Throws<LvolException>(() => store.GetRangeChecksums("snap", start, count))!.Errno, Is.EqualTo(LvolErrno.EINVAL));
+        Assert.That(store.GetRangeChecksums("snap", 4, 0), Is.Empty, "an empty window at the end is inside");
+    }
+
+    [Test]
+    public async Task RegisterChecksum_ofAWritableLvol_throwsEperm()
+    {
+        await using var store = await CreateStoreAsync(Cluster);
+        await store.CreateLvolAsync("vol", 4 * Cluster);
+        Assert.That(Assert.ThrowsAsync<LvolException>(() => store.RegisterRangeChecksumsAsync("vol"))!.Errno, Is.EqualTo(LvolErrno.EPERM));
     }
 
     [Test]
@@ -167,14 +181,14 @@ public sealed class LonghornMethodsTests : StoreFixture
         await WriteAsync(store, "vol", 0, Pattern(10, 5));
         await store.SnapshotAsync("vol", "s2");
         await store.RegisterRangeChecksumsAsync("s2");
-        Assert.That(store.GetRangeChecksums("s2", 0, 4), Has.Count.EqualTo(1));
+        Assert.That(store.GetRangeChecksums("s2", 0, 4).Count(x => x.Checksum != 0), Is.EqualTo(1));
 
         await store.DeleteLvolAsync("s1");
 
         Assert.That(Assert.Throws<LvolException>(() => store.GetRangeChecksums("s2", 0, 4))!.Errno, Is.EqualTo(LvolErrno.ENOENT));
-        Assert.That(Assert.Throws<LvolException>(() => store.GetSnapshotChecksum("s2"))!.Errno, Is.EqualTo(LvolErrno.ENOENT));
+        Assert.That(Assert.Throws<LvolException>(() => store.GetSnapshotChecksum("s2"))!.Errno, Is.EqualTo(LvolErrno.ENODEV));
         await store.RegisterRangeChecksumsAsync("s2");
-        Assert.That(store.GetRangeChecksums("s2", 0, 4), Has.Count.EqualTo(4), "after the merge s2 holds all four clusters");
+        Assert.That(store.GetRangeChecksums("s2", 0, 4).Count(x => x.Checksum != 0), Is.EqualTo(4), "after the merge s2 holds all four clusters");
     }
 
     [Test]
@@ -196,11 +210,13 @@ public sealed class LonghornMethodsTests : StoreFixture
 
         var running = store.RegisterRangeChecksumsAsync("snap");
         Assert.That(running.IsCompleted, Is.False, "hashing 64 MiB takes a while");
+        var again = Assert.ThrowsAsync<LvolException>(() => store.RegisterSnapshotChecksumAsync("snap"));
+        Assert.That(again!.Errno, Is.EqualTo(LvolErrno.EEXIST), "a registration of it already runs");
         Assert.That(store.StopSnapshotChecksum("snap"), Is.True, "the registration was running when asked to stop");
         var e = Assert.ThrowsAsync<LvolException>(async () => await running);
-        Assert.That(e!.Errno, Is.EqualTo(LvolErrno.ECANCELED));
+        Assert.That(e!.Errno, Is.EqualTo(LvolErrno.EINTR));
         Assert.That(store.StopSnapshotChecksum("snap"), Is.False);
-        Assert.That(Assert.Throws<LvolException>(() => store.GetSnapshotChecksum("snap"))!.Errno, Is.EqualTo(LvolErrno.ENOENT));
+        Assert.That(Assert.Throws<LvolException>(() => store.GetSnapshotChecksum("snap"))!.Errno, Is.EqualTo(LvolErrno.ENODEV));
     }
 
     [Test]

@@ -20,32 +20,51 @@ public sealed class RpcErrorHandlingTests : StoreFixture
 
     private static int Code(JsonElement response) => response.GetProperty("error").GetProperty("code").GetInt32();
 
-    [Test]
-    public async Task Garbage_getsParseError_andTheConnectionKeepsServing()
+    [TestCase("this is {not json\n")]
+    [TestCase("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":}")]
+    [TestCase("}}}}\n")]
+    public async Task Garbage_getsParseError_andTheConnectionIsClosed(string garbage)
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         await socket.ConnectAsync(new UnixDomainSocketEndPoint(_bed.SocketPath));
         await using var stream = new NetworkStream(socket);
 
-        var first = await RpcTestBed.ExchangeAsync(stream, "this is {not json\n", 1);
+        var first = await RpcTestBed.ExchangeAsync(stream, garbage, 1);
         Assert.That(Code(first[0]), Is.EqualTo(-32700));
+        Assert.That(first[0].GetProperty("error").GetProperty("message").GetString(), Is.EqualTo("Parse error"));
         Assert.That(first[0].GetProperty("id").ValueKind, Is.EqualTo(JsonValueKind.Null));
 
-        var second = await RpcTestBed.ExchangeAsync(stream, """{"jsonrpc":"2.0","id":7,"method":"bdev_lvol_get_lvols"}""", 1);
-        Assert.That(second[0].GetProperty("id").GetInt32(), Is.EqualTo(7));
-        Assert.That(second[0].GetProperty("result").GetArrayLength(), Is.EqualTo(1));
+        List<JsonElement> after;
+        try
+        {
+            after = await RpcTestBed.ExchangeAsync(stream, """{"jsonrpc":"2.0","id":7,"method":"bdev_lvol_get_lvols"}""", 1);
+        }
+        catch (IOException)
+        {
+            after = []; // the write found the connection closed
+        }
+        Assert.That(after, Is.Empty, "SPDK closes the connection after a parse error");
+    }
+
+    [Test]
+    public async Task RequestWithoutJsonrpcMember_isServed()
+    {
+        var response = await _bed.ExchangeRawAsync("""{"id":1,"method":"bdev_lvol_get_lvols"}""", 1);
+        Assert.That(response[0].GetProperty("result").GetArrayLength(), Is.EqualTo(1));
     }
 
     [TestCase("[1,2]")]
     [TestCase("42\n")]
     [TestCase("""{"jsonrpc":"1.0","id":1,"method":"bdev_lvol_get_lvols"}""")]
-    [TestCase("""{"id":1,"method":"bdev_lvol_get_lvols"}""")]
+    [TestCase("""{"jsonrpc":"2.0","id":1}""")]
+    [TestCase("""{"jsonrpc":"2.0","id":1,"method":"bdev_lvol_get_lvols","params":5}""")]
     [TestCase("""{"jsonrpc":"2.0","id":1,"method":5}""")]
     [TestCase("""{"jsonrpc":"2.0","id":{"a":1},"method":"bdev_lvol_get_lvols"}""")]
     public async Task NotARequest_getsInvalidRequest(string payload)
     {
         var response = await _bed.ExchangeRawAsync(payload, 1);
         Assert.That(Code(response[0]), Is.EqualTo(-32600));
+        Assert.That(response[0].GetProperty("error").GetProperty("message").GetString(), Is.EqualTo("Invalid request"));
     }
 
     [Test]
@@ -60,32 +79,33 @@ public sealed class RpcErrorHandlingTests : StoreFixture
     [TestCase("""{"name":"vol","offset":"zero"}""")]
     [TestCase("""{"name":"vol","bogus":1}""")]
     [TestCase("""{"name":5}""")]
-    public async Task BadParams_getInvalidParams(string parameters)
+    [TestCase("""{"name":null}""")]
+    [TestCase("""{"name":"vol","offset":-1}""")]
+    public async Task BadParams_getDecodeFailure(string parameters)
     {
         var response = await _bed.ExchangeRawAsync($$"""{"jsonrpc":"2.0","id":1,"method":"bdev_lvol_get_fragmap","params":{{parameters}}}""", 1);
-        Assert.That(Code(response[0]), Is.EqualTo(-32602), response[0].ToString());
+        Assert.That(Code(response[0]), Is.EqualTo(-32603), response[0].ToString());
+        Assert.That(response[0].GetProperty("error").GetProperty("message").GetString(), Is.EqualTo("spdk_json_decode_object failed"));
     }
 
     [Test]
-    public async Task PositionalParams_getInvalidParams()
+    public async Task PositionalParams_getDecodeFailure()
     {
         var response = await _bed.ExchangeRawAsync("""{"jsonrpc":"2.0","id":1,"method":"bdev_lvol_delete","params":["vol"]}""", 1);
-        Assert.That(Code(response[0]), Is.EqualTo(-32602));
+        Assert.That(Code(response[0]), Is.EqualTo(-32603));
     }
 
     [Test]
-    public async Task StoreErrors_areNegativeErrno()
+    public async Task StoreErrors_areSpdksCodesWithTheErrnoText()
     {
         await using var client = await _bed.ConnectAsync();
         var missing = Assert.ThrowsAsync<SpdkRpcException>(() => client.BdevLvolDeleteAsync("nope"));
-        Assert.That(missing!.Code, Is.EqualTo(-2));
-        Assert.That(missing.Errno, Is.EqualTo(LvolErrno.ENOENT));
+        Assert.That((missing!.Code, missing.ServerMessage), Is.EqualTo((-19, "No such device")));
+        Assert.That(missing.Errno, Is.EqualTo(LvolErrno.ENODEV));
         var exists = Assert.ThrowsAsync<SpdkRpcException>(() => client.BdevLvolCreateAsync("lvs", null, "vol", 1));
-        Assert.That(exists!.Code, Is.EqualTo(-17));
+        Assert.That((exists!.Code, exists.ServerMessage), Is.EqualTo((-17, "File exists")));
         var unaligned = Assert.ThrowsAsync<SpdkRpcException>(() => client.BdevLvolGetFragmapAsync("vol", 100));
-        Assert.That(unaligned!.Code, Is.EqualTo(-22));
-        var writable = Assert.ThrowsAsync<SpdkRpcException>(() => client.BdevLvolStartShallowCopyAsync("vol", "vol"));
-        Assert.That(writable!.Code, Is.EqualTo(-1), "a writable source is -EPERM");
+        Assert.That((unaligned!.Code, unaligned.ServerMessage), Is.EqualTo((-32602, "Invalid argument")), "found after the request was accepted");
         var operation = Assert.ThrowsAsync<SpdkRpcException>(() => client.BdevLvolCheckShallowCopyAsync(999_999));
         Assert.That(operation!.Code, Is.EqualTo(-19));
     }

@@ -24,10 +24,13 @@ internal sealed class RpcTestBed : IAsyncDisposable
 
     public LvolStore[] Stores { get; }
 
-    public static async Task<RpcTestBed> StartAsync(string directory, string name, params LvolStore[] stores)
+    public static Task<RpcTestBed> StartAsync(string directory, string name, params LvolStore[] stores) =>
+        StartAsync(directory, name, null, stores);
+
+    public static async Task<RpcTestBed> StartAsync(string directory, string name, LvolRpcServerOptions? options, params LvolStore[] stores)
     {
         var socket = Path.Combine(directory, name + ".sock");
-        var bed = new RpcTestBed(socket, new LvolRpcServer(stores), stores);
+        var bed = new RpcTestBed(socket, new LvolRpcServer(stores, options), stores);
         for (var i = 0; i < 200 && !File.Exists(socket); i++)
         {
             await Task.Delay(10);

@@ -131,7 +131,10 @@ public sealed class SpdkRpcClient : IAsyncDisposable, IDisposable
     public Task<bool> BdevLvolRegisterRangeChecksumsAsync(string name, CancellationToken cancellationToken = default) =>
         NameCallAsync("bdev_lvol_register_snapshot_range_checksums", name, cancellationToken);
 
-    /// <summary><c>bdev_lvol_get_snapshot_range_checksums</c>: cluster index → checksum, for the clusters the snapshot holds in the window.</summary>
+    /// <summary>
+    /// <c>bdev_lvol_get_snapshot_range_checksums</c>: cluster index → checksum, one entry per cluster of the window
+    /// (0 for a cluster the snapshot does not hold).
+    /// </summary>
     public async Task<IReadOnlyDictionary<ulong, ulong>> BdevLvolGetRangeChecksumsAsync(string name, ulong clusterStartIndex, ulong clusterCount, CancellationToken cancellationToken = default)
     {
         var list = await CallAsync("bdev_lvol_get_snapshot_range_checksums",
@@ -140,7 +143,8 @@ public sealed class SpdkRpcClient : IAsyncDisposable, IDisposable
         return list.ToDictionary(c => c.ClusterIndex, c => c.Checksum);
     }
 
-    /// <summary><c>bdev_lvol_stop_snapshot_checksum</c>.</summary>
+    /// <summary><c>bdev_lvol_stop_snapshot_checksum</c>: true when a registration was running (it then fails with EINTR).</summary>
+    /// <exception cref="SpdkRpcException">Code -3 (ESRCH): nothing was running.</exception>
     public Task<bool> BdevLvolStopSnapshotChecksumAsync(string name, CancellationToken cancellationToken = default) =>
         NameCallAsync("bdev_lvol_stop_snapshot_checksum", name, cancellationToken);
 
@@ -153,8 +157,8 @@ public sealed class SpdkRpcClient : IAsyncDisposable, IDisposable
     public async Task<uint> BdevLvolStartRangeShallowCopyAsync(string srcLvolName, string dstBdevName, IReadOnlyList<ulong> clusters, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(clusters);
-        return (await CallAsync("bdev_lvol_start_range_shallow_copy", new SpdkShallowCopyParams { SrcLvolName = srcLvolName, DstBdevName = dstBdevName, Clusters = clusters.ToArray() },
-            Json.SpdkShallowCopyParams, Json.SpdkOperationId, cancellationToken).ConfigureAwait(false)).OperationId;
+        return (await CallAsync("bdev_lvol_start_range_shallow_copy", new SpdkRangeShallowCopyParams { SrcLvolName = srcLvolName, DstBdevName = dstBdevName, Clusters = clusters.ToArray() },
+            Json.SpdkRangeShallowCopyParams, Json.SpdkOperationId, cancellationToken).ConfigureAwait(false)).OperationId;
     }
 
     /// <summary><c>bdev_lvol_check_shallow_copy</c>.</summary>
@@ -289,49 +293,4 @@ public sealed class SpdkRpcClient : IAsyncDisposable, IDisposable
             _framer.Advance(read);
         }
     }
-}
-
-/// <summary>A JSON-RPC call was answered with an error: a JSON-RPC code (-32700…-32600) or SPDK's negative errno.</summary>
-public sealed class SpdkRpcException : DeltaSnapException
-{
-    /// <summary>Creates the exception.</summary>
-    public SpdkRpcException()
-    {
-        Method = "";
-    }
-
-    /// <summary>Creates the exception with a message.</summary>
-    public SpdkRpcException(string message)
-        : base(message)
-    {
-        Method = "";
-    }
-
-    /// <summary>Creates the exception with a message and a cause.</summary>
-    public SpdkRpcException(string message, Exception? innerException)
-        : base(message, innerException)
-    {
-        Method = "";
-    }
-
-    /// <summary>Creates the exception for a failed call.</summary>
-    public SpdkRpcException(string method, int code, string message, Exception? innerException = null)
-        : base(string.IsNullOrEmpty(method) ? $"JSON-RPC error {code}: {message}" : $"{method} failed with {code}: {message}", innerException)
-    {
-        Method = method;
-        Code = code;
-        ServerMessage = message;
-    }
-
-    /// <summary>The method called.</summary>
-    public string Method { get; }
-
-    /// <summary>The error code: a JSON-RPC code, or a negative errno.</summary>
-    public int Code { get; }
-
-    /// <summary>The server's message.</summary>
-    public string? ServerMessage { get; }
-
-    /// <summary>The errno, when the code is one (SPDK's negative errno values), else null.</summary>
-    public LvolErrno? Errno => Code is < 0 and > -4096 ? (LvolErrno)(-Code) : null;
 }
