@@ -1,4 +1,5 @@
 using DeltaSnap.Drivers;
+using DeltaSnap.ExternalCommands;
 using Microsoft.Extensions.Logging;
 
 namespace DeltaSnap.Btrfs;
@@ -41,7 +42,7 @@ public sealed class BtrfsDriver : VolumeDriver
         {
             throw new ArgumentException("The snapshot directory must not be the root directory itself.", nameof(options));
         }
-        Commands = new BtrfsCommandRunner(Options.Program, Logger);
+        Commands = new ExternalCommandRunner(Options.Program, Logger, CommandEvents, environment: [new("TZ", "UTC")]);
     }
 
     /// <summary>The directory holding the volumes.</summary>
@@ -61,7 +62,14 @@ public sealed class BtrfsDriver : VolumeDriver
     /// <summary>Volume names are single directory entries: no <c>/</c>.</summary>
     public override NameRules VolumeNameRules => VolumeNames;
 
-    internal BtrfsCommandRunner Commands { get; }
+    /// <summary>Runs <c>btrfs</c> (C locale, times in UTC) through the shared runner and its streaming relay.</summary>
+    internal ExternalCommandRunner Commands { get; }
+
+    private static readonly ExternalCommandEvents CommandEvents = new()
+    {
+        Starting = Log.CommandStarting,
+        Finished = static (logger, result, elapsed, bytes) => Log.CommandFinished(logger, result.CommandLine, result.ExitCode, elapsed.TotalMilliseconds, bytes),
+    };
 
     /// <summary>The driver rooted at the directory holding the subvolume <paramref name="address"/> names (<c>btrfs:/MOUNT/PATH/SUBVOLUME</c>).</summary>
     /// <exception cref="ArgumentException">The address is not a <c>btrfs:</c> address of an absolute path below a directory.</exception>
@@ -222,14 +230,14 @@ public sealed class BtrfsDriver : VolumeDriver
                     break;
             }
         }
+        var result = await Commands.TryRunAsync(["subvolume", "show", path], cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            return IsNotSubvolume(result) ? null : throw result.ToException();
+        }
         try
         {
-            var text = await Commands.RunAsync(["subvolume", "show", path], cancellationToken).ConfigureAwait(false);
-            return BtrfsSubvolumeInfo.Parse(text);
-        }
-        catch (BtrfsCommandException e) when (IsNotSubvolume(e))
-        {
-            return null;
+            return BtrfsSubvolumeInfo.Parse(result.StandardOutput);
         }
         catch (FormatException e)
         {
@@ -246,7 +254,7 @@ public sealed class BtrfsDriver : VolumeDriver
         return results;
     }
 
-    private static bool IsNotSubvolume(BtrfsCommandException e) =>
+    private static bool IsNotSubvolume(ExternalCommandResult e) =>
         e.ExitCode > 0 && (e.StandardError.Contains("not a btrfs subvolume", StringComparison.OrdinalIgnoreCase) ||
         e.StandardError.Contains("not a subvolume", StringComparison.OrdinalIgnoreCase) ||
         e.StandardError.Contains("No such file or directory", StringComparison.OrdinalIgnoreCase) ||

@@ -14,7 +14,8 @@ internal static class NativeStreamFit
     /// <param name="header">What the stream says it carries.</param>
     /// <param name="request">What the caller asked to receive, on top of which base.</param>
     /// <param name="lineage">The target's snapshots, oldest first.</param>
-    public static SnapshotInfo? Check(string address, NativeStreamHeader header, NativeReceiveRequest request, SnapshotLineage lineage)
+    /// <param name="canKeepSnapshotsAfterBase">The backend receives on top of a base that has newer snapshots (<see cref="DriverCapabilities.KeepSnapshotsAfterBase"/>).</param>
+    public static SnapshotInfo? Check(string address, NativeStreamHeader header, NativeReceiveRequest request, SnapshotLineage lineage, bool canKeepSnapshotsAfterBase)
     {
         ArgumentNullException.ThrowIfNull(header);
         ArgumentNullException.ThrowIfNull(request);
@@ -85,8 +86,8 @@ internal static class NativeStreamFit
                 header, local.Identity, latest);
         }
 
-        // 5. Nothing on the target is newer than the base.
-        if (lineage.Latest is { } last && last.Name != local.Name)
+        // 5. Nothing on the target is newer than the base (unless the backend keeps such snapshots: Btrfs).
+        if (!canKeepSnapshotsAfterBase && lineage.Latest is { } last && last.Name != local.Name)
         {
             throw Mismatch(
                 $"The stream into {address} is incremental from {from} ('{local.Name}'), but the target has newer snapshots (newest '{last.Name}', {last.Identity}); delete them first.",

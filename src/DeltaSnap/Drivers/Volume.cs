@@ -150,7 +150,8 @@ public abstract class Volume
     /// (<see cref="ReadNativeReceiveTargetCoreAsync"/>), and checked against it and the request with one decision
     /// table before a byte reaches the backend: full or incremental as the request says, incremental from the
     /// target's base (by identity, or the identity the base was received from), the snapshot the request names, a
-    /// name the target does not have yet, and no target snapshots newer than the base.
+    /// name the target does not have yet, and no target snapshots newer than the base (unless the backend
+    /// has <see cref="DriverCapabilities.KeepSnapshotsAfterBase"/>).
     /// </summary>
     /// <exception cref="NotSupportedException">The backend has no native stream.</exception>
     /// <exception cref="NativeStreamMismatchException">The stream does not fit the target or the request; nothing was written.</exception>
@@ -184,7 +185,7 @@ public abstract class Volume
         {
             if (header is not null)
             {
-                NativeStreamFit.Check(Address, header, request, target.Lineage);
+                NativeStreamFit.Check(Address, header, request, target.Lineage, Driver.Has(DriverCapabilities.KeepSnapshotsAfterBase));
             }
             return await ReceiveCoreAsync(source, request, header, target, cancellationToken).ConfigureAwait(false);
         }
