@@ -183,8 +183,18 @@ public sealed class BtrfsVolume : Volume
     /// Reads the target's snapshots (read-only ones are its lineage) while the template reads the stream's first
     /// bytes: the sender is starting up meanwhile.
     /// </summary>
-    protected override async Task<NativeReceiveTarget> ReadNativeReceiveTargetCoreAsync(NativeReceiveRequest request, CancellationToken cancellationToken) =>
-        new(LineageOf(await ReadSnapshotsAsync(cancellationToken).ConfigureAwait(false)));
+    /// <exception cref="ArgumentException">A snapshot name is reserved or leads out of the snapshot directory (thrown at once, before the stream is read).</exception>
+    protected override Task<NativeReceiveTarget> ReadNativeReceiveTargetCoreAsync(NativeReceiveRequest request, CancellationToken cancellationToken)
+    {
+        _ = SnapshotPath(request.Snapshot.Name);
+        if (request.TargetBase is { } targetBase)
+        {
+            _ = SnapshotPath(targetBase.Name);
+        }
+        return ReadAsync();
+
+        async Task<NativeReceiveTarget> ReadAsync() => new(LineageOf(await ReadSnapshotsAsync(cancellationToken).ConfigureAwait(false)));
+    }
 
     /// <summary>
     /// Reads the stream's header and first command, which say what the stream creates: its name and UUID (the sent

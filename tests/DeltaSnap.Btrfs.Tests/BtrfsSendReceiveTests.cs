@@ -321,7 +321,7 @@ public sealed class BtrfsSendReceiveTests : BtrfsTestBase
         stream.Position = 0;
 
         Assert.That(() => target.ReceiveAsync(stream, new NativeReceiveRequest { Snapshot = s1 }),
-            Throws.TypeOf<DeltaSnapException>().With.Message.Contains("already exists"));
+            Throws.TypeOf<NativeStreamMismatchException>().With.Message.Contains("already has a snapshot named"));
 
         Assert.That((await target.GetLineageAsync()).Single(), Is.EqualTo(r1));
     }
