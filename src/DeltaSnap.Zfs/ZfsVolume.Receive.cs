@@ -30,20 +30,26 @@ public sealed partial class ZfsVolume
     /// stream's BEGIN record: each costs a process start and a round trip to the daemon, and neither changes anything.
     /// A stream that does not fit kills the receive unfed, so nothing is written.
     /// </summary>
-    protected override async Task<NativeReceiveTarget> ReadNativeReceiveTargetCoreAsync(NativeReceiveRequest request, CancellationToken cancellationToken)
+    /// <exception cref="ArgumentException">The snapshot's full name is too long for ZFS (thrown at once, before the stream is read).</exception>
+    protected override Task<NativeReceiveTarget> ReadNativeReceiveTargetCoreAsync(NativeReceiveRequest request, CancellationToken cancellationToken)
     {
         _pristineHead = null;
         var arguments = ReceiveArguments(request, FullName(request.Snapshot.Name));
         var receive = Zfs.StartWithInput(arguments, cancellationToken);
-        try
+        return ReadAsync();
+
+        async Task<NativeReceiveTarget> ReadAsync()
         {
-            var state = await ReadReceiveStateAsync(cancellationToken).ConfigureAwait(false);
-            return new ZfsReceiveTarget(state, receive, arguments);
-        }
-        catch
-        {
-            await receive.DisposeAsync().ConfigureAwait(false);
-            throw;
+            try
+            {
+                var state = await ReadReceiveStateAsync(cancellationToken).ConfigureAwait(false);
+                return new ZfsReceiveTarget(state, receive, arguments);
+            }
+            catch
+            {
+                await receive.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
         }
     }
 
