@@ -1,4 +1,5 @@
 using DeltaSnap.Drivers;
+using DeltaSnap.ExternalCommands;
 using Microsoft.Extensions.Logging;
 
 namespace DeltaSnap.Btrfs;
@@ -41,7 +42,7 @@ public sealed class BtrfsDriver : VolumeDriver
         {
             throw new ArgumentException("The snapshot directory must not be the root directory itself.", nameof(options));
         }
-        Commands = new BtrfsCommandRunner(Options.Program, Logger);
+        Commands = new ExternalCommandRunner(Options.Program, Logger, CommandEvents, environment: [new("TZ", "UTC")]);
     }
 
     /// <summary>The directory holding the volumes.</summary>
@@ -64,7 +65,14 @@ public sealed class BtrfsDriver : VolumeDriver
     /// <summary>Volume names are single directory entries: no <c>/</c>.</summary>
     public override NameRules VolumeNameRules => VolumeNames;
 
-    internal BtrfsCommandRunner Commands { get; }
+    /// <summary>Runs <c>btrfs</c> (C locale, times in UTC) through the shared runner and its streaming relay.</summary>
+    internal ExternalCommandRunner Commands { get; }
+
+    private static readonly ExternalCommandEvents CommandEvents = new()
+    {
+        Starting = Log.CommandStarting,
+        Finished = static (logger, result, elapsed, bytes) => Log.CommandFinished(logger, result.CommandLine, result.ExitCode, elapsed.TotalMilliseconds, bytes),
+    };
 
     /// <inheritdoc />
     protected override async Task<IReadOnlyList<string>> ListVolumesCoreAsync(CancellationToken cancellationToken)
@@ -197,14 +205,14 @@ public sealed class BtrfsDriver : VolumeDriver
                     break;
             }
         }
+        var result = await Commands.TryRunAsync(["subvolume", "show", path], cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            return IsNotSubvolume(result) ? null : throw result.ToException();
+        }
         try
         {
-            var text = await Commands.RunAsync(["subvolume", "show", path], cancellationToken).ConfigureAwait(false);
-            return BtrfsSubvolumeInfo.Parse(text);
-        }
-        catch (BtrfsCommandException e) when (IsNotSubvolume(e))
-        {
-            return null;
+            return BtrfsSubvolumeInfo.Parse(result.StandardOutput);
         }
         catch (FormatException e)
         {
@@ -221,7 +229,7 @@ public sealed class BtrfsDriver : VolumeDriver
         return results;
     }
 
-    private static bool IsNotSubvolume(BtrfsCommandException e) =>
+    private static bool IsNotSubvolume(ExternalCommandResult e) =>
         e.ExitCode > 0 && (e.StandardError.Contains("not a btrfs subvolume", StringComparison.OrdinalIgnoreCase) ||
         e.StandardError.Contains("not a subvolume", StringComparison.OrdinalIgnoreCase) ||
         e.StandardError.Contains("No such file or directory", StringComparison.OrdinalIgnoreCase) ||

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using DeltaSnap.Drivers;
+using DeltaSnap.ExternalCommands;
 using DeltaSnap.Lineage;
 
 namespace DeltaSnap.Btrfs;
@@ -38,7 +39,7 @@ public sealed class BtrfsVolume : Volume
     /// <summary><c>btrfs:</c> and the live subvolume's absolute path.</summary>
     public override string Address => $"{BtrfsDriver.SchemeName}:{LivePath}";
 
-    private BtrfsCommandRunner Commands => _driver.Commands;
+    private ExternalCommandRunner Commands => _driver.Commands;
 
     /// <summary>The path of snapshot <paramref name="name"/> (validated: a direct child of the snapshot directory).</summary>
     /// <exception cref="ArgumentException">The name breaks the rules or leads out of the snapshot directory.</exception>
@@ -52,16 +53,17 @@ public sealed class BtrfsVolume : Volume
     protected override Task<long> GetSizeCoreAsync(CancellationToken cancellationToken) => Task.FromResult(0L);
 
     /// <inheritdoc />
-    protected override async Task<SnapshotLineage> GetLineageCoreAsync(CancellationToken cancellationToken)
-    {
-        var snapshots = await ReadSnapshotsAsync(cancellationToken).ConfigureAwait(false);
-        return new SnapshotLineage(snapshots
+    protected override async Task<SnapshotLineage> GetLineageCoreAsync(CancellationToken cancellationToken) =>
+        LineageOf(await ReadSnapshotsAsync(cancellationToken).ConfigureAwait(false));
+
+    /// <summary>The complete (read-only) snapshots, in the order they were taken.</summary>
+    private SnapshotLineage LineageOf(List<(string Name, BtrfsSubvolumeInfo Info)> snapshots) =>
+        new(snapshots
             .Where(s => s.Info.ReadOnly)
             .OrderBy(s => s.Info.GenerationAtCreation)
             .ThenBy(s => s.Info.CreatedUtc)
             .ThenBy(s => s.Name, StringComparer.Ordinal)
             .Select(s => ToSnapshotInfo(s.Name, s.Info)));
-    }
 
     /// <inheritdoc />
     protected override async Task<SnapshotInfo> CreateSnapshotCoreAsync(string name, SnapshotCreateOptions options, CancellationToken cancellationToken)
@@ -178,45 +180,44 @@ public sealed class BtrfsVolume : Volume
     }
 
     /// <summary>
-    /// Reads the stream's header and first command and checks them before anything is written: a Btrfs stream
-    /// of a known version that creates <see cref="NativeReceiveRequest.Snapshot"/> (by name and UUID), full when
-    /// there is no target base, incremental from the target base (its received UUID or UUID) when there is. Then
-    /// <c>btrfs receive -e</c> into the snapshot directory, fed the bytes already read and the rest. A receive that
-    /// fails or is cancelled leaves no half-received subvolume behind.
+    /// Reads the target's snapshots (read-only ones are its lineage) while the template reads the stream's first
+    /// bytes: the sender is starting up meanwhile.
     /// </summary>
-    /// <exception cref="BtrfsStreamMismatchException">The stream does not fit the target; nothing was written.</exception>
-    /// <exception cref="CorruptDataException">The stream is not a Btrfs send stream, has an unknown version or a damaged first command.</exception>
-    protected override async Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, CancellationToken cancellationToken)
+    /// <exception cref="ArgumentException">A snapshot name is reserved or leads out of the snapshot directory (thrown at once, before the stream is read).</exception>
+    protected override Task<NativeReceiveTarget> ReadNativeReceiveTargetCoreAsync(NativeReceiveRequest request, CancellationToken cancellationToken)
     {
-        var name = request.Snapshot.Name;
-        var path = SnapshotPath(name);
-        string? basePath = null;
+        _ = SnapshotPath(request.Snapshot.Name);
         if (request.TargetBase is { } targetBase)
         {
-            Driver.SnapshotNameRules.Validate(targetBase.Name, "target base snapshot name");
-            basePath = SnapshotPath(targetBase.Name);
+            _ = SnapshotPath(targetBase.Name);
         }
+        return ReadAsync();
 
-        // The base is read from disk while the stream's first bytes are awaited (the sender is starting up).
-        var baseTask = basePath is null ? Task.FromResult<BtrfsSubvolumeInfo?>(null) : _driver.TryShowAsync(basePath, cancellationToken);
-        BtrfsStreamStart start;
-        try
-        {
-            start = await BtrfsStreamStart.ReadAsync(source, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            await baseTask.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
-            throw;
-        }
-        var baseInfo = await baseTask.ConfigureAwait(false);
+        async Task<NativeReceiveTarget> ReadAsync() => new(LineageOf(await ReadSnapshotsAsync(cancellationToken).ConfigureAwait(false)));
+    }
+
+    /// <summary>
+    /// Reads the stream's header and first command, which say what the stream creates: its name and UUID (the sent
+    /// snapshot's received UUID, else its UUID), and for an incremental its parent's. The bytes read are fed to
+    /// <c>btrfs receive</c> first.
+    /// </summary>
+    /// <exception cref="CorruptDataException">The stream is not a Btrfs send stream, has an unknown version or a damaged first command.</exception>
+    protected override async Task<NativeStreamHeader?> ReadNativeStreamHeaderCoreAsync(Stream source, CancellationToken cancellationToken)
+    {
+        var start = await BtrfsStreamStart.ReadAsync(source, cancellationToken).ConfigureAwait(false);
         Log.StreamChecked(Logger, Address, start.IsIncremental ? "incremental" : "full", start.Name, start.Uuid, start.ParentUuid, start.Version);
-        if (basePath is not null && baseInfo is null)
-        {
-            throw new VolumeNotFoundException($"The target base snapshot '{request.TargetBase!.Name}' of {Address} does not exist ({basePath}).");
-        }
-        CheckStreamNames(start, request);
-        CheckStreamParent(start, request, baseInfo);
+        return new BtrfsReceiveHeader(start);
+    }
+
+    /// <summary>
+    /// <c>btrfs receive -e</c> into the snapshot directory, fed the bytes already read and the rest of the stream
+    /// (through the shared runner's relay). A receive that fails or is cancelled leaves no half-received subvolume behind.
+    /// </summary>
+    protected override async Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, NativeStreamHeader? header, NativeReceiveTarget target, CancellationToken cancellationToken)
+    {
+        var start = ((BtrfsReceiveHeader)header!).Start;
+        var name = request.Snapshot.Name;
+        var path = SnapshotPath(name);
 
         await RemoveHalfReceivedAsync(name, path, cancellationToken).ConfigureAwait(false);
         Directory.CreateDirectory(SnapshotDirectory);
@@ -235,7 +236,7 @@ public sealed class BtrfsVolume : Volume
                 {
                     await Commands.RunAsync(["-q", "subvolume", "delete", path], CancellationToken.None).ConfigureAwait(false);
                 }
-                catch (BtrfsCommandException cleanup)
+                catch (BackendCommandException cleanup)
                 {
                     // The next receive of this name removes it; the receive's own failure is what the caller needs.
                     Log.HalfReceivedRemoveFailed(Logger, cleanup, Address, path);
@@ -287,58 +288,6 @@ public sealed class BtrfsVolume : Volume
         if (rest.Count > 0)
         {
             await Commands.RunAsync(["-q", "subvolume", "delete", .. rest], cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private void CheckStreamNames(BtrfsStreamStart start, NativeReceiveRequest request)
-    {
-        var name = request.Snapshot.Name;
-        if (!string.Equals(start.Name, name, StringComparison.Ordinal))
-        {
-            throw new BtrfsStreamMismatchException(
-                $"The Btrfs stream creates snapshot '{Printable(start.Name)}' (UUID {start.Uuid}), but the receive into {Address} is for '{name}'. Nothing was written.",
-                request.Snapshot.Identity.Value, start.Uuid);
-        }
-        var identity = request.Snapshot.Identity;
-        var receivedFrom = request.Snapshot.ReceivedFrom;
-        var expected = new[] { identity, receivedFrom ?? default }.Where(i => !i.IsEmpty && i.Kind == BtrfsDriver.IdentityKind).Select(i => i.Value).ToArray();
-        if (expected.Length > 0 && !expected.Contains(start.Uuid, StringComparer.OrdinalIgnoreCase))
-        {
-            throw new BtrfsStreamMismatchException(
-                $"The Btrfs stream carries snapshot '{name}' with UUID {start.Uuid}, but the receive into {Address} is for UUID {string.Join(" or ", expected)}. Nothing was written.",
-                expected[0], start.Uuid);
-        }
-    }
-
-    private void CheckStreamParent(BtrfsStreamStart start, NativeReceiveRequest request, BtrfsSubvolumeInfo? baseInfo)
-    {
-        var name = request.Snapshot.Name;
-        if (baseInfo is null)
-        {
-            if (start.IsIncremental)
-            {
-                throw new BtrfsStreamMismatchException(
-                    $"The Btrfs stream of '{name}' is incremental from parent UUID {start.ParentUuid} (ctransid {start.ParentCTransId}), " +
-                    $"but the receive into {Address} has no target base (a full stream was expected). Nothing was written.",
-                    null, start.ParentUuid);
-            }
-            return;
-        }
-        var baseName = request.TargetBase!.Name;
-        var baseUuids = $"received UUID {baseInfo.ReceivedUuid ?? "-"}, UUID {baseInfo.Uuid}";
-        if (!start.IsIncremental)
-        {
-            throw new BtrfsStreamMismatchException(
-                $"The Btrfs stream of '{name}' is a full stream, but the receive into {Address} expects an incremental from its base '{baseName}' ({baseUuids}). Nothing was written.",
-                baseInfo.ReceivedUuid ?? baseInfo.Uuid, null);
-        }
-        if (!string.Equals(start.ParentUuid, baseInfo.ReceivedUuid, StringComparison.OrdinalIgnoreCase) &&
-            !string.Equals(start.ParentUuid, baseInfo.Uuid, StringComparison.OrdinalIgnoreCase))
-        {
-            throw new BtrfsStreamMismatchException(
-                $"The Btrfs stream of '{name}' is incremental from parent UUID {start.ParentUuid} (ctransid {start.ParentCTransId}), " +
-                $"but the target base '{baseName}' of {Address} has {baseUuids}. Nothing was written.",
-                baseInfo.ReceivedUuid ?? baseInfo.Uuid, start.ParentUuid);
         }
     }
 
@@ -415,7 +364,7 @@ public sealed class BtrfsVolume : Volume
             {
                 await Commands.RunAsync(["-q", "subvolume", "delete", replaced], CancellationToken.None).ConfigureAwait(false);
             }
-            catch (BtrfsCommandException e)
+            catch (BackendCommandException e)
             {
                 Log.ReplacedLiveDeleteFailed(Logger, e, Address, replaced);
             }
@@ -601,5 +550,17 @@ public sealed class BtrfsVolume : Volume
         return matches ? (created, receivedFrom) : null;
     }
 
-    private static string Printable(string text) => new(text.Take(80).Select(c => char.IsControl(c) ? '?' : c).ToArray());
+    /// <summary>The stream's first command as the template's header: UUIDs as identities, the name it creates, and the bytes read.</summary>
+    private sealed record BtrfsReceiveHeader : NativeStreamHeader
+    {
+        public BtrfsReceiveHeader(BtrfsStreamStart start)
+            : base(new SnapshotIdentity(BtrfsDriver.IdentityKind, start.Uuid))
+        {
+            Start = start;
+            ToName = start.Name;
+            From = start.ParentUuid is { } parent ? new SnapshotIdentity(BtrfsDriver.IdentityKind, parent) : null;
+        }
+
+        public BtrfsStreamStart Start { get; }
+    }
 }

@@ -22,7 +22,7 @@ public static class RbdDiff
     /// <param name="options">Options; null for the defaults.</param>
     /// <param name="cancellationToken">Cancels the apply (writes already made stay).</param>
     /// <exception cref="CorruptDataException">The stream is not an rbd diff, or is corrupt or truncated.</exception>
-    /// <exception cref="RbdDiffMismatchException">The diff's image is larger than a device that cannot grow.</exception>
+    /// <exception cref="NativeStreamMismatchException">The diff's image is larger than a device that cannot grow.</exception>
     /// <exception cref="InvalidOperationException">The device is read-only.</exception>
     public static async Task<RbdDiffApplyResult> ApplyAsync(Stream source, BlockDevice target, RbdDiffApplyOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -260,7 +260,7 @@ public static class RbdDiff
                 if (range.End > target.Length)
                 {
                     record.Return();
-                    throw new RbdDiffMismatchException($"The rbd diff writes [{range.Offset}, {range.End}) but the target device has only {target.Length} bytes.");
+                    throw new NativeStreamMismatchException($"The rbd diff writes [{range.Offset}, {range.End}) but the target device has only {target.Length} bytes.");
                 }
                 // Records of one diff never overlap when rbd writes them; if some writer's do, keep their order.
                 if (inFlight.Exists(w => w.Range.Overlaps(range)))
@@ -318,7 +318,7 @@ public static class RbdDiff
     {
         if (header.ImageSize is { } size && size > target.Length && !(options.ResizeTarget && target.CanResize))
         {
-            throw new RbdDiffMismatchException(
+            throw new NativeStreamMismatchException(
                 $"The rbd diff is of an image of {size} bytes, larger than the target device ({target.Length} bytes), which cannot grow.");
         }
     }

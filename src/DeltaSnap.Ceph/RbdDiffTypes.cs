@@ -136,24 +136,3 @@ public sealed record RbdDiffExportResult
     /// <summary>The length of the stream written.</summary>
     public long StreamLength { get; init; }
 }
-
-/// <summary>An <c>rbd diff</c> does not fit its target: a missing start snapshot, an existing end snapshot, an image larger than a device that cannot grow.</summary>
-public sealed class RbdDiffMismatchException : DeltaSnapException
-{
-    /// <summary>Creates the exception.</summary>
-    public RbdDiffMismatchException()
-    {
-    }
-
-    /// <summary>Creates the exception with a message.</summary>
-    public RbdDiffMismatchException(string message)
-        : base(message)
-    {
-    }
-
-    /// <summary>Creates the exception with a message and a cause.</summary>
-    public RbdDiffMismatchException(string message, Exception? innerException)
-        : base(message, innerException)
-    {
-    }
-}

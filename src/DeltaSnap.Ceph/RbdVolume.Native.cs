@@ -72,43 +72,54 @@ public sealed partial class RbdVolume
         }
     }
 
-    /// <inheritdoc />
-    protected override async Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens the live image for writing and reads its lineage through that handle, while the template reads the
+    /// stream's header (and the sender lists its extents): neither writes anything. The one writable handle serves the
+    /// whole receive: it takes the exclusive lock once (at the first write) and makes the snapshot itself.
+    /// </summary>
+    protected override async Task<NativeReceiveTarget> ReadNativeReceiveTargetCoreAsync(NativeReceiveRequest request, CancellationToken cancellationToken)
     {
-        var verify = _driver.Options.ReadBackAfterReceive;
-        using var reader = new RbdDiffReader(source) { Digest = new RecordDigest(), RecordLog = [] };
-        // One writable handle for the whole receive: it takes the exclusive lock once (at the first write) and makes
-        // the snapshot itself. It is opened, and the target's state checked, while the sender lists its extents and
-        // the header arrives: neither writes anything.
-        var opening = OpenCheckedTargetAsync(request, cancellationToken);
-        RbdDiffHeader header;
-        RangeSet covered;
+        var device = await OpenRbdDeviceAsync(null, writable: true, cancellationToken).ConfigureAwait(false);
         try
         {
-            header = await reader.ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
-            var identities = NativeIdentities.Find(reader, header, Address);
-            CheckFits(header, identities, request);
-            covered = RbdStreamCoverage.Decode(reader.ExtraRecords.Where(r => r.Tag == CoverageTag).Select(r => r.Payload), header.ImageSize ?? long.MaxValue);
+            var lineage = await Task.Run(() => ReadLineage(device.Image), cancellationToken).ConfigureAwait(false);
+            return new RbdReceiveTarget(lineage, device);
         }
         catch
         {
-            // The stream's failure is the one to report; the handle goes unused.
-            try
-            {
-                await (await opening.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is DeltaSnapException or OperationCanceledException)
-            {
-                // The target's own problem is secondary here.
-            }
+            await device.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
 
+    /// <summary>
+    /// Reads the stream's <c>f</c>/<c>t</c>/<c>s</c> records, its identity record (<c>D</c>) and its coverage records:
+    /// the snapshot it carries, the base it is incremental from (and what that base was received from).
+    /// </summary>
+    /// <exception cref="NativeStreamMismatchException">The stream is a plain <c>rbd diff</c>, without DeltaSnap's identity record.</exception>
+    /// <exception cref="CorruptDataException">The stream or its identity record is damaged.</exception>
+    protected override async Task<NativeStreamHeader?> ReadNativeStreamHeaderCoreAsync(Stream source, CancellationToken cancellationToken)
+    {
+        var reader = new RbdDiffReader(source) { Digest = new RecordDigest(), RecordLog = [] };
+        var header = await reader.ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
+        var identities = NativeIdentities.Find(reader, header, Address);
+        var covered = RbdStreamCoverage.Decode(reader.ExtraRecords.Where(r => r.Tag == CoverageTag).Select(r => r.Payload), header.ImageSize ?? long.MaxValue);
+        return new RbdReceiveHeader(reader, header, identities, covered);
+    }
+
+    /// <inheritdoc />
+    protected override async Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, NativeStreamHeader? header, NativeReceiveTarget target, CancellationToken cancellationToken)
+    {
+        var verify = _driver.Options.ReadBackAfterReceive;
+        var native = (RbdReceiveHeader)header!;
+        using var reader = native.Reader;
+        var diff = native.Diff;
+        var covered = native.Covered;
         var touched = false;
         long originalSize = 0;
         try
         {
-            var device = await opening.ConfigureAwait(false);
+            var device = ((RbdReceiveTarget)target).TakeDevice();
             await using (device.ConfigureAwait(false))
             {
                 originalSize = device.Length;
@@ -123,11 +134,11 @@ public sealed partial class RbdVolume
                 {
                     await EmptyAsync(device, cancellationToken).ConfigureAwait(false);
                 }
-                if (header.ImageSize is { } size && size != device.Length)
+                if (diff.ImageSize is { } size && size != device.Length)
                 {
                     await device.SetLengthAsync(size, cancellationToken).ConfigureAwait(false);
                 }
-                var applied = await RbdDiff.ApplyRecordsAsync(reader, header, device, ReceiveWritesInFlight, cancellationToken).ConfigureAwait(false);
+                var applied = await RbdDiff.ApplyRecordsAsync(reader, diff, device, ReceiveWritesInFlight, cancellationToken).ConfigureAwait(false);
                 var unwritten = covered.Subtract(new RangeSet(reader.RecordLog!.Select(r => r.Range)));
                 if (!unwritten.IsEmpty)
                 {
@@ -136,7 +147,7 @@ public sealed partial class RbdVolume
                         $"The native RBD stream for {request.Snapshot} says it writes {unwritten} but has no records there; the snapshot was not created.");
                 }
                 var expected = reader.ExtraRecords.LastOrDefault(r => r.Tag == DigestTag).Payload;
-                var actual = reader.Digest.GetHash();
+                var actual = reader.Digest!.GetHash();
                 if (expected is null || !expected.AsSpan().SequenceEqual(actual))
                 {
                     throw new CorruptDataException(
@@ -150,7 +161,7 @@ public sealed partial class RbdVolume
                         throw new CorruptDataException($"{Address} does not read back what was written for {request.Snapshot}; the snapshot was not created.");
                     }
                 }
-                Log.NativeReceived(Logger, _location.ToString(), request.Snapshot.Name, header.FromSnapshot, applied.BytesWritten, applied.BytesZeroed, verify);
+                Log.NativeReceived(Logger, _location.ToString(), request.Snapshot.Name, diff.FromSnapshot, applied.BytesWritten, applied.BytesZeroed, verify);
                 var options = new SnapshotCreateOptions { ReceivedFrom = request.Snapshot.ReceivedFrom ?? request.Snapshot.Identity, CreatedUtc = request.Snapshot.CreatedUtc };
                 // A replica being received has no application to quiesce: skip librbd's quiesce notifications.
                 return await Task.Run(() => CreateSnapshotOn(device.Image, request.Snapshot.Name, options, skipQuiesce: true), cancellationToken).ConfigureAwait(false);
@@ -161,70 +172,6 @@ public sealed partial class RbdVolume
             Log.NativeReceiveRestoring(Logger, e, _location.ToString(), request.TargetBase?.Name ?? "an empty image");
             await RestoreAsync(request.TargetBase, originalSize).ConfigureAwait(false);
             throw;
-        }
-    }
-
-    /// <summary>Opens the live image for writing and checks it holds the request's base and not yet its snapshot.</summary>
-    private async Task<RbdBlockDevice> OpenCheckedTargetAsync(NativeReceiveRequest request, CancellationToken cancellationToken)
-    {
-        var device = await OpenRbdDeviceAsync(null, writable: true, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await Task.Run(() => CheckTargetState(device.Image, request), cancellationToken).ConfigureAwait(false);
-            return device;
-        }
-        catch
-        {
-            await device.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    /// <summary>Checks the stream's identities against the request before anything is written.</summary>
-    private void CheckFits(RbdDiffHeader header, NativeIdentities identities, NativeReceiveRequest request)
-    {
-        var snapshot = request.Snapshot;
-        if (header.ToSnapshot != snapshot.Name || identities.To != snapshot.Identity)
-        {
-            throw new RbdDiffMismatchException(
-                $"The native RBD stream carries snapshot '{header.ToSnapshot}' ({identities.To}), but {Address} was asked to receive '{snapshot.Name}' ({snapshot.Identity}); nothing was written.");
-        }
-        if (identities.From is not { } from)
-        {
-            if (request.TargetBase is { } unexpected)
-            {
-                throw new RbdDiffMismatchException(
-                    $"The native RBD stream of {snapshot.Name} is a full stream, but {Address} was to receive it on top of '{unexpected.Name}' ({unexpected.Identity}); nothing was written.");
-            }
-            return;
-        }
-        var sourceBase = new SnapshotInfo(header.FromSnapshot ?? "?", from, DateTimeOffset.UnixEpoch) { ReceivedFrom = identities.FromReceivedFrom };
-        if (request.TargetBase is not { } targetBase || !targetBase.IsSameAs(sourceBase))
-        {
-            throw new RbdDiffMismatchException(
-                $"The native RBD stream of {snapshot.Name} is incremental from '{header.FromSnapshot}' ({from}), but the base on {Address} is " +
-                (request.TargetBase is null ? "none" : $"'{request.TargetBase.Name}' ({request.TargetBase.Identity}, received from {request.TargetBase.ReceivedFrom?.ToString() ?? "nothing"})") +
-                "; nothing was written.");
-        }
-    }
-
-    /// <summary>Checks that the image holds the base (same snapshot id) and not yet the snapshot to receive.</summary>
-    private void CheckTargetState(RbdImage image, NativeReceiveRequest request)
-    {
-        var snapshots = image.ListSnapshots();
-        if (snapshots.Exists(s => s.Name == request.Snapshot.Name))
-        {
-            throw new RbdDiffMismatchException($"{Address} already has a snapshot '{request.Snapshot.Name}'; nothing was written.");
-        }
-        if (request.TargetBase is { } targetBase)
-        {
-            var imageId = image.GetId();
-            var records = image.ListMetadata(ReceivedRecord.KeyPrefix);
-            var found = snapshots.Find(s => s.Name == targetBase.Name);
-            if (found.Name is null || Describe(image, imageId, found, records).Identity != targetBase.Identity)
-            {
-                throw new RbdDiffMismatchException($"{Address} no longer has the base '{targetBase.Name}' ({targetBase.Identity}); nothing was written.");
-            }
         }
     }
 
@@ -361,7 +308,7 @@ public sealed partial class RbdVolume
             var record = reader.ExtraRecords.FirstOrDefault(r => r.Tag == IdentityTag).Payload;
             if (header.Format != RbdDiffFormat.V2 || record is null)
             {
-                throw new RbdDiffMismatchException(
+                throw new NativeStreamMismatchException(
                     $"The stream sent to {address} is an rbd diff {header.Format.ToString().ToLowerInvariant()} without DeltaSnap's identity record, not a native RBD stream; nothing was written.");
             }
             try
@@ -380,5 +327,38 @@ public sealed partial class RbdVolume
                 throw new CorruptDataException($"The native RBD stream's identity record is unreadable: {Encoding.UTF8.GetString(record.AsSpan(0, Math.Min(200, record.Length)))}", e);
             }
         }
+    }
+
+    /// <summary>The native stream's header as the template's header, with the reader that goes on with the records.</summary>
+    private sealed record RbdReceiveHeader : NativeStreamHeader
+    {
+        public RbdReceiveHeader(RbdDiffReader reader, RbdDiffHeader diff, NativeIdentities identities, RangeSet covered)
+            : base(identities.To)
+        {
+            Reader = reader;
+            Diff = diff;
+            Covered = covered;
+            ToName = diff.ToSnapshot;
+            From = identities.From;
+            FromReceivedFrom = identities.FromReceivedFrom;
+            FromName = diff.FromSnapshot;
+        }
+
+        public RbdDiffReader Reader { get; }
+
+        public RbdDiffHeader Diff { get; }
+
+        public RangeSet Covered { get; }
+
+    }
+
+    /// <summary>The target's lineage and the writable handle opened for the receive (closed here unless the receive took it).</summary>
+    private sealed class RbdReceiveTarget(SnapshotLineage lineage, RbdBlockDevice device) : NativeReceiveTarget(lineage)
+    {
+        private RbdBlockDevice? _device = device;
+
+        public RbdBlockDevice TakeDevice() => Interlocked.Exchange(ref _device, null) ?? throw new InvalidOperationException("The receive's device was taken already.");
+
+        protected override ValueTask ReleaseCoreAsync() => Interlocked.Exchange(ref _device, null)?.DisposeAsync() ?? ValueTask.CompletedTask;
     }
 }

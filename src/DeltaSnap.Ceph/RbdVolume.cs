@@ -90,7 +90,7 @@ public sealed partial class RbdVolume : Volume
     /// diff's size), and creates the end snapshot last. A seekable stream is checked whole before the first write.
     /// </summary>
     /// <returns>The snapshot created, or null when the diff names no end snapshot.</returns>
-    /// <exception cref="RbdDiffMismatchException">The start snapshot is missing or the end snapshot exists already.</exception>
+    /// <exception cref="NativeStreamMismatchException">The start snapshot is missing or the end snapshot exists already.</exception>
     /// <exception cref="CorruptDataException">The stream is corrupt or truncated; no snapshot is created.</exception>
     /// <exception cref="ArgumentException">A snapshot name in the diff breaks the snapshot name rules.</exception>
     public async Task<SnapshotInfo?> ImportDiffAsync(Stream source, RbdDiffApplyOptions? options = null, CancellationToken cancellationToken = default)
@@ -119,11 +119,11 @@ public sealed partial class RbdVolume : Volume
             {
                 if (header.FromSnapshot is { } from && !device.Image.SnapshotExists(from))
                 {
-                    throw new RbdDiffMismatchException($"The rbd diff starts from snapshot '{from}', which {Address} does not have; nothing was written.");
+                    throw new NativeStreamMismatchException($"The rbd diff starts from snapshot '{from}', which {Address} does not have; nothing was written.");
                 }
                 if (header.ToSnapshot is { } to && device.Image.SnapshotExists(to))
                 {
-                    throw new RbdDiffMismatchException($"The rbd diff ends at snapshot '{to}', which {Address} has already; nothing was written.");
+                    throw new NativeStreamMismatchException($"The rbd diff ends at snapshot '{to}', which {Address} has already; nothing was written.");
                 }
             }, cancellationToken).ConfigureAwait(false);
             if (header.ImageSize is { } size && size != device.Length && options.ResizeTarget)

@@ -220,39 +220,38 @@ public sealed class LvolVolume : Volume
         }
     }
 
+    /// <summary>Reads the lvol diff stream's header: the snapshot it carries and the base it is incremental from (with the identity that base was received from).</summary>
+    /// <exception cref="CorruptDataException">The header is damaged or of an unknown version.</exception>
+    protected override async Task<NativeStreamHeader?> ReadNativeStreamHeaderCoreAsync(Stream source, CancellationToken cancellationToken) =>
+        new LvolReceiveHeader(await LvolDiffStream.ReadHeaderAsync(source, cancellationToken).ConfigureAwait(false));
+
     /// <inheritdoc />
     /// <remarks>
     /// The stream is written into a scratch clone of the target base (or a new lvol, for a full stream); only when it
     /// has arrived whole is the clone snapshotted under the requested name and the volume moved onto that snapshot.
     /// A failure deletes the scratch clone and leaves the volume as it was.
     /// </remarks>
-    protected override async Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, CancellationToken cancellationToken)
+    protected override async Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, NativeStreamHeader? header, NativeReceiveTarget target, CancellationToken cancellationToken)
     {
-        var header = await LvolDiffStream.ReadHeaderAsync(source, cancellationToken).ConfigureAwait(false);
-        var lineage = ReadLineage();
-        CheckBase(header, request, lineage);
-        if (lineage.Find(request.Snapshot.Name) is not null)
-        {
-            throw new LvolException(LvolErrno.EEXIST, $"{Address} already has a snapshot named '{request.Snapshot.Name}'.");
-        }
+        var diff = ((LvolReceiveHeader)header!).Diff;
         await RemoveScratchClonesAsync(cancellationToken).ConfigureAwait(false);
 
         var scratch = Name + ReceivingInfix + Guid.NewGuid().ToString("N")[..12];
         if (request.TargetBase is { } targetBase)
         {
             await Store.CloneAsync(SnapshotLvolName(targetBase.Name), scratch, cancellationToken).ConfigureAwait(false);
-            if (Store.GetLvol(scratch).Size != header.VolumeSize)
+            if (Store.GetLvol(scratch).Size != diff.VolumeSize)
             {
-                await Store.ResizeLvolAsync(scratch, header.VolumeSize, cancellationToken).ConfigureAwait(false);
+                await Store.ResizeLvolAsync(scratch, diff.VolumeSize, cancellationToken).ConfigureAwait(false);
             }
         }
         else
         {
-            await Store.CreateLvolAsync(scratch, header.VolumeSize, thin: true, cancellationToken).ConfigureAwait(false);
+            await Store.CreateLvolAsync(scratch, diff.VolumeSize, thin: true, cancellationToken).ConfigureAwait(false);
         }
         try
         {
-            await WriteRecordsAsync(source, scratch, header.VolumeSize, cancellationToken).ConfigureAwait(false);
+            await WriteRecordsAsync(source, scratch, diff.VolumeSize, cancellationToken).ConfigureAwait(false);
             var xattrs = new Dictionary<string, byte[]>(StringComparer.Ordinal)
             {
                 [ReceivedFromXattr] = Encoding.UTF8.GetBytes(request.Snapshot.Identity.ToString()),
@@ -313,35 +312,6 @@ public sealed class LvolVolume : Volume
         }
     }
 
-    private void CheckBase(LvolDiffHeader header, NativeReceiveRequest request, SnapshotLineage lineage)
-    {
-        if (header.Base is null)
-        {
-            if (request.TargetBase is not null)
-            {
-                throw new LvolStreamMismatchException(
-                    $"The stream for '{header.SnapshotName}' is a full stream, but {Address} expects an incremental from '{request.TargetBase.Name}' ({request.TargetBase.Identity}).",
-                    null, request.TargetBase.Identity);
-            }
-            return;
-        }
-        if (request.TargetBase is null)
-        {
-            throw new LvolStreamMismatchException(
-                $"The stream for '{header.SnapshotName}' is incremental from '{header.BaseName}' ({header.Base}), but {Address} has no base to apply it to.",
-                header.Base, null);
-        }
-        var streamBase = new SnapshotInfo(header.BaseName ?? "base", header.Base.Value, DateTimeOffset.UnixEpoch) { ReceivedFrom = header.BaseReceivedFrom };
-        var local = lineage.Find(request.TargetBase.Name);
-        if (local is null || local.Identity != request.TargetBase.Identity || !local.IsSameAs(streamBase))
-        {
-            throw new LvolStreamMismatchException(
-                $"The stream for '{header.SnapshotName}' is incremental from {header.Base} ('{header.BaseName}'), but the target base '{request.TargetBase.Name}' of {Address} is " +
-                $"{local?.Identity.ToString() ?? "missing"}{(local?.ReceivedFrom is { } r ? $", received from {r}" : "")}. Nothing was written.",
-                header.Base, local?.Identity ?? request.TargetBase.Identity);
-        }
-    }
-
     private async Task RemoveScratchClonesAsync(CancellationToken cancellationToken)
     {
         foreach (var leftover in Store.ListLvols().Where(l => !l.IsSnapshot && l.Name.StartsWith(Name + ReceivingInfix, StringComparison.Ordinal)))
@@ -399,4 +369,19 @@ public sealed class LvolVolume : Volume
 
     private static string ChecksumXattr(ChecksumAlgorithm algorithm, int clusterSize) =>
         $"{LvolStore.ChecksumXattrPrefix}{algorithm.ToString().ToLowerInvariant()}.{clusterSize}";
+
+    /// <summary>The lvol diff header as the template's header.</summary>
+    private sealed record LvolReceiveHeader : NativeStreamHeader
+    {
+        public LvolReceiveHeader(LvolDiffHeader diff)
+            : base(diff.Snapshot)
+        {
+            Diff = diff;
+            From = diff.Base;
+            FromReceivedFrom = diff.BaseReceivedFrom;
+            FromName = diff.BaseName;
+        }
+
+        public LvolDiffHeader Diff { get; }
+    }
 }

@@ -79,7 +79,7 @@ public sealed class ZfsDriver : VolumeDriver
     /// <param name="loggerFactory">Where to log; null for no logging.</param>
     /// <param name="cancellationToken">Cancels the detection.</param>
     /// <exception cref="ArgumentException">The root or the hold tag breaks the naming rules.</exception>
-    /// <exception cref="ZfsCommandException">The <c>zfs</c> program cannot be run.</exception>
+    /// <exception cref="BackendCommandException">The <c>zfs</c> program cannot be run.</exception>
     public static async Task<ZfsDriver> OpenAsync(ZfsDriverOptions? options = null, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
     {
         options ??= new ZfsDriverOptions();
@@ -196,7 +196,7 @@ public sealed class ZfsDriver : VolumeDriver
         var result = await Zfs.TryRunAsync(["get", "-H", "-p", "-o", "value", "type", dataset], cancellationToken).ConfigureAwait(false);
         if (!result.Succeeded)
         {
-            return result.SaysNotFound ? null : throw new ZfsCommandException(result.CommandLine, result.ExitCode, result.StandardError);
+            return result.SaysNotFound() ? null : throw result.ToException();
         }
         return result.StandardOutput.Trim();
     }

@@ -64,7 +64,7 @@ public sealed partial record ZfsFeatures
         var usage = result.StandardOutput + "\n" + result.StandardError;
         if (!usage.Contains("usage:", StringComparison.OrdinalIgnoreCase))
         {
-            throw new ZfsCommandException($"`{zfs.Program}` printed no usage text; is it the ZFS command? Output: {usage.Trim()}");
+            throw new BackendCommandException($"`{zfs.Program}` printed no usage text; is it the ZFS command? Output: {usage.Trim()}");
         }
         return FromUsage(usage, Directory.Exists("/sys/module/zfs"));
     }

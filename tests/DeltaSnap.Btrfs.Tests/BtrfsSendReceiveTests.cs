@@ -95,11 +95,12 @@ public sealed class BtrfsSendReceiveTests : BtrfsTestBase
         var entriesBefore = Entries(target.SnapshotDirectory);
         var liveBefore = TreeDigest.Compute(target.LivePath);
 
-        var e = Assert.ThrowsAsync<BtrfsStreamMismatchException>(() =>
+        var e = Assert.ThrowsAsync<NativeStreamMismatchException>(() =>
             target.ReceiveAsync(wrongParent, new NativeReceiveRequest { Snapshot = s3, TargetBase = r1 }));
 
-        Assert.That(e!.StreamUuid, Is.EqualTo(s2.Identity.Value));
-        Assert.That(e.ExpectedUuid, Is.EqualTo(s1.Identity.Value), "the target base's received UUID");
+        Assert.That(e!.StreamFrom?.Value, Is.EqualTo(s2.Identity.Value));
+        Assert.That(e.TargetBase, Is.EqualTo(r1.Identity));
+        Assert.That(r1.ReceivedFrom?.Value, Is.EqualTo(s1.Identity.Value), "the target base's received UUID");
         Assert.That(e.Message, Does.Contain(s2.Identity.Value).And.Contain(s1.Identity.Value));
         Assert.That(Entries(target.SnapshotDirectory), Is.EqualTo(entriesBefore));
         Assert.That(TreeDigest.Compute(target.LivePath), Is.EqualTo(liveBefore));
@@ -118,10 +119,11 @@ public sealed class BtrfsSendReceiveTests : BtrfsTestBase
         await source.SendAsync(null, "s2", full);
         full.Position = 0;
 
-        var e = Assert.ThrowsAsync<BtrfsStreamMismatchException>(() =>
+        var e = Assert.ThrowsAsync<NativeStreamMismatchException>(() =>
             target.ReceiveAsync(full, new NativeReceiveRequest { Snapshot = s2, TargetBase = r1 }));
 
-        Assert.That(e!.StreamUuid, Is.Null);
+        Assert.That(e!.StreamFrom, Is.Null);
+        Assert.That(e.TargetBase, Is.EqualTo(r1.Identity));
         Assert.That(e.Message, Does.Contain("full stream"));
         Assert.That(Entries(target.SnapshotDirectory), Is.EqualTo(new[] { "s1" }));
     }
@@ -138,11 +140,11 @@ public sealed class BtrfsSendReceiveTests : BtrfsTestBase
         await source.SendAsync("s1", "s2", incremental);
         incremental.Position = 0;
 
-        var e = Assert.ThrowsAsync<BtrfsStreamMismatchException>(() =>
+        var e = Assert.ThrowsAsync<NativeStreamMismatchException>(() =>
             target.ReceiveAsync(incremental, new NativeReceiveRequest { Snapshot = s2 }));
 
-        Assert.That(e!.StreamUuid, Is.EqualTo(s1.Identity.Value));
-        Assert.That(e.ExpectedUuid, Is.Null);
+        Assert.That(e!.StreamFrom?.Value, Is.EqualTo(s1.Identity.Value));
+        Assert.That(e.TargetBase, Is.Null);
         Assert.That(Entries(target.SnapshotDirectory), Is.EqualTo(new[] { "s1" }));
     }
 
@@ -157,16 +159,16 @@ public sealed class BtrfsSendReceiveTests : BtrfsTestBase
         await source.SendAsync(null, "s1", stream);
 
         stream.Position = 0;
-        var byName = Assert.ThrowsAsync<BtrfsStreamMismatchException>(() =>
+        var byName = Assert.ThrowsAsync<NativeStreamMismatchException>(() =>
             target.ReceiveAsync(stream, new NativeReceiveRequest { Snapshot = s2 }));
         stream.Position = 0;
         var impostor = new SnapshotInfo("s1", s2.Identity, s2.CreatedUtc);
-        var byUuid = Assert.ThrowsAsync<BtrfsStreamMismatchException>(() =>
+        var byUuid = Assert.ThrowsAsync<NativeStreamMismatchException>(() =>
             target.ReceiveAsync(stream, new NativeReceiveRequest { Snapshot = impostor }));
 
         Assert.That(byName!.Message, Does.Contain("'s1'").And.Contain("'s2'"));
-        Assert.That(byUuid!.StreamUuid, Is.EqualTo(s1.Identity.Value));
-        Assert.That(byUuid.ExpectedUuid, Is.EqualTo(s2.Identity.Value));
+        Assert.That(byUuid!.StreamTo?.Value, Is.EqualTo(s1.Identity.Value));
+        Assert.That(byUuid.Message, Does.Contain(s2.Identity.Value), "the UUID the request expected");
         Assert.That(Entries(target.SnapshotDirectory), Is.Empty);
     }
 
@@ -206,11 +208,11 @@ public sealed class BtrfsSendReceiveTests : BtrfsTestBase
         var stream = new MemoryStream();
         await source.SendAsync(null, "s1", stream);
 
-        var e = Assert.ThrowsAsync<BtrfsCommandException>(() =>
+        var e = Assert.ThrowsAsync<BackendCommandException>(() =>
             target.ReceiveAsync(new MemoryStream(Damage.Truncate(stream.ToArray(), (int)stream.Length / 2)), new NativeReceiveRequest { Snapshot = s1 }));
 
         Assert.That(e!.ExitCode, Is.Not.Zero);
-        Assert.That(e.Command, Does.StartWith("btrfs -q receive -e "));
+        Assert.That(e.CommandLine, Does.StartWith("btrfs -q receive -e "));
         Assert.That(e.StandardError, Is.Not.Empty);
         Assert.That(Logs.Logged(4011), Is.True, "the half-received subvolume existed and was removed");
         Assert.That(Entries(target.SnapshotDirectory), Is.Empty);
@@ -319,7 +321,7 @@ public sealed class BtrfsSendReceiveTests : BtrfsTestBase
         stream.Position = 0;
 
         Assert.That(() => target.ReceiveAsync(stream, new NativeReceiveRequest { Snapshot = s1 }),
-            Throws.TypeOf<DeltaSnapException>().With.Message.Contains("already exists"));
+            Throws.TypeOf<NativeStreamMismatchException>().With.Message.Contains("already has a snapshot named"));
 
         Assert.That((await target.GetLineageAsync()).Single(), Is.EqualTo(r1));
     }
@@ -331,12 +333,12 @@ public sealed class BtrfsSendReceiveTests : BtrfsTestBase
         Directory.CreateDirectory(source.SnapshotDirectory);
         Testing.BackendRequirement.Run("btrfs", "-q", "subvolume", "create", Path.Combine(source.SnapshotDirectory, "writable"));
 
-        var e = Assert.ThrowsAsync<BtrfsCommandException>(() => source.SendAsync(null, "writable", Stream.Null));
+        var e = Assert.ThrowsAsync<BackendCommandException>(() => source.SendAsync(null, "writable", Stream.Null));
 
         Assert.That(e!.ExitCode, Is.Not.Zero);
-        Assert.That(e.Command, Is.EqualTo($"btrfs -q send {Path.Combine(source.SnapshotDirectory, "writable")}"));
+        Assert.That(e.CommandLine, Is.EqualTo($"btrfs -q send {Path.Combine(source.SnapshotDirectory, "writable")}"));
         Assert.That(e.StandardError, Does.Contain("read-only"));
-        Assert.That(e.Message, Does.Contain(e.Command).And.Contain(e.StandardError));
+        Assert.That(e.Message, Does.Contain(e.CommandLine).And.Contain(e.StandardError));
     }
 
     [Test]

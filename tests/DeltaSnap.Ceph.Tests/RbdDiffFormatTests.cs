@@ -201,7 +201,7 @@ public class RbdDiffFormatTests
     {
         var bytes = await WriteSampleAsync(RbdDiffFormat.V1);
         await using var fixedDevice = new FixedLengthDevice(new MemoryBlockDevice(4096));
-        Assert.ThrowsAsync<RbdDiffMismatchException>(() => RbdDiff.ApplyAsync(new MemoryStream(bytes), fixedDevice));
+        Assert.ThrowsAsync<NativeStreamMismatchException>(() => RbdDiff.ApplyAsync(new MemoryStream(bytes), fixedDevice));
     }
 
     [Test]

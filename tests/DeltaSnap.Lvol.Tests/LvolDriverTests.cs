@@ -300,9 +300,9 @@ public sealed class LvolDriverTests : StoreFixture
         using var stream = new MemoryStream();
         await source.SendAsync("s1", "s2", stream);
         stream.Position = 0;
-        var e = Assert.ThrowsAsync<LvolStreamMismatchException>(() => target.ReceiveAsync(stream, new NativeReceiveRequest { Snapshot = s2, TargetBase = unrelated }));
+        var e = Assert.ThrowsAsync<NativeStreamMismatchException>(() => target.ReceiveAsync(stream, new NativeReceiveRequest { Snapshot = s2, TargetBase = unrelated }));
 
-        Assert.That(e!.StreamBase, Is.EqualTo(s1.Identity));
+        Assert.That(e!.StreamFrom, Is.EqualTo(s1.Identity));
         Assert.That(e.TargetBase, Is.EqualTo(unrelated.Identity));
         Assert.That(e.Message, Does.Contain(s1.Identity.ToString()).And.Contain(unrelated.Identity.ToString()));
         Assert.That((await target.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "other" }));

@@ -51,7 +51,11 @@ public sealed class FaultInjectingVolume(Volume inner) : Volume(inner.Driver, in
     protected override Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken) =>
         Inner.SendAsync(baseSnapshot, snapshot, destination, options, cancellationToken);
 
-    protected override Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, CancellationToken cancellationToken) =>
+    // No header of its own: the inner volume's ReceiveAsync reads and checks it.
+    protected override Task<NativeReceiveTarget> ReadNativeReceiveTargetCoreAsync(NativeReceiveRequest request, CancellationToken cancellationToken) =>
+        Task.FromResult(new NativeReceiveTarget(SnapshotLineage.Empty));
+
+    protected override Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, NativeStreamHeader? header, NativeReceiveTarget target, CancellationToken cancellationToken) =>
         Inner.ReceiveAsync(FailReceiveAfterBytes is { } n ? new ThrowAfterNBytesStream(source, n) : source, request, cancellationToken);
 
     protected override Task PromoteCoreAsync(string snapshot, CancellationToken cancellationToken) => Inner.PromoteAsync(snapshot, cancellationToken);

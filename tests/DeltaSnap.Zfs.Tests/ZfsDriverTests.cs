@@ -35,7 +35,7 @@ public class ZfsDriverTests
     {
         await using var bed = await ZfsTestBed.OpenAsync();
         var volume = await bed.CreateAsync(bed.A, "vol");
-        var error = Assert.ThrowsAsync<ZfsCommandException>(() => bed.A.CreateVolumeAsync(volume.Name, new VolumeCreateOptions { Kind = VolumeKind.Filesystem }));
+        var error = Assert.ThrowsAsync<BackendCommandException>(() => bed.A.CreateVolumeAsync(volume.Name, new VolumeCreateOptions { Kind = VolumeKind.Filesystem }));
         Assert.That(error!.StandardError, Does.Contain("exists"));
     }
 

@@ -85,7 +85,7 @@ public class ZfsHoldTests : ZfsFixture
         try
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var error = Assert.ThrowsAsync<ZfsCommandException>(() => volume.DeleteSnapshotAsync("s1"));
+            var error = Assert.ThrowsAsync<BackendCommandException>(() => volume.DeleteSnapshotAsync("s1"));
             Assert.That(error!.Message, Does.Contain("holds"));
             Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(3)), "no busy-retry loop for a held snapshot");
             Assert.That((await volume.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }));

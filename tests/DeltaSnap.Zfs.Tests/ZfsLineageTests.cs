@@ -86,7 +86,7 @@ public class ZfsLineageTests : ZfsFixture
         await volume.CreateSnapshotAsync("s1");
         await volume.CreateSnapshotAsync("s2");
 
-        var error = Assert.ThrowsAsync<ZfsCommandException>(() => volume.RollbackAsync("s1"));
+        var error = Assert.ThrowsAsync<BackendCommandException>(() => volume.RollbackAsync("s1"));
         Assert.That(error!.StandardError, Does.Contain("more recent snapshots"));
         Assert.That((await volume.GetLineageAsync()).Count, Is.EqualTo(2));
     }

@@ -106,7 +106,7 @@ public class ZfsModernFeatureTests : ZfsFixture
             Assert.That(r1.Identity.Value, Is.EqualTo(ZfsTestBed.GuidOf($"{source.Dataset}@s1")));
 
             var plain = await NativeTransfer.CaptureAsync(source, "s1", "s2");
-            Assert.ThrowsAsync<ZfsStreamMismatchException>(() =>
+            Assert.ThrowsAsync<NativeStreamMismatchException>(() =>
                 target.ReceiveAsync(new MemoryStream(plain), new NativeReceiveRequest { Snapshot = source.GetLineageAsync().Result.Find("s2")!, TargetBase = r1 }));
             Assert.That((await target.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }));
         }

@@ -94,15 +94,17 @@ public class ZfsSendReceiveTests : ZfsFixture
         // after starting; DeltaSnap refuses from the BEGIN record.
         var stream = await NativeTransfer.CaptureAsync(source, "s1", "s3");
         var s3 = (await source.GetLineageAsync()).Find("s3")!;
-        var mismatch = Assert.ThrowsAsync<ZfsStreamMismatchException>(() =>
+        var mismatch = Assert.ThrowsAsync<NativeStreamMismatchException>(() =>
             target.ReceiveAsync(new MemoryStream(stream), new NativeReceiveRequest { Snapshot = s3, TargetBase = before.Find("s2") }));
-        Assert.That(mismatch!.StreamFromGuid, Is.EqualTo(s1Guid));
-        Assert.That(mismatch.TargetBaseGuid.ToString(System.Globalization.CultureInfo.InvariantCulture), Is.EqualTo(before.Find("s2")!.Identity.Value));
+        Assert.That(mismatch!.StreamFrom, Is.EqualTo(new SnapshotIdentity(ZfsDriver.GuidIdentityKind, s1Guid.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+        Assert.That(mismatch.StreamTo, Is.EqualTo(s3.Identity));
+        Assert.That(mismatch.TargetBase, Is.EqualTo(before.Find("s2")!.Identity));
+        Assert.That(mismatch.TargetLatest, Is.EqualTo(before.Latest!.Identity));
         Assert.That(mismatch.Message, Does.Contain(s1Guid.ToString(System.Globalization.CultureInfo.InvariantCulture)).And.Contain(before.Find("s2")!.Identity.Value));
 
         // A full stream offered where an incremental is expected.
         var full = await NativeTransfer.CaptureAsync(source, null, "s3");
-        Assert.ThrowsAsync<ZfsStreamMismatchException>(() =>
+        Assert.ThrowsAsync<NativeStreamMismatchException>(() =>
             target.ReceiveAsync(new MemoryStream(full), new NativeReceiveRequest { Snapshot = s3, TargetBase = before.Find("s2") }));
 
         // A stream from an unrelated dataset whose snapshot names match.
@@ -112,7 +114,7 @@ public class ZfsSendReceiveTests : ZfsFixture
         await other.CreateSnapshotAsync("s3");
         var foreign = await NativeTransfer.CaptureAsync(other, "s2", "s3");
         var foreignS3 = (await other.GetLineageAsync()).Find("s3")!;
-        Assert.ThrowsAsync<ZfsStreamMismatchException>(() =>
+        Assert.ThrowsAsync<NativeStreamMismatchException>(() =>
             target.ReceiveAsync(new MemoryStream(foreign), new NativeReceiveRequest { Snapshot = foreignS3, TargetBase = before.Find("s2") }));
 
         var after = await target.GetLineageAsync();
@@ -149,7 +151,7 @@ public class ZfsSendReceiveTests : ZfsFixture
         await WaitUntilAsync(() => ReceiveProcessesOf(target.Dataset).Count == 1);
         gate.Open();
 
-        Assert.That(async () => await receive, Throws.InstanceOf<ZfsStreamMismatchException>());
+        Assert.That(async () => await receive, Throws.InstanceOf<NativeStreamMismatchException>());
         Assert.That(ReceiveProcessesOf(target.Dataset), Is.Empty, "the early receive was killed");
         Assert.That((await target.GetLineageAsync()).Select(s => (s.Name, s.Identity)), Is.EqualTo(before.Select(s => (s.Name, s.Identity))));
         Assert.That(Trees.Digest(await target.GetPathAsync(null)), Is.EqualTo(digestBefore));
@@ -207,7 +209,7 @@ public class ZfsSendReceiveTests : ZfsFixture
             victim.Kill(); // SIGKILL, as an OOM killer or an operator would
         }
         // The gated source stays blocked until the receive gives up on the dead process and cancels the transfer.
-        var error = Assert.ThrowsAsync<ZfsCommandException>(async () => await transfer.WaitAsync(TimeSpan.FromSeconds(60)));
+        var error = Assert.ThrowsAsync<BackendCommandException>(async () => await transfer.WaitAsync(TimeSpan.FromSeconds(60)));
         Assert.That(error!.CommandLine, Does.Contain("receive").And.Contain(target.Dataset));
         Assert.That(error.ExitCode, Is.Not.Zero);
 
@@ -273,7 +275,7 @@ public class ZfsSendReceiveTests : ZfsFixture
         var r1 = await NativeTransfer.RunAsync(source, null, "s1", target, null);
         ZfsTestBed.Zfs("set", "refquota=1M", target.Dataset);
 
-        var error = Assert.ThrowsAsync<ZfsCommandException>(() => NativeTransfer.RunAsync(source, "s1", "s2", target, r1));
+        var error = Assert.ThrowsAsync<BackendCommandException>(() => NativeTransfer.RunAsync(source, "s1", "s2", target, r1));
 
         Assert.That(error!.Message, Does.Contain("could not be restored").And.Contain("refquota"));
         Assert.That((await target.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1", "s2" }));
@@ -307,7 +309,7 @@ public class ZfsSendReceiveTests : ZfsFixture
         var stream = await NativeTransfer.CaptureAsync(source, null, "s1");
         var s1 = (await source.GetLineageAsync()).Find("s1")!;
 
-        Assert.ThrowsAsync<ZfsStreamMismatchException>(() => target.ReceiveAsync(new MemoryStream(stream), new NativeReceiveRequest { Snapshot = s1, TargetBase = r1 }));
+        Assert.ThrowsAsync<NativeStreamMismatchException>(() => target.ReceiveAsync(new MemoryStream(stream), new NativeReceiveRequest { Snapshot = s1, TargetBase = r1 }));
         Assert.That((await target.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }));
     }
 
@@ -358,7 +360,7 @@ public class ZfsSendReceiveTests : ZfsFixture
     public async Task Send_missingSnapshot_throwsCommandExceptionWithCommandExitCodeAndStderr()
     {
         var source = await Bed.CreateAsync(Bed.A, "src");
-        var error = Assert.ThrowsAsync<ZfsCommandException>(() => source.SendAsync(null, "nope", Stream.Null));
+        var error = Assert.ThrowsAsync<BackendCommandException>(() => source.SendAsync(null, "nope", Stream.Null));
         Assert.That(error!.CommandLine, Does.StartWith("zfs send").And.Contain($"{source.Dataset}@nope"));
         Assert.That(error.ExitCode, Is.Not.Zero);
         Assert.That(error.StandardError, Does.Contain("does not exist"));

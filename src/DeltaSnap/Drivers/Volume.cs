@@ -145,18 +145,50 @@ public abstract class Volume
     }
 
     /// <summary>
-    /// Receives a native stream into this volume, creating the snapshot the request names. The stream's
-    /// header is checked against the target's base before anything is written.
+    /// Receives a native stream into this volume, creating the snapshot the request names. The stream's header is
+    /// read (<see cref="ReadNativeStreamHeaderCoreAsync"/>) while the target's state is read
+    /// (<see cref="ReadNativeReceiveTargetCoreAsync"/>), and checked against it and the request with one decision
+    /// table before a byte reaches the backend: full or incremental as the request says, incremental from the
+    /// target's base (by identity, or the identity the base was received from), the snapshot the request names, a
+    /// name the target does not have yet, and no target snapshots newer than the base (unless the backend
+    /// has <see cref="DriverCapabilities.KeepSnapshotsAfterBase"/>).
     /// </summary>
     /// <exception cref="NotSupportedException">The backend has no native stream.</exception>
+    /// <exception cref="NativeStreamMismatchException">The stream does not fit the target or the request; nothing was written.</exception>
+    /// <exception cref="CorruptDataException">The stream's header is damaged, truncated or of an unknown format.</exception>
     public async Task<SnapshotInfo> ReceiveAsync(Stream source, NativeReceiveRequest request, CancellationToken cancellationToken = default)
     {
         Require(DriverCapabilities.NativeStream, "receive native streams");
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(request);
         Driver.SnapshotNameRules.Validate(request.Snapshot.Name, "snapshot name");
+        if (request.TargetBase is { } targetBase)
+        {
+            Driver.SnapshotNameRules.Validate(targetBase.Name, "target base snapshot name");
+        }
         Log.NativeReceiving(Logger, Address, request.TargetBase?.Name, request.Snapshot.Name);
-        return await ReceiveCoreAsync(source, request, cancellationToken).ConfigureAwait(false);
+
+        // The target's state is read while the stream's first bytes arrive (the sender is starting up); neither writes.
+        var reading = ReadNativeReceiveTargetCoreAsync(request, cancellationToken);
+        NativeStreamHeader? header;
+        try
+        {
+            header = await ReadNativeStreamHeaderCoreAsync(source, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await DiscardAsync(reading).ConfigureAwait(false);
+            throw;
+        }
+        var target = await reading.ConfigureAwait(false);
+        await using (target.ConfigureAwait(false))
+        {
+            if (header is not null)
+            {
+                NativeStreamFit.Check(Address, header, request, target.Lineage, Driver.Has(DriverCapabilities.KeepSnapshotsAfterBase));
+            }
+            return await ReceiveCoreAsync(source, request, header, target, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -237,8 +269,32 @@ public abstract class Volume
     protected virtual Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken) =>
         throw Unsupported("send native streams");
 
-    /// <summary>Receives a native stream (capability checked).</summary>
-    protected virtual Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Reads what a receive needs to know of this volume, concurrently with the stream's header: at least its
+    /// lineage (the default reads it with <see cref="GetLineageCoreAsync"/>). A driver may return a derived
+    /// <see cref="NativeReceiveTarget"/> with more (properties, a handle, a process started early and not fed yet);
+    /// it is disposed when the receive ends, whether or not anything was received.
+    /// </summary>
+    protected virtual async Task<NativeReceiveTarget> ReadNativeReceiveTargetCoreAsync(NativeReceiveRequest request, CancellationToken cancellationToken) =>
+        new(await GetLineageCoreAsync(cancellationToken).ConfigureAwait(false));
+
+    /// <summary>
+    /// Reads the stream's header (capability checked): the identities of the snapshot it carries and the one it is
+    /// incremental from, consuming as few bytes as it can. A driver that must give the consumed bytes to the backend
+    /// returns a derived <see cref="NativeStreamHeader"/> that holds them. Returns null only for a volume that checks
+    /// no header itself (a wrapper handing the stream to another volume's <see cref="ReceiveAsync"/>, which does);
+    /// the default returns null.
+    /// </summary>
+    /// <exception cref="CorruptDataException">The header is damaged, truncated or of an unknown format.</exception>
+    protected virtual Task<NativeStreamHeader?> ReadNativeStreamHeaderCoreAsync(Stream source, CancellationToken cancellationToken) =>
+        Task.FromResult<NativeStreamHeader?>(null);
+
+    /// <summary>
+    /// Receives the rest of a native stream whose <paramref name="header"/> fits (capability checked; checked with
+    /// the template's decision table). Backend-specific checks that remain (ZFS: raw and non-raw chains) throw
+    /// <see cref="NativeStreamMismatchException"/> before anything is written.
+    /// </summary>
+    protected virtual Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, NativeStreamHeader? header, NativeReceiveTarget target, CancellationToken cancellationToken) =>
         throw Unsupported("receive native streams");
 
     /// <summary>Promotes a received snapshot to the live state. The default rolls back to it.</summary>
@@ -260,6 +316,19 @@ public abstract class Volume
         if (!Driver.Has(capability))
         {
             throw Unsupported(what);
+        }
+    }
+
+    /// <summary>Waits for the target state no longer wanted (the header read failed) and releases it; its own failure is secondary.</summary>
+    private static async Task DiscardAsync(Task<NativeReceiveTarget> reading)
+    {
+        try
+        {
+            await (await reading.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is DeltaSnapException or OperationCanceledException or IOException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            // The stream's failure is the one to report.
         }
     }
 

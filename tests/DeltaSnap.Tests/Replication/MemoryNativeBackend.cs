@@ -73,7 +73,8 @@ internal sealed class MemoryNativeVolume(MemoryNativeDriver driver, string name)
     protected override Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken) =>
         destination.WriteAsync(_snapshots.Single(s => s.Info.Name == snapshot).Data, cancellationToken).AsTask();
 
-    protected override async Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, CancellationToken cancellationToken)
+    // Its stream is the bare bytes, with no header to check (the default header read returns none).
+    protected override async Task<SnapshotInfo> ReceiveCoreAsync(Stream source, NativeReceiveRequest request, NativeStreamHeader? header, NativeReceiveTarget target, CancellationToken cancellationToken)
     {
         ReceiveCalls++;
         Events.Add($"receive {request.Snapshot.Name}");
