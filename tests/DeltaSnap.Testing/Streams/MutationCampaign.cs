@@ -28,11 +28,14 @@ public sealed class CampaignResult(string reader)
 
     public long MaxAllocatedBytes { get; set; }
 
+    /// <summary>Acceptances per kind of mutation.</summary>
+    public Dictionary<string, int> AcceptedByKind { get; } = new(StringComparer.Ordinal);
+
     public void Count(string kind) => _byKind[kind] = _byKind.GetValueOrDefault(kind) + 1;
 
     public override string ToString() =>
         $"{Reader}: {Cases} mutated inputs ({string.Join(", ", _byKind.OrderBy(k => k.Key, StringComparer.Ordinal).Select(k => $"{k.Key} {k.Value}"))}): " +
-        $"{Rejected} rejected with a typed error, {Accepted} accepted, {Failures.Count} failures (untyped exception, hang or unbounded allocation); " +
+        $"{Rejected} rejected with a typed error, {Accepted} accepted{(Accepted > 0 ? $" ({string.Join(", ", AcceptedByKind.Select(k => $"{k.Key} {k.Value}"))})" : "")}, {Failures.Count} failures (untyped exception, hang or unbounded allocation); " +
         $"largest allocation in one case {MaxAllocatedBytes / 1024} KiB; {Elapsed.TotalSeconds:F1} s";
 }
 
@@ -154,6 +157,7 @@ public static class MutationCampaign
             {
                 await Task.Run(() => read(m.Bytes, cts.Token), cts.Token).WaitAsync(timeout + TimeSpan.FromSeconds(5));
                 result.Accepted++;
+                result.AcceptedByKind[m.Kind] = result.AcceptedByKind.GetValueOrDefault(m.Kind) + 1;
             }
             catch (Exception e) when (e is TimeoutException || (e is OperationCanceledException && cts.IsCancellationRequested))
             {
