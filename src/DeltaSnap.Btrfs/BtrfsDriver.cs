@@ -254,6 +254,8 @@ public sealed class BtrfsDriver : VolumeDriver
 
     internal static string Normalize(string path) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
 
+    private static NameRules PathNames { get; } = new() { AllowSlash = true, MaxLength = 4095, ForbiddenCharacters = "" };
+
     private static (string Root, string Name) SplitAddress(VolumeAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);
@@ -265,6 +267,9 @@ public sealed class BtrfsDriver : VolumeDriver
         {
             throw new ArgumentException($"'{address}' must name an absolute path without '.' or '..' components.", nameof(address));
         }
+        // Every component is checked before any btrfs command runs: the subvolume by the volume rules, the directories
+        // above it by the path rules (no control or format characters, no leading '-').
+        PathNames.Validate(address.Name.TrimStart('/'), "Btrfs path");
         var full = Normalize(address.Name);
         var root = Path.GetDirectoryName(full);
         var name = Path.GetFileName(full);
@@ -272,6 +277,7 @@ public sealed class BtrfsDriver : VolumeDriver
         {
             throw new ArgumentException($"'{address}' must name a subvolume below a directory, such as btrfs:/mnt/data/vm1.", nameof(address));
         }
+        VolumeNames.Validate(name, "Btrfs subvolume name");
         return (root, name);
     }
 }

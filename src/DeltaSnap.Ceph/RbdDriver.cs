@@ -32,7 +32,9 @@ public sealed class RbdDriver : VolumeDriver
         | (Options.NativeStream ? DriverCapabilities.NativeStream | DriverCapabilities.NativeReceiveRestoresBase : DriverCapabilities.None);
 
     /// <inheritdoc />
-    public override NameRules VolumeNameRules { get; } = new() { AllowSlash = true };
+    public override NameRules VolumeNameRules => ImageNames;
+
+    private static NameRules ImageNames { get; } = new() { AllowSlash = true };
 
     /// <summary>Connects to the cluster the options name.</summary>
     /// <param name="options">Connection and creation settings; null for the defaults (<c>CEPH_CONF</c>, <c>client.admin</c>).</param>
@@ -78,6 +80,8 @@ public sealed class RbdDriver : VolumeDriver
         {
             throw new ArgumentException($"'{address}' is not an RBD address (rbd:POOL/IMAGE).", nameof(address));
         }
+        // Names are checked before any connection is attempted.
+        ImageNames.Validate(address.Name, "RBD pool/image name");
         var driver = await ConnectAsync(options, loggerFactory, cancellationToken).ConfigureAwait(false);
         try
         {

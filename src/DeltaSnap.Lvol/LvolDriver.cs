@@ -35,10 +35,12 @@ public sealed class LvolDriver : VolumeDriver
         | DriverCapabilities.StoredChecksums | DriverCapabilities.RenameSnapshots | DriverCapabilities.Resize;
 
     /// <summary>Volume names: no '/', '@' or '#', up to 120 characters (a snapshot lvol is named <c>VOLUME@SNAPSHOT</c>).</summary>
-    public override NameRules VolumeNameRules { get; } = new() { MaxLength = 120 };
+    public override NameRules VolumeNameRules => LvolNames;
 
     /// <summary>Snapshot names: as volume names.</summary>
-    public override NameRules SnapshotNameRules { get; } = new() { MaxLength = 120 };
+    public override NameRules SnapshotNameRules => LvolNames;
+
+    private static NameRules LvolNames { get; } = new() { MaxLength = 120 };
 
     /// <summary>
     /// Opens the store at <paramref name="storePath"/>. Drivers opened on the same path in one process share the
@@ -105,6 +107,8 @@ public sealed class LvolDriver : VolumeDriver
         {
             throw new ArgumentException($"'{address}' is not an lvol address (lvol:STORE#VOLUME).", nameof(address));
         }
+        // The name is checked before the store is opened.
+        LvolNames.Validate(address.Name, "lvol volume name");
         var driver = await OpenAsync(address.Location, loggerFactory, cancellationToken).ConfigureAwait(false);
         try
         {

@@ -391,18 +391,25 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
     internal static void ValidateLvolName(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        if (name.Length == 0 || Encoding.UTF8.GetByteCount(name) > MaxNameBytes || name.Any(char.IsControl) || name.Contains('/', StringComparison.Ordinal))
+        if (name.Length == 0 || Encoding.UTF8.GetByteCount(name) > MaxNameBytes || name.Any(IsHiddenCharacter) || name.Contains('/', StringComparison.Ordinal))
         {
             throw new LvolException(LvolErrno.EINVAL,
-                $"'{name}' is not a valid lvol name: it must be 1 to {MaxNameBytes} bytes, without '/' or control characters.");
+                $"'{Printable(name)}' is not a valid lvol name: it must be 1 to {MaxNameBytes} bytes, without '/', control characters or invisible format characters (bidirectional overrides, zero-width characters).");
         }
     }
 
     private static void ValidateStoreName(string name)
     {
-        if (string.IsNullOrEmpty(name) || Encoding.UTF8.GetByteCount(name) > MaxNameBytes || name.Any(char.IsControl) || name.Contains('/', StringComparison.Ordinal))
+        if (string.IsNullOrEmpty(name) || Encoding.UTF8.GetByteCount(name) > MaxNameBytes || name.Any(IsHiddenCharacter) || name.Contains('/', StringComparison.Ordinal))
         {
-            throw new LvolException(LvolErrno.EINVAL, $"'{name}' is not a valid store name: 1 to {MaxNameBytes} bytes, without '/' or control characters.");
+            throw new LvolException(LvolErrno.EINVAL, $"'{Printable(name)}' is not a valid store name: 1 to {MaxNameBytes} bytes, without '/', control characters or invisible format characters.");
         }
     }
+
+    /// <summary>Control characters, format characters (U+202E and the like), line separators and surrogates: what makes a listing lie.</summary>
+    private static bool IsHiddenCharacter(char c) =>
+        char.IsControl(c) || char.IsSurrogate(c) || char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.Format
+            or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator;
+
+    private static string Printable(string name) => new(name.Take(80).Select(c => IsHiddenCharacter(c) ? '?' : c).ToArray());
 }

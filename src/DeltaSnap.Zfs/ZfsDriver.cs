@@ -110,6 +110,8 @@ public sealed class ZfsDriver : VolumeDriver
         {
             throw new ArgumentException($"'{address}' is not a ZFS address (zfs:POOL/DATASET).", nameof(address));
         }
+        // Names are checked before any zfs command runs.
+        DatasetRules.Validate(address.Name, "ZFS dataset name");
         var driver = await OpenAsync(null, loggerFactory, cancellationToken).ConfigureAwait(false);
         return await driver.OpenVolumeAsync(address.Name, cancellationToken).ConfigureAwait(false);
     }
