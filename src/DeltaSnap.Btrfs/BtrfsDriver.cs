@@ -265,7 +265,7 @@ public sealed class BtrfsDriver : VolumeDriver
         }
         if (!Path.IsPathRooted(address.Name) || address.Name.Split('/').Any(p => p is ".." or "."))
         {
-            throw new ArgumentException($"'{address}' must name an absolute path without '.' or '..' components.", nameof(address));
+            throw new ArgumentException($"'{address}' must name an absolute path without '.' or '..' components (path traversal).", nameof(address));
         }
         // Every component is checked before any btrfs command runs: the subvolume by the volume rules, the directories
         // above it by the path rules (no control or format characters, no leading '-').
