@@ -108,7 +108,7 @@ public sealed class LvolDriver : VolumeDriver
             throw new ArgumentException($"'{address}' is not an lvol address (lvol:STORE#VOLUME).", nameof(address));
         }
         // The name is checked before the store is opened.
-        LvolNames.Validate(address.Name, "lvol volume name");
+        LvolNames.Validate(address.Name, "volume name");
         var driver = await OpenAsync(address.Location, loggerFactory, cancellationToken).ConfigureAwait(false);
         try
         {

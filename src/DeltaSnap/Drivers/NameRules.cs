@@ -99,7 +99,7 @@ public sealed record NameRules
             }
             if (c == '/' ? !AllowSlash : ForbiddenCharacters.Contains(c, StringComparison.Ordinal))
             {
-                Throw($"The {what} '{Printable(name)}' holds the forbidden character '{c}' (a separator or a character shells and commands treat specially).");
+                Throw($"The {what} '{Printable(name)}' holds the forbidden character '{c}'.");
             }
         }
         foreach (var part in AllowSlash ? name.Split('/') : [name])
