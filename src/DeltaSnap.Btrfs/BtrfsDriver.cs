@@ -23,7 +23,7 @@ public sealed class BtrfsDriver : VolumeDriver
     /// <summary>Names of the driver's own entries start with this in the root and in snapshot directories; volumes and snapshots may not.</summary>
     internal const string ReservedPrefix = ".";
 
-    private static readonly NameRules VolumeNames = new() { AllowSlash = false };
+    internal static readonly NameRules VolumeNames = new() { AllowSlash = false };
 
     /// <summary>Creates a driver over the volumes in <paramref name="rootDirectory"/>.</summary>
     /// <param name="rootDirectory">The directory holding the volumes' subvolumes, on a Btrfs file system.</param>

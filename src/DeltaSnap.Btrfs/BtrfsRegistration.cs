@@ -33,12 +33,17 @@ namespace DeltaSnap.Btrfs
     {
         public override string AddressSyntax => "btrfs:/MOUNT/PATH/SUBVOLUME";
 
+        private static NameRules PathNames { get; } = new() { AllowSlash = true, MaxLength = 4095, ForbiddenCharacters = "" };
+
         protected override VolumeAddress ParseAddressCore(string path)
         {
             if (!path.StartsWith('/') || path.Split('/').Any(p => p is ".." or "."))
             {
                 throw new FormatException($"'{Scheme}:{path}' is not a btrfs address: expected an absolute path without '.' or '..' components ({AddressSyntax}).");
             }
+            // Every component is checked before any btrfs command runs: the directories above the subvolume by the path
+            // rules (no control or format characters, no leading '-'), the subvolume by the volume rules (below).
+            PathNames.Validate(path.TrimStart('/'), "Btrfs path");
             var full = BtrfsDriver.Normalize(path);
             var root = Path.GetDirectoryName(full);
             var name = Path.GetFileName(full);
@@ -46,6 +51,7 @@ namespace DeltaSnap.Btrfs
             {
                 throw new FormatException($"'{Scheme}:{path}' must name a subvolume below a directory, such as btrfs:/mnt/data/vm1.");
             }
+            BtrfsDriver.VolumeNames.Validate(name, "Btrfs subvolume name");
             return new VolumeAddress(Scheme, root, name);
         }
 

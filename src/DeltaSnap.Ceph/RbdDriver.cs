@@ -39,7 +39,9 @@ public sealed class RbdDriver : VolumeDriver
     public override DeltaSnap.Delta.DeltaStreamPayloadKind NativePayloadKind => DeltaSnap.Delta.DeltaStreamPayloadKind.RbdDiff;
 
     /// <inheritdoc />
-    public override NameRules VolumeNameRules { get; } = new() { AllowSlash = true };
+    public override NameRules VolumeNameRules => ImageNames;
+
+    internal static NameRules ImageNames { get; } = new() { AllowSlash = true };
 
     /// <summary>Connects to the cluster the options name.</summary>
     /// <param name="options">Connection and creation settings; null for the defaults (<c>CEPH_CONF</c>, <c>client.admin</c>).</param>

@@ -42,6 +42,8 @@ namespace DeltaSnap.Ceph
             {
                 throw new FormatException($"'{Scheme}:{path}' is not an rbd address: expected {AddressSyntax}.");
             }
+            // Names are checked before any connection is attempted.
+            RbdDriver.ImageNames.Validate(path, "RBD pool/image name");
             return new VolumeAddress(Scheme, path[..slash], path);
         }
 

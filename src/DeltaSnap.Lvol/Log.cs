@@ -11,8 +11,8 @@ internal static partial class Log
     [LoggerMessage(2002, LogLevel.Debug, "Opened lvol store {Path} at metadata sequence {Sequence} with {Count} lvol(s)")]
     public static partial void StoreOpened(ILogger logger, string path, ulong sequence, int count);
 
-    [LoggerMessage(2003, LogLevel.Warning, "Lvol store {Path}: the newest {Skipped} metadata copy was torn (an interrupted commit); recovered sequence {Sequence}")]
-    public static partial void MetadataFallback(ILogger logger, string path, ulong sequence, int skipped);
+    [LoggerMessage(2003, LogLevel.Warning, "Lvol store {Path}: metadata damaged, opened the older copy at sequence {Sequence}: {Damage}")]
+    public static partial void MetadataFallback(ILogger logger, string path, ulong sequence, string damage);
 
     [LoggerMessage(2004, LogLevel.Error, "Lvol store {Path}: a metadata commit failed; the last committed state stays on disk")]
     public static partial void CommitFailed(ILogger logger, Exception exception, string path);

@@ -25,6 +25,9 @@ internal sealed record LvolDiffHeader
     public SnapshotIdentity? Base { get; init; }
 
     public SnapshotIdentity? BaseReceivedFrom { get; init; }
+
+    /// <summary>What every record's CRC-32C starts from (version 2): the CRC-32C of the header's CRC bytes, which binds records to their header.</summary>
+    public uint RecordSeed { get; init; }
 }
 
 /// <summary>The kinds of record of an lvol diff stream.</summary>
@@ -44,9 +47,12 @@ internal enum LvolDiffRecordKind : byte
 internal static class LvolDiffStream
 {
     public const int MaxDataRecord = 1 << 20;
-    private const uint Version = 1;
+    private const uint Version = 2;
     private const int RecordHeaderSize = 1 + 8 + 8 + 4;
     private static readonly byte[] Magic = "DSLVDIFF"u8.ToArray();
+
+    /// <summary>The record seed of an encoded header: the CRC-32C of its last 4 bytes (its own CRC).</summary>
+    public static uint SeedOf(byte[] encodedHeader) => Crc32C.Compute(encodedHeader.AsSpan(encodedHeader.Length - 4));
 
     public static byte[] EncodeHeader(LvolDiffHeader header)
     {
@@ -74,6 +80,11 @@ internal static class LvolDiffStream
             throw new CorruptDataException("The stream is not an lvol diff stream (bad magic).");
         }
         var version = BinaryPrimitives.ReadUInt32LittleEndian(fixedPart.AsSpan(8));
+        if (version == 1)
+        {
+            throw new CorruptDataException(
+                "The lvol diff stream has version 1, which this library no longer reads: its records are not bound to its header, so a spliced stream passes every check. Send it again.");
+        }
         if (version != Version)
         {
             throw new CorruptDataException($"The lvol diff stream has version {version}; this library reads version {Version}.");
@@ -92,19 +103,28 @@ internal static class LvolDiffStream
         {
             throw new CorruptDataException("The lvol diff stream's header is corrupt (CRC mismatch).");
         }
+        var volumeSize = BinaryPrimitives.ReadInt64LittleEndian(fixedPart.AsSpan(12));
+        var clusterSize = BinaryPrimitives.ReadUInt32LittleEndian(fixedPart.AsSpan(20));
+        var ticks = BinaryPrimitives.ReadInt64LittleEndian(fixedPart.AsSpan(24));
+        if (volumeSize <= 0 || clusterSize is < ClusterLayout.MinClusterSize or > ClusterLayout.MaxClusterSize || !System.Numerics.BitOperations.IsPow2(clusterSize)
+            || ticks < DateTimeOffset.MinValue.UtcTicks || ticks > DateTimeOffset.MaxValue.UtcTicks)
+        {
+            throw new CorruptDataException($"The lvol diff stream's header is malformed: volume size {volumeSize}, cluster size {clusterSize}, creation time {ticks} ticks.");
+        }
         try
         {
             return new LvolDiffHeader
             {
-                VolumeSize = BinaryPrimitives.ReadInt64LittleEndian(fixedPart.AsSpan(12)),
-                ClusterSize = (int)BinaryPrimitives.ReadUInt32LittleEndian(fixedPart.AsSpan(20)),
-                CreatedUtc = new DateTimeOffset(BinaryPrimitives.ReadInt64LittleEndian(fixedPart.AsSpan(24)), TimeSpan.Zero),
+                VolumeSize = volumeSize,
+                ClusterSize = (int)clusterSize,
+                CreatedUtc = new DateTimeOffset(ticks, TimeSpan.Zero),
                 SnapshotName = strings[0],
                 Snapshot = SnapshotIdentity.Parse(strings[1]),
                 SnapshotReceivedFrom = strings[2].Length == 0 ? null : SnapshotIdentity.Parse(strings[2]),
                 BaseName = strings[3].Length == 0 ? null : strings[3],
                 Base = strings[4].Length == 0 ? null : SnapshotIdentity.Parse(strings[4]),
                 BaseReceivedFrom = strings[5].Length == 0 ? null : SnapshotIdentity.Parse(strings[5]),
+                RecordSeed = Crc32C.Compute(expected),
             };
         }
         catch (Exception e) when (e is FormatException or ArgumentException)
@@ -114,13 +134,13 @@ internal static class LvolDiffStream
     }
 
     /// <summary>Appends a record header (and, for data, its payload) to <paramref name="w"/>.</summary>
-    public static void PutRecord(ArrayBufferWriter<byte> w, LvolDiffRecordKind kind, long offset, long length, ReadOnlySpan<byte> payload)
+    public static void PutRecord(ArrayBufferWriter<byte> w, uint seed, LvolDiffRecordKind kind, long offset, long length, ReadOnlySpan<byte> payload)
     {
         var span = w.GetSpan(RecordHeaderSize);
         span[0] = (byte)kind;
         BinaryPrimitives.WriteInt64LittleEndian(span[1..], offset);
         BinaryPrimitives.WriteInt64LittleEndian(span[9..], length);
-        var crc = Crc32C.Compute(span[..17]);
+        var crc = Crc32C.Append(seed, span[..17]);
         if (kind == LvolDiffRecordKind.Data)
         {
             crc = Crc32C.Append(crc, payload);
@@ -134,13 +154,13 @@ internal static class LvolDiffStream
     }
 
     /// <summary>Reads the next record; for data, fills <paramref name="payload"/> (at least <see cref="MaxDataRecord"/> bytes) and checks its CRC.</summary>
-    public static async Task<(LvolDiffRecordKind Kind, long Offset, long Length)> ReadRecordAsync(Stream source, byte[] payload, CancellationToken cancellationToken)
+    public static async Task<(LvolDiffRecordKind Kind, long Offset, long Length)> ReadRecordAsync(Stream source, uint seed, byte[] payload, CancellationToken cancellationToken)
     {
         var head = await ReadAsync(source, RecordHeaderSize, "record", cancellationToken).ConfigureAwait(false);
         var kind = (LvolDiffRecordKind)head[0];
         var offset = BinaryPrimitives.ReadInt64LittleEndian(head.AsSpan(1));
         var length = BinaryPrimitives.ReadInt64LittleEndian(head.AsSpan(9));
-        var crc = Crc32C.Compute(head.AsSpan(0, 17));
+        var crc = Crc32C.Append(seed, head.AsSpan(0, 17));
         if (kind is not (LvolDiffRecordKind.Data or LvolDiffRecordKind.Zero or LvolDiffRecordKind.End) || offset < 0 || length < 0
             || (kind == LvolDiffRecordKind.Data && length > MaxDataRecord))
         {
@@ -156,6 +176,16 @@ internal static class LvolDiffStream
             throw new CorruptDataException($"The lvol diff stream's {kind.ToString().ToLowerInvariant()} record at offset {offset} is corrupt (CRC mismatch).");
         }
         return (kind, offset, length);
+    }
+
+    /// <summary>Throws unless the stream ends here (after the end record).</summary>
+    public static async Task CheckEndOfStreamAsync(Stream source, CancellationToken cancellationToken)
+    {
+        var one = new byte[1];
+        if (await source.ReadAsync(one, cancellationToken).ConfigureAwait(false) != 0)
+        {
+            throw new CorruptDataException("The lvol diff stream goes on after its end record: it is damaged or two streams were joined.");
+        }
     }
 
     private static async Task<byte[]> ReadAsync(Stream source, int count, string what, CancellationToken cancellationToken)

@@ -44,7 +44,7 @@ public sealed class LvolDriver : VolumeDriver
     public override NameRules VolumeNameRules => VolumeNames;
 
     /// <summary>Snapshot names: as volume names.</summary>
-    public override NameRules SnapshotNameRules { get; } = new() { MaxLength = 120 };
+    public override NameRules SnapshotNameRules => VolumeNames;
 
     /// <summary>
     /// Opens the store at <paramref name="storePath"/>. Drivers opened on the same path in one process share the

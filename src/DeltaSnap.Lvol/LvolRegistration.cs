@@ -58,6 +58,8 @@ namespace DeltaSnap.Lvol
             {
                 throw new FormatException($"'{Scheme}:{path}' is not an lvol address: expected {AddressSyntax}.");
             }
+            // The name is checked before the store is opened.
+            LvolDriver.VolumeNames.Validate(path[(hash + 1)..], "volume name");
             return new VolumeAddress(Scheme, path[..hash], path[(hash + 1)..]);
         }
 

@@ -166,9 +166,10 @@ public sealed partial class LvolStore
             }
             if (n == 0)
             {
-                // A cluster allocated but never written past the end of the file reads zeros.
-                target.Span.Clear();
-                break;
+                // Only blocks that were written are read from the file, so the file ending before them is damage:
+                // reading zeros there would be wrong data.
+                throw new CorruptDataException(
+                    $"Lvol store {Path} is damaged: it is shorter than its metadata says (data expected at byte {fileOffset}, the file ends before it).");
             }
             target = target[n..];
             fileOffset += n;

@@ -251,11 +251,12 @@ public sealed partial class LvolStore
 
     private void LoadNewestMetadata()
     {
-        var (image, slot, skipped) = ReadNewestImage();
-        if (skipped > 0)
+        var (image, slot, fallback) = ReadNewestImage();
+        if (fallback is not null)
         {
-            Log.MetadataFallback(_logger, Path, image.Sequence, skipped);
+            Log.MetadataFallback(_logger, Path, image.Sequence, fallback.Damage);
         }
+        MetadataFallback = fallback;
         Name = image.Name;
         _sequence = image.Sequence;
         _slot = slot;
@@ -269,6 +270,7 @@ public sealed partial class LvolStore
                 _clusters.MarkUsed(p);
             }
         }
+        // The copy passed Check (unique UUIDs and names, parents that exist, no parent cycle), so these cannot fail.
         foreach (var r in image.Lvols)
         {
             var node = new LvolNode(r.Uuid, r.Name, r.Size)
@@ -289,59 +291,135 @@ public sealed partial class LvolStore
         {
             if (r.ParentUuid != Guid.Empty)
             {
-                _byUuid[r.Uuid].Parent = _byUuid.TryGetValue(r.ParentUuid, out var parent)
-                    ? parent
-                    : throw new CorruptDataException($"Lvol {r.Name} in store {Path} names parent {r.ParentUuid}, which does not exist.");
+                _byUuid[r.Uuid].Parent = _byUuid[r.ParentUuid];
             }
         }
     }
 
-    /// <summary>Reads both slots and returns the newest metadata copy that is intact.</summary>
-    private (MetadataImage Image, int Slot, int Skipped) ReadNewestImage()
+    /// <summary>
+    /// Reads both slots and returns the newest metadata copy that is intact and consistent, and — when that is not the
+    /// newest copy the slots name, or a slot is damaged — what was skipped (never silent: the caller logs it, fsck
+    /// reports it as damage).
+    /// </summary>
+    private (MetadataImage Image, int Slot, LvolMetadataFallback? Fallback) ReadNewestImage()
     {
+        long fileLength;
+        try
+        {
+            fileLength = RandomAccess.GetLength(_file);
+        }
+        catch (IOException e)
+        {
+            throw IoFailure($"Cannot read lvol store {Path}", e);
+        }
         var candidates = new List<(ulong Sequence, int Slot, long Start, long Count, long Length, uint Crc)>();
+        var damage = new List<string>();
+        var emptySlots = new List<int>();
         for (var slot = 0; slot < 2; slot++)
         {
             var buffer = new byte[SlotUsedBytes];
-            if (RandomAccess.Read(_file, buffer, SlotOffset + ((long)slot * SlotSize)) != SlotUsedBytes
-                || !buffer.AsSpan(0, 8).SequenceEqual(SlotMagic)
-                || BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(60)) != Crc32C.Compute(buffer.AsSpan(0, 60))
-                || new Guid(buffer.AsSpan(44, 16)) != Uuid)
+            var read = RandomAccess.Read(_file, buffer, SlotOffset + ((long)slot * SlotSize));
+            string? problem = null;
+            if (read != SlotUsedBytes)
             {
+                problem = $"metadata slot {slot} is cut short (the file ends at byte {fileLength})";
+            }
+            else if (buffer.AsSpan().IndexOfAnyExcept((byte)0) < 0)
+            {
+                emptySlots.Add(slot);
+                continue;
+            }
+            else if (!buffer.AsSpan(0, 8).SequenceEqual(SlotMagic))
+            {
+                problem = $"metadata slot {slot} has a bad magic";
+            }
+            else if (BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(60)) != Crc32C.Compute(buffer.AsSpan(0, 60)))
+            {
+                problem = $"metadata slot {slot} fails its CRC";
+            }
+            else if (new Guid(buffer.AsSpan(44, 16)) != Uuid)
+            {
+                problem = $"metadata slot {slot} belongs to another store";
+            }
+            if (problem is not null)
+            {
+                damage.Add(problem);
                 continue;
             }
             candidates.Add((BinaryPrimitives.ReadUInt64LittleEndian(buffer.AsSpan(8)), slot,
                 BinaryPrimitives.ReadInt64LittleEndian(buffer.AsSpan(16)), BinaryPrimitives.ReadInt64LittleEndian(buffer.AsSpan(24)),
                 BinaryPrimitives.ReadInt64LittleEndian(buffer.AsSpan(32)), BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(40))));
         }
-        var skipped = 0;
-        string? lastProblem = null;
+        ulong? newestSkipped = null;
+        var dataClusters = fileLength > DataOffset ? (fileLength - DataOffset + ClusterSize - 1) >> ClusterShift : 0;
         foreach (var c in candidates.OrderByDescending(c => c.Sequence))
         {
-            if (c.Length <= 0 || c.Length > c.Count << ClusterShift || c.Start < 0 || c.Length > int.MaxValue)
+            string? problem = null;
+            MetadataImage? image = null;
+            if (c.Start < 0 || c.Count <= 0 || c.Start > dataClusters || c.Count > dataClusters - c.Start
+                || c.Length <= 0 || c.Length > c.Count << ClusterShift || c.Length > int.MaxValue)
             {
-                skipped++;
-                lastProblem = $"slot {c.Slot} (sequence {c.Sequence}) names an impossible metadata extent";
+                problem = $"slot {c.Slot} (sequence {c.Sequence}) names a metadata extent ({c.Count} cluster(s) at cluster {c.Start}, {c.Length} bytes) that the file does not hold";
+            }
+            else
+            {
+                var blob = new byte[c.Length];
+                var read = RandomAccess.Read(_file, blob, FileOffsetOf(c.Start));
+                if (read != blob.Length)
+                {
+                    problem = $"the metadata of slot {c.Slot} (sequence {c.Sequence}) is cut short: the file ends at byte {fileLength}";
+                }
+                else if (Crc32C.Compute(blob) != c.Crc)
+                {
+                    problem = $"the metadata of slot {c.Slot} (sequence {c.Sequence}) is torn or corrupt (CRC mismatch)";
+                }
+                else
+                {
+                    try
+                    {
+                        image = ParseImage(blob);
+                        if (image.Sequence != c.Sequence || image.MetadataStart != c.Start || image.MetadataCount != c.Count)
+                        {
+                            problem = $"the metadata of slot {c.Slot} (sequence {c.Sequence}) does not match its slot";
+                        }
+                        else if (Check(image, fileLength) is { Fatal: > 0 } report)
+                        {
+                            problem = $"the metadata of slot {c.Slot} (sequence {c.Sequence}) is inconsistent: {report.Problems[0]}" +
+                                (report.Fatal > 1 ? $" (and {report.Fatal - 1} more problem(s))" : "");
+                        }
+                    }
+                    catch (CorruptDataException e)
+                    {
+                        problem = $"slot {c.Slot} (sequence {c.Sequence}): {e.Message}";
+                    }
+                }
+            }
+            if (problem is not null)
+            {
+                damage.Add(problem);
+                newestSkipped ??= c.Sequence;
                 continue;
             }
-            var blob = new byte[c.Length];
-            var read = RandomAccess.Read(_file, blob, FileOffsetOf(c.Start));
-            if (read != blob.Length || Crc32C.Compute(blob) != c.Crc)
+            // An empty slot is expected only before the second commit (the first commit writes slot 0).
+            if (image!.Sequence > 1)
             {
-                skipped++;
-                lastProblem = $"the metadata of slot {c.Slot} (sequence {c.Sequence}) is torn or corrupt";
-                continue;
+                damage.AddRange(emptySlots.Select(s => $"metadata slot {s} is zeroed"));
             }
-            var image = ParseImage(blob);
-            if (image.Sequence != c.Sequence || image.MetadataStart != c.Start || image.MetadataCount != c.Count)
+            if (damage.Count == 0)
             {
-                skipped++;
-                lastProblem = $"the metadata of slot {c.Slot} does not match its slot";
-                continue;
+                return (image, c.Slot, null);
             }
-            return (image, c.Slot, skipped);
+            var lost = newestSkipped is { } n && n > image.Sequence
+                ? $"the commit(s) after sequence {image.Sequence} (up to sequence {n}) are lost"
+                : $"if the damaged slot held a newer commit than sequence {image.Sequence}, that commit is lost";
+            return (image, c.Slot, new LvolMetadataFallback(image.Sequence, newestSkipped > image.Sequence ? newestSkipped : null,
+                $"{string.Join("; ", damage)}; opened metadata sequence {image.Sequence}: {lost}"));
         }
-        throw new CorruptDataException($"Lvol store {Path} has no intact metadata copy" + (lastProblem is null ? "." : $": {lastProblem}."));
+        if (candidates.Count == 0 && damage.Count == 0)
+        {
+            throw new CorruptDataException($"Lvol store {Path} has no metadata copy: both metadata slots are zeroed.");
+        }
+        throw new CorruptDataException($"Lvol store {Path} has no intact metadata copy: {string.Join("; ", damage)}.");
     }
 
     private MetadataImage ParseImage(byte[] blob)
@@ -350,9 +428,9 @@ public sealed partial class LvolStore
         {
             return ParseImageCore(blob);
         }
-        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or InvalidOperationException or DecoderFallbackException)
+        catch (DecoderFallbackException e)
         {
-            throw new CorruptDataException($"The metadata of lvol store {Path} is malformed: {e.Message}", e);
+            throw new CorruptDataException($"The metadata of lvol store {Path} is malformed: a name is not valid UTF-8.", e);
         }
     }
 
@@ -388,13 +466,15 @@ public sealed partial class LvolStore
             throw new CorruptDataException($"The metadata of lvol store {Path} names {image.PhysicalCount} physical clusters.");
         }
         var pos = BlobHeaderSize;
-        image.Name = ReadString16(span, ref pos);
+        image.Name = ReadString16(span, ref pos, "the store name");
         var bitmapBytes = (int)((image.PhysicalCount + 7) >> 3);
+        Need(span, pos, bitmapBytes, "the allocation map");
         image.Bitmap = span.Slice(pos, bitmapBytes).ToArray();
         pos += bitmapBytes;
-        var count = ReadU32(span, ref pos);
+        var count = ReadU32(span, ref pos, "the lvol count");
         for (var i = 0u; i < count; i++)
         {
+            Need(span, pos, 52, $"lvol record {i}");
             var r = new LvolRecord
             {
                 Uuid = new Guid(span.Slice(pos, 16)),
@@ -404,21 +484,32 @@ public sealed partial class LvolStore
             var flags = BinaryPrimitives.ReadUInt32LittleEndian(span[(pos + 40)..]);
             r.IsSnapshot = (flags & FlagSnapshot) != 0;
             r.IsThin = (flags & FlagThin) != 0;
-            r.CreatedUtc = new DateTimeOffset(BinaryPrimitives.ReadInt64LittleEndian(span[(pos + 44)..]), TimeSpan.Zero);
+            var ticks = BinaryPrimitives.ReadInt64LittleEndian(span[(pos + 44)..]);
+            if (ticks < DateTimeOffset.MinValue.UtcTicks || ticks > DateTimeOffset.MaxValue.UtcTicks)
+            {
+                throw Malformed($"lvol record {i} has an impossible creation time ({ticks} ticks)");
+            }
+            r.CreatedUtc = new DateTimeOffset(ticks, TimeSpan.Zero);
             pos += 52;
-            r.Name = ReadString16(span, ref pos);
-            var xattrs = ReadU32(span, ref pos);
+            r.Name = ReadString16(span, ref pos, $"the name of lvol record {i}");
+            var xattrs = ReadU32(span, ref pos, $"the xattr count of lvol '{r.Name}'");
             for (var x = 0u; x < xattrs; x++)
             {
-                var key = ReadString16(span, ref pos);
-                var length = (int)ReadU32(span, ref pos);
-                r.Xattrs[key] = span.Slice(pos, length).ToArray();
-                pos += length;
+                var key = ReadString16(span, ref pos, $"an xattr name of lvol '{r.Name}'");
+                var length = ReadU32(span, ref pos, $"xattr '{key}' of lvol '{r.Name}'");
+                Need(span, pos, length, $"xattr '{key}' of lvol '{r.Name}'");
+                if (!r.Xattrs.TryAdd(key, span.Slice(pos, (int)length).ToArray()))
+                {
+                    throw Malformed($"lvol '{r.Name}' has xattr '{key}' twice");
+                }
+                pos += (int)length;
             }
+            Need(span, pos, 8, $"the cluster map of lvol '{r.Name}'");
             var entries = BinaryPrimitives.ReadUInt64LittleEndian(span[pos..]);
             pos += 8;
             for (var e = 0ul; e < entries; e++)
             {
+                Need(span, pos, 17, $"cluster map entry {e} of lvol '{r.Name}'");
                 var index = BinaryPrimitives.ReadInt64LittleEndian(span[pos..]);
                 var physical = BinaryPrimitives.ReadInt64LittleEndian(span[(pos + 8)..]);
                 var entryFlags = span[pos + 16];
@@ -429,8 +520,13 @@ public sealed partial class LvolStore
                     Physical = physical,
                     Opaque = (entryFlags & EntryOpaque) != 0,
                 };
+                if ((entryFlags & ~(EntryPartial | EntryOpaque | EntryZero)) != 0)
+                {
+                    throw Malformed($"cluster map entry {e} of lvol '{r.Name}' has unknown flags 0x{entryFlags:x2}");
+                }
                 if ((entryFlags & EntryPartial) != 0)
                 {
+                    Need(span, pos, 8L * WordsPerCluster, $"the block bitmap of cluster {index} of lvol '{r.Name}'");
                     entry.Valid = new ulong[WordsPerCluster];
                     for (var w = 0; w < WordsPerCluster; w++)
                     {
@@ -440,7 +536,7 @@ public sealed partial class LvolStore
                 }
                 if (index < 0 || r.Map.Get(index).IsPresent)
                 {
-                    throw new CorruptDataException($"Lvol {r.Name} in store {Path} maps cluster {index} twice or at a negative index.");
+                    throw Malformed($"lvol '{r.Name}' maps cluster {index} twice or at a negative index");
                 }
                 r.Map.Set(index, entry);
             }
@@ -453,21 +549,37 @@ public sealed partial class LvolStore
         return image;
     }
 
-    private static uint ReadU32(ReadOnlySpan<byte> span, ref int pos)
+    private CorruptDataException Malformed(string what) => new($"The metadata of lvol store {Path} is malformed: {what}.");
+
+    /// <summary>Throws unless <paramref name="count"/> bytes follow <paramref name="pos"/> before the metadata's CRC.</summary>
+    private void Need(ReadOnlySpan<byte> span, int pos, long count, string what)
     {
+        if (count < 0 || count > span.Length - 4 - pos)
+        {
+            throw Malformed($"{what} ({count} bytes at byte {pos}) runs past the end of the metadata ({span.Length} bytes)");
+        }
+    }
+
+    private uint ReadU32(ReadOnlySpan<byte> span, ref int pos, string what)
+    {
+        Need(span, pos, 4, what);
         var value = BinaryPrimitives.ReadUInt32LittleEndian(span[pos..]);
         pos += 4;
         return value;
     }
 
-    private static string ReadString16(ReadOnlySpan<byte> span, ref int pos)
+    private string ReadString16(ReadOnlySpan<byte> span, ref int pos, string what)
     {
+        Need(span, pos, 2, what);
         var length = BinaryPrimitives.ReadUInt16LittleEndian(span[pos..]);
         pos += 2;
-        var s = Encoding.UTF8.GetString(span.Slice(pos, length));
+        Need(span, pos, length, what);
+        var s = StrictUtf8.GetString(span.Slice(pos, length));
         pos += length;
         return s;
     }
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>One committed metadata copy as read from disk.</summary>
     private sealed class MetadataImage

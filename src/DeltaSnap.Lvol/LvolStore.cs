@@ -116,6 +116,13 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
     /// <summary>The most data clusters the store may hold; 0 for as many as the disk takes.</summary>
     public long CapacityClusters => _clusters.Capacity;
 
+    /// <summary>
+    /// When open found the newest metadata copy damaged and recovered an older one (the last commit may be gone): what
+    /// was damaged and lost. Null when the newest copy was intact. It is logged as a warning and reported by
+    /// <see cref="FsckAsync"/>; it stays set until the store is reopened.
+    /// </summary>
+    public LvolMetadataFallback? MetadataFallback { get; private set; }
+
     /// <summary>The committed metadata's sequence number (it grows by one per commit).</summary>
     public ulong Sequence
     {
@@ -230,6 +237,10 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
             var uuid = new Guid(superblock.AsSpan(24, 16));
             var dataOffset = BinaryPrimitives.ReadInt64LittleEndian(superblock.AsSpan(40));
             var capacity = BinaryPrimitives.ReadInt64LittleEndian(superblock.AsSpan(48));
+            if (dataOffset < HeaderBytes || dataOffset % BlockSize != 0 || dataOffset > 1L << 40 || capacity < 0)
+            {
+                throw new CorruptDataException($"The superblock of lvol store {path} is corrupt: data offset {dataOffset}, capacity {capacity} clusters.");
+            }
             var store = new LvolStore(path, file, uuid, clusterSize, dataOffset, capacity, logger);
             store.LoadNewestMetadata();
             Log.StoreOpened(logger, path, store._sequence, store._byUuid.Count);
@@ -380,18 +391,25 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
     internal static void ValidateLvolName(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        if (name.Length == 0 || Encoding.UTF8.GetByteCount(name) > MaxNameBytes || name.Any(char.IsControl) || name.Contains('/', StringComparison.Ordinal))
+        if (name.Length == 0 || Encoding.UTF8.GetByteCount(name) > MaxNameBytes || name.Any(IsHiddenCharacter) || name.Contains('/', StringComparison.Ordinal))
         {
             throw new LvolException(LvolErrno.EINVAL,
-                $"'{name}' is not a valid lvol name: it must be 1 to {MaxNameBytes} bytes, without '/' or control characters.");
+                $"'{Printable(name)}' is not a valid lvol name: it must be 1 to {MaxNameBytes} bytes, without '/', control characters or invisible format characters (bidirectional overrides, zero-width characters).");
         }
     }
 
     private static void ValidateStoreName(string name)
     {
-        if (string.IsNullOrEmpty(name) || Encoding.UTF8.GetByteCount(name) > MaxNameBytes || name.Any(char.IsControl) || name.Contains('/', StringComparison.Ordinal))
+        if (string.IsNullOrEmpty(name) || Encoding.UTF8.GetByteCount(name) > MaxNameBytes || name.Any(IsHiddenCharacter) || name.Contains('/', StringComparison.Ordinal))
         {
-            throw new LvolException(LvolErrno.EINVAL, $"'{name}' is not a valid store name: 1 to {MaxNameBytes} bytes, without '/' or control characters.");
+            throw new LvolException(LvolErrno.EINVAL, $"'{Printable(name)}' is not a valid store name: 1 to {MaxNameBytes} bytes, without '/', control characters or invisible format characters.");
         }
     }
+
+    /// <summary>Control characters, format characters (U+202E and the like), line separators and surrogates: what makes a listing lie.</summary>
+    private static bool IsHiddenCharacter(char c) =>
+        char.IsControl(c) || char.IsSurrogate(c) || char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.Format
+            or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator;
+
+    private static string Printable(string name) => new(name.Take(80).Select(c => IsHiddenCharacter(c) ? '?' : c).ToArray());
 }

@@ -159,7 +159,9 @@ public sealed class LvolVolume : Volume
             BaseReceivedFrom = baseInfo?.ReceivedFrom,
         };
         var changed = Store.GetChangedRanges(baseSnapshot is null ? null : SnapshotLvolName(baseSnapshot), SnapshotLvolName(snapshot));
-        await destination.WriteAsync(LvolDiffStream.EncodeHeader(header), cancellationToken).ConfigureAwait(false);
+        var encodedHeader = LvolDiffStream.EncodeHeader(header);
+        var seed = LvolDiffStream.SeedOf(encodedHeader);
+        await destination.WriteAsync(encodedHeader, cancellationToken).ConfigureAwait(false);
 
         var device = Store.OpenDevice(SnapshotLvolName(snapshot));
         await using var deviceScope = device.ConfigureAwait(false);
@@ -192,11 +194,11 @@ public sealed class LvolVolume : Volume
                         }
                         if (zero)
                         {
-                            LvolDiffStream.PutRecord(batch, LvolDiffRecordKind.Zero, offset + pos, run - pos, default);
+                            LvolDiffStream.PutRecord(batch, seed, LvolDiffRecordKind.Zero, offset + pos, run - pos, default);
                         }
                         else
                         {
-                            LvolDiffStream.PutRecord(batch, LvolDiffRecordKind.Data, offset + pos, run - pos, data.AsSpan(pos, run - pos));
+                            LvolDiffStream.PutRecord(batch, seed, LvolDiffRecordKind.Data, offset + pos, run - pos, data.AsSpan(pos, run - pos));
                             dataBytes += run - pos;
                         }
                         records++;
@@ -210,7 +212,7 @@ public sealed class LvolVolume : Volume
                     offset += length;
                 }
             }
-            LvolDiffStream.PutRecord(batch, LvolDiffRecordKind.End, records, dataBytes, default);
+            LvolDiffStream.PutRecord(batch, seed, LvolDiffRecordKind.End, records, dataBytes, default);
             await destination.WriteAsync(batch.WrittenMemory, cancellationToken).ConfigureAwait(false);
             await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -251,7 +253,7 @@ public sealed class LvolVolume : Volume
         }
         try
         {
-            await WriteRecordsAsync(source, scratch, diff.VolumeSize, cancellationToken).ConfigureAwait(false);
+            await WriteRecordsAsync(source, scratch, diff.VolumeSize, diff.RecordSeed, cancellationToken).ConfigureAwait(false);
             var xattrs = new Dictionary<string, byte[]>(StringComparer.Ordinal)
             {
                 [ReceivedFromXattr] = Encoding.UTF8.GetBytes(request.Snapshot.Identity.ToString()),
@@ -270,7 +272,7 @@ public sealed class LvolVolume : Volume
         return ReadLineage().Find(request.Snapshot.Name)!;
     }
 
-    private async Task WriteRecordsAsync(Stream source, string scratch, long volumeSize, CancellationToken cancellationToken)
+    private async Task WriteRecordsAsync(Stream source, string scratch, long volumeSize, uint seed, CancellationToken cancellationToken)
     {
         var payload = ArrayPool<byte>.Shared.Rent(LvolDiffStream.MaxDataRecord);
         try
@@ -280,13 +282,14 @@ public sealed class LvolVolume : Volume
             long records = 0, dataBytes = 0;
             while (true)
             {
-                var (kind, offset, length) = await LvolDiffStream.ReadRecordAsync(source, payload, cancellationToken).ConfigureAwait(false);
+                var (kind, offset, length) = await LvolDiffStream.ReadRecordAsync(source, seed, payload, cancellationToken).ConfigureAwait(false);
                 if (kind == LvolDiffRecordKind.End)
                 {
                     if (offset != records || length != dataBytes)
                     {
                         throw new CorruptDataException($"The lvol diff stream ends after {records} records and {dataBytes} data bytes, but its end record says {offset} and {length}.");
                     }
+                    await LvolDiffStream.CheckEndOfStreamAsync(source, cancellationToken).ConfigureAwait(false);
                     break;
                 }
                 if (offset > volumeSize - length)

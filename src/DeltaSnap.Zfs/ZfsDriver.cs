@@ -20,7 +20,7 @@ public sealed class ZfsDriver : VolumeDriver
     /// <summary>The pool-level dataset under which read-only snapshot views are cloned (see <see cref="ZfsDriverOptions.SnapshotViews"/>).</summary>
     public const string ViewsDatasetName = "deltasnap-views";
 
-    private static readonly NameRules DatasetRules = new()
+    internal static readonly NameRules DatasetRules = new()
     {
         AllowSlash = true,
         // '%' marks ZFS's own hidden datasets (%recv); '@' and '#' separate snapshots and bookmarks.

@@ -46,6 +46,8 @@ namespace DeltaSnap.Zfs
             {
                 throw new FormatException($"'{Scheme}:{path}' is not a zfs address: expected {AddressSyntax}.");
             }
+            // Names are checked before any zfs command runs.
+            ZfsDriver.DatasetRules.Validate(path, "ZFS dataset name");
             return new VolumeAddress(Scheme, path[..slash], path);
         }
 

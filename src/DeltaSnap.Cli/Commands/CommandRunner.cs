@@ -109,6 +109,11 @@ internal static class CommandRunner
                 await output.Error.WriteLineAsync(FormatError(e.Message) + " " + HelpHint(parseResult)).ConfigureAwait(false);
                 return ExitCodes.Usage;
             }
+            catch (DeltaSnap.Drivers.InvalidNameException e)
+            {
+                await output.Error.WriteLineAsync(FormatError(e.Message)).ConfigureAwait(false);
+                return ExitCodes.Usage;
+            }
             catch (Exception e)
             {
                 await output.Error.WriteLineAsync(FormatError(Describe(e))).ConfigureAwait(false);
@@ -131,7 +136,7 @@ internal static class CommandRunner
     /// <summary>The exit code for a handler that threw <paramref name="e"/>.</summary>
     public static int ExitCodeOf(Exception e) => e switch
     {
-        UsageException => ExitCodes.Usage,
+        UsageException or DeltaSnap.Drivers.InvalidNameException => ExitCodes.Usage,
         OperationCanceledException => ExitCodes.Cancelled,
         _ => ExitCodes.Failure,
     };
@@ -143,7 +148,7 @@ internal static class CommandRunner
         return e switch
         {
             OperationCanceledException => "Cancelled.",
-            UnauthorizedAccessException or IOException or DeltaSnapException or UsageException => e.Message,
+            UnauthorizedAccessException or IOException or DeltaSnapException or UsageException or DeltaSnap.Drivers.InvalidNameException => e.Message,
             // Anything else is a bug in the tool or the library: still one line, but say what it was.
             _ => $"{e.Message} ({e.GetType().Name})",
         };

@@ -13,7 +13,7 @@ namespace DeltaSnap.Delta;
 public static class DeltaStream
 {
     /// <summary>The format version this library writes, and the only one it reads.</summary>
-    public const ushort FormatVersion = 1;
+    public const ushort FormatVersion = 2;
 
     /// <summary>The default largest payload of one record: 1 MiB.</summary>
     public const int DefaultMaxRecordPayload = 1024 * 1024;
@@ -98,5 +98,66 @@ public static class DeltaStream
             }
         }
         return new DeltaStreamApplyResult(records, written, zeroed, unmapped, reader.Trailer!);
+    }
+
+    /// <summary>
+    /// Applies a block stream to <paramref name="target"/> so that a stream rejected at any point leaves the target
+    /// as it was: before anything is written the header's volume size is checked against the target; what each record
+    /// overwrites is kept in an undo journal; when a record, the trailer, the end of the stream or
+    /// <see cref="DeltaStreamApplyOptions.Verify"/> fails — or the operation is cancelled — the target is put back
+    /// and flushed before the exception surfaces. On success the target is flushed and the journal discarded.
+    /// </summary>
+    /// <param name="reader">The stream to apply; its header may already have been read.</param>
+    /// <param name="target">The device to write; the same size as the stream's volume.</param>
+    /// <param name="options">The final check and where the journal goes; null for none and the temporary directory.</param>
+    /// <param name="cancellationToken">Cancels the reading and writing (the target is rolled back).</param>
+    /// <returns>What was applied, with the trailer.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="InvalidOperationException">The stream carries a native stream, not blocks; or the reader was already read past its records.</exception>
+    /// <exception cref="DeltaStreamException">The stream is corrupt, truncated, of an unknown version, or for a volume of another size. The target is unchanged.</exception>
+    /// <exception cref="DeltaSnapException">Rolling the target back failed after the stream was rejected: the target may be partly written.</exception>
+    /// <exception cref="IOException">Reading the stream or writing the target failed (the target is rolled back).</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled (the target is rolled back).</exception>
+    public static async Task<DeltaStreamApplyResult> ApplyOrRollBackAsync(DeltaStreamReader reader, Devices.BlockDevice target, DeltaStreamApplyOptions? options,
+        CancellationToken cancellationToken = default)
+    {
+        ThrowHelper.ThrowIfNull(reader);
+        ThrowHelper.ThrowIfNull(target);
+        options ??= new DeltaStreamApplyOptions();
+        var header = await reader.ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
+        if (header.VolumeSize != target.Length)
+        {
+            throw new DeltaStreamException(
+                $"The delta stream is for a volume of {header.VolumeSize} bytes, but the target device holds {target.Length} bytes: nothing was written.",
+                reader.BytesRead, null);
+        }
+        var journal = new DeltaStreamUndoJournal(target, options.JournalDirectory);
+        await using (journal.ConfigureAwait(false))
+        {
+            try
+            {
+                var result = await ApplyAsync(reader, journal, cancellationToken).ConfigureAwait(false);
+                if (options.Verify is { } verify)
+                {
+                    await verify(result.Trailer, cancellationToken).ConfigureAwait(false);
+                }
+                await target.FlushAsync(cancellationToken).ConfigureAwait(false);
+                return result;
+            }
+            catch (Exception e) when (e is not InvalidOperationException || reader.RecordCount > 0)
+            {
+                try
+                {
+                    await journal.RollBackAsync().ConfigureAwait(false);
+                }
+                catch (Exception rollback) when (rollback is IOException or DeltaSnapException or ObjectDisposedException)
+                {
+                    throw new DeltaSnapException(
+                        $"Applying the delta stream failed ({e.Message}) and putting the target back failed too ({rollback.Message}): the target may be partly written.",
+                        new AggregateException(e, rollback));
+                }
+                throw;
+            }
+        }
     }
 }

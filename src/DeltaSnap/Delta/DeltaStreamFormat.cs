@@ -5,7 +5,7 @@ using DeltaSnap.Checksums;
 namespace DeltaSnap.Delta;
 
 /// <summary>
-/// The byte layout of a delta stream (version 1), shared by <see cref="DeltaStreamWriter"/> and
+/// The byte layout of a delta stream (version 2), shared by <see cref="DeltaStreamWriter"/> and
 /// <see cref="DeltaStreamReader"/>; <c>docs/delta-stream.md</c> describes the same layout in prose.
 /// All integers are little-endian.
 /// </summary>
@@ -87,7 +87,7 @@ internal static class DeltaStreamFormat
         var flags = header[14];
         if ((flags & ~FlagHasBase) != 0 || header[15] != 0)
         {
-            throw Corrupt(14, null, $"the header flags are 0x{flags:x2} 0x{header[15]:x2}; version 1 defines only bit 0 of the first byte.");
+            throw Corrupt(14, null, $"the header flags are 0x{flags:x2} 0x{header[15]:x2}; this version defines only bit 0 of the first byte.");
         }
         var clusterSize = BinaryPrimitives.ReadUInt32LittleEndian(header[16..]);
         if (clusterSize is < ClusterLayout.MinClusterSize or > ClusterLayout.MaxClusterSize || !System.Numerics.BitOperations.IsPow2(clusterSize))
@@ -117,6 +117,13 @@ internal static class DeltaStreamFormat
             MaxRecordPayload = (int)maxRecordPayload,
         };
     }
+
+    /// <summary>
+    /// The value every frame's CRC-32C starts from (version 2): the CRC-32C of the header's own 4 CRC bytes, as if
+    /// they preceded the frame. It binds each record and the trailer to the header of their stream, so a header
+    /// spliced onto another stream's records fails at the first frame.
+    /// </summary>
+    public static uint FrameSeed(ReadOnlySpan<byte> encodedHeader) => Crc32C.Compute(encodedHeader[^CrcSize..]);
 
     /// <summary>Writes the 32 bytes every frame starts with.</summary>
     public static void WriteFrameHeader(Span<byte> destination, byte kind, int payloadLength, long index, long offset, long length)

@@ -29,6 +29,7 @@ public sealed class DeltaStreamReader : IAsyncDisposable, IDisposable
     private bool _holdingBuffer;
     private long _position;
     private long _blockEnd;
+    private uint _frameSeed;
     private long _dataBytes;
     private long _unmappedBytes;
     private Exception? _fault;
@@ -194,11 +195,17 @@ public sealed class DeltaStreamReader : IAsyncDisposable, IDisposable
                 $"this is not a delta stream: it starts with 0x{Convert.ToHexStringLower(prefix[..8])} instead of the magic \"DSNAPDLT\".");
         }
         var version = BinaryPrimitives.ReadUInt16LittleEndian(prefix[8..]);
+        if (version == 1)
+        {
+            throw DeltaStreamFormat.Corrupt(8, null,
+                $"the stream has format version 1, which this DeltaSnap no longer reads: version 1 does not bind its records to its header, "
+                + $"so a spliced stream can pass every check. Send it again from a DeltaSnap that writes version {DeltaStream.FormatVersion}.");
+        }
         if (version != DeltaStream.FormatVersion)
         {
             throw DeltaStreamFormat.Corrupt(8, null,
                 $"the stream has format version {version}, and this DeltaSnap reads only version {DeltaStream.FormatVersion}. "
-                + "Read it with the DeltaSnap version that wrote it, or send it again from a sender that writes version 1.");
+                + $"Read it with the DeltaSnap version that wrote it, or send it again from a sender that writes version {DeltaStream.FormatVersion}.");
         }
         int length = BinaryPrimitives.ReadUInt16LittleEndian(prefix[10..]);
         if (length < DeltaStreamFormat.MinHeaderSize)
@@ -219,6 +226,7 @@ public sealed class DeltaStreamReader : IAsyncDisposable, IDisposable
                     $"the header's CRC-32C is 0x{actual:x8} but the stream says 0x{expected:x8}: the header is corrupt.");
             }
             var result = DeltaStreamFormat.DecodeHeader(header);
+            _frameSeed = DeltaStreamFormat.FrameSeed(header);
             Consume(length);
             return result;
         }
@@ -396,7 +404,7 @@ public sealed class DeltaStreamReader : IAsyncDisposable, IDisposable
     private void VerifyCrc(ReadOnlySequence<byte> frame, long start, long index)
     {
         var covered = frame.Slice(0, frame.Length - DeltaStreamFormat.CrcSize);
-        uint actual = 0;
+        var actual = _frameSeed;
         foreach (var segment in covered)
         {
             actual = Crc32C.Append(actual, segment.Span);

@@ -27,6 +27,7 @@ public sealed class DeltaStreamWriter : DeltaSink, IAsyncDisposable
     private readonly PipeWriter _destination;
     private readonly bool _completeDestination;
     private bool _headerWritten;
+    private uint _frameSeed;
     private bool _completed;
     private bool _disposed;
     private long _blockEnd;
@@ -192,7 +193,7 @@ public sealed class DeltaStreamWriter : DeltaSink, IAsyncDisposable
         WritePendingNative();
         Span<byte> frameHeader = stackalloc byte[DeltaStreamFormat.FrameHeaderSize];
         DeltaStreamFormat.WriteFrameHeader(frameHeader, DeltaStreamFormat.TrailerKind, volumeChecksum.Length, RecordCount, _dataBytes, _unmappedBytes);
-        var crc = Crc32C.Append(Crc32C.Compute(frameHeader), volumeChecksum.Span);
+        var crc = Crc32C.Append(Crc32C.Append(_frameSeed, frameHeader), volumeChecksum.Span);
         _destination.Write(frameHeader);
         _destination.Write(volumeChecksum.Span);
         WriteCrc(crc);
@@ -299,7 +300,7 @@ public sealed class DeltaStreamWriter : DeltaSink, IAsyncDisposable
         Span<byte> frameHeader = stackalloc byte[DeltaStreamFormat.FrameHeaderSize];
         DeltaStreamFormat.WriteFrameHeader(frameHeader, (byte)kind, 0, RecordCount, range.Offset, range.Length);
         _destination.Write(frameHeader);
-        WriteCrc(Crc32C.Compute(frameHeader));
+        WriteCrc(Crc32C.Append(_frameSeed, frameHeader));
         RecordCount++;
         _unflushedBytes += DeltaStreamFormat.FrameHeaderSize + DeltaStreamFormat.CrcSize;
         _blockEnd = range.End;
@@ -312,7 +313,7 @@ public sealed class DeltaStreamWriter : DeltaSink, IAsyncDisposable
         var length = payload.Length;
         Span<byte> frameHeader = stackalloc byte[DeltaStreamFormat.FrameHeaderSize];
         DeltaStreamFormat.WriteFrameHeader(frameHeader, (byte)kind, length, RecordCount, offset, length);
-        var crc = Crc32C.Compute(frameHeader);
+        var crc = Crc32C.Append(_frameSeed, frameHeader);
         _destination.Write(frameHeader);
         while (!payload.IsEmpty)
         {
@@ -363,6 +364,7 @@ public sealed class DeltaStreamWriter : DeltaSink, IAsyncDisposable
         if (!_headerWritten)
         {
             var header = DeltaStreamFormat.EncodeHeader(Header);
+            _frameSeed = DeltaStreamFormat.FrameSeed(header);
             _destination.Write(header);
             _unflushedBytes += header.Length;
             _headerWritten = true;

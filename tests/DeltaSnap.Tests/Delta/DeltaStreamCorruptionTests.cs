@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.IO.Pipelines;
 using DeltaSnap.Delta;
 using DeltaSnap.Testing.Streams;
@@ -76,12 +77,41 @@ public class DeltaStreamCorruptionTests
     [Test]
     public async Task Read_unknownVersion_messageNamesTheVersion()
     {
-        var stream = new SpecStreamBuilder().Header(volumeSize: 4096, version: 2).Trailer(0, 0, 0).ToArray();
+        var stream = new SpecStreamBuilder().Header(volumeSize: 4096, version: 3).Trailer(0, 0, 0).ToArray();
 
         var error = await ReadFailureAsync(stream);
 
         Assert.That(error, Is.InstanceOf<DeltaStreamException>()
-            .With.Message.Contains("format version 2").And.Message.Contains("reads only version 1"));
+            .With.Message.Contains("format version 3").And.Message.Contains("reads only version 2"));
+    }
+
+    [Test]
+    public async Task Read_version1_refusedBecauseItsRecordsAreNotBoundToItsHeader()
+    {
+        var stream = new SpecStreamBuilder().Header(volumeSize: 4096, version: 1).Trailer(0, 0, 0).ToArray();
+
+        var error = await ReadFailureAsync(stream);
+
+        Assert.That(error, Is.InstanceOf<DeltaStreamException>()
+            .With.Message.Contains("format version 1").And.Message.Contains("does not bind its records"));
+    }
+
+    [Test]
+    public async Task Read_headerOfAnotherStreamSplicedOntoRecords_failsAtTheFirstRecord()
+    {
+        // Stream B's header (another target) followed by stream A's records and trailer, bound to A's header.
+        var a = new SpecStreamBuilder().Header(volumeSize: 1 << 20);
+        var headerA = a.ToArray();
+        var crcA = BinaryPrimitives.ReadUInt32LittleEndian(headerA.AsSpan(headerA.Length - 4));
+        var spliced = new SpecStreamBuilder().Header(volumeSize: 1 << 20, withBase: true)
+            .BindTo(crcA)
+            .Record(kind: 1, index: 0, offset: 0, length: 4, payload: [1, 2, 3, 4])
+            .Trailer(1, 4, 0)
+            .ToArray();
+
+        var error = await ReadFailureAsync(spliced);
+
+        Assert.That(error, Is.InstanceOf<DeltaStreamException>().With.Message.Contains("CRC-32C").And.Property("RecordIndex").EqualTo(0));
     }
 
     [Test]

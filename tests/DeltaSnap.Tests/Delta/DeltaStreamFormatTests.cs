@@ -139,8 +139,9 @@ public partial class DeltaStreamFormatTests
 internal sealed class SpecStreamBuilder
 {
     private readonly List<byte> _bytes = [];
+    private byte[] _headerCrc = [];
 
-    public SpecStreamBuilder Header(ulong volumeSize, bool withBase = false, ushort version = 1, byte algorithm = 2, byte payloadKind = 1,
+    public SpecStreamBuilder Header(ulong volumeSize, bool withBase = false, ushort version = 2, byte algorithm = 2, byte payloadKind = 1,
         uint clusterSize = 65536, uint maxRecordPayload = 1 << 20)
     {
         var body = new List<byte>();
@@ -163,8 +164,16 @@ internal sealed class SpecStreamBuilder
         body[10] = (byte)length;
         body[11] = (byte)(length >> 8);
         var array = body.ToArray();
+        _headerCrc = U32(Crc32C.Compute(array));
         _bytes.AddRange(array);
-        _bytes.AddRange(U32(Crc32C.Compute(array)));
+        _bytes.AddRange(_headerCrc);
+        return this;
+    }
+
+    /// <summary>Uses another header's CRC to bind the frames that follow (to build spliced streams).</summary>
+    public SpecStreamBuilder BindTo(uint headerCrc)
+    {
+        _headerCrc = U32(headerCrc);
         return this;
     }
 
@@ -179,7 +188,8 @@ internal sealed class SpecStreamBuilder
         frame.AddRange(payload);
         var array = frame.ToArray();
         _bytes.AddRange(array);
-        _bytes.AddRange(U32(Crc32C.Compute(array)));
+        // Version 2: the CRC covers the header's 4 CRC bytes followed by the frame.
+        _bytes.AddRange(U32(Crc32C.Compute([.. _headerCrc, .. array])));
         return this;
     }
 
