@@ -41,9 +41,6 @@ namespace DeltaSnap.Btrfs
             {
                 throw new FormatException($"'{Scheme}:{path}' is not a btrfs address: expected an absolute path without '.' or '..' components ({AddressSyntax}).");
             }
-            // Every component is checked before any btrfs command runs: the directories above the subvolume by the path
-            // rules (no control or format characters, no leading '-'), the subvolume by the volume rules (below).
-            PathNames.Validate(path.TrimStart('/'), "Btrfs path");
             var full = BtrfsDriver.Normalize(path);
             var root = Path.GetDirectoryName(full);
             var name = Path.GetFileName(full);
@@ -51,6 +48,9 @@ namespace DeltaSnap.Btrfs
             {
                 throw new FormatException($"'{Scheme}:{path}' must name a subvolume below a directory, such as btrfs:/mnt/data/vm1.");
             }
+            // Every component is checked before any btrfs command runs: the directories above the subvolume by the path
+            // rules (no control or format characters, no leading '-'), the subvolume by the volume rules.
+            PathNames.Validate(path.TrimStart('/'), "Btrfs path");
             BtrfsDriver.VolumeNames.Validate(name, "Btrfs subvolume name");
             return new VolumeAddress(Scheme, root, name);
         }
