@@ -1,4 +1,5 @@
 using DeltaSnap.Drivers;
+using DeltaSnap.ExternalCommands;
 using Microsoft.Extensions.Logging;
 
 namespace DeltaSnap.Rsync;
@@ -24,7 +25,8 @@ public sealed class DirDriver : VolumeDriver
     {
         RootDirectory = VolumeDirectoryLayout.ValidateRoot(rootDirectory);
         CanReflink = Directory.Exists(RootDirectory) && FileCopy.CanReflink(RootDirectory);
-        Runner = new ProgramRunner(Logger);
+        Rsync = RsyncPrograms.CreateRunner("rsync", Logger);
+        Cp = RsyncPrograms.CreateRunner("cp", Logger);
     }
 
     /// <summary>The directory holding the volumes.</summary>
@@ -43,8 +45,11 @@ public sealed class DirDriver : VolumeDriver
     /// <inheritdoc />
     public override NameRules VolumeNameRules => VolumeDirectoryLayout.VolumeNames;
 
-    internal ProgramRunner Runner { get; }
+    /// <summary>The runner for <c>rsync</c> (rollbacks, hard-link snapshots).</summary>
+    internal ExternalCommandRunner Rsync { get; }
 
+    /// <summary>The runner for <c>cp</c> (reflink snapshots).</summary>
+    internal ExternalCommandRunner Cp { get; }
 
     /// <inheritdoc />
     protected override Task<IReadOnlyList<string>> ListVolumesCoreAsync(CancellationToken cancellationToken) =>

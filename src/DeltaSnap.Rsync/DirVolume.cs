@@ -1,4 +1,5 @@
 using DeltaSnap.Drivers;
+using DeltaSnap.ExternalCommands;
 using DeltaSnap.Lineage;
 
 namespace DeltaSnap.Rsync;
@@ -91,12 +92,12 @@ public sealed class DirVolume : Volume
     protected override async Task RollbackCoreAsync(string name, CancellationToken cancellationToken)
     {
         var path = await RequireSnapshotAsync(name, cancellationToken).ConfigureAwait(false);
-        var result = await _driver.Runner.RunAsync("rsync",
+        var result = await RsyncPrograms.RunAsync(_driver.Rsync,
             ["--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids", "--sparse", "--delete", "--", path + "/", LivePath + "/"],
-            cancellationToken).ConfigureAwait(false);
+            Logger, cancellationToken).ConfigureAwait(false);
         if (!result.Succeeded)
         {
-            throw RsyncCommandException.From(result, $"Rolling {Address} back to {name}");
+            throw RsyncPrograms.Failure(result, $"rolling {Address} back to {name}", isRsync: true);
         }
     }
 
@@ -117,12 +118,14 @@ public sealed class DirVolume : Volume
 
     private async Task CopyTreeAsync(string source, string destination, string? previousSnapshot, CancellationToken cancellationToken)
     {
-        ProgramResult result;
+        ExternalCommandResult result;
+        bool isRsync;
         if (_driver.CanReflink)
         {
             // cp -a keeps hard links, links, modes, owners, times, xattrs and ACLs; --reflink=always fails rather than copy data.
-            result = await _driver.Runner.RunAsync("cp", ["-a", "--reflink=always", "--no-target-directory", "--", source, destination], cancellationToken)
-                .ConfigureAwait(false);
+            isRsync = false;
+            result = await RsyncPrograms.RunAsync(_driver.Cp, ["-a", "--reflink=always", "--no-target-directory", "--", source, destination],
+                Logger, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -132,11 +135,12 @@ public sealed class DirVolume : Volume
                 arguments.Add("--link-dest=" + previousSnapshot);
             }
             arguments.AddRange(["--", source + "/", destination + "/"]);
-            result = await _driver.Runner.RunAsync("rsync", arguments, cancellationToken).ConfigureAwait(false);
+            isRsync = true;
+            result = await RsyncPrograms.RunAsync(_driver.Rsync, arguments, Logger, cancellationToken).ConfigureAwait(false);
         }
         if (!result.Succeeded)
         {
-            throw RsyncCommandException.From(result, $"Copying {source} to the snapshot directory {destination}");
+            throw RsyncPrograms.Failure(result, $"copying {source} to the snapshot directory {destination}", isRsync);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using DeltaSnap.ExternalCommands;
 using DeltaSnap.Replication;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -12,12 +13,13 @@ namespace DeltaSnap.Rsync;
 /// <c>--numeric-ids</c>, <c>--sparse</c>, <c>--delete</c>, <c>--one-file-system</c>; on copy-on-write targets
 /// <c>--inplace --no-whole-file</c> so the unchanged blocks of a changed file stay shared with the previous
 /// snapshot. Exit 24 (files vanished) is an error unless vanished files are allowed; every other non-zero exit
-/// is an <see cref="RsyncCommandException"/> with the command line, exit code and standard error.
+/// is a <see cref="BackendCommandException"/> with the command line, exit code and the tail of standard error;
+/// exits 10, 12, 30 and 35 (socket, protocol and timeout errors) are marked transient.
 /// </summary>
 public sealed class RsyncTreeSynchronizer : TreeSynchronizer
 {
-    private const int VanishedExitCode = 24;
-    private readonly ProgramRunner _runner;
+    private const int VanishedExitCode = RsyncPrograms.VanishedExitCode;
+    private readonly ExternalCommandRunner _runner;
     private readonly ILogger _logger;
 
     /// <summary>Creates a synchronizer.</summary>
@@ -25,7 +27,7 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
     {
         Options = options ?? new RsyncTreeSynchronizerOptions();
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RsyncTreeSynchronizer>();
-        _runner = new ProgramRunner(_logger);
+        _runner = RsyncPrograms.CreateRunner(Options.RsyncPath, _logger);
     }
 
     /// <summary>The options.</summary>
@@ -59,11 +61,11 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
     /// <inheritdoc />
     protected override async Task<TreeSyncResult> SynchronizeCoreAsync(TreeSyncRequest request, CancellationToken cancellationToken)
     {
-        var result = await _runner.RunAsync(Options.RsyncPath, BuildArguments(request), cancellationToken).ConfigureAwait(false);
+        var result = await RsyncPrograms.RunAsync(_runner, BuildArguments(request), _logger, cancellationToken).ConfigureAwait(false);
         var vanished = result.ExitCode == VanishedExitCode;
         if (!result.Succeeded && !(vanished && (request.AllowVanishedFiles || Options.AllowVanishedFiles)))
         {
-            throw RsyncCommandException.From(result, $"Synchronizing {request.TargetDirectory} from {request.SourceDirectory}");
+            throw RsyncPrograms.Failure(result, $"synchronizing {request.TargetDirectory} from {request.SourceDirectory}", isRsync: true);
         }
         if (vanished)
         {

@@ -39,6 +39,58 @@ public class ExternalCommandRunnerTests
     }
 
     [Test]
+    public async Task TryRunAsync_standardOutputTailAsked_keepsOnlyTheTailOfStandardOutput()
+    {
+        var script = "head -c 300000 /dev/zero | tr '\\0' x; echo THE-END";
+        var tail = await new ExternalCommandRunner("sh", NullLogger.Instance, standardOutputTailChars: 1000).TryRunAsync(["-c", script], default);
+        var whole = await Runner("sh").TryRunAsync(["-c", script], default);
+        Assert.That(tail.StandardOutput.Length, Is.LessThanOrEqualTo(1001));
+        Assert.That(tail.StandardOutput, Does.StartWith("…x").And.EndWith("xTHE-END\n"));
+        Assert.That(whole.StandardOutput, Has.Length.EqualTo(300_008), "without a tail limit the whole output is kept (zfs list)");
+    }
+
+    [Test]
+    public async Task TryRunAsync_cancelled_killsTheWholeProcessTree()
+    {
+        var pidFile = Path.Combine(Path.GetTempPath(), "deltasnap-runner-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var cancel = new CancellationTokenSource();
+            var run = Runner("sh").TryRunAsync(["-c", $"sleep 60 & echo $! > '{pidFile}'; wait"], cancel.Token);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (!File.Exists(pidFile) || File.ReadAllText(pidFile).Trim().Length == 0)
+            {
+                Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(20)), "the child never started");
+                await Task.Delay(20);
+            }
+            var grandchild = int.Parse(File.ReadAllText(pidFile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            await cancel.CancelAsync();
+            Assert.That(async () => await run, Throws.InstanceOf<OperationCanceledException>());
+            while (IsRunning(grandchild) && clock.Elapsed < TimeSpan.FromSeconds(20))
+            {
+                await Task.Delay(20);
+            }
+            Assert.That(IsRunning(grandchild), Is.False, "the grandchild (sleep) was killed with its parent");
+        }
+        finally
+        {
+            File.Delete(pidFile);
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            return !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal); // a zombie has ended
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    [Test]
     public void ThrowIfFailed_failure_isBackendCommandExceptionWithCommandExitCodeStderrAndTransience()
     {
         var runner = Runner("sh", isTransient: static stderr => stderr.Contains("busy", StringComparison.Ordinal));

@@ -16,10 +16,11 @@ public sealed class RsyncFailureTests
         var (source, target, s1Digest) = await PrepareVanishingAsync(bed);
         var replicator = new Replicator { TreeSynchronizer = new VanishingSynchronizer(VanishingFile) };
 
-        var error = Assert.ThrowsAsync<RsyncCommandException>(() => replicator.RefreshAsync(source, target, new RefreshOptions()));
+        var error = Assert.ThrowsAsync<BackendCommandException>(() => replicator.RefreshAsync(source, target, new RefreshOptions()));
 
         Assert.That(error!.ExitCode, Is.EqualTo(24));
         Assert.That(error.Message, Does.Contain("vanished"));
+        Assert.That(error.IsTransient, Is.False, "a vanished file is no broken link: retrying the same snapshot would not help");
         Assert.That((await target.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }));
         Assert.That(TreeDigest.Describe(await target.GetPathAsync(null)), Is.EqualTo(s1Digest), "target rolled back to s1");
         Assert.That((await source.GetLineageAsync()).Temporary, Is.Empty);
@@ -66,7 +67,7 @@ public sealed class RsyncFailureTests
             TreeSynchronizer = new RsyncTreeSynchronizer(new RsyncTreeSynchronizerOptions { RsyncPath = script, BandwidthLimitKiBPerSecond = 1024 }),
         };
 
-        var error = Assert.ThrowsAsync<RsyncCommandException>(() => killing.RefreshAsync(source, target, new RefreshOptions()));
+        var error = Assert.ThrowsAsync<BackendCommandException>(() => killing.RefreshAsync(source, target, new RefreshOptions()));
 
         Assert.That(error!.ExitCode, Is.EqualTo(128 + 9), error.Message);
         Assert.That((await target.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }));
@@ -100,6 +101,57 @@ public sealed class RsyncFailureTests
         var result = await new Replicator { TreeSynchronizer = new RsyncTreeSynchronizer() }.RefreshAsync(source, target, new RefreshOptions());
         Assert.That(result.SnapshotsSent, Is.EqualTo(new[] { "s1" }));
         Assert.That(TestTrees.Hash(Path.Combine(await target.GetPathAsync("s1"), "big.bin")), Is.EqualTo(TestTrees.Hash(Path.Combine(sourcePath, "big.bin"))));
+    }
+
+    [TestCase(10, true)]
+    [TestCase(12, true)]
+    [TestCase(30, true)]
+    [TestCase(35, true)]
+    [TestCase(23, false)]
+    [TestCase(24, false)]
+    [TestCase(1, false)]
+    public async Task Synchronize_rsyncFails_throwsBackendCommandExceptionTransientOnlyForLinkErrors(int exitCode, bool transient)
+    {
+        await using var bed = new RsyncTestBed();
+        var scratch = bed.NewDirectory(Path.GetTempPath());
+        var script = Path.Combine(scratch, "failing-rsync");
+        File.WriteAllText(script, $"#!/bin/sh\necho 'rsync error: simulated' >&2\nexit {exitCode}\n");
+        File.SetUnixFileMode(script, (UnixFileMode)Convert.ToInt32("755", 8));
+        var synchronizer = new RsyncTreeSynchronizer(new RsyncTreeSynchronizerOptions { RsyncPath = script });
+        var source = bed.NewDirectory(Path.GetTempPath());
+        var target = bed.NewDirectory(Path.GetTempPath());
+
+        var error = Assert.ThrowsAsync<BackendCommandException>(() =>
+            synchronizer.SynchronizeAsync(new TreeSyncRequest { SourceDirectory = source, TargetDirectory = target }));
+
+        Assert.That(error!.ExitCode, Is.EqualTo(exitCode));
+        Assert.That(error.IsTransient, Is.EqualTo(transient));
+        Assert.That(error.CommandLine, Does.StartWith(script + " ").And.EndWith(" -- " + source + "/ " + target + "/"));
+        Assert.That(error.StandardError, Does.StartWith("rsync error: simulated").And.Contain(target));
+    }
+
+    [Test]
+    public async Task Synchronize_verboseOutputLongerThanTheKeptTail_stillReadsStats()
+    {
+        await using var bed = new RsyncTestBed();
+        var scratch = bed.NewDirectory(Path.GetTempPath());
+        var script = Path.Combine(scratch, "chatty-rsync");
+        // 200,000 lines of file names (about 3 MB, far over the 64 Ki characters kept), then the --stats block.
+        File.WriteAllText(script, "#!/bin/sh\nseq 1 200000 | sed 's/^/some\\/file-/'\n"
+            + "printf 'Number of regular files transferred: 1,234\\nTotal transferred file size: 5,678\\nLiteral data: 910\\nTotal bytes sent: 1,112\\n'\nexit 0\n");
+        File.SetUnixFileMode(script, (UnixFileMode)Convert.ToInt32("755", 8));
+        var synchronizer = new RsyncTreeSynchronizer(new RsyncTreeSynchronizerOptions { RsyncPath = script });
+
+        var result = await synchronizer.SynchronizeAsync(new TreeSyncRequest
+        {
+            SourceDirectory = bed.NewDirectory(Path.GetTempPath()),
+            TargetDirectory = bed.NewDirectory(Path.GetTempPath()),
+        });
+
+        Assert.That(result.FilesTransferred, Is.EqualTo(1234));
+        Assert.That(result.TransferredFileBytes, Is.EqualTo(5678));
+        Assert.That(result.LiteralBytes, Is.EqualTo(910));
+        Assert.That(result.BytesSent, Is.EqualTo(1112));
     }
 
     [TestCase("-rf")]

@@ -68,7 +68,7 @@ public sealed class RsyncRefreshTests
 
         NativeCalls.SetXattr(Path.Combine(sourcePath, "plain.txt"), "user.lost-on-zfs-fuse", [1]);
         await source.CreateSnapshotAsync("s2");
-        var error = Assert.ThrowsAsync<RsyncCommandException>(() => replicator.RefreshAsync(source, target, new RefreshOptions()));
+        var error = Assert.ThrowsAsync<BackendCommandException>(() => replicator.RefreshAsync(source, target, new RefreshOptions()));
 
         Assert.That(error!.ExitCode, Is.EqualTo(23), "zfs-fuse cannot store the attribute: rsync reports a partial transfer");
         Assert.That(error.CommandLine, Does.StartWith("rsync "));

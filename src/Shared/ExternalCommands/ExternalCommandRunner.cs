@@ -1,5 +1,5 @@
-// Shared source, linked into each package that starts programs (DeltaSnap.Zfs, DeltaSnap.Btrfs; later DeltaSnap.Rsync
-// and the benchmarks) with <Compile Include="../Shared/ExternalCommands/*.cs" LinkBase="Shared/ExternalCommands" />,
+// Shared source, linked into each package that starts programs (DeltaSnap.Zfs, DeltaSnap.Btrfs, DeltaSnap.Rsync; later
+// the benchmarks) with <Compile Include="../Shared/ExternalCommands/*.cs" LinkBase="Shared/ExternalCommands" />,
 // as OpenTelemetry-dotnet shares its src/Shared code. Chosen over "internal in the core with InternalsVisibleTo":
 // starting programs is no part of the core's job (the core starts none), InternalsVisibleTo would open every internal
 // of the core to every driver package and pin the core's internals as a contract between packages shipped apart, and
@@ -53,6 +53,7 @@ internal sealed class ExternalCommandRunner
     private readonly ExternalCommandEvents _events;
     private readonly Func<string, bool>? _isTransient;
     private readonly KeyValuePair<string, string>[] _environment;
+    private readonly int _standardOutputTailChars;
     private long _started;
 
     /// <summary>Creates a runner for <paramref name="program"/>.</summary>
@@ -61,9 +62,15 @@ internal sealed class ExternalCommandRunner
     /// <param name="events">The package's log messages for the runner's events; null logs nothing.</param>
     /// <param name="isTransient">Tells from standard error whether a failure is worth retrying (the backend said busy); null: never.</param>
     /// <param name="environment">Variables set for every command besides <c>LC_ALL=C</c> (Btrfs: <c>TZ=UTC</c>).</param>
+    /// <param name="standardOutputTailChars">
+    /// When positive, <see cref="TryRunAsync"/> keeps only the last this many characters of standard output (rsync's
+    /// <c>--stats</c> come last, and a verbose run may print a line per file); 0 (the default): all of it (the output
+    /// is parsed whole, as <c>zfs list</c>'s).
+    /// </param>
     public ExternalCommandRunner(string program, ILogger logger, ExternalCommandEvents? events = null, Func<string, bool>? isTransient = null,
-        IEnumerable<KeyValuePair<string, string>>? environment = null)
+        IEnumerable<KeyValuePair<string, string>>? environment = null, int standardOutputTailChars = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(standardOutputTailChars);
         ArgumentException.ThrowIfNullOrEmpty(program);
         ArgumentNullException.ThrowIfNull(logger);
         Program = program;
@@ -71,6 +78,7 @@ internal sealed class ExternalCommandRunner
         _events = events ?? new ExternalCommandEvents();
         _isTransient = isTransient;
         _environment = environment?.ToArray() ?? [];
+        _standardOutputTailChars = standardOutputTailChars;
     }
 
     /// <summary>The program this runner starts.</summary>
@@ -92,7 +100,9 @@ internal sealed class ExternalCommandRunner
         var clock = Stopwatch.StartNew();
         using var process = Start(arguments, redirectInput: false, out var commandLine);
         using var registration = cancellationToken.Register(static p => Kill((Process)p!), process);
-        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        var stdout = _standardOutputTailChars > 0
+            ? ReadTailAsync(process.StandardOutput, _standardOutputTailChars)
+            : process.StandardOutput.ReadToEndAsync(CancellationToken.None);
         var stderr = ReadTailAsync(process.StandardError);
         await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
         var result = Result(commandLine, process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
@@ -184,7 +194,10 @@ internal sealed class ExternalCommandRunner
     internal void Finished(in ExternalCommandResult result, TimeSpan elapsed, long bytes) => _events.Finished?.Invoke(_logger, result, elapsed, bytes);
 
     /// <summary>Reads standard error to its end, keeping the last <see cref="StandardErrorTailChars"/> characters.</summary>
-    internal static async Task<string> ReadTailAsync(StreamReader reader)
+    internal static Task<string> ReadTailAsync(StreamReader reader) => ReadTailAsync(reader, StandardErrorTailChars);
+
+    /// <summary>Reads <paramref name="reader"/> to its end, keeping the last <paramref name="limit"/> characters ("…" marks a cut).</summary>
+    internal static async Task<string> ReadTailAsync(StreamReader reader, int limit)
     {
         var text = new StringBuilder();
         var buffer = new char[4096];
@@ -193,15 +206,15 @@ internal sealed class ExternalCommandRunner
         while ((n = await reader.ReadAsync(buffer.AsMemory(), CancellationToken.None).ConfigureAwait(false)) > 0)
         {
             text.Append(buffer, 0, n);
-            if (text.Length > 2 * StandardErrorTailChars)
+            if (text.Length > 2 * limit)
             {
-                text.Remove(0, text.Length - StandardErrorTailChars);
+                text.Remove(0, text.Length - limit);
                 dropped = true;
             }
         }
-        if (text.Length > StandardErrorTailChars)
+        if (text.Length > limit)
         {
-            text.Remove(0, text.Length - StandardErrorTailChars);
+            text.Remove(0, text.Length - limit);
             dropped = true;
         }
         return dropped ? "…" + text : text.ToString();
