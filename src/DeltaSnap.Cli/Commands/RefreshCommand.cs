@@ -50,7 +50,7 @@ internal static class RefreshCommand
                     var i = CultureInfo.InvariantCulture;
                     await output.Out.WriteLineAsync($"refreshed {t.Address} from {s.Address}: {report.Kind}, route {report.Route}").ConfigureAwait(false);
                     await output.Out.WriteLineAsync(string.Create(i, $"snapshots sent: {report.SnapshotsSent}{(report.SnapshotsSent > 0 ? " (" + string.Join(' ', report.Snapshots) + ")" : "")}{(report.LiveStateSent ? " + live state" : "")}")).ConfigureAwait(false);
-                    await output.Out.WriteLineAsync(string.Create(i, $"bytes read: {report.BytesRead}, sent: {report.BytesSent}, written: {report.BytesWritten}")).ConfigureAwait(false);
+                    await output.Out.WriteLineAsync(string.Create(i, $"bytes read: {ByteSize.Format(report.BytesRead)}, sent: {ByteSize.Format(report.BytesSent)}, written: {ByteSize.Format(report.BytesWritten)}")).ConfigureAwait(false);
                     if (report.ClustersCompared > 0)
                     {
                         await output.Out.WriteLineAsync(string.Create(i, $"clusters compared: {report.ClustersCompared}, copied: {report.ClustersCopied}")).ConfigureAwait(false);
