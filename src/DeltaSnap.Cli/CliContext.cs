@@ -1,5 +1,6 @@
 using DeltaSnap.Cli.Logging;
 using DeltaSnap.Drivers;
+using DeltaSnap.Lvol;
 using DeltaSnap.Replication;
 using DeltaSnap.Rsync;
 
@@ -13,14 +14,14 @@ namespace DeltaSnap.Cli;
 /// </summary>
 internal sealed class CliContext
 {
-    /// <summary>Creates the context: the tool's backends (lvol, zfs, btrfs, rbd, dir, file), then those <paramref name="addBackends"/> registers.</summary>
+    /// <summary>Creates the context: the tool's backends (lvol, zfs, btrfs, rbd, dir, file; lvol creates a missing store file when a volume is created in it), then those <paramref name="addBackends"/> registers.</summary>
     /// <param name="error">Where log lines go (standard error).</param>
     /// <param name="addBackends">Registers further backends; null for none.</param>
     public CliContext(TextWriter error, Action<VolumeResolver>? addBackends = null)
     {
         ArgumentNullException.ThrowIfNull(error);
         Logging = new StandardErrorLoggerFactory(error);
-        Resolver = new VolumeResolver(Logging).AddLvol().AddZfs().AddBtrfs().AddRbd().AddDir().AddFile();
+        Resolver = new VolumeResolver(Logging).AddLvol(new LvolBackendOptions { CreateMissingStores = true }).AddZfs().AddBtrfs().AddRbd().AddDir().AddFile();
         addBackends?.Invoke(Resolver);
     }
 

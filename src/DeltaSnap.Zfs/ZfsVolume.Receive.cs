@@ -123,7 +123,7 @@ public sealed partial class ZfsVolume
         }
         if (Kind == VolumeKind.Filesystem && (remount || (Features.ReceiveWithoutMount && state?.Mounted == true)))
         {
-            steps.Add(MountedPathAsync(cancellationToken));
+            steps.Add(MountIfMountableAsync(cancellationToken));
         }
         var protect = Driver.Has(DriverCapabilities.ProtectBase) && !TemporarySnapshot.IsTemporary(name);
         if (protect)

@@ -168,7 +168,7 @@ public sealed partial class ZfsVolume : Volume
         _pristineHead = null;
         if (Kind == VolumeKind.Filesystem)
         {
-            await MountedPathAsync(cancellationToken).ConfigureAwait(false);
+            await MountIfMountableAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -325,6 +325,20 @@ public sealed partial class ZfsVolume : Volume
             throw new ArgumentException($"The snapshot name '{full}' is longer than ZFS's {MaxFullNameLength} characters.", nameof(snapshot));
         }
         return full;
+    }
+
+    /// <summary>
+    /// Mounts the dataset when ZFS mounts it at all and it is not mounted. A dataset with <c>mountpoint=none</c> or
+    /// <c>legacy</c>, or <c>canmount</c> other than <c>on</c>, stays unmounted: it can still receive (as <c>zfs receive -u</c>
+    /// does); only reading its files through a path needs the mount.
+    /// </summary>
+    private async Task MountIfMountableAsync(CancellationToken cancellationToken)
+    {
+        var props = await GetPropertiesAsync(Dataset, ["mountpoint", "canmount", "mounted"], cancellationToken).ConfigureAwait(false);
+        if (props["mountpoint"].Value.StartsWith('/') && props["canmount"].Value == "on" && props["mounted"].Value != "yes")
+        {
+            await Zfs.RunAsync(["mount", Dataset], cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>The live mountpoint, mounting the dataset when it is not.</summary>

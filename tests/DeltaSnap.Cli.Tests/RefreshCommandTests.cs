@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 using DeltaSnap.Cli.Tests.Support;
 
@@ -63,7 +62,7 @@ public partial class RefreshCommandTests : LvolPairTests
         Assert.That(lines[1], Is.EqualTo("snapshots sent: 1 (s1) + live state"));
         var bytes = BytesLine().Match(lines[2]);
         Assert.That(bytes.Success, Is.True, lines[2]);
-        Assert.That(long.Parse(bytes.Groups["sent"].Value, CultureInfo.InvariantCulture), Is.GreaterThanOrEqualTo(1536L * KiB));
+        Assert.That(bytes.Groups["sent"].Value, Is.EqualTo("1.5 MiB"), "human-readable: the 1.5 MiB of data and a little framing");
         Assert.That(lines[3], Does.Match(@"^seconds: \d+\.\d{3}$"));
         Assert.That(result.Error, Is.Empty, "no progress bar when standard error is not a terminal");
         Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync()));
@@ -103,7 +102,7 @@ public partial class RefreshCommandTests : LvolPairTests
     }
 
     [Test]
-    public async Task Refresh_noCommonBase_refusedWithExitOneAndTheTargetUntouched()
+    public async Task Refresh_noCommonBase_refusedWithExitThreeAndTheTargetUntouched()
     {
         await Lvol.WriteAsync(TargetStore, "copy", 0, LvolFixture.RandomBytes(64 * KiB, 9));
         await LvolFixture.RunOkAsync("snapshot", "create", Target, "own");
@@ -111,7 +110,7 @@ public partial class RefreshCommandTests : LvolPairTests
 
         var result = await DeltaSnapTool.RunAsync("refresh", Source, Target);
 
-        Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+        Assert.That(result.ExitCode, Is.EqualTo(3), result.ToString());
         SnapshotCommandTests.AssertOneErrorLine(result);
         Assert.That(result.Error, Does.Contain("share none"));
         Assert.That(await TargetBytesAsync(), Is.EqualTo(before));
@@ -124,7 +123,7 @@ public partial class RefreshCommandTests : LvolPairTests
         Assert.That((await LvolFixture.SnapshotsAsync(Target)).Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "s1" }));
     }
 
-    [TestCase("{source}", "lvol:{dir}/target.lvs#nope", 1, "no volume named 'nope'")]
+    [TestCase("lvol:{dir}/source.lvs#nope", "{target}", 1, "no volume named 'nope'")]
     [TestCase("lvol:{dir}/none.lvs#vm1", "{target}", 1, "none.lvs")]
     [TestCase("{source}", "lvol:{dir}/target.lvs#../copy", 2, "The volume name '../copy' holds the forbidden character '/'.")]
     [TestCase("lvol:{dir}/source.lvs#-vm1", "{target}", 2, "starts with '-'")]
@@ -144,6 +143,63 @@ public partial class RefreshCommandTests : LvolPairTests
         Assert.That((await LvolFixture.SnapshotsAsync(Source)).Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "s1" }));
     }
 
-    [GeneratedRegex(@"^bytes read: (?<read>\d+), sent: (?<sent>\d+), written: (?<written>\d+)$")]
+    [GeneratedRegex(@"^bytes read: (?<read>[\d.]+ [KMGT]?i?B), sent: (?<sent>[\d.]+ [KMGT]?i?B), written: (?<written>[\d.]+ [KMGT]?i?B)$")]
     private static partial Regex BytesLine();
+}
+
+/// <summary><c>deltasnap refresh</c> into a target that does not exist yet: created like the source, or refused with <c>--no-create</c>.</summary>
+public class RefreshCreatesTargetTests : LvolPairTests
+{
+    private const int KiB = 1024;
+
+    [SetUp]
+    public async Task SetUp()
+    {
+        await Lvol.WriteAsync(SourceStore, "vm1", 0, LvolFixture.RandomBytes(512 * KiB, 11));
+        await LvolFixture.RunOkAsync("snapshot", "create", Source, "s1");
+        await Lvol.WriteAsync(SourceStore, "vm1", 1024 * KiB, LvolFixture.RandomBytes(64 * KiB, 12));
+    }
+
+    [Test]
+    public async Task Refresh_missingTargetVolume_createsItWithTheSourcesSizeAndContents()
+    {
+        var missing = $"lvol:{TargetStore}#fresh";
+
+        var report = await LvolFixture.RunJsonAsync("refresh", Source, missing);
+
+        Assert.That(report.GetProperty("kind").GetString(), Is.EqualTo("full"));
+        Assert.That(await Lvol.ReadAsync(TargetStore, "fresh"), Is.EqualTo(await SourceBytesAsync()));
+        Assert.That(await Lvol.ReadAsync(TargetStore, "fresh@s1"), Is.EqualTo(await SourceBytesAsync("s1")));
+        Assert.That((await LvolFixture.SnapshotsAsync(missing)).Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "s1" }));
+    }
+
+    [Test]
+    public async Task Refresh_missingTargetStore_createsTheStoreAndTheVolume()
+    {
+        var store = Path.Combine(Dir.Path, "new.lvs");
+        Assert.That(File.Exists(store), Is.False);
+
+        await LvolFixture.RunJsonAsync("refresh", Source, $"lvol:{store}#fresh");
+
+        Assert.That(File.Exists(store), Is.True);
+        Assert.That(await Lvol.ReadAsync(store, "fresh"), Is.EqualTo(await SourceBytesAsync()));
+    }
+
+    [Test]
+    public async Task Refresh_noCreate_missingTarget_refusedWithExitTwoAndNothingCreated()
+    {
+        var store = Path.Combine(Dir.Path, "new.lvs");
+
+        var missingVolume = await DeltaSnapTool.RunAsync("refresh", "--no-create", Source, $"lvol:{TargetStore}#fresh");
+        var missingStore = await DeltaSnapTool.RunAsync("refresh", "--no-create", Source, $"lvol:{store}#fresh");
+
+        Assert.That(missingVolume.ExitCode, Is.EqualTo(2), missingVolume.ToString());
+        Assert.That(missingVolume.Error, Does.Contain("does not exist").And.Contain("--no-create"));
+        Assert.That(missingStore.ExitCode, Is.EqualTo(2), missingStore.ToString());
+        Assert.That(File.Exists(store), Is.False);
+        var list = await LvolFixture.RunOkAsync("snapshot", "list", Target);
+        Assert.That(list.ExitCode, Is.Zero);
+        var fresh = await DeltaSnapTool.RunAsync("snapshot", "list", $"lvol:{TargetStore}#fresh");
+        Assert.That(fresh.ExitCode, Is.EqualTo(1), "the volume was not created");
+    }
 }

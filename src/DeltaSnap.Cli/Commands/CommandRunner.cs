@@ -4,6 +4,8 @@ using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using DeltaSnap.Lineage;
+using DeltaSnap.Replication;
 
 namespace DeltaSnap.Cli.Commands;
 
@@ -136,8 +138,13 @@ internal static class CommandRunner
     /// <summary>The exit code for a handler that threw <paramref name="e"/>.</summary>
     public static int ExitCodeOf(Exception e) => e switch
     {
+        AggregateException { InnerExceptions: [var single] } => ExitCodeOf(single),
         UsageException or DeltaSnap.Drivers.InvalidNameException => ExitCodes.Usage,
         OperationCanceledException => ExitCodes.Cancelled,
+        NoCommonBaseException => ExitCodes.NoCommonBase,
+        VerificationFailedException => ExitCodes.VerificationFailed,
+        NativeStreamMismatchException => ExitCodes.NativeStreamMismatch,
+        BackendCommandException => ExitCodes.BackendFailed,
         _ => ExitCodes.Failure,
     };
 

@@ -12,17 +12,19 @@ internal static class RefreshCommand
     public static Command Create(CliContext context)
     {
         var source = SnapshotCommands.VolumeArgument(context, "SOURCE", "The source volume");
-        var target = SnapshotCommands.VolumeArgument(context, "TARGET", "The target volume (it must exist)");
+        var target = SnapshotCommands.VolumeArgument(context, "TARGET", "The target volume (created like the source when it does not exist, unless --no-create)");
+        var noCreate = new Option<bool>("--no-create") { Description = "Refuse (exit 2) when TARGET does not exist instead of creating it with the source's kind and size." };
         var json = CommonOptions.Json("Print the summary as one JSON object: route, snapshotsSent, bytesRead, bytesSent, bytesWritten, seconds.");
         var planOptions = new RefreshPlanOptionSet();
         var clusterSize = CommonOptions.ClusterSize("The cluster size of the checksum route (default 1M).");
         var algorithm = CommonOptions.Algorithm("The checksum algorithm of the checksum route (default xxh128).");
         var command = new Command("refresh", "Refresh TARGET from SOURCE: send the snapshots it lacks and the live state, incrementally.")
         {
-            source, target, json, planOptions.AllowFullResend, planOptions.SnapshotsOnly, clusterSize, algorithm,
+            source, target, noCreate, json, planOptions.AllowFullResend, planOptions.SnapshotsOnly, clusterSize, algorithm,
         };
         CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
-            SnapshotCommands.WithVolumesAsync(context, parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target), async (s, t) =>
+            SnapshotCommands.WithVolumeAsync(context, parseResult.GetRequiredValue(source), s =>
+            SnapshotCommands.WithTargetVolumeAsync(context, parseResult.GetRequiredValue(target), s, !parseResult.GetValue(noCreate), async t =>
             {
                 var options = planOptions.ToRefreshOptions(parseResult);
                 if (parseResult.GetValue(clusterSize) is { } size)
@@ -48,7 +50,7 @@ internal static class RefreshCommand
                     var i = CultureInfo.InvariantCulture;
                     await output.Out.WriteLineAsync($"refreshed {t.Address} from {s.Address}: {report.Kind}, route {report.Route}").ConfigureAwait(false);
                     await output.Out.WriteLineAsync(string.Create(i, $"snapshots sent: {report.SnapshotsSent}{(report.SnapshotsSent > 0 ? " (" + string.Join(' ', report.Snapshots) + ")" : "")}{(report.LiveStateSent ? " + live state" : "")}")).ConfigureAwait(false);
-                    await output.Out.WriteLineAsync(string.Create(i, $"bytes read: {report.BytesRead}, sent: {report.BytesSent}, written: {report.BytesWritten}")).ConfigureAwait(false);
+                    await output.Out.WriteLineAsync(string.Create(i, $"bytes read: {ByteSize.Format(report.BytesRead)}, sent: {ByteSize.Format(report.BytesSent)}, written: {ByteSize.Format(report.BytesWritten)}")).ConfigureAwait(false);
                     if (report.ClustersCompared > 0)
                     {
                         await output.Out.WriteLineAsync(string.Create(i, $"clusters compared: {report.ClustersCompared}, copied: {report.ClustersCopied}")).ConfigureAwait(false);
@@ -56,7 +58,7 @@ internal static class RefreshCommand
                     await output.Out.WriteLineAsync(string.Create(i, $"seconds: {report.Seconds:F3}")).ConfigureAwait(false);
                 }
                 return ExitCodes.Success;
-            }, cancellationToken));
+            }, cancellationToken), cancellationToken));
         return command;
     }
 }

@@ -78,6 +78,80 @@ internal static class SnapshotCommands
     internal static Task<int> WithVolumesAsync(CliContext context, string source, string target, Func<Volume, Volume, Task<int>> action, CancellationToken cancellationToken) =>
         WithVolumeAsync(context, source, s => WithVolumeAsync(context, target, t => action(s, t), cancellationToken), cancellationToken);
 
+    /// <summary>
+    /// Opens the target volume of a refresh, runs <paramref name="action"/> on it, and releases its driver. A target that does not
+    /// exist (no such volume, or no lvol store file) is created with <paramref name="like"/>'s kind and size when
+    /// <paramref name="create"/> is set, as <c>incus copy --refresh</c> and <c>zfs receive</c> do; otherwise it is a usage error.
+    /// </summary>
+    internal static async Task<int> WithTargetVolumeAsync(CliContext context, string address, Volume like, bool create, Func<Volume, Task<int>> action, CancellationToken cancellationToken)
+    {
+        VolumeAddress parsed;
+        try
+        {
+            parsed = context.Resolver.ParseAddress(address);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException(e.Message, e);
+        }
+        bool exists;
+        try
+        {
+            var driver = await context.Resolver.OpenDriverAsync(parsed.Scheme, parsed.Location, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                exists = await driver.VolumeExistsAsync(parsed.Name, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                await driver.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        catch (ArgumentException e)
+        {
+            throw UsageException.FromArgument(e);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // The container itself is missing (an lvol store file): creating the volume creates it.
+            exists = false;
+        }
+        if (exists)
+        {
+            return await WithVolumeAsync(context, address, action, cancellationToken).ConfigureAwait(false);
+        }
+        if (!create)
+        {
+            throw new UsageException($"The target {address} does not exist (--no-create was given).");
+        }
+        var options = new VolumeCreateOptions
+        {
+            Kind = like.Kind,
+            Size = like.Kind == VolumeKind.Block ? await like.GetSizeAsync(cancellationToken).ConfigureAwait(false) : 0,
+        };
+        Volume volume;
+        try
+        {
+            volume = await context.Resolver.CreateVolumeAsync(parsed, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ArgumentException e)
+        {
+            throw UsageException.FromArgument(e);
+        }
+        try
+        {
+            return await action(volume).ConfigureAwait(false);
+        }
+        catch (ArgumentException e)
+        {
+            throw UsageException.FromArgument(e);
+        }
+        finally
+        {
+            await volume.Driver.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Opens the volume through the context's resolver, runs <paramref name="action"/>, and releases the driver. A bad address or name is a usage error.</summary>
     internal static async Task<int> WithVolumeAsync(CliContext context, string address, Func<Volume, Task<int>> action, CancellationToken cancellationToken)
     {
