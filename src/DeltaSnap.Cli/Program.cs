@@ -58,7 +58,6 @@ internal static class Program
             RefreshCommand.Create(context),
             LvolCommands.Create(),
             RbdCommands.Create(),
-            BtrfsCommands.Create(),
             ZfsCommands.Create(),
         };
     }

@@ -20,7 +20,7 @@ namespace DeltaSnap.Benchmarks.Ceph;
 /// </list>
 /// Every method has its own source and target (BenchmarkDotNet runs each in its own process), so all do the
 /// same work. BenchmarkDotNet runs the methods one after another, each on a cluster that is still trimming what
-/// the one before deleted, so compare them with care: <c>deltasnap rbd bench</c> interleaves the routes and reports
+/// the one before deleted, so compare them with care: the <c>rbd</c> command of benchmarks/DeltaSnap.RefreshBenchmarks interleaves the routes and reports
 /// paired ratios. Needs the cluster of <c>scripts/backends/up.sh</c> started with a larger OSD (every process writes
 /// 2 GiB: <c>DELTASNAP_CEPH_OSD_GIB=16</c>; the default 8 GiB fills up), its
 /// <c>CEPH_CONF</c> and <c>DELTASNAP_CEPH_POOL_A/B</c>, and the <c>rbd</c> command. Run:

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json.Serialization;
 using DeltaSnap.Ceph;
 using DeltaSnap.Drivers;
 
@@ -19,37 +18,11 @@ namespace DeltaSnap.Cli.Commands;
 public static class RbdCommands
 {
     /// <summary>The <c>rbd</c> command group.</summary>
-    public static Command Create() => new("rbd", "RBD diff files, compatible with the rbd command's export-diff and import-diff; a benchmark of the native refresh.")
+    public static Command Create() => new("rbd", "RBD diff files, compatible with the rbd command's export-diff and import-diff.")
     {
         ExportDiffCommand(),
         ImportDiffCommand(),
-        BenchCommand(),
     };
-
-    private static Command BenchCommand()
-    {
-        var source = new Option<string>("--source-pool") { Description = "The pool the source image is made in (and deleted from after).", HelpName = "POOL", Required = true };
-        var target = new Option<string>("--target-pool") { Description = "The pool the target image is made in (another pool, typically).", HelpName = "POOL", Required = true };
-        return NativeRefreshBenchmarkCommand.Create(
-            "Compare DeltaSnap's RBD refresh with a piped `rbd export-diff --from-snap A … - | rbd import-diff - …` on the same data " +
-            "(connects with CEPH_CONF, CEPH_KEYRING and CEPH_ARGS, as the rbd command does).",
-            [source, target],
-            (parseResult, settings) => new RbdRefreshBenchmark
-            {
-                SourcePool = CheckPool(parseResult.GetRequiredValue(source), "--source-pool"),
-                TargetPool = CheckPool(parseResult.GetRequiredValue(target), "--target-pool"),
-                Size = settings.Size,
-                ChangedPercents = settings.ChangedPercents,
-                Runs = settings.Runs,
-            },
-            RbdJsonContext.Default.IReadOnlyListRbdRefreshBenchmarkResult,
-            [
-                "seconds: median (fastest); ratios: DeltaSnap / rbd pipe, median of per-run ratios",
-                $"{"changed",8} {"stream MiB",11} {"rbd pipe",16} {"deltasnap",16} {"ratio",6} {"refresh",16} {"ratio",6}",
-            ],
-            r => string.Create(CultureInfo.InvariantCulture,
-                $"{r.ChangedPercent,7}% {r.StreamBytes / (1024.0 * 1024),11:F1} {r.RawSeconds,7:F3} ({r.RawFastestSeconds,6:F3}) {r.DeltaSnapSeconds,7:F3} ({r.DeltaSnapFastestSeconds,6:F3}) {r.PairedTransferRatio,6:F3} {r.RefreshSeconds,7:F3} ({r.RefreshFastestSeconds,6:F3}) {r.PairedRefreshRatio,6:F3}"));
-    }
 
     // A pool name reaches the rbd command: the driver's rule for pool names (as for RbdDriverOptions.DefaultPool).
     private static string CheckPool(string pool, string option)
@@ -267,8 +240,3 @@ public static class RbdCommands
         }
     }
 }
-
-/// <summary>JSON of the rbd commands' reports (source-generated, as the tool's other reports).</summary>
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
-[JsonSerializable(typeof(IReadOnlyList<RbdRefreshBenchmarkResult>))]
-internal sealed partial class RbdJsonContext : JsonSerializerContext;

@@ -138,7 +138,7 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
 /// framing a transport needs and without a refresh plan. For tools that drive single transfers with exact bases
 /// (benchmarks against the backend's own pipeline, tests of wrong bases).
 /// </summary>
-public static class NativeStreamPipe
+internal static class NativeStreamPipe
 {
     private const long PauseWriterThreshold = 16L << 20;
 
@@ -208,7 +208,7 @@ public static class NativeStreamPipe
 /// <summary>What <see cref="NativeStreamPipe.TransferAsync"/> moved.</summary>
 /// <param name="Received">The snapshot the target made.</param>
 /// <param name="Bytes">The size of the native stream.</param>
-public sealed record NativeStreamPipeResult(SnapshotInfo Received, long Bytes);
+internal sealed record NativeStreamPipeResult(SnapshotInfo Received, long Bytes);
 
 /// <summary>A write-only stream that counts what passes through it.</summary>
 internal sealed class CountingWriteStream(Stream inner) : Stream

@@ -6,7 +6,7 @@ using DeltaSnap.Drivers;
 using DeltaSnap.Lineage;
 using DeltaSnap.Replication;
 
-namespace DeltaSnap.Cli.Commands;
+namespace DeltaSnap.RefreshBenchmarks;
 
 /// <summary>One measured case of <see cref="BtrfsRefreshBenchmark"/>.</summary>
 /// <param name="ChangedPercent">How much of the data changed between the base and the sent snapshot.</param>

@@ -1,15 +1,14 @@
 // A console tool's benchmark: there is no synchronization context to avoid, and ConfigureAwait on every line would hide the steps.
 #pragma warning disable CA2007
 
-using System.CommandLine;
 using System.Diagnostics;
-using System.Text.Json.Serialization.Metadata;
-using DeltaSnap.Cli.Output;
 using DeltaSnap.Drivers;
+using DeltaSnap.ExternalCommands;
 using DeltaSnap.Lineage;
 using DeltaSnap.Replication;
+using Microsoft.Extensions.Logging.Abstractions;
 
-namespace DeltaSnap.Cli.Commands;
+namespace DeltaSnap.RefreshBenchmarks;
 
 /// <summary>
 /// The paired harness of the native refresh benchmarks (<see cref="ZfsRefreshBenchmark"/>,
@@ -140,24 +139,12 @@ public abstract class NativeRefreshBenchmark<TResult>
         return (result.Received, result.Bytes);
     }
 
-    /// <summary>Runs a program with an argument list (never a shell string) and throws when it fails.</summary>
-    protected static async Task RunProgramAsync(string program, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
-    {
-        var info = new ProcessStartInfo(program) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in arguments)
-        {
-            info.ArgumentList.Add(a);
-        }
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var errors = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
-        await output;
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed with exit code {process.ExitCode}: {await errors}");
-        }
-    }
+    /// <summary>
+    /// Runs a program with an argument list (never a shell string) through the shared external-command runner (the
+    /// one the backend packages start their commands with); throws <see cref="BackendCommandException"/> when it fails.
+    /// </summary>
+    protected static async Task RunProgramAsync(string program, IReadOnlyList<string> arguments, CancellationToken cancellationToken) =>
+        await new ExternalCommandRunner(program, NullLogger.Instance).RunAsync(arguments, cancellationToken);
 
     /// <summary>Makes the source and target volumes (named after <paramref name="id"/>), empty.</summary>
     protected abstract Task<(Volume Source, Volume Target)> CreateVolumesAsync(string id, CancellationToken cancellationToken);
@@ -326,90 +313,4 @@ public abstract class NativeRefreshBenchmark<TResult>
         public double PairedRatio(string route) =>
             NativeRefreshBenchmark<TResult>.Median(times[route].Select((t, i) => t / times[RawRoute][i]).ToList());
     }
-}
-
-/// <summary>
-/// The <c>bench</c> command of a native refresh benchmark (<c>deltasnap zfs bench</c>, <c>deltasnap btrfs bench</c>):
-/// the options every backend shares (<c>--size</c>, <c>--changed</c>, <c>--runs</c>, <c>--json</c>) next to the
-/// backend's own, their checks, and the report as JSON or as a table.
-/// </summary>
-internal static class NativeRefreshBenchmarkCommand
-{
-    /// <summary>Creates the command with <paramref name="backendOptions"/> first and the shared options after them.</summary>
-    /// <param name="description">The command's description.</param>
-    /// <param name="backendOptions">The backend's own options (where the volumes go).</param>
-    /// <param name="create">Makes the benchmark from the parsed command line and the shared values.</param>
-    /// <param name="jsonTypeInfo">The results' JSON.</param>
-    /// <param name="header">The table's first lines (what the numbers are, then the column names).</param>
-    /// <param name="row">One case as a table row.</param>
-    public static Command Create<TResult>(
-        string description,
-        IReadOnlyList<Option> backendOptions,
-        Func<ParseResult, BenchmarkSettings, NativeRefreshBenchmark<TResult>> create,
-        JsonTypeInfo<IReadOnlyList<TResult>> jsonTypeInfo,
-        IReadOnlyList<string> header,
-        Func<TResult, string> row)
-    {
-        var size = new Option<string>("--size") { Description = "The data size (default 1G).", HelpName = "SIZE" };
-        var changed = new Option<double[]>("--changed")
-        {
-            Description = "A changed share of the data in percent; repeat for several cases (default 1 and 10).",
-            HelpName = "PERCENT",
-            AllowMultipleArgumentsPerToken = true,
-        };
-        var runs = new Option<int?>("--runs") { Description = "Measured runs per case and route (default 5).", HelpName = "N" };
-        var json = CommonOptions.Json("Print the results as JSON.");
-        var bench = new Command("bench", description);
-        foreach (var option in backendOptions)
-        {
-            bench.Options.Add(option);
-        }
-        bench.Options.Add(size);
-        bench.Options.Add(changed);
-        bench.Options.Add(runs);
-        bench.Options.Add(json);
-        CommandRunner.SetHandler(bench, async (parseResult, output, cancellationToken) =>
-        {
-            var sizeText = parseResult.GetValue(size);
-            long bytes = 1L << 30;
-            if (sizeText is not null && (!ByteSize.TryParse(sizeText, out bytes) || bytes < (16 << 20)))
-            {
-                throw new UsageException($"--size {sizeText}: expected a size of at least 16M, such as 256M or 1G.");
-            }
-            var percents = parseResult.GetValue(changed) is { Length: > 0 } given ? given : [1.0, 10.0];
-            if (percents.Any(p => p is <= 0 or > 100))
-            {
-                throw new UsageException("--changed takes percentages above 0 and at most 100.");
-            }
-            var runCount = parseResult.GetValue(runs) ?? 5;
-            if (runCount < 1)
-            {
-                throw new UsageException("--runs must be at least 1.");
-            }
-            var benchmark = create(parseResult, new BenchmarkSettings(bytes, percents, runCount));
-            var asJson = parseResult.GetValue(json);
-            var results = await benchmark.RunAsync(asJson ? output.Error : output.Out, cancellationToken).ConfigureAwait(false);
-            if (asJson)
-            {
-                await JsonOutput.WriteAsync(output, results, jsonTypeInfo, cancellationToken).ConfigureAwait(false);
-                return ExitCodes.Success;
-            }
-            foreach (var line in header)
-            {
-                await output.Out.WriteLineAsync(line).ConfigureAwait(false);
-            }
-            foreach (var r in results)
-            {
-                await output.Out.WriteLineAsync(row(r)).ConfigureAwait(false);
-            }
-            return ExitCodes.Success;
-        });
-        return bench;
-    }
-
-    /// <summary>The shared options' values.</summary>
-    /// <param name="Size">The data size.</param>
-    /// <param name="ChangedPercents">The changes measured, in percent.</param>
-    /// <param name="Runs">Measured runs per case and route.</param>
-    public readonly record struct BenchmarkSettings(long Size, IReadOnlyList<double> ChangedPercents, int Runs);
 }

@@ -6,7 +6,7 @@ using DeltaSnap.Lineage;
 using DeltaSnap.Replication;
 using DeltaSnap.Zfs;
 
-namespace DeltaSnap.Cli.Commands;
+namespace DeltaSnap.RefreshBenchmarks;
 
 /// <summary>One measured case of <see cref="ZfsRefreshBenchmark"/> (times in seconds: medians, and fastest runs).</summary>
 /// <param name="ChangedPercent">How much of the data changed between the base and the sent snapshot.</param>
