@@ -24,13 +24,15 @@ public static class ScheduledRefreshApp
         // Missing lvol stores are created when a volume is created in them (only when the sample makes its demo volumes).
         builder.Services.AddDeltaSnap(builder.Configuration.GetSection("DeltaSnap"),
             r => r.AddLvol(new LvolBackendOptions { CreateMissingStores = true }));
-        builder.Services.AddSingleton(new RunOutcome(once));
+        var outcome = new RunOutcome(once);
+        builder.Services.AddSingleton(outcome);
         builder.Services.AddHostedService<DeltaSnapMeterLog>();
         builder.Services.AddHostedService<ScheduledRefreshWorker>();
 
         using var host = builder.Build();
+        // RunAsync disposes the host (and its services): the outcome is read from the instance kept here.
         await host.RunAsync(cancellationToken).ConfigureAwait(false);
-        return host.Services.GetRequiredService<RunOutcome>().ExitCode;
+        return outcome.ExitCode;
     }
 }
 
