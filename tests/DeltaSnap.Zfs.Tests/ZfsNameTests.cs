@@ -52,29 +52,29 @@ public class ZfsNameTests
 
         foreach (var name in HostileVolumeNames)
         {
-            Assert.ThrowsAsync<ArgumentException>(() => driver.CreateVolumeAsync(name, new VolumeCreateOptions { Kind = VolumeKind.Filesystem }), Printable(name));
-            Assert.ThrowsAsync<ArgumentException>(() => driver.OpenVolumeAsync(name), Printable(name));
-            Assert.ThrowsAsync<ArgumentException>(() => driver.DeleteVolumeAsync(name), Printable(name));
-            Assert.ThrowsAsync<ArgumentException>(() => driver.VolumeExistsAsync(name), Printable(name));
+            Assert.CatchAsync<ArgumentException>(() => driver.CreateVolumeAsync(name, new VolumeCreateOptions { Kind = VolumeKind.Filesystem }), Printable(name));
+            Assert.CatchAsync<ArgumentException>(() => driver.OpenVolumeAsync(name), Printable(name));
+            Assert.CatchAsync<ArgumentException>(() => driver.DeleteVolumeAsync(name), Printable(name));
+            Assert.CatchAsync<ArgumentException>(() => driver.VolumeExistsAsync(name), Printable(name));
         }
         foreach (var name in HostileSnapshotNames)
         {
             var info = name.Length == 0 ? good : new SnapshotInfo("x", good.Identity, good.CreatedUtc);
-            Assert.ThrowsAsync<ArgumentException>(() => volume.CreateSnapshotAsync(name), Printable(name));
-            Assert.ThrowsAsync<ArgumentException>(() => volume.DeleteSnapshotAsync(name), Printable(name));
-            Assert.ThrowsAsync<ArgumentException>(() => volume.RollbackAsync(name), Printable(name));
-            Assert.ThrowsAsync<ArgumentException>(() => volume.PromoteAsync(name), Printable(name));
-            Assert.ThrowsAsync<ArgumentException>(() => volume.RenameSnapshotAsync("good", name), Printable(name));
-            Assert.ThrowsAsync<ArgumentException>(() => volume.GetPathAsync(name), Printable(name));
-            Assert.ThrowsAsync<ArgumentException>(() => volume.SendAsync(name, "good", Stream.Null), Printable(name));
-            Assert.ThrowsAsync<ArgumentException>(() => volume.SendAsync(null, name, Stream.Null), Printable(name));
-            Assert.ThrowsAsync<ArgumentException>(() => volume.ProtectBaseAsync(name), Printable(name));
+            Assert.CatchAsync<ArgumentException>(() => volume.CreateSnapshotAsync(name), Printable(name));
+            Assert.CatchAsync<ArgumentException>(() => volume.DeleteSnapshotAsync(name), Printable(name));
+            Assert.CatchAsync<ArgumentException>(() => volume.RollbackAsync(name), Printable(name));
+            Assert.CatchAsync<ArgumentException>(() => volume.PromoteAsync(name), Printable(name));
+            Assert.CatchAsync<ArgumentException>(() => volume.RenameSnapshotAsync("good", name), Printable(name));
+            Assert.CatchAsync<ArgumentException>(() => volume.GetPathAsync(name), Printable(name));
+            Assert.CatchAsync<ArgumentException>(() => volume.SendAsync(name, "good", Stream.Null), Printable(name));
+            Assert.CatchAsync<ArgumentException>(() => volume.SendAsync(null, name, Stream.Null), Printable(name));
+            Assert.CatchAsync<ArgumentException>(() => volume.ProtectBaseAsync(name), Printable(name));
         }
         // A receive request naming a hostile snapshot (SnapshotInfo cannot hold an empty name).
         foreach (var name in HostileSnapshotNames.Where(n => n.Length > 0))
         {
             var request = new NativeReceiveRequest { Snapshot = new SnapshotInfo(name, good.Identity, good.CreatedUtc) };
-            Assert.ThrowsAsync<ArgumentException>(() => volume.ReceiveAsync(new MemoryStream(new byte[512]), request), Printable(name));
+            Assert.CatchAsync<ArgumentException>(() => volume.ReceiveAsync(new MemoryStream(new byte[512]), request), Printable(name));
         }
 
         Assert.That(Calls(), Is.EqualTo(callsBefore), "no zfs process started for a hostile name");
@@ -84,9 +84,9 @@ public class ZfsNameTests
     public async Task Options_hostileRootOrHoldTag_refusedBeforeAnyProcessStarts()
     {
         var wrapper = Path.Combine(_directory, "zfs");
-        Assert.ThrowsAsync<ArgumentException>(() => ZfsDriver.OpenAsync(new ZfsDriverOptions { Root = "-pool", ZfsProgram = wrapper }));
-        Assert.ThrowsAsync<ArgumentException>(() => ZfsDriver.OpenAsync(new ZfsDriverOptions { Root = "pool/../x", ZfsProgram = wrapper }));
-        Assert.ThrowsAsync<ArgumentException>(() => ZfsDriver.OpenAsync(new ZfsDriverOptions { HoldTag = "-x", ZfsProgram = wrapper }));
+        Assert.CatchAsync<ArgumentException>(() => ZfsDriver.OpenAsync(new ZfsDriverOptions { Root = "-pool", ZfsProgram = wrapper }));
+        Assert.CatchAsync<ArgumentException>(() => ZfsDriver.OpenAsync(new ZfsDriverOptions { Root = "pool/../x", ZfsProgram = wrapper }));
+        Assert.CatchAsync<ArgumentException>(() => ZfsDriver.OpenAsync(new ZfsDriverOptions { HoldTag = "-x", ZfsProgram = wrapper }));
         Assert.That(File.Exists(_log), Is.False);
     }
 

@@ -54,8 +54,16 @@ internal sealed class ExternalInputCommand : IAsyncDisposable
         _fed = true;
         var process = _process;
         using var copying = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        _ = _exited.ContinueWith(static (_, state) => CancelQuietly((CancellationTokenSource)state!), copying,
-            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        // A failed process stops the copy at once. One that ended successfully (zfs receive exits after the END record)
+        // does not cancel a read in flight: that would leave a framed source (a delta stream reader) faulted, so the
+        // stream's rest could not be drained and checked. The copy then stops at the next write, which fails.
+        _ = _exited.ContinueWith(_ =>
+        {
+            if (process.ExitCode != 0)
+            {
+                CancelQuietly(copying);
+            }
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
         var input = process.StandardInput.BaseStream;
         var copy = Task.Factory.StartNew(() => CopyIn(process, prefix, source, input, copying, cancellationToken),
