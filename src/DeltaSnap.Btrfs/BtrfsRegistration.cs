@@ -39,7 +39,7 @@ namespace DeltaSnap.Btrfs
         {
             if (!path.StartsWith('/') || path.Split('/').Any(p => p is ".." or "."))
             {
-                throw new FormatException($"'{Scheme}:{path}' is not a btrfs address: expected an absolute path without '.' or '..' components ({AddressSyntax}).");
+                throw new FormatException($"'{Scheme}:{path}' is not a btrfs address: expected an absolute path without '.' or '..' components (path traversal; {AddressSyntax}).");
             }
             var full = BtrfsDriver.Normalize(path);
             var root = Path.GetDirectoryName(full);

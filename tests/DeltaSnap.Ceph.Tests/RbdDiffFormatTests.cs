@@ -251,7 +251,7 @@ public class RbdDiffFormatTests
         {
             Assert.ThrowsAsync<InvalidOperationException>(() => writer.WriteHeaderAsync(new RbdDiffHeader()));
             Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await writer.WriteZeroAsync(90, 20));
-            Assert.ThrowsAsync<ArgumentException>(() => new RbdDiffWriter(new MemoryStream()).WriteHeaderAsync(new RbdDiffHeader { ToSnapshot = "a\0b" }));
+            Assert.CatchAsync<ArgumentException>(() => new RbdDiffWriter(new MemoryStream()).WriteHeaderAsync(new RbdDiffHeader { ToSnapshot = "a\0b" }));
         });
         await writer.CompleteAsync();
         Assert.ThrowsAsync<InvalidOperationException>(async () => await writer.WriteZeroAsync(0, 1));

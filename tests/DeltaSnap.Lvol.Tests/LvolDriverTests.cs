@@ -101,7 +101,7 @@ public sealed class LvolDriverTests : StoreFixture
 
         Assert.That(driver, Is.InstanceOf<LvolDriver>());
         Assert.That(await driver.ListVolumesAsync(), Is.EqualTo(new[] { "vm1" }));
-        Assert.That(() => resolver.OpenDriverAsync("nfs", "server:/x"), Throws.ArgumentException.With.Message.Contain("registered: lvol"));
+        Assert.That(() => resolver.OpenDriverAsync("nfs", "server:/x"), Throws.InstanceOf<ArgumentException>().With.Message.Contain("registered: lvol"));
     }
 
     [Test]
@@ -127,7 +127,7 @@ public sealed class LvolDriverTests : StoreFixture
             Assert.That(await ReadVolumeAsync(opened), Is.EqualTo(expected));
         }
         Assert.That(() => resolver.CreateVolumeAsync(address, new VolumeCreateOptions { Size = Cluster }), Throws.InstanceOf<LvolException>(), "it exists");
-        Assert.That(() => resolver.CreateVolumeAsync(address + "2", new VolumeCreateOptions { Kind = VolumeKind.Filesystem }), Throws.ArgumentException);
+        Assert.That(() => resolver.CreateVolumeAsync(address + "2", new VolumeCreateOptions { Kind = VolumeKind.Filesystem }), Throws.InstanceOf<ArgumentException>());
     }
 
     [Test]
@@ -140,7 +140,7 @@ public sealed class LvolDriverTests : StoreFixture
         Assert.That(File.Exists(missing), Is.False);
 
         var creating = new VolumeResolver().AddLvol(new LvolBackendOptions { CreateMissingStores = true, StoreClusterSize = Cluster });
-        Assert.That(() => creating.CreateVolumeAsync($"lvol:{missing}#-bad", new VolumeCreateOptions { Size = Cluster }), Throws.ArgumentException);
+        Assert.That(() => creating.CreateVolumeAsync($"lvol:{missing}#-bad", new VolumeCreateOptions { Size = Cluster }), Throws.InstanceOf<ArgumentException>());
         Assert.That(File.Exists(missing), Is.False, "a bad name makes no store");
 
         var volume = await creating.CreateVolumeAsync($"lvol:{missing}#vm1", new VolumeCreateOptions { Size = 2 * Cluster });

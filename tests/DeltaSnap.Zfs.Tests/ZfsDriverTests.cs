@@ -77,7 +77,7 @@ public class ZfsDriverTests
         Assert.That(ZfsTestBed.Zfs("list", "-H", "-o", "name", "-r", bed.PoolA), Does.Not.Contain(missing.Name));
         Assert.That(() => resolver.ParseAddress("rbd:pool/img"), Throws.TypeOf<FormatException>().With.Message.Contain("registered: zfs"));
         Assert.That(() => resolver.ParseAddress("zfs:poolonly"), Throws.TypeOf<FormatException>().With.Message.Contain("zfs:POOL/DATASET"));
-        Assert.That(() => new VolumeResolver().AddZfs(new ZfsDriverOptions { Root = bed.PoolA }), Throws.ArgumentException);
+        Assert.That(() => new VolumeResolver().AddZfs(new ZfsDriverOptions { Root = bed.PoolA }), Throws.InstanceOf<ArgumentException>());
     }
 
     [Test]
@@ -102,7 +102,7 @@ public class ZfsDriverTests
             Assert.Ignore("This ZFS has zvols; ZfsZvolTests cover block volumes.");
         }
         var name = bed.Track(bed.A, ZfsTestBed.UniqueName("zvol"));
-        Assert.ThrowsAsync<ArgumentException>(() => bed.A.CreateVolumeAsync(name, new VolumeCreateOptions { Kind = VolumeKind.Block, Size = 64 << 20 }));
+        Assert.CatchAsync<ArgumentException>(() => bed.A.CreateVolumeAsync(name, new VolumeCreateOptions { Kind = VolumeKind.Block, Size = 64 << 20 }));
         Assert.That(await bed.A.VolumeExistsAsync(name), Is.False);
     }
 }

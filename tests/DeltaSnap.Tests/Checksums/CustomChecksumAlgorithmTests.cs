@@ -96,8 +96,8 @@ public class CustomChecksumAlgorithmTests
         var builtIn = await ClusterChecksums.ComputeAsync(device, new ClusterChecksumOptions { ClusterSize = Cluster, Algorithm = ChecksumAlgorithm.Xxh3 });
         var otherInstance = await ClusterChecksums.ComputeAsync(device, Options(new CustomChecksumAlgorithm("xxh64", () => new XxHash64())));
 
-        Assert.That(() => custom.CheckComparable(builtIn), Throws.ArgumentException.With.Message.Contains("custom 'xxh64'").And.Message.Contains("Xxh3"));
-        Assert.That(() => custom.CheckComparable(otherInstance), Throws.ArgumentException);
+        Assert.That(() => custom.CheckComparable(builtIn), Throws.InstanceOf<ArgumentException>().With.Message.Contains("custom 'xxh64'").And.Message.Contains("Xxh3"));
+        Assert.That(() => custom.CheckComparable(otherInstance), Throws.InstanceOf<ArgumentException>());
         Assert.That(custom.ContentEquals(builtIn), Is.False);
         Assert.That(custom.ContentEquals(await ClusterChecksums.ComputeAsync(device, Options(XxHash64Algorithm))), Is.True);
     }

@@ -135,7 +135,7 @@ public class ShallowCopyOperationTests
         await using var source = new MemoryBlockDevice(2L * Cluster);
         var request = ShallowCopyRequest.ForClusters(new ClusterLayout(3L * Cluster, Cluster), [0]);
 
-        Assert.That(() => ShallowCopyOperation.Start(source, new BlockDeviceSink(source), request), Throws.ArgumentException);
+        Assert.That(() => ShallowCopyOperation.Start(source, new BlockDeviceSink(source), request), Throws.InstanceOf<ArgumentException>());
     }
 
     // ---- Order, parallelism, bounded memory ----

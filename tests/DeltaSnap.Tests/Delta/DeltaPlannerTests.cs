@@ -103,7 +103,7 @@ public class DeltaPlannerTests
         var builder = new ClusterChecksumsBuilder(new ClusterLayout(4096, 4096), ChecksumAlgorithm.Sha256);
         builder.Set(0, D, new byte[32]);
 
-        Assert.That(() => DeltaPlanner.Compare(source, builder.Build()), Throws.ArgumentException);
+        Assert.That(() => DeltaPlanner.Compare(source, builder.Build()), Throws.InstanceOf<ArgumentException>());
     }
 
     [Test]
@@ -456,7 +456,7 @@ public class DeltaPlannerTests
         var map = await ClusterChecksums.ComputeAsync(device, new ClusterChecksumOptions { ClusterSize = Cluster, Algorithm = ChecksumAlgorithm.Sha256 });
 
         Assert.That(async () => await DeltaPlanner.PlanAsync(new DeltaPlanRequest { Source = device, Target = device, Options = Options(), SourceChecksums = map }),
-            Throws.ArgumentException.With.Property(nameof(ArgumentException.ParamName)).EqualTo("request")
+            Throws.InstanceOf<ArgumentException>().With.Property(nameof(ArgumentException.ParamName)).EqualTo("request")
                 .And.Message.StartsWith("The source map holds Sha256 digests"));
     }
 
@@ -466,7 +466,7 @@ public class DeltaPlannerTests
         await using var device = new MemoryBlockDevice(4L * Cluster);
         var options = new DeltaPlanOptions { ClusterSize = 4096, RefinementBlockSize = 4096 };
 
-        Assert.That(async () => await DeltaPlanner.PlanAsync(device, device, options), Throws.ArgumentException);
+        Assert.That(async () => await DeltaPlanner.PlanAsync(device, device, options), Throws.InstanceOf<ArgumentException>());
     }
 
     [Test]

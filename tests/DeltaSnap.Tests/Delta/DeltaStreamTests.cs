@@ -171,7 +171,7 @@ public class DeltaStreamTests
     {
         await using var writer = new DeltaStreamWriter(new MemoryStream(), DeltaStreamTestData.Header(algorithm: ChecksumAlgorithm.Crc64Iso));
 
-        Assert.That(async () => await writer.CompleteAsync(new byte[4]), Throws.ArgumentException);
+        Assert.That(async () => await writer.CompleteAsync(new byte[4]), Throws.InstanceOf<ArgumentException>());
         Assert.That(writer.IsCompleted, Is.False);
     }
 
@@ -307,11 +307,11 @@ public class DeltaStreamTests
     {
         var identity = new SnapshotIdentity("lvol-uuid", "u");
 
-        Assert.That(() => new DeltaStreamSnapshot("", identity, default), Throws.ArgumentException);
-        Assert.That(() => new DeltaStreamSnapshot("a\nb", identity, default), Throws.ArgumentException);
-        Assert.That(() => new DeltaStreamSnapshot("\ud800", identity, default), Throws.ArgumentException);
-        Assert.That(() => new DeltaStreamSnapshot(new string('x', 1025), identity, default), Throws.ArgumentException);
-        Assert.That(() => new DeltaStreamSnapshot("s", default, default), Throws.ArgumentException);
+        Assert.That(() => new DeltaStreamSnapshot("", identity, default), Throws.InstanceOf<ArgumentException>());
+        Assert.That(() => new DeltaStreamSnapshot("a\nb", identity, default), Throws.InstanceOf<ArgumentException>());
+        Assert.That(() => new DeltaStreamSnapshot("\ud800", identity, default), Throws.InstanceOf<ArgumentException>());
+        Assert.That(() => new DeltaStreamSnapshot(new string('x', 1025), identity, default), Throws.InstanceOf<ArgumentException>());
+        Assert.That(() => new DeltaStreamSnapshot("s", default, default), Throws.InstanceOf<ArgumentException>());
     }
 
     [Test]

@@ -40,7 +40,7 @@ public class VolumeResolverTests
 
         Assert.That(resolver.Schemes, Is.Empty);
         Assert.That(() => resolver.ParseAddress("zfs:tank/vm1"), Throws.TypeOf<FormatException>().With.Message.Contain("none is registered"));
-        Assert.That(() => resolver.OpenDriverAsync("zfs", "tank"), Throws.ArgumentException);
+        Assert.That(() => resolver.OpenDriverAsync("zfs", "tank"), Throws.InstanceOf<ArgumentException>());
     }
 
     [Test]
@@ -48,7 +48,7 @@ public class VolumeResolverTests
     {
         var resolver = new VolumeResolver().Add(new ShelfBackend("shelf"));
 
-        Assert.That(() => resolver.Add(new ShelfBackend("Shelf")), Throws.ArgumentException.With.Message.Contain("'shelf' is registered already"));
+        Assert.That(() => resolver.Add(new ShelfBackend("Shelf")), Throws.InstanceOf<ArgumentException>().With.Message.Contain("'shelf' is registered already"));
         Assert.That(resolver.Schemes, Is.EqualTo(new[] { "shelf" }));
     }
 
@@ -57,7 +57,7 @@ public class VolumeResolverTests
     [TestCase("a b")]
     [TestCase("x:y")]
     public void Backend_schemeThatIsNoUriScheme_isRefused(string scheme) =>
-        Assert.That(() => new ShelfBackend(scheme), Throws.ArgumentException);
+        Assert.That(() => new ShelfBackend(scheme), Throws.InstanceOf<ArgumentException>());
 
     [Test]
     public async Task OpenVolumeAsync_existingVolume_opensItWithTheResolversLoggerFactory()
@@ -96,7 +96,7 @@ public class VolumeResolverTests
 
         Assert.That(volume.Name, Is.EqualTo("new"));
         Assert.That(backend.Volumes, Does.Contain("new"));
-        Assert.That(() => resolver.CreateVolumeAsync("shelf:box/bad", new VolumeCreateOptions { Size = 0 }), Throws.ArgumentException);
+        Assert.That(() => resolver.CreateVolumeAsync("shelf:box/bad", new VolumeCreateOptions { Size = 0 }), Throws.InstanceOf<ArgumentException>());
         Assert.That(backend.Opened[^1].Disposed, Is.True, "the driver of a failed create is released");
     }
 
@@ -115,7 +115,7 @@ public class VolumeResolverTests
     {
         var backend = new ShelfBackend("shelf");
 
-        Assert.That(() => backend.OpenVolumeAsync(new VolumeAddress("crate", "box", "vm1")), Throws.ArgumentException);
+        Assert.That(() => backend.OpenVolumeAsync(new VolumeAddress("crate", "box", "vm1")), Throws.InstanceOf<ArgumentException>());
         Assert.That(backend.Opened, Is.Empty);
     }
 

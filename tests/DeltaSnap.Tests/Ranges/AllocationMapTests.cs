@@ -49,7 +49,7 @@ public class AllocationMapTests
         b[2] = true;
         Assert.That(a.Or(b).EnumerateAllocated(), Is.EqualTo(new long[] { 1, 2, 69 }));
         Assert.That(a.And(b).EnumerateAllocated(), Is.EqualTo(new long[] { 1 }));
-        Assert.That(() => a.Or(new AllocationMap(71)), Throws.ArgumentException);
+        Assert.That(() => a.Or(new AllocationMap(71)), Throws.InstanceOf<ArgumentException>());
     }
 
     [Test]
