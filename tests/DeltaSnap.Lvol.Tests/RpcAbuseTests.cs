@@ -203,6 +203,7 @@ public sealed class RpcAbuseTests : StoreFixture
     }
 
     [Test]
+    [Explicit("Timing-dependent: needs the registration still running when the probe arrives; it passed in one fresh-clone run and failed in the next. Run by hand until the registration can be held open deterministically.")]
     public async Task LongRegistration_doesNotBlockAnotherConnection()
     {
         await using var store = await CreateStoreAsync(4096, "lvs");
