@@ -1,3 +1,4 @@
+using DeltaSnap.Cli.Commands;
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -71,7 +72,7 @@ internal static class RefreshBenchmarkCommand
             {
                 var sizeText = parseResult.GetValue(size);
                 long bytes = 1L << 30;
-                if (sizeText is not null && (!TryParseSize(sizeText, out bytes) || bytes < (16 << 20)))
+                if (sizeText is not null && (!ByteSize.TryParse(sizeText, out bytes) || bytes < (16 << 20)))
                 {
                     throw new UsageException($"--size {sizeText}: expected a size of at least 16M, such as 256M or 1G.");
                 }
@@ -144,38 +145,6 @@ internal static class RefreshBenchmarkCommand
         }
     }
 
-    // A number of bytes with an optional binary suffix K, M, G or T (256M, 1G, 1GiB), as the deltasnap tool reads sizes.
-    private static bool TryParseSize(string text, out long bytes)
-    {
-        bytes = 0;
-        var s = text.AsSpan().Trim();
-        if (s.EndsWith("iB", StringComparison.OrdinalIgnoreCase) && s.Length > 2 && char.IsLetter(s[^3]))
-        {
-            s = s[..^2];
-        }
-        else if (s.EndsWith("B", StringComparison.OrdinalIgnoreCase))
-        {
-            s = s[..^1];
-        }
-        var shift = s.IsEmpty ? 0 : char.ToUpperInvariant(s[^1]) switch
-        {
-            'K' => 10,
-            'M' => 20,
-            'G' => 30,
-            'T' => 40,
-            _ => 0,
-        };
-        if (shift != 0)
-        {
-            s = s[..^1];
-        }
-        if (s.IsEmpty || !long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number > long.MaxValue >> shift)
-        {
-            return false;
-        }
-        bytes = number << shift;
-        return true;
-    }
 
     /// <summary>The shared options' values.</summary>
     /// <param name="Size">The data size.</param>
