@@ -34,6 +34,9 @@ public sealed partial class ZfsVolume : Volume
     /// </summary>
     private string? _pristineHead;
 
+    /// <summary>The read-only views this volume mounted for <see cref="GetPathCoreAsync"/>, by snapshot name, until released.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _views = new(StringComparer.Ordinal);
+
     internal ZfsVolume(ZfsDriver driver, string name, string dataset, VolumeKind kind)
         : base(driver, name, kind)
     {
@@ -192,6 +195,17 @@ public sealed partial class ZfsVolume : Volume
             throw new NotSupportedException($"{Address}: this ZFS has no .zfs/snapshot directory and snapshot views are turned off (ZfsDriverOptions.SnapshotViews).");
         }
         return await ViewPathAsync(snapshot, record.Guid, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    protected override async Task ReleasePathCoreAsync(string snapshot, CancellationToken cancellationToken)
+    {
+        if (_views.TryRemove(snapshot, out var view))
+        {
+            Log.ViewDestroying(Logger, view, FullName(snapshot));
+            // zfs-fuse reports the view busy for a moment after the last reader closed it.
+            await Zfs.RunRetryingBusyAsync(["destroy", view], cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc />
@@ -357,7 +371,7 @@ public sealed partial class ZfsVolume : Volume
         return mountpoint;
     }
 
-    /// <summary>A read-only clone of the snapshot, made once and destroyed with the snapshot.</summary>
+    /// <summary>A read-only clone of the snapshot, made once and destroyed when released or with the snapshot.</summary>
     private async Task<string> ViewPathAsync(string snapshot, ulong guid, CancellationToken cancellationToken)
     {
         var full = FullName(snapshot);
@@ -383,6 +397,7 @@ public sealed partial class ZfsVolume : Volume
         {
             await Zfs.RunAsync(["mount", view], cancellationToken).ConfigureAwait(false);
         }
+        _views[snapshot] = view;
         return props["mountpoint"].Value;
     }
 

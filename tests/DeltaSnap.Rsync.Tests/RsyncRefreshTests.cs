@@ -23,6 +23,46 @@ public sealed class RsyncRefreshTests
     }
 
     [Test]
+    public async Task Refresh_zfsFuseSource_leavesNoSnapshotViewMounted()
+    {
+        // zfs-fuse has no .zfs/snapshot: each snapshot is read through a read-only clone, which the route releases.
+        await using var bed = new RsyncTestBed();
+        var source = (DeltaSnap.Zfs.ZfsVolume)await bed.ZfsAsync('a');
+        var target = await bed.BtrfsAsync('b');
+        TestTrees.Build(await source.GetPathAsync(null), xattrs: false);
+        await source.CreateSnapshotAsync("s1");
+        await source.CreateSnapshotAsync("s2");
+
+        var result = await new Replicator { TreeSynchronizer = new RsyncTreeSynchronizer() }.RefreshAsync(source, target);
+
+        Assert.That(result.SnapshotsSent, Is.EqualTo(new[] { "s1", "s2" }));
+        var views = await ViewsOfAsync(source.Dataset);
+        Assert.That(views, Is.Empty, "every view the refresh mounted was destroyed");
+        Assert.That(TreeDigest.Describe(await target.GetPathAsync("s2"), ZfsFuseDigest), Is.EqualTo(TreeDigest.Describe(await source.GetPathAsync("s2"), ZfsFuseDigest)));
+        Assert.That(await ViewsOfAsync(source.Dataset), Has.Count.EqualTo(1), "reading a snapshot's path mounts its view again");
+        await source.ReleasePathAsync("s2");
+        Assert.That(await ViewsOfAsync(source.Dataset), Is.Empty);
+    }
+
+    /// <summary>The snapshot views (clones under POOL/deltasnap-views) whose origin is a snapshot of <paramref name="dataset"/>.</summary>
+    private static async Task<IReadOnlyList<string>> ViewsOfAsync(string dataset)
+    {
+        var pool = dataset.Split('/')[0];
+        using var zfs = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("zfs", ["list", "-H", "-o", "name,origin", "-r", "-d", "1", pool + "/deltasnap-views"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var output = await zfs.StandardOutput.ReadToEndAsync();
+        await zfs.WaitForExitAsync();
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split('\t'))
+            .Where(fields => fields.Length == 2 && fields[1].StartsWith(dataset + "@", StringComparison.Ordinal))
+            .Select(fields => fields[0])
+            .ToArray();
+    }
+
+    [Test]
     public async Task Refresh_btrfsToZfs_withoutXattrsAclsSubsecondTimesAndHoles_targetEqualsSource()
     {
         await using var bed = new RsyncTestBed();

@@ -129,6 +129,23 @@ public abstract class Volume
         return GetPathCoreAsync(snapshot, cancellationToken);
     }
 
+    /// <summary>
+    /// Gives back what <see cref="GetPathAsync"/> made to expose <paramref name="snapshot"/>'s files, once the caller has
+    /// finished reading them (ZFS without a <c>.zfs/snapshot</c> directory mounts a read-only clone per snapshot, which
+    /// would otherwise stay mounted until the snapshot is deleted). The path is no longer valid afterwards; a later
+    /// <see cref="GetPathAsync"/> exposes it again. Does nothing for backends whose snapshot paths cost nothing.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The volume is not a file system volume.</exception>
+    public Task ReleasePathAsync(string snapshot, CancellationToken cancellationToken = default)
+    {
+        if (Kind != VolumeKind.Filesystem)
+        {
+            ThrowHelper.ThrowNotSupported($"{Address} is a block volume; it has no path.");
+        }
+        Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
+        return ReleasePathCoreAsync(snapshot, cancellationToken);
+    }
+
     /// <summary>Writes the backend's native stream of <paramref name="snapshot"/>, incremental from <paramref name="baseSnapshot"/> when given.</summary>
     /// <exception cref="NotSupportedException">The backend has no native stream.</exception>
     public Task SendAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions? options = null, CancellationToken cancellationToken = default)
@@ -264,6 +281,9 @@ public abstract class Volume
 
     /// <summary>Returns a path (file system volumes only).</summary>
     protected virtual Task<string> GetPathCoreAsync(string? snapshot, CancellationToken cancellationToken) => throw Unsupported("give paths");
+
+    /// <summary>Releases what <see cref="GetPathCoreAsync"/> made for a snapshot (argument checked). The default does nothing.</summary>
+    protected virtual Task ReleasePathCoreAsync(string snapshot, CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>Sends a native stream (capability checked).</summary>
     protected virtual Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken) =>

@@ -29,19 +29,42 @@ internal sealed class TreeTransfer(RefreshRun run, TreeSynchronizer synchronizer
     private async Task<long> SynchronizeIntoLiveAsync(SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
         var sourcePath = await Run.Source.GetPathAsync(snapshot.Name, cancellationToken).ConfigureAwait(false);
-        var targetPath = await Run.Target.GetPathAsync(null, cancellationToken).ConfigureAwait(false);
-        Run.Progress?.Report(new RefreshProgress("synchronizing", snapshot.Name, 0, 0));
-        Run.TargetLiveTouched = true;
-        var result = await synchronizer.SynchronizeAsync(new TreeSyncRequest
+        TreeSyncResult result;
+        try
         {
-            SourceDirectory = sourcePath,
-            TargetDirectory = targetPath,
-            TargetIsCopyOnWrite = Run.Target.Driver.Has(DriverCapabilities.CopyOnWriteTarget),
-            AllowVanishedFiles = Run.Options.AllowVanishedFiles,
-        }, cancellationToken).ConfigureAwait(false);
+            var targetPath = await Run.Target.GetPathAsync(null, cancellationToken).ConfigureAwait(false);
+            Run.Progress?.Report(new RefreshProgress("synchronizing", snapshot.Name, 0, 0));
+            Run.TargetLiveTouched = true;
+            result = await synchronizer.SynchronizeAsync(new TreeSyncRequest
+            {
+                SourceDirectory = sourcePath,
+                TargetDirectory = targetPath,
+                TargetIsCopyOnWrite = Run.Target.Driver.Has(DriverCapabilities.CopyOnWriteTarget),
+                AllowVanishedFiles = Run.Options.AllowVanishedFiles,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // A view mounted to expose the snapshot (ZFS without .zfs/snapshot) is not left behind, even after a failure.
+            await ReleaseAsync(snapshot.Name).ConfigureAwait(false);
+        }
         Run.AddSent(result.BytesSent);
         Run.AddWritten(result.LiteralBytes);
         Run.AddClusters(0, result.FilesTransferred);
         return result.BytesSent;
+    }
+
+    private async Task ReleaseAsync(string snapshot)
+    {
+        // Not the caller's token: a cancelled refresh still releases, within the cleanup limit.
+        using var timeout = new CancellationTokenSource(Run.Options.CleanupTimeout);
+        try
+        {
+            await Run.Source.ReleasePathAsync(snapshot, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Diagnostics.Log.CleanupFailed(Run.Logger, e, Run.Source.Address, $"release the path of snapshot {snapshot}");
+        }
     }
 }
