@@ -10,7 +10,6 @@ public sealed class RsyncFailureTests
     private const string VanishingFile = "zz-vanishing.txt";
 
     [Test]
-    [Explicit("Timing-dependent (the file is deleted 0.5 s into a throttled transfer): it failed once in a CI-like run; run by hand until the vanishing is made deterministic.")]
     public async Task Refresh_fileVanishesDuringTransfer_failsAndLeavesTargetAtLastCompleteSnapshot()
     {
         await using var bed = new RsyncTestBed();
@@ -28,7 +27,6 @@ public sealed class RsyncFailureTests
     }
 
     [Test]
-    [Explicit("Timing-dependent (the file is deleted 0.5 s into a throttled transfer): it failed once in a CI-like run on a loaded machine; run by hand until the vanishing is made deterministic.")]
     public async Task Refresh_fileVanishesDuringTransferWhenAllowed_completesWithoutIt()
     {
         await using var bed = new RsyncTestBed();
@@ -261,13 +259,17 @@ public sealed class RsyncFailureTests
         var s1Digest = TreeDigest.Describe(await target.GetPathAsync(null));
         // The live state: big.bin rewritten whole (sent first, slowly), then a small file that vanishes meanwhile.
         File.WriteAllBytes(Path.Combine(sourcePath, "big.bin"), TestTrees.Random(4 << 20, 2));
+        // Same size, and maybe the same second as s1's copy: a later time keeps rsync's quick check from skipping it.
+        File.SetLastWriteTimeUtc(Path.Combine(sourcePath, "big.bin"), DateTime.UtcNow.AddMinutes(1));
         File.WriteAllText(Path.Combine(sourcePath, VanishingFile), "here at the start");
         return (source, target, s1Digest);
     }
 
     /// <summary>
     /// The real rsync, slowed to 1 MiB/s, while the file <c>name</c> is deleted from the temporary live-state snapshot
-    /// half a second after rsync started: after rsync listed it, before it sent it.
+    /// once rsync has opened <c>big.bin</c> to send it: the file list (with <c>name</c> in it) is complete by then, and
+    /// <c>name</c> sorts after <c>big.bin</c>, so rsync finds it gone when its turn comes (4 MiB at 1 MiB/s leave
+    /// seconds for the deletion, whatever the machine's load).
     /// </summary>
     private sealed class VanishingSynchronizer(string name) : TreeSynchronizer
     {
@@ -278,10 +280,47 @@ public sealed class RsyncFailureTests
             var sync = _inner.SynchronizeAsync(request, cancellationToken);
             if (request.SourceDirectory.Contains(TemporarySnapshot.Prefix, StringComparison.Ordinal))
             {
-                await Task.Delay(500, cancellationToken);
+                var big = Path.Combine(request.SourceDirectory, "big.bin");
+                var deadline = DateTime.UtcNow.AddSeconds(60);
+                while (!RsyncHasOpen(big))
+                {
+                    if (sync.IsCompleted)
+                    {
+                        Assert.Fail($"rsync ended before it was seen sending big.bin: {(sync.IsFaulted ? sync.Exception!.InnerException!.Message : "succeeded: " + (await sync).LiteralBytes + " literal bytes")}");
+                    }
+                    Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "rsync never opened big.bin");
+                    await Task.Delay(10, cancellationToken);
+                }
                 File.Delete(Path.Combine(request.SourceDirectory, name));
             }
             return await sync;
+        }
+
+        /// <summary>Whether an rsync process of this machine has <paramref name="path"/> open (from /proc/PID/fd).</summary>
+        private static bool RsyncHasOpen(string path)
+        {
+            foreach (var process in Directory.EnumerateDirectories("/proc"))
+            {
+                try
+                {
+                    if (!int.TryParse(Path.GetFileName(process), out _) || File.ReadAllText(Path.Combine(process, "comm")).Trim() != "rsync")
+                    {
+                        continue;
+                    }
+                    foreach (var fd in Directory.EnumerateFileSystemEntries(Path.Combine(process, "fd")))
+                    {
+                        if (new FileInfo(fd).LinkTarget == path)
+                        {
+                            return true;
+                        }
+                    }
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // The process ended while being looked at.
+                }
+            }
+            return false;
         }
     }
 }
