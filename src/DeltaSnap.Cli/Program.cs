@@ -53,6 +53,7 @@ internal static class Program
             HashCommand.Create(),
             ChecksumsCommand.Create(),
             DiffCommand.Create(),
+            VolumeCommands.Create(context),
             SnapshotCommands.Create(context),
             PlanCommand.Create(context),
             RefreshCommand.Create(context),

@@ -82,6 +82,7 @@ internal sealed record RangeEntry(long Offset, long Length);
 [JsonSerializable(typeof(ChecksumsReport))]
 [JsonSerializable(typeof(DiffReport))]
 [JsonSerializable(typeof(IReadOnlyList<SnapshotEntry>))]
+[JsonSerializable(typeof(IReadOnlyList<string>))]
 [JsonSerializable(typeof(PlanReport))]
 [JsonSerializable(typeof(RefreshReport))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
