@@ -140,8 +140,21 @@ internal sealed class SessionConnection : IAsyncDisposable
             if (length == MaxBannerLength - 1 || one[0] < 0x20 || one[0] > 0x7e || (length < BannerPrefix.Length && one[0] != BannerPrefix[length]))
             {
                 line[length++] = one[0];
+                // For the message: whatever else of the line arrives at once (a quarter second at most).
+                using var more = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                more.CancelAfter(TimeSpan.FromMilliseconds(250));
+                try
+                {
+                    while (length < 64 && one[0] != (byte)'\n' && await _stream.ReadAsync(one, more.Token).ConfigureAwait(false) == 1)
+                    {
+                        line[length++] = one[0];
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                }
                 throw new SessionException(SessionErrorReason.ProtocolViolation,
-                    $"{PeerName} is not a DeltaSnap session peer: its first bytes '{Printable(line.AsSpan(0, length))}' are not a '{BannerPrefix}<version>' banner.");
+                    $"{PeerName} is not a DeltaSnap session peer: its first bytes '{Printable(line.AsSpan(0, length)).TrimEnd('.')}' are not a '{BannerPrefix}<version>' banner.");
             }
             line[length++] = one[0];
         }
