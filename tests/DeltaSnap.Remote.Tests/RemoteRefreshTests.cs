@@ -99,7 +99,10 @@ public sealed class RemoteRefreshTests
         using var dir = new TempDirectory();
         await using var sourceStore = await LvolDriver.CreateStoreAsync(dir.File("a.lvs"));
         await (await LvolDriver.CreateStoreAsync(dir.File("b.lvs"))).DisposeAsync();
-        await using var loop = await Loopback.StartAsync(clientOptions: new RemoteSessionOptions { PeerName = "loop", Compression = [SessionCompression.Lz4] });
+        // Peer timeouts of a minute: this test hashes 256 MiB several times on a shared 2-core machine.
+        await using var loop = await Loopback.StartAsync(
+            serverOptions: new VolumeServerOptions { PeerTimeout = TimeSpan.FromMinutes(1) },
+            clientOptions: new RemoteSessionOptions { PeerName = "loop", Compression = [SessionCompression.Lz4], PeerTimeout = TimeSpan.FromMinutes(1) });
         var source = await sourceStore.CreateVolumeAsync("vm", new VolumeCreateOptions { Size = Size });
         var target = await loop.Session.CreateVolumeAsync($"lvol:{dir.File("b.lvs")}#vm", new VolumeCreateOptions { Size = Size });
         var options = new RefreshOptions { DisableNativeStreams = true };
@@ -157,8 +160,13 @@ public sealed class RemoteRefreshTests
             Assert.That(await DigestAsync(target, "s1"), Is.EqualTo(s1));
             Assert.That(await DigestAsync(target, null), Is.EqualTo(s1), "the live state is back at s1");
             Assert.That((await source.GetLineageAsync()).Any(s => s.IsTemporary), Is.False);
+            await target.Driver.DisposeAsync();
+        }
 
-            faults.FailReceiveAfterBytes = null;
+        faults.FailReceiveAfterBytes = null;
+        await using (var loop = await Loopback.StartAsync(resolver))
+        {
+            var target = await loop.Session.OpenVolumeAsync(address);
             await new Replicator().RefreshAsync(source, target);
             await AssertSameAsync(source, target, "s1", "s2");
             await target.Driver.DisposeAsync();
