@@ -191,6 +191,10 @@ internal sealed class SessionConnection : IAsyncDisposable
             {
                 HeartbeatLoop();
             }
+            catch (ObjectDisposedException)
+            {
+                // Disposed while ending.
+            }
             finally
             {
                 done.TrySetResult();
@@ -212,8 +216,8 @@ internal sealed class SessionConnection : IAsyncDisposable
         return WriteFrameAsync(new FrameHeader(FrameType.Control, 0, 0, (ulong)json.Length), json, cancellationToken);
     }
 
-    /// <summary>Sends one data frame (at most 1 MiB of payload) on a channel once the peer's window allows it.</summary>
-    public async Task SendDataAsync(DataChannel channel, ReadOnlyMemory<byte> data, bool precompressed, CancellationToken cancellationToken)
+    /// <summary>Sends one data frame (at most 1 MiB of payload) on a channel once the peer's window allows it; returns whether it went compressed.</summary>
+    public async Task<bool> SendDataAsync(DataChannel channel, ReadOnlyMemory<byte> data, bool precompressed, CancellationToken cancellationToken)
     {
         Debug.Assert(data.Length is > 0 and <= SessionLimits.MaxDataFrame);
         byte[]? compressed = null;
@@ -237,6 +241,7 @@ internal sealed class SessionConnection : IAsyncDisposable
                 await AcquireBandwidthAsync(payload.Length, cancellationToken).ConfigureAwait(false);
             }
             await WriteFrameAsync(new FrameHeader(FrameType.Data, flag, channel.Id, (ulong)payload.Length), payload, cancellationToken).ConfigureAwait(false);
+            return flag != 0;
         }
         finally
         {
@@ -598,21 +603,31 @@ internal sealed class SessionConnection : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Fail(null, endOfStream: true);
+        var finished = true;
         foreach (var task in new[] { _readLoop, _heartbeatLoop })
         {
-            if (task is not null)
+            if (task is null)
             {
-                try
-                {
-                    await task.ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is OperationCanceledException or SessionException or IOException or ObjectDisposedException)
-                {
-                }
+                continue;
+            }
+            try
+            {
+                // Bounded: a stream whose reads ignore cancellation (some pipes) ends its read when the transport closes.
+                await task.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                finished = false;
+            }
+            catch (Exception e) when (e is OperationCanceledException or SessionException or IOException or ObjectDisposedException)
+            {
             }
         }
         _limiter?.Dispose();
-        _life.Dispose();
-        _writeLock.Dispose();
+        if (finished)
+        {
+            _life.Dispose();
+            _writeLock.Dispose();
+        }
     }
 }

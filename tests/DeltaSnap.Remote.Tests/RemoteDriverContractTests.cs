@@ -152,3 +152,38 @@ internal sealed class RootedZfsBackend() : VolumeBackend("zfs")
     protected override async Task<VolumeDriver> OpenDriverCoreAsync(string location, Microsoft.Extensions.Logging.ILoggerFactory loggerFactory, CancellationToken cancellationToken) =>
         await ZfsDriver.OpenAsync(new ZfsDriverOptions { Root = location }, loggerFactory, cancellationToken);
 }
+
+/// <summary>lvol to lvol with the source driver on the other end of a session (pull): sends and source snapshots cross the protocol.</summary>
+public sealed class RemotePullLvolContractTests : DriverContractTests
+{
+    private readonly TempDirectory _directory = new();
+    private Loopback? _loop;
+
+    protected override VolumeKind Kind => VolumeKind.Block;
+
+    protected override async Task<VolumeDriver> CreateSourceDriverAsync()
+    {
+        await (await LvolDriver.CreateStoreAsync(_directory.File("source.lvs"))).DisposeAsync();
+        _loop = await Loopback.StartAsync(new VolumeResolver().AddLvol());
+        return await _loop.Session.OpenDriverAsync("lvol", _directory.File("source.lvs"));
+    }
+
+    protected override async Task<VolumeDriver> CreateTargetDriverAsync() => await LvolDriver.CreateStoreAsync(_directory.File("target.lvs"));
+
+    [Test]
+    public void Source_isRemote() => Assert.That(SourceDriver, Is.TypeOf<RemoteVolumeDriver>());
+
+    [OneTimeTearDown]
+    public async Task CloseSessionAsync()
+    {
+        if (SourceDriver is not null)
+        {
+            await SourceDriver.DisposeAsync();
+        }
+        if (_loop is not null)
+        {
+            await _loop.DisposeAsync();
+        }
+        _directory.Dispose();
+    }
+}
