@@ -79,7 +79,7 @@ internal sealed class PeerSessionPool(RemoteTransportOptions options, ILoggerFac
         else
         {
             var tls = options.Tls ?? throw new ArgumentException(
-                $"{peer.Name}: tls:// addresses need a client certificate and the servers to trust (RemoteTransportOptions.Tls).", nameof(options));
+                $"{peer.Name}: tls:// addresses need a client certificate and the servers to trust (RemoteTransportOptions.Tls).");
             connection = await TlsTransport.ConnectAsync(peer.Host, peer.Port!.Value, tls, loggerFactory, cancellationToken).ConfigureAwait(false);
         }
         try
@@ -161,7 +161,7 @@ internal sealed class PeerSession(string peerName, Stream connection, RemoteSess
                 return inner;
             }
         }
-        if (connection is SshConnection ssh && e is SessionException { Reason: not SessionErrorReason.Unauthorized and not SessionErrorReason.PeerError })
+        if (connection is SshStream ssh && e is SessionException { Reason: not SessionErrorReason.Unauthorized and not SessionErrorReason.PeerError })
         {
             var described = await ssh.DescribeFailureAsync(TimeSpan.FromSeconds(2), e).ConfigureAwait(false);
             return ssh.HasExited ? described : e;

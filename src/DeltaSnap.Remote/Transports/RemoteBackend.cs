@@ -82,8 +82,18 @@ internal sealed class RemotePeerDriver(string scheme, PeerSession session, ILogg
     protected override Task<IReadOnlyList<string>> ListVolumesCoreAsync(CancellationToken cancellationToken) =>
         throw new NotSupportedException($"{session.PeerName} lists no volumes through a remote address: name each volume by its address on the server.");
 
-    protected override Task<bool> VolumeExistsCoreAsync(string name, CancellationToken cancellationToken) =>
-        session.RunAsync(s => s.VolumeExistsAsync(name, cancellationToken));
+    protected override async Task<bool> VolumeExistsCoreAsync(string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await session.RunAsync(s => s.VolumeExistsAsync(name, cancellationToken)).ConfigureAwait(false);
+        }
+        catch (SessionException e) when (e.RemoteExceptionType is "System.IO.FileNotFoundException" or "System.IO.DirectoryNotFoundException")
+        {
+            // The volume's container is missing on the peer (an lvol store file): as locally, creating the volume creates it.
+            throw new FileNotFoundException(e.Message, e);
+        }
+    }
 
     protected override Task<Volume> OpenVolumeCoreAsync(string name, CancellationToken cancellationToken) =>
         session.RunAsync(s => s.OpenVolumeAsync(name, cancellationToken));

@@ -21,7 +21,7 @@ public static class SshTransport
     /// <param name="loggerFactory">Where to log; null for no logging.</param>
     /// <exception cref="ArgumentException">The host, user, port or options are not acceptable; nothing was started.</exception>
     /// <exception cref="PeerUnreachableException">ssh could not be started.</exception>
-    public static SshConnection Start(string host, string? user, int? port, SshTransportOptions options, ILoggerFactory? loggerFactory = null)
+    public static SshStream Start(string host, string? user, int? port, SshTransportOptions options, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         PeerNames.ValidateHost(host);
@@ -68,7 +68,7 @@ public static class SshTransport
         PipeCapacity.TryEnlarge(process.StandardInput.BaseStream);
         PipeCapacity.TryEnlarge(process.StandardOutput.BaseStream);
         var peer = (user is null ? "" : user + "@") + host + (port is { } p ? ":" + p.ToString(CultureInfo.InvariantCulture) : "");
-        return new SshConnection(process, peer, commandLine, logger);
+        return new SshStream(process, peer, commandLine, logger);
     }
 
     /// <summary>The arguments ssh gets (for tests and messages).</summary>

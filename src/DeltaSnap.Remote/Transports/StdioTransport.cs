@@ -66,7 +66,7 @@ internal sealed class JoinedStream(Stream readable, Stream writable) : Stream
     {
         await readable.DisposeAsync().ConfigureAwait(false);
         await writable.DisposeAsync().ConfigureAwait(false);
-        GC.SuppressFinalize(this);
+        await base.DisposeAsync().ConfigureAwait(false);
     }
 
     protected override void Dispose(bool disposing)

@@ -12,7 +12,7 @@ namespace DeltaSnap.Remote.Transports;
 /// <see cref="PeerRefusedException"/> (the login was refused) or <see cref="PeerUnreachableException"/> with what ssh
 /// said. Disposing it (or cancelling an operation on it) kills ssh.
 /// </summary>
-public sealed class SshConnection : Stream
+public sealed class SshStream : Stream
 {
     private const int StandardErrorTailChars = 16 * 1024;
 
@@ -27,7 +27,7 @@ public sealed class SshConnection : Stream
     private bool _stderrCut;
     private int _disposed;
 
-    internal SshConnection(Process process, string peer, string commandLine, ILogger logger)
+    internal SshStream(Process process, string peer, string commandLine, ILogger logger)
     {
         _process = process;
         _input = process.StandardInput.BaseStream;
@@ -180,6 +180,22 @@ public sealed class SshConnection : Stream
     /// <summary>Closes ssh's input (the remote command sees the end of its input), gives ssh a moment to end, then kills it.</summary>
     public override async ValueTask DisposeAsync()
     {
+        await CloseAsync().ConfigureAwait(false);
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            CloseAsync().GetAwaiter().GetResult();
+        }
+        base.Dispose(disposing);
+    }
+
+    private async Task CloseAsync()
+    {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
@@ -199,17 +215,6 @@ public sealed class SshConnection : Stream
         TransportLog.SshEnded(_logger, Peer, _process.ExitCode);
         await _output.DisposeAsync().ConfigureAwait(false);
         _process.Dispose();
-        GC.SuppressFinalize(this);
-    }
-
-    /// <inheritdoc />
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            DisposeAsync().AsTask().GetAwaiter().GetResult();
-        }
-        base.Dispose(disposing);
     }
 
     private async Task ReadStandardErrorAsync(StreamReader reader)
