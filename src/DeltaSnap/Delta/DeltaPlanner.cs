@@ -278,6 +278,39 @@ public static class DeltaPlanner
 
     }
 
+    // Refinement by digests compares blocks of this many refinement blocks first (64 KiB with 4 KiB blocks).
+    private const int CoarseBlocks = 16;
+
+    /// <summary>One side of a region compared by digests: its digests from the device, from bytes read once, or zeros.</summary>
+    private sealed class DigestSide(PlanSide side, ClusterState? state, ByteRange region, byte[] buffer)
+    {
+        private ReadOnlyMemory<byte>? _bytes;
+
+        public async ValueTask<byte[]> DigestsAsync(List<ByteRange> ranges, int blockSize, ChecksumAlgorithm algorithm, int digestLength, CancellationToken cancellationToken)
+        {
+            var digests = new byte[DigestingBlockDevice.GetDigestsLength(ranges, blockSize, digestLength)];
+            if (state is { } known && known != ClusterState.Data)
+            {
+                return digests; // Reads as zeros: every entry 0.
+            }
+            if (side.Device is DigestingBlockDevice device)
+            {
+                await device.ReadBlockDigestsAsync(ranges, blockSize, algorithm, digestLength, digests, cancellationToken).ConfigureAwait(false);
+                return digests;
+            }
+            _bytes ??= await side.ReadAsync(region.Offset, (int)region.Length, buffer, cancellationToken).ConfigureAwait(false);
+            var at = 0;
+            foreach (var range in ranges)
+            {
+                var data = _bytes.Value.Span.Slice((int)(range.Offset - region.Offset), (int)range.Length);
+                var length = (int)((range.Length + blockSize - 1) / blockSize) * (1 + digestLength);
+                DigestingBlockDevice.ComputeBlockDigests(data, blockSize, algorithm, digestLength, digests.AsSpan(at, length));
+                at += length;
+            }
+            return digests;
+        }
+    }
+
     /// <summary>One planning run: the clusters to compare, the workers that compare them, what they found.</summary>
     private sealed class PlanRun(ClusterLayout layout, DeltaPlanOptions options, PlanSide source, PlanSide target, RangeSet? candidates,
         long[]? clusters, IProgress<DeltaPlanProgress>? progress)
@@ -360,6 +393,9 @@ public static class DeltaPlanner
             private readonly byte[] _targetDigest = new byte[ChecksumHasher.GetHashLength(run.Options.Algorithm)];
             private readonly List<ByteRange> _candidateBlocks = [];
 
+            // Refinement by digests when a side is a DigestingBlockDevice (a device across a session): its bytes never move.
+            private readonly bool _byDigests = run.Options.Refines && (run.Source.Device is DigestingBlockDevice || run.Target.Device is DigestingBlockDevice);
+
             public RangeList Copies { get; } = new();
 
             public RangeList Unmaps { get; } = new();
@@ -440,6 +476,11 @@ public static class DeltaPlanner
                 var offset = region.Range.Offset;
                 var length = (int)region.Range.Length;
                 var targetLength = (int)Math.Clamp(run.Target.Device.Length - offset, 0, length);
+                if (_byDigests && targetLength == length)
+                {
+                    await CompareRegionByDigestsAsync(region, sourceBuffer, targetBuffer, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
                 var sourceState = region.SourceState;
                 var targetState = targetLength == 0 ? ClusterState.Unallocated : region.TargetState;
                 ReadOnlyMemory<byte> sourceData = default, targetData = default;
@@ -522,6 +563,75 @@ public static class DeltaPlanner
                     _targetBlocks.SetZero(targetLength);
                 }
                 BlockChecksums.Diff(_sourceBlocks, _targetBlocks, offset, Copies, Unmaps);
+            }
+
+            // Compares a region by block digests, in two rounds: blocks of 16 refinement blocks first, then the refinement
+            // blocks of those that differ. A DigestingBlockDevice computes its digests where its data is; a local side reads
+            // the region once and hashes it here. Digests are cut to 64 bits (the whole hash with SHA-256): each block is only
+            // compared with the block at its own offset, so a volume of N blocks is misplanned with probability at most N·2^-64.
+            private async ValueTask CompareRegionByDigestsAsync(Region region, byte[] sourceBuffer, byte[] targetBuffer, CancellationToken cancellationToken)
+            {
+                var fine = run.Options.RefinementBlockSize;
+                var coarse = fine * CoarseBlocks;
+                var algorithm = run.Options.BlockAlgorithm;
+                var digestLength = algorithm == ChecksumAlgorithm.Sha256 ? 32 : Math.Min(8, ChecksumHasher.GetHashLength(algorithm));
+                var source = new DigestSide(run.Source, region.SourceState, region.Range, sourceBuffer);
+                var target = new DigestSide(run.Target, region.TargetState, region.Range, targetBuffer);
+                List<ByteRange> differing = [region.Range];
+                if (region.Range.Length > coarse)
+                {
+                    var sourceDigests = await source.DigestsAsync(differing, coarse, algorithm, digestLength, cancellationToken).ConfigureAwait(false);
+                    var targetDigests = await target.DigestsAsync(differing, coarse, algorithm, digestLength, cancellationToken).ConfigureAwait(false);
+                    differing = [];
+                    var entry = 0;
+                    for (var offset = region.Range.Offset; offset < region.Range.End; offset += coarse, entry++)
+                    {
+                        var block = ByteRange.FromBounds(offset, Math.Min(offset + coarse, region.Range.End));
+                        var (sourceZero, targetZero, equal) = Entry(sourceDigests, targetDigests, entry, digestLength);
+                        if (sourceZero && !targetZero)
+                        {
+                            Unmaps.Add(block.Offset, block.Length);
+                        }
+                        else if (!sourceZero && (targetZero || !equal))
+                        {
+                            differing.Add(block);
+                        }
+                    }
+                    if (differing.Count == 0)
+                    {
+                        return;
+                    }
+                }
+                var sourceFine = await source.DigestsAsync(differing, fine, algorithm, digestLength, cancellationToken).ConfigureAwait(false);
+                var targetFine = await target.DigestsAsync(differing, fine, algorithm, digestLength, cancellationToken).ConfigureAwait(false);
+                var index = 0;
+                foreach (var range in differing)
+                {
+                    for (var offset = range.Offset; offset < range.End; offset += fine, index++)
+                    {
+                        var length = Math.Min(fine, range.End - offset);
+                        var (sourceZero, targetZero, equal) = Entry(sourceFine, targetFine, index, digestLength);
+                        if (sourceZero)
+                        {
+                            if (!targetZero)
+                            {
+                                Unmaps.Add(offset, length);
+                            }
+                        }
+                        else if (targetZero || !equal)
+                        {
+                            Copies.Add(offset, length);
+                        }
+                    }
+                }
+            }
+
+            private static (bool SourceZero, bool TargetZero, bool Equal) Entry(byte[] source, byte[] target, int index, int digestLength)
+            {
+                var at = index * (1 + digestLength);
+                var sourceEntry = source.AsSpan(at, 1 + digestLength);
+                var targetEntry = target.AsSpan(at, 1 + digestLength);
+                return (sourceEntry[0] == 0, targetEntry[0] == 0, sourceEntry.SequenceEqual(targetEntry));
             }
 
             // The runs of refinement blocks inside `cluster` that hold candidate bytes, in ascending order.

@@ -1,0 +1,322 @@
+using System.Collections.Concurrent;
+using DeltaSnap.Drivers;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace DeltaSnap.Remote;
+
+/// <summary>The client's half of a session: the handshake, requests by id with their data channels, and the remote objects' calls.</summary>
+internal sealed class ClientSession : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<long, TaskCompletionSource<ControlMessage>> _pending = new();
+    private readonly TaskCompletionSource<ControlMessage> _welcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private SemaphoreSlim _slots = new(16, 16);
+    private long _nextId;
+    private int _disposed;
+
+    private ClientSession(SessionConnection connection, ILoggerFactory loggerFactory)
+    {
+        Connection = connection;
+        LoggerFactory = loggerFactory;
+    }
+
+    public SessionConnection Connection { get; }
+
+    public ILoggerFactory LoggerFactory { get; }
+
+    public string PeerName => Connection.PeerName;
+
+    public IReadOnlyList<string> RemoteSchemes { get; private set; } = [];
+
+    public static async Task<ClientSession> ConnectAsync(Stream stream, RemoteSessionOptions options, ILoggerFactory? loggerFactory, CancellationToken cancellationToken)
+    {
+        loggerFactory ??= NullLoggerFactory.Instance;
+        var logger = loggerFactory.CreateLogger<RemoteSession>();
+        var peer = options.PeerName ?? "remote";
+        var connection = new SessionConnection(stream, peer, options.MaxMessageBytes, options.HeartbeatInterval, options.PeerTimeout, logger);
+        var session = new ClientSession(connection, loggerFactory);
+        connection.ControlReceived = session.OnControl;
+        connection.SessionEnded = session.OnEnded;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.HandshakeTimeout);
+        try
+        {
+            await connection.WriteBannerAsync(Features, timeout.Token).ConfigureAwait(false);
+            var (version, _) = await connection.ReadBannerAsync(timeout.Token).ConfigureAwait(false);
+            if (version != SessionConnection.ProtocolVersion)
+            {
+                throw new SessionException(SessionErrorReason.Incompatible, $"{peer} speaks session protocol version {version}; this side speaks {SessionConnection.ProtocolVersion}.");
+            }
+            connection.Start();
+            await connection.SendControlAsync(new ControlMessage
+            {
+                Type = "hello",
+                Version = SessionConnection.ProtocolVersion,
+                Features = Features,
+                Compression = options.Compression.Select(Name).ToArray(),
+            }, timeout.Token).ConfigureAwait(false);
+            var welcome = await session._welcome.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            connection.Compression = Parse(welcome.Compression?.FirstOrDefault())
+                ?? throw new SessionException(SessionErrorReason.ProtocolViolation, $"{peer} chose no compression.");
+            if (!options.Compression.Contains(connection.Compression))
+            {
+                throw new SessionException(SessionErrorReason.ProtocolViolation, $"{peer} chose {connection.Compression}, which this side did not offer.");
+            }
+            var slots = Math.Clamp(welcome.MaxConcurrentRequests ?? 1, 1, 64);
+            session._slots = new SemaphoreSlim(slots, slots);
+            session.RemoteSchemes = welcome.Schemes ?? [];
+            connection.SetBandwidthLimit(options.BandwidthLimit);
+            Log.SessionEstablished(logger, peer, SessionConnection.ProtocolVersion, connection.Compression);
+            return session;
+        }
+        catch (Exception e)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                throw new SessionException(SessionErrorReason.Timeout,
+                    $"The handshake with {peer} did not complete within {options.HandshakeTimeout.TotalSeconds:0.#} s.", e);
+            }
+            if (connection.Failure is SessionException failure && e is not SessionException)
+            {
+                throw connection.Ended(failure);
+            }
+            throw;
+        }
+    }
+
+    /// <summary>The features this implementation announces in its banner and hello.</summary>
+    public static readonly string[] Features = ["lz4", "zstd", "credit", "digests"];
+
+    public static string Name(SessionCompression compression) => compression.ToString().ToLowerInvariant();
+
+    public static SessionCompression? Parse(string? name) => name switch
+    {
+        "none" => SessionCompression.None,
+        "lz4" => SessionCompression.Lz4,
+        "zstd" => SessionCompression.Zstd,
+        _ => null,
+    };
+
+    private void OnControl(ControlMessage message)
+    {
+        switch (message.Type)
+        {
+            case "welcome":
+                _welcome.TrySetResult(message);
+                break;
+            case "ok":
+                if (_pending.TryRemove(message.Id, out var ok))
+                {
+                    ok.TrySetResult(message);
+                }
+                break;
+            case "error":
+                if (message.Id == 0)
+                {
+                    var refused = RemoteErrors.ToException(message, PeerName);
+                    _welcome.TrySetException(refused is SessionException ? refused : new SessionException(SessionErrorReason.Incompatible, refused.Message));
+                }
+                else if (_pending.TryRemove(message.Id, out var failed))
+                {
+                    failed.TrySetException(RemoteErrors.ToException(message, PeerName));
+                }
+                break;
+            default:
+                throw new SessionException(SessionErrorReason.ProtocolViolation, $"{PeerName} sent a '{message.Type}' message to a client.");
+        }
+    }
+
+    private void OnEnded(Exception? failure)
+    {
+        var error = Connection.Ended(failure ?? new SessionException(SessionErrorReason.ConnectionLost, $"The session with {PeerName} was closed."));
+        _welcome.TrySetException(error);
+        foreach (var id in _pending.Keys)
+        {
+            if (_pending.TryRemove(id, out var pending))
+            {
+                pending.TrySetException(Connection.Ended(error));
+            }
+        }
+    }
+
+    /// <summary>A request without data.</summary>
+    public Task<ControlMessage> CallAsync(ControlMessage request, CancellationToken cancellationToken) =>
+        CallAsync(request, upload: null, download: null, cancellationToken);
+
+    /// <summary>
+    /// Sends a request and waits for its answer. With <paramref name="upload"/>, the request's data is written to its
+    /// channel meanwhile (then data-end; data-error if the upload fails). With <paramref name="download"/>, the answer's
+    /// data is read from the channel before the answer.
+    /// </summary>
+    public async Task<ControlMessage> CallAsync(ControlMessage request, Func<ChannelWriteStream, CancellationToken, Task>? upload,
+        Func<ChannelReadStream, CancellationToken, Task>? download, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (Connection.Failure is { } ended)
+        {
+            throw Connection.Ended(ended);
+        }
+        await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var id = Interlocked.Increment(ref _nextId);
+        request.Id = id;
+        request.Type = "request";
+        var answer = new TaskCompletionSource<ControlMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[id] = answer;
+        var channel = upload is not null || download is not null ? Connection.OpenChannel((uint)id) : null;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
+        {
+            if (Connection.Failure is { } failure)
+            {
+                throw Connection.Ended(failure);
+            }
+            await Connection.SendControlAsync(request, cancellationToken).ConfigureAwait(false);
+            using var registration = cancellationToken.Register(() =>
+            {
+                _ = Connection.SendControlAsync(new ControlMessage { Type = "cancel", Id = id }, CancellationToken.None)
+                    .ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                answer.TrySetCanceled(cancellationToken);
+            });
+            if (upload is not null)
+            {
+                var uploading = UploadAsync(channel!, upload, stop.Token);
+                if (await Task.WhenAny(uploading, answer.Task).ConfigureAwait(false) == answer.Task)
+                {
+                    // Answered before the upload ended (the server failed or needed no more): stop sending.
+                    await stop.CancelAsync().ConfigureAwait(false);
+                    await Observe(uploading).ConfigureAwait(false);
+                }
+                else if (uploading.IsFaulted || uploading.IsCanceled)
+                {
+                    _ = answer.Task.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                    await uploading.ConfigureAwait(false); // The local failure is the one to report.
+                }
+            }
+            if (download is not null)
+            {
+                var stream = new ChannelReadStream(channel!, stop.Token);
+                try
+                {
+                    await download(stream, stop.Token).ConfigureAwait(false);
+                    await stream.DrainAsync(stop.Token).ConfigureAwait(false);
+                }
+                catch (Exception) when (answer.Task.IsFaulted || answer.Task.IsCanceled)
+                {
+                    await answer.Task.ConfigureAwait(false); // The server's error (or the cancellation) explains the broken stream.
+                    throw;
+                }
+                catch
+                {
+                    _ = answer.Task.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                    throw;
+                }
+                finally
+                {
+                    await stream.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+            return await answer.Task.ConfigureAwait(false);
+        }
+        finally
+        {
+            _pending.TryRemove(id, out _);
+            if (channel is not null)
+            {
+                Connection.CloseChannel(channel);
+            }
+            _slots.Release();
+        }
+    }
+
+    private async Task UploadAsync(DataChannel channel, Func<ChannelWriteStream, CancellationToken, Task> upload, CancellationToken cancellationToken)
+    {
+        var stream = new ChannelWriteStream(Connection, channel, precompressed: false, cancellationToken);
+        try
+        {
+            await upload(stream, cancellationToken).ConfigureAwait(false);
+            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await Connection.SendDataEndAsync(channel.Id, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && Connection.Failure is null)
+        {
+            try
+            {
+                await Connection.SendDataErrorAsync(channel.Id, e, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (SessionException)
+            {
+                // The session ended too.
+            }
+            throw;
+        }
+        finally
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static async Task Observe(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Secondary: the answer is what counts.
+        }
+    }
+
+    // ---- the remote objects ----
+
+    public async Task<Volume> OpenVolumeAsync(string address, VolumeCreateOptions? create, CancellationToken cancellationToken)
+    {
+        var request = create is null
+            ? new ControlMessage { Op = "volume.open", Address = address }
+            : new ControlMessage { Op = "volume.create", Address = address, Kind = create.Kind, Size = create.Size, Thin = create.Thin };
+        var answer = await CallAsync(request, cancellationToken).ConfigureAwait(false);
+        var volume = answer.Volume ?? throw Missing(request.Op!, "volume");
+        var driver = new RemoteVolumeDriver(this, volume.Driver ?? throw Missing(request.Op!, "driver"));
+        return new RemoteVolume(driver, volume);
+    }
+
+    public async Task<bool> VolumeExistsAsync(string address, CancellationToken cancellationToken) =>
+        (await CallAsync(new ControlMessage { Op = "volume.exists", Address = address }, cancellationToken).ConfigureAwait(false)).Flag == true;
+
+    public async Task<VolumeDriver> OpenDriverAsync(string scheme, string location, CancellationToken cancellationToken)
+    {
+        var answer = await CallAsync(new ControlMessage { Op = "driver.open", Scheme = scheme, Location = location }, cancellationToken).ConfigureAwait(false);
+        return new RemoteVolumeDriver(this, answer.Driver ?? throw Missing("driver.open", "driver"));
+    }
+
+    /// <summary>Releases a handle on the server, unless the session ended (the server released it then).</summary>
+    public async Task ReleaseAsync(long handle)
+    {
+        if (Connection.Failure is not null)
+        {
+            return;
+        }
+        try
+        {
+            await CallAsync(new ControlMessage { Op = "release", Handle = handle }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (SessionException)
+        {
+            // Ended meanwhile: the server released everything.
+        }
+    }
+
+    public SessionException Missing(string op, string what) =>
+        new(SessionErrorReason.ProtocolViolation, $"{PeerName} answered {op} without the {what}.");
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        await Connection.CloseAsync("client closed the session").ConfigureAwait(false);
+        await Connection.DisposeAsync().ConfigureAwait(false);
+    }
+}
