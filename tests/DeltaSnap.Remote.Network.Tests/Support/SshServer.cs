@@ -49,7 +49,7 @@ internal sealed class SshServer : IAsyncDisposable
         File.Copy(Path.Combine(dir, "client_key.pub"), Path.Combine(dir, "authorized_keys"));
         await File.WriteAllTextAsync(Path.Combine(dir, "deltasnap"),
             $"#!/bin/sh\nexec '{CliProcess.DotnetHost}' exec '{CliProcess.ToolAssembly}' \"$@\"\n");
-        File.SetUnixFileMode(Path.Combine(dir, "deltasnap"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        BackendRequirement.Run("chmod", "700", Path.Combine(dir, "deltasnap"));
         Directory.CreateDirectory("/run/sshd");
         var port = FreePort();
         await File.WriteAllTextAsync(Path.Combine(dir, "sshd_config"), $"""
