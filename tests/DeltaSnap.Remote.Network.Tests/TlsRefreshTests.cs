@@ -43,7 +43,8 @@ public class TlsRefreshTests
         var source = $"lvol:{_hosts.File("server.lvs")}#vm";
         var target = $"lvol:{_hosts.File("client.lvs")}#copy";
         await LocalVolumes.CreateBlockAsync(source, Size, LocalVolumes.Scattered(Size, 64, 64 << 10, 3), seed: 3, snapshot: "s1");
-        var server = await _hosts.ServeAsync(_hosts.Authorization($"backup1 read lvol:{_hosts.Dir}/"));
+        // Pulling takes a temporary snapshot of the source's live state: the source needs write access.
+        var server = await _hosts.ServeAsync(_hosts.Authorization($"backup1 write lvol:{_hosts.Dir}/"));
 
         var result = await _hosts.ClientAsync(["refresh", $"tls://{server.EndPoint}/{source}", target, .. _hosts.ClientTls()]);
 

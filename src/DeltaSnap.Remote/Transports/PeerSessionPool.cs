@@ -154,6 +154,10 @@ internal sealed class PeerSession(string peerName, Stream connection, RemoteSess
     /// </summary>
     public static async Task<Exception> TranslateAsync(Stream connection, Exception e)
     {
+        if (connection is TlsClientStream { Refusal: { } refusal })
+        {
+            return refusal;
+        }
         for (Exception? inner = e; inner is not null; inner = inner.InnerException)
         {
             if (inner is PeerRefusedException or PeerUnreachableException)

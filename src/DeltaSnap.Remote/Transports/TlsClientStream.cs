@@ -12,6 +12,9 @@ internal sealed class TlsClientStream(SslStream inner, string peer) : Stream
 {
     private bool _received;
 
+    /// <summary>The refusal this stream reported, if it did (a session layer may report the closed connection instead).</summary>
+    public PeerRefusedException? Refusal { get; private set; }
+
     public override bool CanRead => true;
 
     public override bool CanWrite => true;
@@ -96,7 +99,7 @@ internal sealed class TlsClientStream(SslStream inner, string peer) : Stream
         base.Dispose(disposing);
     }
 
-    private PeerRefusedException Refused(Exception? e) => new(
+    private PeerRefusedException Refused(Exception? e) => Refusal ??= new(
         $"The server {peer} closed the connection right after the TLS handshake{(e is null ? "" : " (" + TlsTransport.Inner(e) + ")")}: it did not accept this client's certificate.",
         e);
 }
