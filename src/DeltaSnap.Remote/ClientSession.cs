@@ -114,8 +114,8 @@ internal sealed class ClientSession : IAsyncDisposable
             case "error":
                 if (message.Id == 0)
                 {
-                    var refused = RemoteErrors.ToException(message, PeerName);
-                    _welcome.TrySetException(refused is SessionException ? refused : new SessionException(SessionErrorReason.Incompatible, refused.Message));
+                    var reason = Enum.TryParse<SessionErrorReason>(message.Reason, out var r) ? r : SessionErrorReason.Incompatible;
+                    _welcome.TrySetException(new SessionException(reason, $"{PeerName} refused the session: {message.Message}"));
                 }
                 else if (_pending.TryRemove(message.Id, out var failed))
                 {

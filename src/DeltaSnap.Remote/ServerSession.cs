@@ -44,7 +44,8 @@ internal sealed class ServerSession
         var connection = new SessionConnection(stream, peer.Name, options.MaxMessageBytes, options.HeartbeatInterval, options.PeerTimeout, logger);
         var session = new ServerSession(resolver, options, peer, connection, logger);
         connection.ControlReceived = session.OnControl;
-        connection.SessionEnded = _ => session._hello.TrySetException(new SessionException(SessionErrorReason.ConnectionLost, $"{peer.Name} left before its hello."));
+        connection.SessionEnded = failure => session._hello.TrySetException(
+            failure is null ? new SessionException(SessionErrorReason.ConnectionLost, $"{peer.Name} left before its hello.") : connection.Ended(failure));
         try
         {
             await session.HandshakeAsync(cancellationToken).ConfigureAwait(false);

@@ -140,8 +140,21 @@ internal sealed class SessionConnection : IAsyncDisposable
             if (length == MaxBannerLength - 1 || one[0] < 0x20 || one[0] > 0x7e || (length < BannerPrefix.Length && one[0] != BannerPrefix[length]))
             {
                 line[length++] = one[0];
+                // For the message: whatever else of the line arrives at once (a quarter second at most).
+                using var more = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                more.CancelAfter(TimeSpan.FromMilliseconds(250));
+                try
+                {
+                    while (length < 64 && one[0] != (byte)'\n' && await _stream.ReadAsync(one, more.Token).ConfigureAwait(false) == 1)
+                    {
+                        line[length++] = one[0];
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                }
                 throw new SessionException(SessionErrorReason.ProtocolViolation,
-                    $"{PeerName} is not a DeltaSnap session peer: its first bytes '{Printable(line.AsSpan(0, length))}' are not a '{BannerPrefix}<version>' banner.");
+                    $"{PeerName} is not a DeltaSnap session peer: its first bytes '{Printable(line.AsSpan(0, length)).TrimEnd('.')}' are not a '{BannerPrefix}<version>' banner.");
             }
             line[length++] = one[0];
         }
@@ -168,7 +181,22 @@ internal sealed class SessionConnection : IAsyncDisposable
     public void Start()
     {
         _readLoop = Task.Run(ReadLoopAsync);
-        _heartbeatLoop = Task.Run(HeartbeatLoopAsync);
+        // Its own thread, so that heartbeats go out and silence is noticed even when the thread pool is saturated by
+        // hashing and I/O (a heartbeat delayed by the pool would make a busy but healthy peer look dead).
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _heartbeatLoop = done.Task;
+        new Thread(() =>
+        {
+            try
+            {
+                HeartbeatLoop();
+            }
+            finally
+            {
+                done.TrySetResult();
+            }
+        })
+        { IsBackground = true, Name = "DeltaSnap session heartbeat" }.Start();
     }
 
     // ---- writing ----
@@ -477,34 +505,27 @@ internal sealed class SessionConnection : IAsyncDisposable
 
     private void Touch() => Volatile.Write(ref _lastReceived, Stopwatch.GetTimestamp());
 
-    private async Task HeartbeatLoopAsync()
+    private void HeartbeatLoop()
     {
         var tick = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond * 10, Math.Min(HeartbeatInterval.Ticks, PeerTimeout.Ticks / 4)));
         var nextBeat = Stopwatch.GetTimestamp() + (long)(HeartbeatInterval.TotalSeconds * Stopwatch.Frequency);
-        try
+        var ending = _life.Token.WaitHandle;
+        while (!ending.WaitOne(tick))
         {
-            while (!_life.IsCancellationRequested)
+            var now = Stopwatch.GetTimestamp();
+            var silent = Stopwatch.GetElapsedTime(Volatile.Read(ref _lastReceived), now);
+            if (silent > PeerTimeout)
             {
-                await Task.Delay(tick, _life.Token).ConfigureAwait(false);
-                var now = Stopwatch.GetTimestamp();
-                var silent = Stopwatch.GetElapsedTime(Volatile.Read(ref _lastReceived), now);
-                if (silent > PeerTimeout)
-                {
-                    Fail(new SessionException(SessionErrorReason.Timeout,
-                        $"{PeerName} has been silent for {silent.TotalSeconds:0.#} s (the peer timeout is {PeerTimeout.TotalSeconds:0.#} s); the session ends."));
-                    return;
-                }
-                if (now >= nextBeat)
-                {
-                    nextBeat = now + (long)(HeartbeatInterval.TotalSeconds * Stopwatch.Frequency);
-                    _ = WriteFrameAsync(new FrameHeader(FrameType.Heartbeat, 0, 0, 0), ReadOnlyMemory<byte>.Empty, CancellationToken.None)
-                        .ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                }
+                Fail(new SessionException(SessionErrorReason.Timeout,
+                    $"{PeerName} has been silent for {silent.TotalSeconds:0.#} s (the peer timeout is {PeerTimeout.TotalSeconds:0.#} s); the session ends."));
+                return;
             }
-        }
-        catch (OperationCanceledException)
-        {
-            // The session ended.
+            if (now >= nextBeat)
+            {
+                nextBeat = now + (long)(HeartbeatInterval.TotalSeconds * Stopwatch.Frequency);
+                _ = WriteFrameAsync(new FrameHeader(FrameType.Heartbeat, 0, 0, 0), ReadOnlyMemory<byte>.Empty, CancellationToken.None)
+                    .ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            }
         }
     }
 

@@ -153,7 +153,7 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
     /// <summary>Verifies pieces of at most <paramref name="chunk"/> bytes by their whole digests, a batch of pieces per request.</summary>
     private async Task VerifyRangesByDigestsAsync(BlockDevice source, BlockDevice target, RangeSet ranges, int chunk, SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
-        const int Batch = 4096;
+        const int Batch = 64; // pieces per request: at most 64 MiB hashed on each side before an answer
         var algorithm = Run.Options.Delta.Algorithm == ChecksumAlgorithm.Crc32C ? ChecksumAlgorithm.Crc64Iso : Run.Options.Delta.Algorithm;
         var digestLength = ChecksumHasher.GetHashLength(algorithm);
         var pieces = new List<ByteRange>(Batch);
@@ -184,8 +184,9 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
             {
                 return;
             }
-            var expected = await DigestsAsync(source).ConfigureAwait(false);
+            var expecting = DigestsAsync(source);
             var actual = await DigestsAsync(target).ConfigureAwait(false);
+            var expected = await expecting.ConfigureAwait(false);
             for (var i = 0; i < pieces.Count; i++)
             {
                 var at = i * (1 + digestLength);
