@@ -19,6 +19,7 @@ set -euo pipefail
 MODE=${1:-all}
 SIZE_GIB=${SIZE_GIB:-4}
 RUNS=${RUNS:-5}
+RAW_BLOCK=${RAW_BLOCK:-131072}   # socat's block size (its default, 8192, makes the raw pipe slower than it need be)
 WORK=${WORK:-/tmp/dsnet-bench-$$}
 CLI=${CLI:-$PWD/src/DeltaSnap.Cli/bin/Release/net10.0/DeltaSnap.Cli.dll}
 DS=(dotnet exec "$CLI")
@@ -99,11 +100,11 @@ full() {
                 "${DS[@]}" refresh "lvol:$WORK/src.lvs#vm" "tls://$SERVE_AT/lvol:$WORK/dst.lvs#vm" --compress none "${TLS[@]}" > /dev/null
                 ds=$(echo "$(now) - $t0" | bc -l)
             else
-                socat -u OPENSSL-LISTEN:$((port + 1)),bind=127.0.0.1,reuseaddr,cert=server.crt,key=server.key,cafile=ca.pem,verify=1 CREATE:copy.bin &
+                socat -b "$RAW_BLOCK" -u OPENSSL-LISTEN:$((port + 1)),bind=127.0.0.1,reuseaddr,cert=server.crt,key=server.key,cafile=ca.pem,verify=1 CREATE:copy.bin &
                 local listener=$!
                 sleep 0.3
                 local t0; t0=$(now)
-                socat -u FILE:image.bin OPENSSL:127.0.0.1:$((port + 1)),cert=client.crt,key=client.key,cafile=ca.pem,verify=1
+                socat -b "$RAW_BLOCK" -u FILE:image.bin OPENSSL:127.0.0.1:$((port + 1)),cert=client.crt,key=client.key,cafile=ca.pem,verify=1
                 wait "$listener"
                 raw=$(echo "$(now) - $t0" | bc -l)
             fi
@@ -132,7 +133,7 @@ incremental() {
     ip netns exec "$NS_C" "${DS[@]}" refresh "btrfs:$WORK/bt-a/vol" "tls://$SERVE_AT/btrfs:$WORK/bt-b/ds" --snapshots-only "${TLS[@]}" > /dev/null
     mkdir -p bt-b/raw; btrfs send -q bt-a/vol.s0 | btrfs receive -q bt-b/raw
     : > ds.times; : > raw.times; : > ratio.times; : > ds.wire; : > raw.wire
-    local port=$((${SERVE_AT##*:} + 1)) prev=s0 ds raw
+    local port=$((${SERVE_AT##*:} + 1)) prev=0 ds raw
     for run in $(seq "$RUNS"); do
         python3 - "$WORK/bt-a/vol/disk.img" "$run" <<'PY'
 import os, random, sys
@@ -152,13 +153,13 @@ PY
                 ip netns exec "$NS_C" "${DS[@]}" refresh "btrfs:$WORK/bt-a/vol" "tls://$SERVE_AT/btrfs:$WORK/bt-b/ds" --snapshots-only --compress none "${TLS[@]}" > /dev/null
                 ds=$(echo "$(now) - $t0" | bc -l); echo $(( $(tx_bytes) + $(rx_bytes) - b0 )) >> ds.wire
             else
-                ip netns exec "$NS_S" socat -u OPENSSL-LISTEN:$port,bind=$IP_S,reuseaddr,cert=server.crt,key=server.key,cafile=ca.pem,verify=1 \
+                ip netns exec "$NS_S" socat -b "$RAW_BLOCK" -u OPENSSL-LISTEN:$port,bind=$IP_S,reuseaddr,cert=server.crt,key=server.key,cafile=ca.pem,verify=1 \
                     SYSTEM:"btrfs receive -q $WORK/bt-b/raw" &
                 local listener=$!
                 sleep 0.3
                 b0=$(( $(tx_bytes) + $(rx_bytes) )); t0=$(now)
                 btrfs send -q -p "bt-a/vol.s$prev" "bt-a/vol.s$run" \
-                    | ip netns exec "$NS_C" socat -u STDIN OPENSSL:$IP_S:$port,cert=client.crt,key=client.key,cafile=ca.pem,verify=1
+                    | ip netns exec "$NS_C" socat -b "$RAW_BLOCK" -u STDIN OPENSSL:$IP_S:$port,cert=client.crt,key=client.key,cafile=ca.pem,verify=1
                 wait "$listener"
                 raw=$(echo "$(now) - $t0" | bc -l); echo $(( $(tx_bytes) + $(rx_bytes) - b0 )) >> raw.wire
             fi

@@ -46,8 +46,8 @@ public class BackendPairTests
             await ChangeTreeAsync(source, "s2", 2);
             var second = await CliProcess.RunAsync(null, ["refresh", source, $"tls://{server.EndPoint}/{target}", .. ClientTls()]);
 
-            Assert.That(first.ExitCode, Is.Zero, first.ToString());
-            Assert.That(second.ExitCode, Is.Zero, second.ToString());
+            Assert.That(first.ExitCode, Is.Zero, first + "\n--- server\n" + server.Log);
+            Assert.That(second.ExitCode, Is.Zero, second + "\n--- server\n" + server.Log);
             Assert.That(await TreeAsync(target), Is.EqualTo(await TreeAsync(source)));
             Assert.That(await SnapshotsAsync(target), Is.EqualTo(new[] { "s1", "s2" }));
         }
@@ -102,8 +102,8 @@ public class BackendPairTests
             var push = await CliProcess.RunAsync(null, ["refresh", source, $"tls://{server.EndPoint}/{rbd}", "--json", .. ClientTls()]);
             var pull = await CliProcess.RunAsync(null, ["refresh", $"tls://{server.EndPoint}/{rbd}", back, "--json", .. ClientTls()]);
 
-            Assert.That(push.ExitCode, Is.Zero, push.ToString());
-            Assert.That(pull.ExitCode, Is.Zero, pull.ToString());
+            Assert.That(push.ExitCode, Is.Zero, push + "\n--- server\n" + server.Log);
+            Assert.That(pull.ExitCode, Is.Zero, pull + "\n--- server\n" + server.Log);
             Assert.That(push.Out, Does.Contain("\"route\":\"checksum\""));
             var expected = await LocalVolumes.HashAsync(source);
             Assert.That(await LocalVolumes.HashAsync(rbd), Is.EqualTo(expected));
