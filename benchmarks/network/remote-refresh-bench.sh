@@ -175,17 +175,20 @@ PY
 
 compression() {
     echo "== compression: 1 GiB compressible lvol volume, full send across veth + tbf 1gbit, $RUNS rounds; load before: $(load)"
-    # Compressible: text-like lines of words (about 3-4x with lz4, more with zstd).
-    python3 - <<'PY' > text.bin
+    # Compressible: text-like lines of words, 16 MiB made once and repeated (the repeats are further apart than the
+    # compressors' windows, so they see text all the way: about 2x with lz4, more with zstd).
+    python3 - <<'PY' > text16.bin
 import random, sys
 r = random.Random(1)
 words = [''.join(r.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(r.randint(2, 9))) for _ in range(5000)]
-out = sys.stdout.buffer
+lines = []
 size = 0
-while size < (1 << 30):
-    line = (' '.join(r.choice(words) for _ in range(12)) + '\n').encode()
-    out.write(line); size += len(line)
+while size < (16 << 20):
+    line = ' '.join(r.choices(words, k=12)) + '\n'
+    lines.append(line); size += len(line)
+sys.stdout.write(''.join(lines))
 PY
+    for _ in $(seq 64); do cat text16.bin; done > text.bin
     truncate -s 1G text.bin
     "${DS[@]}" lvol create-store csrc.lvs --cluster-size 1M > /dev/null
     "${DS[@]}" lvol create csrc.lvs vm --size 1G > /dev/null

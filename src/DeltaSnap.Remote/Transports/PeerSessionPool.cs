@@ -154,7 +154,7 @@ internal sealed class PeerSession(string peerName, Stream connection, RemoteSess
     /// </summary>
     public static async Task<Exception> TranslateAsync(Stream connection, Exception e)
     {
-        if (connection is TlsClientStream { Refusal: { } refusal })
+        if (connection is TlsSessionStream { Refusal: { } refusal })
         {
             return refusal;
         }

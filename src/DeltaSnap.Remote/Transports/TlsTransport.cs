@@ -107,7 +107,7 @@ public static class TlsTransport
                     throw new PeerRefusedException($"The server {peer} ended the TLS handshake: {Inner(e)} (it did not accept this client's certificate, or is not a deltasnap TLS server).", e);
                 }
                 TransportLog.TlsConnected(logger, peer, ssl.RemoteCertificate is { } c ? CertificateFingerprint.Sha256(c) : "");
-                return new TlsClientStream(ssl, peer);
+                return new TlsSessionStream(ssl, peer, isClient: true);
             }
             catch
             {

@@ -231,7 +231,7 @@ public sealed class TlsVolumeListener : IAsyncDisposable
             TransportLog.ClientAccepted(_logger, remote, commonName, fingerprint);
             try
             {
-                await _server.ServeAsync(ssl, peer, cancellationToken).ConfigureAwait(false);
+                await _server.ServeAsync(new TlsSessionStream(ssl, remote, isClient: false), peer, cancellationToken).ConfigureAwait(false);
                 TransportLog.SessionEnded(_logger, remote, commonName);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -4,11 +4,13 @@ using System.Security.Authentication;
 namespace DeltaSnap.Remote.Transports;
 
 /// <summary>
-/// The client's TLS stream. With TLS 1.3 the client's handshake completes before the server has checked the client's
-/// certificate, so a server that refuses it is seen only at the first read (an alert, or the connection closed before
-/// the first byte): that failure becomes <see cref="PeerRefusedException"/>. Everything else passes through.
+/// A session's TLS stream, on either side. A TLS record cut off half-written cannot be continued: a write that is
+/// cancelled while in flight closes the connection (the session is over either way) instead of leaving the stream to
+/// send a corrupt record later. On the client, with TLS 1.3 the handshake completes before the server has checked the
+/// client's certificate, so a server that refuses it is seen only at the first read (an alert, or the connection closed
+/// before the first byte): that failure becomes <see cref="PeerRefusedException"/>. Everything else passes through.
 /// </summary>
-internal sealed class TlsClientStream(SslStream inner, string peer) : Stream
+internal sealed class TlsSessionStream(SslStream inner, string peer, bool isClient) : Stream
 {
     private bool _received;
 
@@ -36,7 +38,7 @@ internal sealed class TlsClientStream(SslStream inner, string peer) : Stream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (_received)
+        if (_received || !isClient)
         {
             return await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
@@ -59,26 +61,35 @@ internal sealed class TlsClientStream(SslStream inner, string peer) : Stream
 
     public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
 
-    public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
-
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
+        // Never cancel the TLS write itself: cancelling closes the connection, which fails the write.
+        var registration = cancellationToken.Register(static s => ((SslStream)s!).Dispose(), inner);
         try
         {
-            await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+            await inner.WriteAsync(buffer, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception e) when (!_received && e is IOException or AuthenticationException)
+        catch (Exception e) when (cancellationToken.IsCancellationRequested && e is IOException or ObjectDisposedException)
+        {
+            throw new OperationCanceledException("The write was cancelled; the connection is closed.", e, cancellationToken);
+        }
+        catch (Exception e) when (isClient && !_received && e is IOException or AuthenticationException)
         {
             throw Refused(e);
+        }
+        finally
+        {
+            await registration.DisposeAsync().ConfigureAwait(false);
         }
     }
 
     public override void Flush() => inner.Flush();
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(CancellationToken.None);
 
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
