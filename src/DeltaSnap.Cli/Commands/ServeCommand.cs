@@ -51,8 +51,9 @@ internal static class ServeCommand
             var limit = RemoteOptions.ParseRate(parseResult.GetValue(bandwidth));
             if (parseResult.GetResult(LogLevelOption.Name) is null)
             {
-                // A server says who it accepted and refused (standard error; with --stdio, standard output is the session).
-                context.Logging.MinimumLevel = LogLevel.Information;
+                // A TLS server says who it accepted and refused (standard error). Under ssh, standard error reaches the
+                // client, which puts it into its error message when the session fails: warnings and errors only.
+                context.Logging.MinimumLevel = useStdio ? LogLevel.Warning : LogLevel.Information;
             }
             var resolver = CliContext.CreateLocalResolver(context.Logging, context.AddBackends);
             if (useStdio)
