@@ -274,6 +274,10 @@ internal sealed class ChannelReadStream(DataChannel channel, CancellationToken c
 internal sealed class ChannelWriteStream(SessionConnection connection, DataChannel channel, bool precompressed, CancellationToken cancellationToken) : Stream
 {
     private const int GatherLimit = 256 << 10;
+
+    // After this many large frames in a row that did not shrink, the stream is taken to be compressed already.
+    private const int IncompressibleFrames = 4;
+    private int _uncompressedInARow;
     private byte[]? _gather;
     private int _gathered;
 
@@ -308,7 +312,7 @@ internal sealed class ChannelWriteStream(SessionConnection connection, DataChann
         while (!buffer.IsEmpty)
         {
             var n = Math.Min(buffer.Length, SessionLimits.MaxDataFrame);
-            await connection.SendDataAsync(channel, buffer[..n], precompressed, linked.Token).ConfigureAwait(false);
+            Count(n, await connection.SendDataAsync(channel, buffer[..n], precompressed, linked.Token).ConfigureAwait(false));
             buffer = buffer[n..];
         }
     }
@@ -322,8 +326,21 @@ internal sealed class ChannelWriteStream(SessionConnection connection, DataChann
             return;
         }
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, cancellationToken);
-        await connection.SendDataAsync(channel, _gather.AsMemory(0, _gathered), precompressed, linked.Token).ConfigureAwait(false);
+        Count(_gathered, await connection.SendDataAsync(channel, _gather.AsMemory(0, _gathered), precompressed, linked.Token).ConfigureAwait(false));
         _gathered = 0;
+    }
+
+    private void Count(int length, bool compressed)
+    {
+        if (precompressed || length < 64 << 10)
+        {
+            return;
+        }
+        _uncompressedInARow = compressed ? 0 : _uncompressedInARow + 1;
+        if (_uncompressedInARow >= IncompressibleFrames)
+        {
+            precompressed = true;
+        }
     }
 
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();

@@ -24,7 +24,6 @@ internal sealed class ServerSession
     private readonly ConcurrentDictionary<long, Task> _tasks = new();
     private readonly TaskCompletionSource<ControlMessage> _hello = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _nextHandle;
-    private long _lastRequestId;
     private int _inFlight;
     private bool _established;
 
@@ -136,11 +135,11 @@ internal sealed class ServerSession
 
     private void Start(ControlMessage request)
     {
-        if (request.Id <= _lastRequestId || request.Id > uint.MaxValue)
+        // Ids are unique among the requests in flight (the client counts up, but concurrent requests may arrive out of order).
+        if (request.Id <= 0 || request.Id > uint.MaxValue || _running.ContainsKey(request.Id))
         {
-            throw new SessionException(SessionErrorReason.ProtocolViolation, $"{_peer.Name} sent request id {request.Id} after {_lastRequestId}; ids increase.");
+            throw new SessionException(SessionErrorReason.ProtocolViolation, $"{_peer.Name} sent request id {request.Id}, which is out of range or in flight already.");
         }
-        _lastRequestId = request.Id;
         if (Interlocked.Increment(ref _inFlight) > _options.MaxConcurrentRequests)
         {
             throw new SessionException(SessionErrorReason.ProtocolViolation, $"{_peer.Name} has more than {_options.MaxConcurrentRequests} requests in flight.");
@@ -156,27 +155,27 @@ internal sealed class ServerSession
     {
         var op = request.Op ?? "";
         Log.RequestReceived(_logger, request.Id, op, _peer.Name);
+        ControlMessage? reply = null;
         try
         {
-            var answer = await DispatchAsync(op, request, channel, cts.Token).ConfigureAwait(false);
-            answer.Type = "ok";
-            answer.Id = request.Id;
-            await _connection.SendControlAsync(answer, CancellationToken.None).ConfigureAwait(false);
+            reply = await DispatchAsync(op, request, channel, cts.Token).ConfigureAwait(false);
+            reply.Type = "ok";
+            reply.Id = request.Id;
         }
         catch (Exception e) when (_connection.Failure is null)
         {
             Log.RequestFailed(_logger, request.Id, op, _peer.Name, e.Message);
-            try
+            reply = RemoteErrors.ToMessage(request.Id, e);
+            if (channel is not null && DownloadOps.Contains(op))
             {
-                if (channel is not null && DownloadOps.Contains(op))
+                try
                 {
                     await _connection.SendDataErrorAsync(channel.Id, e, CancellationToken.None).ConfigureAwait(false);
                 }
-                await _connection.SendControlAsync(RemoteErrors.ToMessage(request.Id, e), CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (SessionException)
-            {
-                // The session ended meanwhile.
+                catch (SessionException)
+                {
+                    // The session ended meanwhile.
+                }
             }
         }
         catch (Exception e)
@@ -185,6 +184,7 @@ internal sealed class ServerSession
         }
         finally
         {
+            // Released before the answer goes out: the client may send its next request as soon as it has the answer.
             _running.TryRemove(request.Id, out _);
             _tasks.TryRemove(request.Id, out _);
             cts.Dispose();
@@ -193,6 +193,17 @@ internal sealed class ServerSession
                 _connection.CloseChannel(channel);
             }
             Interlocked.Decrement(ref _inFlight);
+        }
+        if (reply is not null)
+        {
+            try
+            {
+                await _connection.SendControlAsync(reply, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (SessionException)
+            {
+                // The session ended meanwhile.
+            }
         }
     }
 

@@ -212,8 +212,8 @@ internal sealed class SessionConnection : IAsyncDisposable
         return WriteFrameAsync(new FrameHeader(FrameType.Control, 0, 0, (ulong)json.Length), json, cancellationToken);
     }
 
-    /// <summary>Sends one data frame (at most 1 MiB of payload) on a channel once the peer's window allows it.</summary>
-    public async Task SendDataAsync(DataChannel channel, ReadOnlyMemory<byte> data, bool precompressed, CancellationToken cancellationToken)
+    /// <summary>Sends one data frame (at most 1 MiB of payload) on a channel once the peer's window allows it; returns whether it went compressed.</summary>
+    public async Task<bool> SendDataAsync(DataChannel channel, ReadOnlyMemory<byte> data, bool precompressed, CancellationToken cancellationToken)
     {
         Debug.Assert(data.Length is > 0 and <= SessionLimits.MaxDataFrame);
         byte[]? compressed = null;
@@ -237,6 +237,7 @@ internal sealed class SessionConnection : IAsyncDisposable
                 await AcquireBandwidthAsync(payload.Length, cancellationToken).ConfigureAwait(false);
             }
             await WriteFrameAsync(new FrameHeader(FrameType.Data, flag, channel.Id, (ulong)payload.Length), payload, cancellationToken).ConfigureAwait(false);
+            return flag != 0;
         }
         finally
         {

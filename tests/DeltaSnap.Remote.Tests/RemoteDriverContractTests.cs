@@ -115,8 +115,7 @@ public sealed class RemoteZfsContractTests : RemoteTargetContractTests
     protected override async Task<VolumeDriver> CreateSourceDriverAsync() =>
         await ZfsDriver.OpenAsync(new ZfsDriverOptions { Root = BackendRequirement.RequireEnvironment("DELTASNAP_ZFS_POOL_A", "ZFS pool A (zfs-fuse)") });
 
-    protected override VolumeResolver ServerResolver() =>
-        new VolumeResolver().AddZfs(new ZfsDriverOptions { Root = BackendRequirement.RequireEnvironment("DELTASNAP_ZFS_POOL_B", "ZFS pool B (zfs-fuse)") });
+    protected override VolumeResolver ServerResolver() => new VolumeResolver().Add(new RootedZfsBackend());
 
     protected override (string Scheme, string Location) TargetLocation() => ("zfs", BackendRequirement.RequireEnvironment("DELTASNAP_ZFS_POOL_B", "ZFS pool B (zfs-fuse)"));
 
@@ -138,4 +137,53 @@ public sealed class RemoteBtrfsContractTests : RemoteTargetContractTests
 
     protected override Task<VolumeDriver> CreateLocalTargetDriverAsync() =>
         Task.FromResult<VolumeDriver>(new BtrfsDriver(BackendRequirement.RequireEnvironment("DELTASNAP_BTRFS_MOUNT_B", "Btrfs mount B")));
+}
+
+/// <summary>
+/// A ZFS backend whose drivers are rooted at their location (the registered one names whole datasets and takes no root),
+/// so that the contract fixture's relative volume names work on the server as they do locally.
+/// </summary>
+internal sealed class RootedZfsBackend() : VolumeBackend("zfs")
+{
+    public override string AddressSyntax => "zfs:ROOT (drivers only)";
+
+    protected override VolumeAddress ParseAddressCore(string path) => throw new FormatException("This test backend opens drivers only.");
+
+    protected override async Task<VolumeDriver> OpenDriverCoreAsync(string location, Microsoft.Extensions.Logging.ILoggerFactory loggerFactory, CancellationToken cancellationToken) =>
+        await ZfsDriver.OpenAsync(new ZfsDriverOptions { Root = location }, loggerFactory, cancellationToken);
+}
+
+/// <summary>lvol to lvol with the source driver on the other end of a session (pull): sends and source snapshots cross the protocol.</summary>
+public sealed class RemotePullLvolContractTests : DriverContractTests
+{
+    private readonly TempDirectory _directory = new();
+    private Loopback? _loop;
+
+    protected override VolumeKind Kind => VolumeKind.Block;
+
+    protected override async Task<VolumeDriver> CreateSourceDriverAsync()
+    {
+        await (await LvolDriver.CreateStoreAsync(_directory.File("source.lvs"))).DisposeAsync();
+        _loop = await Loopback.StartAsync(new VolumeResolver().AddLvol());
+        return await _loop.Session.OpenDriverAsync("lvol", _directory.File("source.lvs"));
+    }
+
+    protected override async Task<VolumeDriver> CreateTargetDriverAsync() => await LvolDriver.CreateStoreAsync(_directory.File("target.lvs"));
+
+    [Test]
+    public void Source_isRemote() => Assert.That(SourceDriver, Is.TypeOf<RemoteVolumeDriver>());
+
+    [OneTimeTearDown]
+    public async Task CloseSessionAsync()
+    {
+        if (SourceDriver is not null)
+        {
+            await SourceDriver.DisposeAsync();
+        }
+        if (_loop is not null)
+        {
+            await _loop.DisposeAsync();
+        }
+        _directory.Dispose();
+    }
 }

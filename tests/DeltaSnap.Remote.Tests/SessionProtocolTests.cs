@@ -246,8 +246,23 @@ public sealed class SessionProtocolTests
         await using var loop = await Loopback.StartAsync(clientOptions: new RemoteSessionOptions { Compression = [SessionCompression.None] });
         var source = await loop.Session.OpenVolumeAsync($"lvol:{store}#vm");
         var slow = new SlowSink(loop.Session, TimeSpan.FromMilliseconds(4));
+        GC.Collect();
+        var heapBefore = GC.GetTotalMemory(forceFullCollection: true);
+        long heapPeak = 0;
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                heapPeak = Math.Max(heapPeak, GC.GetTotalMemory(forceFullCollection: false));
+                await Task.Delay(20);
+            }
+        });
         await source.SendAsync(null, "s1", slow);
-        TestContext.Out.WriteLine($"sent {slow.Bytes} bytes; the most read off the wire ahead of the reader: {slow.MaxAhead} bytes");
+        await sampling.CancelAsync();
+        await sampler;
+        TestContext.Out.WriteLine($"sent {slow.Bytes} bytes; the most read off the wire ahead of the reader: {slow.MaxAhead} bytes; "
+            + $"managed heap {heapBefore >> 20} MiB before, at most {heapPeak >> 20} MiB during (client and server in this process)");
         Assert.That(slow.Bytes, Is.GreaterThan(Size));
         Assert.That(slow.MaxAhead, Is.LessThanOrEqualTo(SessionConnection.ChannelWindow + (1 << 20)),
             "the server sends no more than the channel's window ahead of a slow reader");
