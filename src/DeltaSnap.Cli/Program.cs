@@ -28,9 +28,15 @@ internal static class Program
     }
 
     /// <summary>Runs a command line with the given writers; the in-process entry point the tests use.</summary>
-    public static Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error,
-        bool handleTermination = false, CancellationToken cancellationToken = default) =>
-        RunAsync(new CliContext(error), args, output, error, handleTermination, cancellationToken);
+    public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter output, TextWriter error,
+        bool handleTermination = false, CancellationToken cancellationToken = default)
+    {
+        var context = new CliContext(error);
+        await using (context.ConfigureAwait(false))
+        {
+            return await RunAsync(context, args, output, error, handleTermination, cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>Runs a command line with the given context (its resolver opens the volumes; log lines go to its writer).</summary>
     public static Task<int> RunAsync(CliContext context, IReadOnlyList<string> args, TextWriter output, TextWriter error,
@@ -60,6 +66,7 @@ internal static class Program
             LvolCommands.Create(),
             RbdCommands.Create(),
             ZfsCommands.Create(),
+            ServeCommand.Create(context),
         };
     }
 }

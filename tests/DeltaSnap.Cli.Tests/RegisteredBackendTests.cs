@@ -43,11 +43,11 @@ public class RegisteredBackendTests
 
         Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
         SnapshotCommandTests.AssertOneErrorLine(result);
-        Assert.That(result.Error, Does.Contain("unknown scheme 'nfs'; registered: lvol, zfs, btrfs, rbd, dir, file, mem."));
+        Assert.That(result.Error, Does.Contain("unknown scheme 'nfs'; registered: lvol, zfs, btrfs, rbd, dir, file, mem, ssh, tls."));
 
         var withoutIt = await DeltaSnapTool.RunAsync("snapshot", "list", "mem:src");
         Assert.That(withoutIt.ExitCode, Is.EqualTo(2), withoutIt.ToString());
-        Assert.That(withoutIt.Error, Does.Contain("unknown scheme 'mem'; registered: lvol, zfs, btrfs, rbd, dir, file."));
+        Assert.That(withoutIt.Error, Does.Contain("unknown scheme 'mem'; registered: lvol, zfs, btrfs, rbd, dir, file, ssh, tls."));
     }
 
     private static async Task<ToolResult> RunAsync(MemoryBlockBackend backend, params string[] args)

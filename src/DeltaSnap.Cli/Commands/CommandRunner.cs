@@ -145,6 +145,8 @@ internal static class CommandRunner
         VerificationFailedException => ExitCodes.VerificationFailed,
         NativeStreamMismatchException => ExitCodes.NativeStreamMismatch,
         BackendCommandException => ExitCodes.BackendFailed,
+        DeltaSnap.Remote.Transports.PeerRefusedException => ExitCodes.PeerRefused,
+        DeltaSnap.Remote.SessionException { Reason: DeltaSnap.Remote.SessionErrorReason.Unauthorized } => ExitCodes.PeerRefused,
         _ => ExitCodes.Failure,
     };
 

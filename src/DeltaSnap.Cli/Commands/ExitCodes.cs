@@ -24,6 +24,12 @@ internal static class ExitCodes
     /// <summary>A native stream did not fit the target: its base is not the target's, or the target changed meanwhile (<c>NativeStreamMismatchException</c>).</summary>
     public const int NativeStreamMismatch = 6;
 
+    /// <summary>
+    /// A remote peer was refused or refused us (<c>PeerRefusedException</c>: a TLS certificate not trusted, or none; an ssh
+    /// login refused), or the server refused the volume (<c>SessionException</c> with reason <c>Unauthorized</c>).
+    /// </summary>
+    public const int PeerRefused = 7;
+
     /// <summary>The command was cancelled (Ctrl+C, SIGTERM): 128 + SIGINT, as shells report it.</summary>
     public const int Cancelled = 130;
 }

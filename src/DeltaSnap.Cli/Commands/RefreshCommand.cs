@@ -9,21 +9,28 @@ namespace DeltaSnap.Cli.Commands;
 /// <summary><c>deltasnap refresh SOURCE TARGET [--json]</c>: bring TARGET up to date with SOURCE, moving only what changed.</summary>
 internal static class RefreshCommand
 {
-    public static Command Create(CliContext context)
+    public static Command Create(CliContext outer)
     {
-        var source = SnapshotCommands.VolumeArgument(context, "SOURCE", "The source volume");
-        var target = SnapshotCommands.VolumeArgument(context, "TARGET", "The target volume (created like the source when it does not exist, unless --no-create)");
+        var source = SnapshotCommands.VolumeArgument(outer, "SOURCE", "The source volume");
+        var target = SnapshotCommands.VolumeArgument(outer, "TARGET", "The target volume (created like the source when it does not exist, unless --no-create)");
         var noCreate = new Option<bool>("--no-create") { Description = "Refuse (exit 2) when TARGET does not exist instead of creating it with the source's kind and size." };
         var json = CommonOptions.Json("Print the summary as one JSON object: route, snapshotsSent, bytesRead, bytesSent, bytesWritten, seconds.");
         var planOptions = new RefreshPlanOptionSet();
         var clusterSize = CommonOptions.ClusterSize("The cluster size of the checksum route (default 1M).");
         var algorithm = CommonOptions.Algorithm("The checksum algorithm of the checksum route (default xxh128).");
-        var command = new Command("refresh", "Refresh TARGET from SOURCE: send the snapshots it lacks and the live state, incrementally.")
+        var remoteOptions = new RemoteOptions();
+        var command = new Command("refresh", "Refresh TARGET from SOURCE: send the snapshots it lacks and the live state, incrementally. Either side may be remote (ssh://HOST/ADDRESS, tls://HOST:PORT/ADDRESS).")
         {
             source, target, noCreate, json, planOptions.AllowFullResend, planOptions.SnapshotsOnly, clusterSize, algorithm,
         };
-        CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
-            SnapshotCommands.WithVolumeAsync(context, parseResult.GetRequiredValue(source), s =>
+        remoteOptions.AddTo(command);
+        CommandRunner.SetHandler(command, async (parseResult, output, cancellationToken) =>
+        {
+            // The command's own resolver: its remote schemes carry this command line's TLS, ssh and session options,
+            // and disposing it ends the sessions (one per peer, shared by source and target on the same peer).
+            var context = outer.WithRemote(remoteOptions.ToTransportOptions(parseResult, parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target)));
+            await using var _ = context.ConfigureAwait(false);
+            return await SnapshotCommands.WithVolumeAsync(context, parseResult.GetRequiredValue(source), s =>
             SnapshotCommands.WithTargetVolumeAsync(context, parseResult.GetRequiredValue(target), s, !parseResult.GetValue(noCreate), async t =>
             {
                 var options = planOptions.ToRefreshOptions(parseResult);
@@ -58,7 +65,8 @@ internal static class RefreshCommand
                     await output.Out.WriteLineAsync(string.Create(i, $"seconds: {report.Seconds:F3}")).ConfigureAwait(false);
                 }
                 return ExitCodes.Success;
-            }, cancellationToken), cancellationToken));
+            }, cancellationToken), cancellationToken).ConfigureAwait(false);
+        });
         return command;
     }
 }

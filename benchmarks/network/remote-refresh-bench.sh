@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Paired benchmarks of DeltaSnap's remote refresh (issue 13) against the raw pipes it replaces. Run as root from the
+# repository root after building the tool (dotnet build src/DeltaSnap.Cli -c Release):
+#
+#   benchmarks/network/remote-refresh-bench.sh [full|incremental|compression|all]
+#
+#   full         full send of a large lvol volume over loopback mutual TLS (deltasnap serve) against socat's OpenSSL
+#                piping the same bytes (the volume's image file) into a file: SIZE_GIB (default 4), RUNS (default 5)
+#   incremental  1 % of the 4 KiB blocks of a 1 GiB file rewritten at random on Btrfs, refreshed across a veth pair
+#                between two network namespaces limited by tbf to 1 Gbit/s: DeltaSnap (tls://) against
+#                `btrfs send -p | socat OPENSSL | btrfs receive`; wire bytes from the veth counters
+#   compression  a compressible 1 GiB lvol volume, full send across the same 1 Gbit/s link with --compress none|lz4|zstd
+#
+# Runs are paired and interleaved (the order alternates), results are medians and the median of per-run ratios;
+# the load average is printed with them. Everything it makes lives under $WORK (default /tmp/dsnet-bench-PID) and
+# in namespaces named dsnb<PID>[sc]; both are removed at the end.
+set -euo pipefail
+
+MODE=${1:-all}
+SIZE_GIB=${SIZE_GIB:-4}
+RUNS=${RUNS:-5}
+RAW_BLOCK=${RAW_BLOCK:-131072}   # socat's block size (its default, 8192, makes the raw pipe slower than it need be)
+WORK=${WORK:-/tmp/dsnet-bench-$$}
+CLI=${CLI:-$PWD/src/DeltaSnap.Cli/bin/Release/net10.0/DeltaSnap.Cli.dll}
+DS=(dotnet exec "$CLI")
+NS_S=dsnb$$s NS_C=dsnb$$c LINK_S=dsnb$$S LINK_C=dsnb$$C
+IP_S=10.214.$((RANDOM % 250)).1
+IP_C=${IP_S%.1}.2
+PIDS=()
+
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    for m in "$WORK"/bt-a "$WORK"/bt-b; do mountpoint -q "$m" 2>/dev/null && umount "$m" || true; done
+    ip netns del "$NS_S" 2>/dev/null || true
+    ip netns del "$NS_C" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+mkdir -p "$WORK"
+cd "$WORK"
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+certificates() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -subj /CN=bench-ca -days 1 \
+        -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+    for n in server client; do
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $n.key -out $n.csr -subj /CN=$n 2>/dev/null
+        openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $n.crt -days 1 \
+            -extfile <(printf "subjectAltName=IP:127.0.0.1,IP:%s,DNS:localhost" "$IP_S") 2>/dev/null
+    done
+    printf 'client write lvol:%s/\nclient write btrfs:%s/\n' "$WORK" "$WORK" > authorize
+    TLS=(--tls-cert client.crt --tls-key client.key --tls-trust ca.pem)
+}
+
+# serve NS ADDRESS: starts deltasnap serve (in namespace NS, or here when NS is -), sets SERVE_AT
+serve() {
+    local ns=$1 at=$2 out=$WORK/serve-$RANDOM.out
+    local run=()
+    [[ $ns != - ]] && run=(ip netns exec "$ns")
+    "${run[@]}" "${DS[@]}" serve --listen "$at" --cert server.crt --key server.key --trust ca.pem --authorize authorize \
+        --log-level warning > "$out" 2> "$out.err" &
+    PIDS+=($!)
+    for _ in $(seq 300); do grep -q listening "$out" 2>/dev/null && break; sleep 0.1; done
+    SERVE_AT=$(awk '{print $3}' "$out")
+}
+
+network() {
+    ip netns add "$NS_S"; ip netns add "$NS_C"
+    ip link add "$LINK_S" type veth peer name "$LINK_C"
+    ip link set "$LINK_S" netns "$NS_S"; ip link set "$LINK_C" netns "$NS_C"
+    ip -n "$NS_S" addr add "$IP_S/30" dev "$LINK_S"; ip -n "$NS_C" addr add "$IP_C/30" dev "$LINK_C"
+    for x in "$NS_S $LINK_S" "$NS_C $LINK_C"; do
+        set -- $x
+        ip -n "$1" link set lo up; ip -n "$1" link set "$2" up
+        ip netns exec "$1" tc qdisc add dev "$2" root tbf rate 1gbit burst 256kb latency 50ms
+    done
+}
+tx_bytes() { ip netns exec "$NS_C" cat "/sys/class/net/$LINK_C/statistics/tx_bytes"; }
+rx_bytes() { ip netns exec "$NS_C" cat "/sys/class/net/$LINK_C/statistics/rx_bytes"; }
+
+full() {
+    echo "== full send: ${SIZE_GIB} GiB lvol volume (random data), loopback TLS 1.3, $RUNS paired runs; load before: $(load)"
+    head -c "${SIZE_GIB}G" /dev/urandom > image.bin
+    "${DS[@]}" lvol create-store src.lvs --cluster-size 1M > /dev/null
+    "${DS[@]}" lvol create src.lvs vm --size "${SIZE_GIB}G" > /dev/null
+    "${DS[@]}" lvol import src.lvs vm image.bin > /dev/null
+    "${DS[@]}" snapshot create "lvol:$WORK/src.lvs#vm" s1 > /dev/null
+    serve - 127.0.0.1:0
+    local port=${SERVE_AT##*:} ds raw
+    : > ds.times; : > raw.times; : > ratio.times
+    for run in $(seq "$RUNS"); do
+        rm -f dst.lvs copy.bin
+        for order in $( ((run % 2)) && echo "ds raw" || echo "raw ds"); do
+            if [[ $order == ds ]]; then
+                local t0; t0=$(now)
+                "${DS[@]}" refresh "lvol:$WORK/src.lvs#vm" "tls://$SERVE_AT/lvol:$WORK/dst.lvs#vm" --compress none "${TLS[@]}" > /dev/null
+                ds=$(echo "$(now) - $t0" | bc -l)
+            else
+                socat -b "$RAW_BLOCK" -u OPENSSL-LISTEN:$((port + 1)),bind=127.0.0.1,reuseaddr,cert=server.crt,key=server.key,cafile=ca.pem,verify=1 CREATE:copy.bin &
+                local listener=$!
+                sleep 0.3
+                local t0; t0=$(now)
+                socat -b "$RAW_BLOCK" -u FILE:image.bin OPENSSL:127.0.0.1:$((port + 1)),cert=client.crt,key=client.key,cafile=ca.pem,verify=1
+                wait "$listener"
+                raw=$(echo "$(now) - $t0" | bc -l)
+            fi
+        done
+        echo "$ds" >> ds.times; echo "$raw" >> raw.times; echo "$ds / $raw" | bc -l >> ratio.times
+        printf '  run %d: deltasnap %.2f s, socat+openssl %.2f s\n' "$run" "$ds" "$raw"
+    done
+    printf 'full %s GiB: deltasnap median %.2f s, raw TLS pipe median %.2f s, ratio (median of paired) %.2f; load after: %s\n' \
+        "$SIZE_GIB" "$(median < ds.times)" "$(median < raw.times)" "$(median < ratio.times)" "$(load)"
+    rm -f image.bin copy.bin dst.lvs src.lvs
+}
+
+btrfs_fs() {
+    truncate -s 3G "bt-$1.img"; mkfs.btrfs -q "bt-$1.img"; mkdir -p "bt-$1"; mount -o loop "bt-$1.img" "bt-$1"
+}
+
+incremental() {
+    echo "== incremental: 1 % of 4 KiB blocks of a 1 GiB file on Btrfs, across veth + tbf 1gbit, $RUNS paired runs; load before: $(load)"
+    btrfs_fs a; btrfs_fs b
+    btrfs subvolume create bt-a/vol > /dev/null
+    head -c 1G /dev/urandom > bt-a/vol/disk.img
+    btrfs subvolume snapshot -r bt-a/vol bt-a/vol.s0 > /dev/null    # the raw pipe's base
+    "${DS[@]}" snapshot create "btrfs:$WORK/bt-a/vol" s0 > /dev/null
+    serve "$NS_S" "$IP_S:0"
+    # Both sides start from s0: DeltaSnap's copy at bt-b/ds, the raw pipe's at bt-b/raw.
+    ip netns exec "$NS_C" "${DS[@]}" refresh "btrfs:$WORK/bt-a/vol" "tls://$SERVE_AT/btrfs:$WORK/bt-b/ds" --snapshots-only "${TLS[@]}" > /dev/null
+    mkdir -p bt-b/raw; btrfs send -q bt-a/vol.s0 | btrfs receive -q bt-b/raw
+    : > ds.times; : > raw.times; : > ratio.times; : > ds.wire; : > raw.wire
+    local port=$((${SERVE_AT##*:} + 1)) prev=0 ds raw
+    for run in $(seq "$RUNS"); do
+        python3 - "$WORK/bt-a/vol/disk.img" "$run" <<'PY'
+import os, random, sys
+path, seed = sys.argv[1], int(sys.argv[2])
+blocks = os.path.getsize(path) // 4096
+r = random.Random(seed)
+with open(path, "r+b") as f:
+    for b in r.sample(range(blocks), blocks // 100):
+        f.seek(b * 4096); f.write(os.urandom(4096))
+PY
+        sync
+        btrfs subvolume snapshot -r bt-a/vol "bt-a/vol.s$run" > /dev/null
+        "${DS[@]}" snapshot create "btrfs:$WORK/bt-a/vol" "s$run" > /dev/null
+        for order in $( ((run % 2)) && echo "ds raw" || echo "raw ds"); do
+            local b0 t0; b0=$(( $(tx_bytes) + $(rx_bytes) )); t0=$(now)
+            if [[ $order == ds ]]; then
+                ip netns exec "$NS_C" "${DS[@]}" refresh "btrfs:$WORK/bt-a/vol" "tls://$SERVE_AT/btrfs:$WORK/bt-b/ds" --snapshots-only --compress none "${TLS[@]}" > /dev/null
+                ds=$(echo "$(now) - $t0" | bc -l); echo $(( $(tx_bytes) + $(rx_bytes) - b0 )) >> ds.wire
+            else
+                ip netns exec "$NS_S" socat -b "$RAW_BLOCK" -u OPENSSL-LISTEN:$port,bind=$IP_S,reuseaddr,cert=server.crt,key=server.key,cafile=ca.pem,verify=1 \
+                    SYSTEM:"btrfs receive -q $WORK/bt-b/raw" &
+                local listener=$!
+                sleep 0.3
+                b0=$(( $(tx_bytes) + $(rx_bytes) )); t0=$(now)
+                btrfs send -q -p "bt-a/vol.s$prev" "bt-a/vol.s$run" \
+                    | ip netns exec "$NS_C" socat -b "$RAW_BLOCK" -u STDIN OPENSSL:$IP_S:$port,cert=client.crt,key=client.key,cafile=ca.pem,verify=1
+                wait "$listener"
+                raw=$(echo "$(now) - $t0" | bc -l); echo $(( $(tx_bytes) + $(rx_bytes) - b0 )) >> raw.wire
+            fi
+        done
+        prev=$run
+        echo "$ds" >> ds.times; echo "$raw" >> raw.times; echo "$ds / $raw" | bc -l >> ratio.times
+        printf '  run %d: deltasnap %.2f s (%s wire bytes), btrfs send|socat|receive %.2f s (%s wire bytes)\n' \
+            "$run" "$ds" "$(tail -1 ds.wire)" "$raw" "$(tail -1 raw.wire)"
+    done
+    printf 'incremental 1%%: deltasnap median %.2f s, raw pipe median %.2f s, ratio %.2f; wire bytes median deltasnap %d, raw %d; load after: %s\n' \
+        "$(median < ds.times)" "$(median < raw.times)" "$(median < ratio.times)" "$(median < ds.wire)" "$(median < raw.wire)" "$(load)"
+}
+
+compression() {
+    echo "== compression: 1 GiB compressible lvol volume, full send across veth + tbf 1gbit, $RUNS rounds; load before: $(load)"
+    # Compressible: text-like lines of words, 16 MiB made once and repeated (the repeats are further apart than the
+    # compressors' windows, so they see text all the way: about 2x with lz4, more with zstd).
+    python3 - <<'PY' > text16.bin
+import random, sys
+r = random.Random(1)
+words = [''.join(r.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(r.randint(2, 9))) for _ in range(5000)]
+lines = []
+size = 0
+while size < (16 << 20):
+    line = ' '.join(r.choices(words, k=12)) + '\n'
+    lines.append(line); size += len(line)
+sys.stdout.write(''.join(lines))
+PY
+    for _ in $(seq 64); do cat text16.bin; done > text.bin
+    truncate -s 1G text.bin
+    "${DS[@]}" lvol create-store csrc.lvs --cluster-size 1M > /dev/null
+    "${DS[@]}" lvol create csrc.lvs vm --size 1G > /dev/null
+    "${DS[@]}" lvol import csrc.lvs vm text.bin > /dev/null
+    "${DS[@]}" snapshot create "lvol:$WORK/csrc.lvs#vm" s1 > /dev/null
+    [[ -n ${SERVE_AT:-} && $SERVE_AT == $IP_S:* ]] || serve "$NS_S" "$IP_S:0"
+    for m in none lz4 zstd; do : > "c-$m.times"; : > "c-$m.wire"; done
+    for run in $(seq "$RUNS"); do
+        local modes=(none lz4 zstd)
+        ((run % 2)) || modes=(zstd lz4 none)
+        for m in "${modes[@]}"; do
+            rm -f "cdst-$m.lvs"
+            local b0 t0; b0=$(( $(tx_bytes) + $(rx_bytes) )); t0=$(now)
+            ip netns exec "$NS_C" "${DS[@]}" refresh "lvol:$WORK/csrc.lvs#vm" "tls://$SERVE_AT/lvol:$WORK/cdst-$m.lvs#vm" --compress "$m" "${TLS[@]}" > /dev/null
+            echo "$(now) - $t0" | bc -l >> "c-$m.times"; echo $(( $(tx_bytes) + $(rx_bytes) - b0 )) >> "c-$m.wire"
+        done
+        printf '  run %d: none %.2f s, lz4 %.2f s, zstd %.2f s\n' "$run" "$(tail -1 c-none.times)" "$(tail -1 c-lz4.times)" "$(tail -1 c-zstd.times)"
+    done
+    for m in none lz4 zstd; do
+        printf 'compression %-4s: median %.2f s, wire bytes median %d\n' "$m" "$(median < "c-$m.times")" "$(median < "c-$m.wire")"
+    done
+    echo "load after: $(load)"
+    rm -f text.bin cdst-*.lvs csrc.lvs
+}
+
+certificates
+case $MODE in
+    full) full ;;
+    incremental) network; incremental ;;
+    compression) network; compression ;;
+    all) full; network; incremental; compression ;;
+    *) echo "usage: $0 [full|incremental|compression|all]" >&2; exit 2 ;;
+esac
