@@ -8,11 +8,11 @@ using DeltaSnap.Replication;
 namespace DeltaSnap.Bench;
 
 /// <summary>
-/// Runs a matrix. For each pair the machine can open and each size: the source and target are made, the data written,
-/// the base snapshotted and refreshed in full to the target, and each contender set up. Then for each case the change
-/// is applied to the source and snapshotted, and every contender moves that snapshot in <see cref="Matrix.Rounds"/>
+/// Runs a matrix. For each case of each pair the machine can open: a fresh source and target are made, the same base
+/// data written, the base snapshotted and refreshed in full to the target, and each contender set up. Then the case's
+/// change is applied to the source and snapshotted, and every contender moves that snapshot in <see cref="Matrix.Rounds"/>
 /// rounds, the order rotating by one each round so that none always goes first; before each timed run the backend
-/// settles, after it the target goes back to the base (untimed). After the case the source goes back to the base.
+/// settles, after it the target goes back to the base (untimed). Then both volumes are deleted.
 /// </summary>
 internal sealed class BenchRunner(Matrix matrix, BenchEnvironment environment, TextWriter log)
 {
@@ -82,48 +82,53 @@ internal sealed class BenchRunner(Matrix matrix, BenchEnvironment environment, T
             contenders.Add(contender);
         }
         var streamMeter = peers.OfType<ProgramContender>().FirstOrDefault(c => c.Kind == ContenderKind.Native);
-        var id = "dsbench-" + Guid.NewGuid().ToString("N")[..8];
         var results = new List<CaseResult>();
+        var number = 0;
+        foreach (var key in matrix.Cases().Where(c => c.Pair == pair.Name && c.Size == size))
+        {
+            results.Add(await RunCaseAsync(pair, key, ++number, contenders, streamMeter, cancellationToken));
+        }
+        return results;
+    }
+
+    // Fresh volumes for every case, with the same base data: a rolled-back source is not the same as a fresh one
+    // everywhere (RBD reports the extents a rollback wrote back as changed since the base, so they would join the next case).
+    private async Task<CaseResult> RunCaseAsync(BackendPair pair, CaseKey key, int number, List<Contender> contenders,
+        ProgramContender? streamMeter, CancellationToken cancellationToken)
+    {
         // Block volumes get room after the data for the append pattern.
-        var volumeSize = size + ((long)Math.Ceiling(size * matrix.MaxAppendPercent / 100 / (1 << 20)) << 20);
+        var volumeSize = key.Size + ((long)Math.Ceiling(key.Size * matrix.MaxAppendPercent / 100 / (1 << 20)) << 20);
         try
         {
-            await pair.CreateAsync(id, volumeSize, cancellationToken);
-            var random = new Random(20261206);
-            var data = await VolumeData.WriteAsync(pair.Source, size, pair.FileSize, random, cancellationToken);
+            await pair.CreateAsync("dsbench-" + Guid.NewGuid().ToString("N")[..8], volumeSize, cancellationToken);
+            var data = await VolumeData.WriteAsync(pair.Source, key.Size, pair.FileSize, new Random(20261206), cancellationToken);
             await pair.Source.CreateSnapshotAsync(BackendPair.BaseSnapshot, cancellationToken: cancellationToken);
             var full = await pair.CreateReplicator().RefreshAsync(pair.Source, pair.Target, InProcessContender.Options, cancellationToken: cancellationToken);
-            await LogAsync($"{pair.Name} {size >> 20} MiB: {data} written, base sent in full ({full.Route}, {full.BytesSent >> 20} MiB in {full.Duration.TotalSeconds:F1} s)");
+            await LogAsync($"{key}: {data} written, base sent in full ({full.Route}, {full.BytesSent >> 20} MiB in {full.Duration.TotalSeconds:F1} s)");
             foreach (var contender in contenders)
             {
                 await contender.SetupAsync(pair, cancellationToken);
             }
-            var number = 0;
-            foreach (var key in matrix.Cases().Where(c => c.Pair == pair.Name && c.Size == size))
-            {
-                // Opened again for each case: the CLI's runs reopen the volumes of some pairs (lvol stores are locked while open).
-                data = await VolumeData.OpenAsync(pair.Source, size, pair.FileSize, cancellationToken);
-                results.Add(await RunCaseAsync(pair, key, ++number, data, contenders, streamMeter, cancellationToken));
-            }
+            var result = await MeasureCaseAsync(pair, key, number, data, contenders, streamMeter, cancellationToken);
             foreach (var contender in contenders)
             {
                 await contender.TeardownAsync(pair, cancellationToken);
             }
+            return result;
         }
         finally
         {
             await pair.DeleteAsync(CancellationToken.None);
         }
-        return results;
     }
 
-    private async Task<CaseResult> RunCaseAsync(BackendPair pair, CaseKey key, int number, VolumeData data, List<Contender> contenders,
+    private async Task<CaseResult> MeasureCaseAsync(BackendPair pair, CaseKey key, int number, VolumeData data, List<Contender> contenders,
         ProgramContender? streamMeter, CancellationToken cancellationToken)
     {
         // The same change for every contender, and the same for the same case in another run of the matrix.
         var random = new Random((number * 1_000_003) + (ChangePatterns.Names.ToList().IndexOf(key.Pattern) * 10_007) + (int)(key.Rate * 1000));
         var changed = await ChangePatterns.ApplyAsync(key.Pattern, key.Rate, data, random, cancellationToken);
-        var snapshot = $"case{number}";
+        var snapshot = "changed";
         await pair.Source.CreateSnapshotAsync(snapshot, cancellationToken: cancellationToken);
         var streamBytes = streamMeter is null ? 0 : await streamMeter.MeasureStreamAsync(pair, snapshot, cancellationToken);
         await LogAsync(string.Create(CultureInfo.InvariantCulture, $"{key}: {changed} bytes changed{(streamBytes > 0 ? $", native stream {streamBytes} bytes" : "")}"));
@@ -143,8 +148,6 @@ internal sealed class BenchRunner(Matrix matrix, BenchEnvironment environment, T
                 await contender.ResetAsync(pair, cancellationToken);
             }
         }
-        await pair.Source.DeleteSnapshotAsync(snapshot, cancellationToken);
-        await pair.Source.RollbackAsync(BackendPair.BaseSnapshot, cancellationToken);
         return new CaseResult(key.Pair, key.Size, key.Pattern, key.Rate, changed, streamBytes,
             [.. contenders.Select(c => new ContenderResult(c.Name, c.Kind, c.Description, runs[c.Name]))]);
     }

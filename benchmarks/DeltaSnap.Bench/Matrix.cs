@@ -10,25 +10,26 @@ namespace DeltaSnap.Bench;
 /// The declarative matrix a run measures (a small JSON file): backend pairs × volume sizes × change patterns × change
 /// rates, the rounds per case, and which contenders run. <see cref="Sha256"/> is the file's hash, recorded in the report.
 /// </summary>
+// Settable, not init: the source-generated reader sets every init-only property, to its default when the file lacks it.
 internal sealed record Matrix
 {
     /// <summary>A name for the report.</summary>
-    public string Name { get; init; } = "matrix";
+    public string Name { get; set; } = "matrix";
 
     /// <summary>Measured rounds per case and contender (at least 5 for a report; the tests use fewer).</summary>
-    public int Rounds { get; init; } = 5;
+    public int Rounds { get; set; } = 5;
 
     /// <summary>Backend pairs (<see cref="BackendPairs.Names"/>).</summary>
-    public IReadOnlyList<string> Pairs { get; init; } = [];
+    public IReadOnlyList<string> Pairs { get; set; } = [];
 
     /// <summary>Data sizes (<c>64M</c>, <c>1G</c>).</summary>
-    public IReadOnlyList<string> Sizes { get; init; } = ["64M"];
+    public IReadOnlyList<string> Sizes { get; set; } = ["64M"];
 
     /// <summary>Change patterns, each with its own rates or the matrix's <see cref="Rates"/>.</summary>
-    public IReadOnlyList<PatternEntry> Patterns { get; init; } = [];
+    public IReadOnlyList<PatternEntry> Patterns { get; set; } = [];
 
     /// <summary>Change rates in percent, for patterns without their own.</summary>
-    public IReadOnlyList<double> Rates { get; init; } = [1, 10];
+    public IReadOnlyList<double> Rates { get; set; } = [1, 10];
 
     /// <summary>Contenders to run (null: every one a pair has).</summary>
     public IReadOnlyList<string>? Contenders { get; init; }
