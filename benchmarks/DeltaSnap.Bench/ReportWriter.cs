@@ -14,6 +14,9 @@ internal static class ReportWriter
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
+    private static readonly MarkerShape[] Shapes =
+        [MarkerShape.FilledCircle, MarkerShape.FilledSquare, MarkerShape.FilledTriangleUp, MarkerShape.FilledDiamond, MarkerShape.FilledTriangleDown, MarkerShape.Cross];
+
     /// <summary>Writes every file; returns their paths.</summary>
     public static async Task<IReadOnlyList<string>> WriteAsync(BenchReport report, string directory, CancellationToken cancellationToken)
     {
@@ -133,12 +136,14 @@ internal static class ReportWriter
                         {
                             continue;
                         }
-                        var xs = points.Select(x => X(x.Case.Pattern, x.Case.RatePercent)).ToArray();
+                        // Side by side, so that equal values (the same stream) do not hide each other.
+                        var xs = points.Select(x => X(x.Case.Pattern, x.Case.RatePercent) + ((index - ((contenders.Count - 1) / 2.0)) * 0.1)).ToArray();
                         var ys = points.Select(x => Math.Log10(Math.Max(value(x.Result!, x.Case), 1e-4))).ToArray();
                         var line = plot.Add.Scatter(xs, ys);
                         line.Color = palette.GetColor(index);
                         line.LineWidth = 2;
-                        line.MarkerSize = 7;
+                        line.MarkerSize = 8;
+                        line.MarkerShape = Shapes[index % Shapes.Length];
                         if (p == 0)
                         {
                             line.LegendText = name;
@@ -183,7 +188,7 @@ internal static class ReportWriter
                 plot.Axes.Left.Label.Text = label;
                 plot.Axes.Bottom.Label.Text = "change pattern and rate";
                 plot.Axes.Title.Label.Text = string.Create(Invariant, $"{pairCases.Key.Pair}, {pairCases.Key.SizeBytes >> 20} MiB: {(metric == "time" ? "wall time (median; bar: min to max)" : "bytes on the wire (median) and bytes changed")}");
-                plot.Axes.SetLimitsX(-0.6, X(slots[^1].Pattern, slots[^1].RatePercent) + 0.6);
+                plot.Axes.SetLimitsX(-0.7, X(slots[^1].Pattern, slots[^1].RatePercent) + 0.7);
                 plot.ShowLegend(Edge.Right);
                 plot.Grid.MajorLineColor = Colors.Black.WithAlpha(0.1);
                 var file = Path.Combine("plots", string.Create(Invariant, $"{pairCases.Key.Pair}-{pairCases.Key.SizeBytes >> 20}M-{metric}.png"));
