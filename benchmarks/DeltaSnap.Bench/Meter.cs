@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
+using DeltaSnap.Benchmarking;
 using DeltaSnap.ExternalCommands;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -29,7 +29,7 @@ internal readonly record struct Cost(double WallSeconds, double CpuSeconds, long
 /// process's high-water mark (VmHWM, reset before the run through <c>/proc/self/clear_refs</c>), the runtime and
 /// harness included. Neither sees CPU spent in daemons (zfs-fuse, the Ceph OSD).
 /// </summary>
-internal static partial class Meter
+internal static class Meter
 {
     private const string TimeProgram = "/usr/bin/time";
 
@@ -68,74 +68,11 @@ internal static partial class Meter
     /// <summary>Runs <paramref name="work"/> in this process and measures it.</summary>
     public static async Task<(Cost Cost, T Result)> RunInProcessAsync<T>(Func<Task<T>> work)
     {
-        ResetPeakResidentSet();
-        var before = CpuSeconds();
+        ResourceUsage.ResetPeakResidentSet();
+        var before = ResourceUsage.CpuSeconds();
         var clock = Stopwatch.StartNew();
         var result = await work().ConfigureAwait(false);
         var wall = clock.Elapsed.TotalSeconds;
-        return (new Cost(wall, CpuSeconds() - before, PeakResidentSet()), result);
-    }
-
-    /// <summary>User + system CPU of this process and its waited-for children so far.</summary>
-    private static double CpuSeconds()
-    {
-        double total = 0;
-        foreach (var who in new[] { RusageSelf, RusageChildren })
-        {
-            if (GetResourceUsage(who, out var usage) == 0)
-            {
-                total += usage.UserSeconds + (usage.UserMicroseconds / 1e6) + usage.SystemSeconds + (usage.SystemMicroseconds / 1e6);
-            }
-        }
-        return total;
-    }
-
-    // Writing 5 to clear_refs resets the peak resident set size (Linux 4.0 and later).
-    private static void ResetPeakResidentSet()
-    {
-        try
-        {
-            File.WriteAllText("/proc/self/clear_refs", "5");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Not resettable here: the peak is then the process's since it started.
-        }
-    }
-
-    private static long PeakResidentSet()
-    {
-        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return line is null ? 0 : long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
-    }
-
-    private const int RusageSelf = 0;
-    private const int RusageChildren = -1;
-
-    [LibraryImport("libc", EntryPoint = "getrusage", SetLastError = true)]
-    private static partial int GetResourceUsage(int who, out ResourceUsage usage);
-
-    /// <summary>struct rusage on 64-bit Linux: two timevals, then fourteen longs.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    private struct ResourceUsage
-    {
-        public long UserSeconds;
-        public long UserMicroseconds;
-        public long SystemSeconds;
-        public long SystemMicroseconds;
-        public long MaxResidentKilobytes;
-        public long Ixrss;
-        public long Idrss;
-        public long Isrss;
-        public long MinorFaults;
-        public long MajorFaults;
-        public long Swaps;
-        public long BlocksIn;
-        public long BlocksOut;
-        public long MessagesSent;
-        public long MessagesReceived;
-        public long Signals;
-        public long VoluntarySwitches;
-        public long InvoluntarySwitches;
+        return (new Cost(wall, ResourceUsage.CpuSeconds() - before, ResourceUsage.PeakResidentSetBytes()), result);
     }
 }

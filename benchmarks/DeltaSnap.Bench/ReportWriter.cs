@@ -79,14 +79,10 @@ internal static class ReportWriter
             }
         }
         text.Append("\nTimes in seconds: median (min–max). Wire: bytes on the wire (median) ÷ bytes whose content changed. RSS: peak resident set, MiB (median).\n\n");
-        text.Append("| case | changed | contender | wall s | CPU s | RSS MiB | wire MiB | wire ÷ changed |\n|---|---|---|---|---|---|---|---|\n");
-        foreach (var c in report.Cases)
+        text.Append("| case | changed MiB | contender | wall s | CPU s | RSS MiB | wire MiB | wire ÷ changed |\n|---|---|---|---|---|---|---|---|\n");
+        foreach (var row in CaseRows(report))
         {
-            foreach (var contender in c.Contenders)
-            {
-                text.Append(Invariant, $"| {c.Key} | {Mib(c.ChangedBytes)} MiB | {contender.Name} | {Seconds(contender.WallSeconds)} | {Seconds(contender.CpuSeconds)} | ");
-                text.Append(Invariant, $"{contender.PeakRssBytes.Median / (1 << 20):F0} | {Mib((long)contender.WireBytes.Median)} | {contender.WireBytes.Median / c.ChangedBytes:F2} |\n");
-            }
+            text.Append("| ").AppendJoin(" | ", row.Where((_, i) => i != 3)).Append(" |\n");
         }
         if (plots.Count > 0)
         {
@@ -231,17 +227,23 @@ internal static class ReportWriter
             text.Append(Invariant, $"<img src=\"{E(plot.File)}\" alt=\"{E(plot.Title)}\">\n");
         }
         text.Append("<h2>Cases</h2><p>Seconds: median (min–max). Wire ÷ changed: bytes on the wire (median) over bytes whose content changed.</p><table><tr><th>case</th><th>changed MiB</th><th>contender</th><th>what runs</th><th>wall s</th><th>CPU s</th><th>peak RSS MiB</th><th>wire MiB</th><th>wire ÷ changed</th></tr>\n");
-        foreach (var c in report.Cases)
+        foreach (var row in CaseRows(report))
         {
-            foreach (var r in c.Contenders)
-            {
-                text.Append(Invariant, $"<tr><td>{E(c.Key.ToString())}</td><td class=n>{Mib(c.ChangedBytes)}</td><td>{E(r.Name)}</td><td>{E(r.Description)}</td><td class=n>{Seconds(r.WallSeconds)}</td>");
-                text.Append(Invariant, $"<td class=n>{Seconds(r.CpuSeconds)}</td><td class=n>{r.PeakRssBytes.Median / (1 << 20):F0}</td><td class=n>{Mib((long)r.WireBytes.Median)}</td><td class=n>{r.WireBytes.Median / c.ChangedBytes:F2}</td></tr>\n");
-            }
+            text.Append("<tr>").AppendJoin("", row.Select((cell, i) => i is 0 or 2 or 3 ? $"<td>{E(cell)}</td>" : $"<td class=n>{E(cell)}</td>")).Append("</tr>\n");
         }
         text.Append("</table>\n</body></html>\n");
         return text.ToString();
     }
+
+    // Case, changed MiB, contender, what runs, wall, CPU, peak RSS MiB, wire MiB, wire ÷ changed: the summary's and the HTML's rows.
+    private static IEnumerable<string[]> CaseRows(BenchReport report) =>
+        from c in report.Cases
+        from r in c.Contenders
+        select new[]
+        {
+            c.Key.ToString(), Mib(c.ChangedBytes), r.Name, r.Description, Seconds(r.WallSeconds), Seconds(r.CpuSeconds),
+            (r.PeakRssBytes.Median / (1 << 20)).ToString("F0", Invariant), Mib((long)r.WireBytes.Median), (r.WireBytes.Median / c.ChangedBytes).ToString("F2", Invariant),
+        };
 
     private static string Seconds(Summary s) => string.Create(Invariant, $"{s.Median:F3} ({s.Min:F3}–{s.Max:F3})");
 
