@@ -1,6 +1,7 @@
 // A console tool's benchmark: there is no synchronization context to avoid, and ConfigureAwait on every line would hide the steps.
 #pragma warning disable CA2007
 
+using System.Security.Cryptography;
 using DeltaSnap.Btrfs;
 using DeltaSnap.Ceph;
 using DeltaSnap.Drivers;
@@ -97,6 +98,47 @@ internal abstract class BackendPair(BenchEnvironment environment)
             await Target.DeleteSnapshotAsync(snapshot.Name, cancellationToken);
         }
         await Target.RollbackAsync(BaseSnapshot, cancellationToken);
+    }
+
+    /// <summary>SHA-256 of a volume's content: the whole device of a block volume, or every file (relative name and bytes, in name order) of a file system volume.</summary>
+    public static async Task<string> DigestAsync(Volume volume, string? snapshot, CancellationToken cancellationToken)
+    {
+        if (volume.Kind != VolumeKind.Block)
+        {
+            return await DigestTreeAsync(await volume.GetPathAsync(snapshot, cancellationToken), cancellationToken);
+        }
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var device = await volume.OpenDeviceAsync(snapshot, writable: false, cancellationToken);
+        await using (device)
+        {
+            var buffer = new byte[4 << 20];
+            for (long offset = 0; offset < device.Length; offset += buffer.Length)
+            {
+                var chunk = buffer.AsMemory(0, (int)Math.Min(buffer.Length, device.Length - offset));
+                await device.ReadAsync(offset, chunk, cancellationToken);
+                hash.AppendData(chunk.Span);
+            }
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>SHA-256 of every file under <paramref name="root"/>: relative name and bytes, in ordinal name order.</summary>
+    public static async Task<string> DigestTreeAsync(string root, CancellationToken cancellationToken)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(Path.GetRelativePath(root, file) + "\0"));
+            hash.AppendData(await File.ReadAllBytesAsync(file, cancellationToken));
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>The digest of what a contender made of the target: its snapshot <paramref name="snapshot"/> where it has one (a receive), else its live state (rsync).</summary>
+    public async Task<string> DigestTargetAsync(string snapshot, CancellationToken cancellationToken)
+    {
+        var lineage = await Target.GetLineageAsync(cancellationToken);
+        return await DigestAsync(Target, lineage.Any(s => s.Name == snapshot) ? snapshot : null, cancellationToken);
     }
 
     /// <summary>Deletes both volumes and whatever else the pair made (also after failures).</summary>
@@ -240,7 +282,7 @@ internal sealed class ZfsPair(BenchEnvironment environment) : BackendPair(enviro
         var settings = new Dictionary<string, string>();
         foreach (var pool in new[] { _poolA!, _poolB! })
         {
-            settings[$"zfs {pool}"] = (await TryOutputAsync("zfs", ["get", "-H", "-o", "property,value", "recordsize,compression,checksum,sync,atime,available", pool], cancellationToken) ?? "?")
+            settings[$"zfs {pool}"] = (await TryOutputAsync("zfs", ["get", "-H", "-o", "property,value", "recordsize,compression,checksum,atime,available", pool], cancellationToken) ?? "?")
                 .ReplaceLineEndings("; ").Replace('\t', '=');
         }
         settings["zfs implementation"] = File.Exists("/tmp/dsb/zfs-fuse.pid") || await TryOutputAsync("pgrep", ["-x", "zfs-fuse"], cancellationToken) is not null ? "zfs-fuse (userspace)" : "kernel ZFS";
@@ -494,8 +536,8 @@ internal sealed class DirPair(BenchEnvironment environment) : PlainPair(environm
 
     public override IEnumerable<Contender> Peers =>
     [
-        new ProgramContender("rsync", ContenderKind.Peer, "rsync -a --delete --inplace --no-whole-file -B 4096 SNAPSHOT/ TARGET/", async (pair, snapshot) =>
-            ("rsync", (IReadOnlyList<string>)["-a", "--delete", "--inplace", "--no-whole-file", "-B", "4096", "--stats", "--no-human-readable", "--",
+        new ProgramContender("rsync", ContenderKind.Peer, "rsync -a --delete --inplace --no-whole-file -B 4096 --modify-window=-1 SNAPSHOT/ TARGET/", async (pair, snapshot) =>
+            ("rsync", (IReadOnlyList<string>)["-a", "--delete", "--inplace", "--no-whole-file", "-B", "4096", "--modify-window=-1", "--stats", "--no-human-readable", "--",
                 await pair.Source.GetPathAsync(snapshot, CancellationToken.None) + "/", await pair.Target.GetPathAsync(null, CancellationToken.None) + "/"])),
     ];
 

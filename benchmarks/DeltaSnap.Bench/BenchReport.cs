@@ -51,7 +51,12 @@ internal sealed record CaseResult(string Pair, long SizeBytes, string Pattern, d
 }
 
 /// <summary>A contender's runs of a case and their summaries.</summary>
-internal sealed record ContenderResult(string Name, ContenderKind Kind, string Description, IReadOnlyList<RunSample> Runs)
+/// <param name="Name">The contender.</param>
+/// <param name="Kind">What it is.</param>
+/// <param name="Description">What exactly runs.</param>
+/// <param name="Runs">Its runs.</param>
+/// <param name="TargetMatches">Whether what its first run made on the target has the content of the source snapshot (SHA-256 of the device, or of every file).</param>
+internal sealed record ContenderResult(string Name, ContenderKind Kind, string Description, IReadOnlyList<RunSample> Runs, bool TargetMatches = true)
 {
     public Summary WallSeconds => Summary.Of(Runs.Select(r => r.WallSeconds));
 

@@ -134,6 +134,9 @@ internal sealed class BenchRunner(Matrix matrix, BenchEnvironment environment, T
         await LogAsync(string.Create(CultureInfo.InvariantCulture, $"{key}: {changed} bytes changed{(streamBytes > 0 ? $", native stream {streamBytes} bytes" : "")}"));
         var runs = contenders.ToDictionary(c => c.Name, _ => new List<RunSample>());
         var context = new RunContext(key, snapshot, streamBytes, environment, OnRefresh);
+        // Each contender's first run is checked: what it made on the target must be the source snapshot's content.
+        string? sourceDigest = null;
+        var matches = new Dictionary<string, bool>();
         for (var round = 0; round < matrix.Rounds; round++)
         {
             var order = contenders.Skip(round % contenders.Count).Concat(contenders.Take(round % contenders.Count)).ToList();
@@ -145,11 +148,20 @@ internal sealed class BenchRunner(Matrix matrix, BenchEnvironment environment, T
                 runs[contender.Name].Add(new RunSample(round + 1, position + 1, cost.WallSeconds, cost.CpuSeconds, cost.PeakRssBytes, wire));
                 await LogAsync(string.Create(CultureInfo.InvariantCulture,
                     $"  round {round + 1} {contender.Name,-13} {cost.WallSeconds,7:F3} s  cpu {cost.CpuSeconds,6:F3} s  rss {cost.PeakRssBytes >> 20,5} MiB  wire {wire,12}"));
+                if (round == 0)
+                {
+                    sourceDigest ??= await BackendPair.DigestAsync(pair.Source, snapshot, cancellationToken);
+                    matches[contender.Name] = await contender.TargetDigestAsync(pair, context, cancellationToken) == sourceDigest;
+                    if (!matches[contender.Name])
+                    {
+                        await LogAsync($"  {contender.Name}: THE TARGET DIFFERS FROM THE SOURCE SNAPSHOT after its run");
+                    }
+                }
                 await contender.ResetAsync(pair, cancellationToken);
             }
         }
         return new CaseResult(key.Pair, key.Size, key.Pattern, key.Rate, changed, streamBytes,
-            [.. contenders.Select(c => new ContenderResult(c.Name, c.Kind, c.Description, runs[c.Name]))]);
+            [.. contenders.Select(c => new ContenderResult(c.Name, c.Kind, c.Description, runs[c.Name], matches[c.Name]))]);
     }
 
     private async Task LogAsync(string line)

@@ -56,6 +56,10 @@ internal abstract class Contender(string name, ContenderKind kind, string descri
     /// <summary>One timed run.</summary>
     public abstract Task<(Cost Cost, long WireBytes)> RunAsync(BackendPair pair, RunContext context, CancellationToken cancellationToken);
 
+    /// <summary>The digest of what the run made on the target (untimed, compared with the source snapshot's).</summary>
+    public virtual Task<string> TargetDigestAsync(BackendPair pair, RunContext context, CancellationToken cancellationToken) =>
+        pair.DigestTargetAsync(context.Snapshot, cancellationToken);
+
     /// <summary>After each run (untimed): the target back at the base.</summary>
     public virtual Task ResetAsync(BackendPair pair, CancellationToken cancellationToken) => pair.ResetTargetAsync(cancellationToken);
 
@@ -185,6 +189,9 @@ internal sealed class BtrbkContender() : Contender("btrbk", ContenderKind.Peer, 
         var (cost, _) = await Meter.RunProgramAsync("btrbk", Arguments, null, cancellationToken);
         return (cost, context.StreamBytes);
     }
+
+    public override Task<string> TargetDigestAsync(BackendPair pair, RunContext context, CancellationToken cancellationToken) =>
+        BackendPair.DigestTreeAsync(Directory.EnumerateDirectories(_received!).Where(d => !_baseSubvolumes.Contains(d)).Single(), cancellationToken);
 
     public override async Task ResetAsync(BackendPair pair, CancellationToken cancellationToken)
     {

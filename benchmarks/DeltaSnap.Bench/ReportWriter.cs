@@ -78,8 +78,8 @@ internal static class ReportWriter
                 text.Append(Invariant, $"- {s.Pair}{(s.Contender is null ? "" : " " + s.Contender)}: {s.Reason}\n");
             }
         }
-        text.Append("\nTimes in seconds: median (min–max). Wire: bytes on the wire (median) ÷ bytes whose content changed. RSS: peak resident set, MiB (median).\n\n");
-        text.Append("| case | changed MiB | contender | wall s | CPU s | RSS MiB | wire MiB | wire ÷ changed |\n|---|---|---|---|---|---|---|---|\n");
+        text.Append("\nTimes in seconds: median (min–max). Wire: bytes on the wire (median) ÷ bytes whose content changed. RSS: peak resident set, MiB (median). Target = source: what the contender's first run made on the target has the source snapshot's content (SHA-256).\n\n");
+        text.Append("| case | changed MiB | contender | wall s | CPU s | RSS MiB | wire MiB | wire ÷ changed | target = source |\n|---|---|---|---|---|---|---|---|---|\n");
         foreach (var row in CaseRows(report))
         {
             text.Append("| ").AppendJoin(" | ", row.Where((_, i) => i != 3)).Append(" |\n");
@@ -121,7 +121,9 @@ internal static class ReportWriter
                 var plot = new Plot();
                 var palette = new ScottPlot.Palettes.Category10();
                 var contenders = cases.SelectMany(c => c.Contenders.Select(r => r.Name)).Distinct().ToList();
-                var ticks = slots.Select(k => new Tick(X(k.Pattern, k.RatePercent), string.Create(Invariant, $"{k.Pattern}\n{k.RatePercent:0.##}%"))).ToArray();
+                // The pattern's name under its first rate only, so that neighbouring labels do not run into each other.
+                var ticks = slots.Select((k, i) => new Tick(X(k.Pattern, k.RatePercent),
+                    string.Create(Invariant, $"{(i > 0 && slots[i - 1].Pattern == k.Pattern ? "" : k.Pattern)}\n{k.RatePercent:0.##}%"))).ToArray();
                 foreach (var (name, index) in contenders.Select((n, i) => (n, i)))
                 {
                     for (var p = 0; p < patterns.Count; p++)
@@ -226,7 +228,7 @@ internal static class ReportWriter
         {
             text.Append(Invariant, $"<img src=\"{E(plot.File)}\" alt=\"{E(plot.Title)}\">\n");
         }
-        text.Append("<h2>Cases</h2><p>Seconds: median (min–max). Wire ÷ changed: bytes on the wire (median) over bytes whose content changed.</p><table><tr><th>case</th><th>changed MiB</th><th>contender</th><th>what runs</th><th>wall s</th><th>CPU s</th><th>peak RSS MiB</th><th>wire MiB</th><th>wire ÷ changed</th></tr>\n");
+        text.Append("<h2>Cases</h2><p>Seconds: median (min–max). Wire ÷ changed: bytes on the wire (median) over bytes whose content changed.</p><table><tr><th>case</th><th>changed MiB</th><th>contender</th><th>what runs</th><th>wall s</th><th>CPU s</th><th>peak RSS MiB</th><th>wire MiB</th><th>wire ÷ changed</th><th>target = source</th></tr>\n");
         foreach (var row in CaseRows(report))
         {
             text.Append("<tr>").AppendJoin("", row.Select((cell, i) => i is 0 or 2 or 3 ? $"<td>{E(cell)}</td>" : $"<td class=n>{E(cell)}</td>")).Append("</tr>\n");
@@ -235,7 +237,7 @@ internal static class ReportWriter
         return text.ToString();
     }
 
-    // Case, changed MiB, contender, what runs, wall, CPU, peak RSS MiB, wire MiB, wire ÷ changed: the summary's and the HTML's rows.
+    // Case, changed MiB, contender, what runs, wall, CPU, peak RSS MiB, wire MiB, wire ÷ changed, target = source: the summary's and the HTML's rows.
     private static IEnumerable<string[]> CaseRows(BenchReport report) =>
         from c in report.Cases
         from r in c.Contenders
@@ -243,6 +245,7 @@ internal static class ReportWriter
         {
             c.Key.ToString(), Mib(c.ChangedBytes), r.Name, r.Description, Seconds(r.WallSeconds), Seconds(r.CpuSeconds),
             (r.PeakRssBytes.Median / (1 << 20)).ToString("F0", Invariant), Mib((long)r.WireBytes.Median), (r.WireBytes.Median / c.ChangedBytes).ToString("F2", Invariant),
+            r.TargetMatches ? "yes" : "NO",
         };
 
     private static string Seconds(Summary s) => string.Create(Invariant, $"{s.Median:F3} ({s.Min:F3}–{s.Max:F3})");

@@ -59,6 +59,7 @@ public class BenchRunTests
                 foreach (var contender in c.Contenders)
                 {
                     Assert.That(contender.Runs, Has.Count.EqualTo(3));
+                    Assert.That(contender.TargetMatches, Is.True, $"{c.Key} {contender.Name}: the target has the source snapshot's content");
                     Assert.That(contender.Runs.Select(r => r.Position).Distinct().Count(), Is.EqualTo(2), "the order rotates");
                     foreach (var (metric, value) in contender.Metrics())
                     {
