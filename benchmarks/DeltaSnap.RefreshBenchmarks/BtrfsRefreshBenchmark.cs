@@ -136,9 +136,9 @@ public sealed class BtrfsRefreshBenchmark : NativeRefreshBenchmark<BtrfsRefreshB
             case RawRoute:
                 // The baseline the issue names, run by sh with the paths as positional parameters (never spliced into the script).
                 await RunProgramAsync("sh",
-                    ["-c", "btrfs -q send -p \"$1\" \"$2\" | btrfs -q receive -e \"$3\"", "sh",
-                     await Source.GetPathAsync(routeCase.Base.Name, cancellationToken), await Source.GetPathAsync(routeCase.Snapshot.Name, cancellationToken),
-                     Target.SnapshotDirectory],
+                    NativePipelines.BtrfsSendReceive(
+                        await Source.GetPathAsync(routeCase.Base.Name, cancellationToken), await Source.GetPathAsync(routeCase.Snapshot.Name, cancellationToken),
+                        Target.SnapshotDirectory),
                     cancellationToken);
                 break;
             case DeltaSnapRoute:

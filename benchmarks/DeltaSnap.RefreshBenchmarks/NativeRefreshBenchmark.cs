@@ -68,9 +68,7 @@ public abstract class NativeRefreshBenchmark<TResult>
             (_source, _target) = (source, target);
             var random = new Random(20260101);
             var stopwatch = Stopwatch.StartNew();
-            SourceData data = source.Kind == VolumeKind.Block
-                ? await DeviceData.WriteAsync(source, Size, random, cancellationToken)
-                : await FileData.WriteAsync(source, Size, FileSize, random, cancellationToken);
+            var data = await VolumeData.WriteAsync(source, Size, FileSize, random, cancellationToken);
             await LogAsync(log, $"wrote {Size >> 20} MiB ({data}) in {stopwatch.Elapsed.TotalSeconds:F1} s");
 
             var baseSnapshot = await source.CreateSnapshotAsync("base", cancellationToken: cancellationToken);
@@ -125,11 +123,7 @@ public abstract class NativeRefreshBenchmark<TResult>
     }
 
     /// <summary>The median of <paramref name="values"/>.</summary>
-    protected static double Median(IReadOnlyCollection<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
-    }
+    protected static double Median(IReadOnlyCollection<double> values) => RunStatistics.Median(values);
 
     /// <summary>Moves one snapshot as the replicator's native route pipes it (<see cref="NativeStreamPipe"/>); returns the received snapshot and the stream's size.</summary>
     protected static async Task<(SnapshotInfo Received, long Bytes)> TransferAsync(
@@ -192,104 +186,7 @@ public abstract class NativeRefreshBenchmark<TResult>
     protected abstract TResult CreateResult(double percent, long streamBytes, RouteTimes times);
 
     // The pieces of ChangeSize bytes to rewrite for a change of `percent`, chosen at random, in order.
-    private List<long> ChangePieces(double percent, Random random)
-    {
-        var totalPieces = Size / ChangeSize;
-        var toChange = (long)Math.Round(totalPieces * percent / 100);
-        var chosen = new HashSet<long>();
-        while (chosen.Count < toChange)
-        {
-            chosen.Add(random.NextInt64(totalPieces));
-        }
-        return [.. chosen.Order()];
-    }
-
-    /// <summary>The benchmark's data on the source volume, and how a change rewrites it.</summary>
-    private abstract class SourceData
-    {
-        /// <summary>Rewrites each of <paramref name="pieces"/> (indexes of <paramref name="pieceSize"/>-byte pieces of the data) with random bytes; returns the bytes rewritten.</summary>
-        public abstract Task<long> ChangeAsync(IReadOnlyList<long> pieces, int pieceSize, Random random, CancellationToken cancellationToken);
-    }
-
-    /// <summary>Files of one size under a file system volume's path.</summary>
-    private sealed class FileData(List<string> files, int fileSize) : SourceData
-    {
-        public static async Task<FileData> WriteAsync(Volume source, long size, int fileSize, Random random, CancellationToken cancellationToken)
-        {
-            var root = await source.GetPathAsync(null, cancellationToken);
-            var files = new List<string>();
-            var buffer = new byte[fileSize];
-            for (long written = 0, i = 0; written < size; written += fileSize, i++)
-            {
-                var path = Path.Combine(root, $"file{i:D5}.bin");
-                random.NextBytes(buffer);
-                var length = (int)Math.Min(fileSize, size - written);
-                await File.WriteAllBytesAsync(path, buffer.AsMemory(0, length).ToArray(), cancellationToken);
-                files.Add(path);
-            }
-            return new FileData(files, fileSize);
-        }
-
-        public override async Task<long> ChangeAsync(IReadOnlyList<long> pieces, int pieceSize, Random random, CancellationToken cancellationToken)
-        {
-            var piecesPerFile = fileSize / pieceSize;
-            var piece = new byte[pieceSize];
-            foreach (var group in pieces.GroupBy(p => p / piecesPerFile))
-            {
-                var stream = new FileStream(files[(int)group.Key], FileMode.Open, FileAccess.Write);
-                await using (stream)
-                {
-                    foreach (var p in group)
-                    {
-                        random.NextBytes(piece);
-                        stream.Position = p % piecesPerFile * pieceSize;
-                        await stream.WriteAsync(piece, cancellationToken);
-                    }
-                }
-            }
-            return (long)pieces.Count * pieceSize;
-        }
-
-        public override string ToString() => $"{files.Count} files";
-    }
-
-    /// <summary>The live device of a block volume, written through.</summary>
-    private sealed class DeviceData(Volume source) : SourceData
-    {
-        public static async Task<DeviceData> WriteAsync(Volume source, long size, Random random, CancellationToken cancellationToken)
-        {
-            var device = await source.OpenDeviceAsync(null, writable: true, cancellationToken);
-            await using (device)
-            {
-                var buffer = new byte[4 << 20];
-                for (long offset = 0; offset < size; offset += buffer.Length)
-                {
-                    random.NextBytes(buffer);
-                    await device.WriteAsync(offset, buffer.AsMemory(0, (int)Math.Min(buffer.Length, size - offset)), cancellationToken);
-                }
-                await device.FlushAsync(cancellationToken);
-            }
-            return new DeviceData(source);
-        }
-
-        public override async Task<long> ChangeAsync(IReadOnlyList<long> pieces, int pieceSize, Random random, CancellationToken cancellationToken)
-        {
-            var device = await source.OpenDeviceAsync(null, writable: true, cancellationToken);
-            await using (device)
-            {
-                var piece = new byte[pieceSize];
-                foreach (var p in pieces)
-                {
-                    random.NextBytes(piece);
-                    await device.WriteAsync(p * pieceSize, piece, cancellationToken);
-                }
-                await device.FlushAsync(cancellationToken);
-            }
-            return (long)pieces.Count * pieceSize;
-        }
-
-        public override string ToString() => "through the device";
-    }
+    private List<long> ChangePieces(double percent, Random random) => VolumeData.PickPieces(Size / ChangeSize, percent, random);
 
     /// <summary>The snapshots one timed route moves: <see cref="Snapshot"/>, incremental from <see cref="Base"/> (<see cref="BaseOnTarget"/> on the target).</summary>
     /// <param name="Base">The source's base snapshot.</param>

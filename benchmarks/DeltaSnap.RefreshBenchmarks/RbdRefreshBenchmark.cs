@@ -111,8 +111,7 @@ public sealed class RbdRefreshBenchmark : NativeRefreshBenchmark<RbdRefreshBench
             case RawRoute:
                 // The baseline the issue names, run by sh with the names as positional parameters (never spliced into the script).
                 await RunProgramAsync("sh",
-                    ["-c", "set -e; rbd export-diff --no-progress --from-snap \"$1\" \"$2\" - | rbd import-diff --no-progress - \"$3\"", "sh",
-                     routeCase.Base.Name, $"{Source.Name}@{routeCase.Snapshot.Name}", Target.Name],
+                    NativePipelines.RbdExportImportDiff(routeCase.Base.Name, $"{Source.Name}@{routeCase.Snapshot.Name}", Target.Name),
                     cancellationToken);
                 return 0;
             case DeltaSnapRoute:

@@ -134,8 +134,7 @@ public sealed class ZfsRefreshBenchmark : NativeRefreshBenchmark<ZfsRefreshBench
             case RawRoute:
                 // The baseline the issue names, run by sh with the names as positional parameters (never spliced into the script).
                 await RunProgramAsync("sh",
-                    ["-c", "zfs send -i \"$1\" \"$2\" | zfs receive -F \"$3\"", "sh",
-                     $"{Source.Dataset}@{routeCase.Base.Name}", $"{Source.Dataset}@{routeCase.Snapshot.Name}", Target.Dataset],
+                    NativePipelines.ZfsSendReceive($"{Source.Dataset}@{routeCase.Base.Name}", $"{Source.Dataset}@{routeCase.Snapshot.Name}", Target.Dataset),
                     cancellationToken);
                 return 0;
             case DeltaSnapRoute:

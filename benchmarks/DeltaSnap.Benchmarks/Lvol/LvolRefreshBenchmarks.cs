@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
 using BenchmarkDotNet.Engines;
 using BenchmarkDotNet.Jobs;
+using DeltaSnap.Benchmarking;
 using DeltaSnap.Drivers;
 using DeltaSnap.Lvol;
 using DeltaSnap.Replication;
@@ -96,7 +96,7 @@ public class LvolRefreshBenchmarks
     [Benchmark]
     public async Task<long> LvolRefresh()
     {
-        ResetPeakResidentMemory();
+        ResourceUsage.ResetPeakResidentSet();
         var result = await new Replicator().RefreshAsync(_source!, _target!);
         Console.WriteLine(
             $"// lvol refresh: {result.Route}, {result.BytesSent} bytes sent for {_changedBytes} bytes changed " +
@@ -273,39 +273,7 @@ public class LvolRefreshBenchmarks
         return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
-    private static void ResetPeakResidentMemory()
-    {
-        try
-        {
-            File.WriteAllText("/proc/self/clear_refs", "5");
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-    }
+    private static double PeakResidentMiB() => ResourceUsage.PeakResidentSetBytes() / 1048576.0;
 
-    private static double PeakResidentMiB()
-    {
-        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)) ?? "VmHWM: 0 kB";
-        return long.Parse(new string(line.Where(char.IsDigit).ToArray()), CultureInfo.InvariantCulture) / 1024.0;
-    }
-
-    private static double ChildrenPeakResidentMiB() => GetRusage(-1, out var usage) == 0 ? usage.MaxResidentKiB / 1024.0 : -1;
-
-    [DllImport("libc", EntryPoint = "getrusage")]
-    private static extern int GetRusage(int who, out Rusage usage);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Rusage
-    {
-        public long UserSeconds;
-        public long UserMicroseconds;
-        public long SystemSeconds;
-        public long SystemMicroseconds;
-        public long MaxResidentKiB;
-        public long Rest1, Rest2, Rest3, Rest4, Rest5, Rest6, Rest7, Rest8, Rest9, Rest10, Rest11, Rest12, Rest13;
-    }
+    private static double ChildrenPeakResidentMiB() => ResourceUsage.ChildrenPeakResidentBytes() / 1048576.0;
 }
