@@ -58,7 +58,7 @@ public sealed partial record ZfsFeatures
     }
 
     /// <summary>Detections made or under way in this process, by program: the installed <c>zfs</c> does not change while it runs.</summary>
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<ZfsFeatures>> Detected = new(StringComparer.Ordinal);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<ZfsFeatures>>> Detected = new(StringComparer.Ordinal);
 
     /// <summary>
     /// The features of <paramref name="zfs"/>'s program, detected once per process (a refresh opens a driver per side, and
@@ -66,14 +66,16 @@ public sealed partial record ZfsFeatures
     /// </summary>
     internal static async Task<ZfsFeatures> DetectOnceAsync(ZfsCommandRunner zfs, CancellationToken cancellationToken)
     {
-        var detection = Detected.GetOrAdd(zfs.Program, _ => DetectAsync(zfs, CancellationToken.None));
+        // Lazy: two drivers opened at once (a refresh's two sides) start one detection, not two.
+        var entry = Detected.GetOrAdd(zfs.Program, _ => new Lazy<Task<ZfsFeatures>>(() => DetectAsync(zfs, CancellationToken.None)));
+        var detection = entry.Value;
         try
         {
             return await detection.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch when (detection.IsFaulted || detection.IsCanceled)
         {
-            Detected.TryRemove(new KeyValuePair<string, Task<ZfsFeatures>>(zfs.Program, detection));
+            Detected.TryRemove(new KeyValuePair<string, Lazy<Task<ZfsFeatures>>>(zfs.Program, entry));
             throw;
         }
     }
