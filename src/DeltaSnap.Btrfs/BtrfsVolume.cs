@@ -65,6 +65,30 @@ public sealed class BtrfsVolume : Volume
             .ThenBy(s => s.Name, StringComparer.Ordinal)
             .Select(s => ToSnapshotInfo(s.Name, s.Info)));
 
+    /// <summary>
+    /// Btrfs's generations, after the file system's dirty data is written back (a snapshot does the same first): the
+    /// live subvolume is unchanged since snapshot <paramref name="snapshot"/> when the snapshot was taken of it and no
+    /// transaction changed it after the snapshot's (its generation is the snapshot's creation transaction), or when it
+    /// is itself a writable snapshot of that snapshot (a rollback or promotion made it) not changed since it was made.
+    /// Reading a file counts as a change where the mount updates access times.
+    /// </summary>
+    protected override async Task<bool> IsLiveStateUnchangedCoreAsync(string snapshot, CancellationToken cancellationToken)
+    {
+        var path = SnapshotPath(snapshot);
+        if (!SubvolumeInfoIoctl.TrySyncFileSystem(LivePath))
+        {
+            await Commands.RunAsync(["-q", "filesystem", "sync", LivePath], cancellationToken).ConfigureAwait(false);
+        }
+        var infos = await _driver.ShowManyAsync([LivePath, path], cancellationToken).ConfigureAwait(false);
+        if (infos[0] is not { } live || infos[1] is not { ReadOnly: true } snap)
+        {
+            return false;
+        }
+        var takenOfLive = snap.ParentUuid == live.Uuid && live.Generation == snap.GenerationAtCreation;
+        var madeFromSnapshot = live.ParentUuid == snap.Uuid && live.Generation == live.GenerationAtCreation;
+        return takenOfLive || madeFromSnapshot;
+    }
+
     /// <inheritdoc />
     protected override async Task<SnapshotInfo> CreateSnapshotCoreAsync(string name, SnapshotCreateOptions options, CancellationToken cancellationToken)
     {

@@ -91,6 +91,43 @@ internal static partial class SubvolumeInfoIoctl
         return info.Uuid is null ? Outcome.Unavailable : Outcome.Subvolume;
     }
 
+    /// <summary>
+    /// Writes back the dirty data of the file system holding <paramref name="path"/> (<c>syncfs</c>), so that its
+    /// subvolumes' generations count every write made so far; false when it could not be done here.
+    /// </summary>
+    public static bool TrySyncFileSystem(string path)
+    {
+        if (!IsSupported)
+        {
+            return false;
+        }
+        int fd;
+        try
+        {
+            fd = Open(path, OpenFlags);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+        if (fd < 0)
+        {
+            return false;
+        }
+        try
+        {
+            return SyncFs(fd) == 0;
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return false;
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
     /// <summary>Opens <paramref name="path"/> as a directory (no symbolic links) and runs the ioctl; 0 or the errno.</summary>
     private static unsafe int Query(string path, byte[] args)
     {
@@ -130,6 +167,9 @@ internal static partial class SubvolumeInfoIoctl
 
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
     private static unsafe partial int Ioctl(int fd, nuint request, byte* argument);
+
+    [LibraryImport("libc", EntryPoint = "syncfs", SetLastError = true)]
+    private static partial int SyncFs(int fd);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);

@@ -30,6 +30,7 @@ public sealed class RbdDriver : VolumeDriver
     /// <inheritdoc />
     public override DriverCapabilities Capabilities =>
         DriverCapabilities.BlockVolumes | DriverCapabilities.ChangedRanges | DriverCapabilities.Resize | DriverCapabilities.RenameSnapshots
+        | DriverCapabilities.LiveStateComparison
         | (Options.NativeStream ? DriverCapabilities.NativeStream | DriverCapabilities.NativeReceiveRestoresBase : DriverCapabilities.None);
 
     /// <summary>

@@ -399,6 +399,16 @@ public sealed partial class RbdVolume : Volume
         }, cancellationToken);
 
     /// <inheritdoc />
+    protected override Task<bool> IsLiveStateUnchangedCoreAsync(string snapshot, CancellationToken cancellationToken) =>
+        _driver.RunAsync(_location, null, readOnly: true, image =>
+        {
+            // The image's own diff from the snapshot to the live image: empty, and the same size.
+            var size = image.GetSize();
+            var entry = image.ListSnapshots().Find(s => s.Name == snapshot);
+            return entry.Name == snapshot && (long)entry.Size == size && image.DiffIterate(snapshot, 0, size, wholeObject: false).Count == 0;
+        }, cancellationToken);
+
+    /// <inheritdoc />
     protected override async Task<RangeSet> GetChangedRangesCoreAsync(string? baseSnapshot, string snapshot, CancellationToken cancellationToken)
     {
         var extents = await GetChangedExtentsAsync(baseSnapshot, snapshot, cancellationToken).ConfigureAwait(false);

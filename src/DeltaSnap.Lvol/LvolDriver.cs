@@ -35,7 +35,7 @@ public sealed class LvolDriver : VolumeDriver
     /// <inheritdoc />
     public override DriverCapabilities Capabilities =>
         DriverCapabilities.BlockVolumes | DriverCapabilities.NativeStream | DriverCapabilities.ChangedRanges
-        | DriverCapabilities.StoredChecksums | DriverCapabilities.RenameSnapshots | DriverCapabilities.Resize;
+        | DriverCapabilities.StoredChecksums | DriverCapabilities.RenameSnapshots | DriverCapabilities.Resize | DriverCapabilities.LiveStateComparison;
 
     /// <summary>The store's own diff stream: <see cref="DeltaSnap.Delta.DeltaStreamPayloadKind.LvolDiff"/>.</summary>
     public override DeltaSnap.Delta.DeltaStreamPayloadKind NativePayloadKind => DeltaSnap.Delta.DeltaStreamPayloadKind.LvolDiff;

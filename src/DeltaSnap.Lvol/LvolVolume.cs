@@ -110,6 +110,14 @@ public sealed class LvolVolume : Volume
         return Task.FromResult(Store.GetChangedRanges(baseSnapshot is null ? null : SnapshotLvolName(baseSnapshot), SnapshotLvolName(snapshot)));
     }
 
+    /// <summary>The store's own map: nothing allocated in the live layers since the snapshot, and the same size.</summary>
+    protected override Task<bool> IsLiveStateUnchangedCoreAsync(string snapshot, CancellationToken cancellationToken)
+    {
+        RequireSnapshot(snapshot);
+        var snapshotName = SnapshotLvolName(snapshot);
+        return Task.FromResult(Store.GetLvol(Name).Size == Store.GetLvol(snapshotName).Size && Store.GetChangedRanges(snapshotName, Name).IsEmpty);
+    }
+
     /// <inheritdoc />
     protected override async Task<ClusterChecksums?> GetStoredChecksumsCoreAsync(string snapshot, ClusterChecksumOptions options, CancellationToken cancellationToken)
     {
@@ -165,8 +173,15 @@ public sealed class LvolVolume : Volume
 
         var device = Store.OpenDevice(SnapshotLvolName(snapshot));
         await using var deviceScope = device.ConfigureAwait(false);
+        // Content, not writes: a block written since the base whose content equals the base's is not sent (a whole
+        // image re-imported with a few blocks different sends those blocks). The base is in this store, and the
+        // receiver writes into a clone of its own copy of it, so an unsent block reads as the base's there.
+        var baseDevice = baseSnapshot is null ? null : Store.OpenDevice(SnapshotLvolName(baseSnapshot));
+        await using var baseScope = (baseDevice ?? (IAsyncDisposable)NoDevice.Instance).ConfigureAwait(false);
+        var baseSize = baseInfo?.Size ?? 0;
         var batch = new ArrayBufferWriter<byte>(LvolDiffStream.MaxDataRecord + 4096);
         var data = ArrayPool<byte>.Shared.Rent(LvolDiffStream.MaxDataRecord);
+        var previous = baseDevice is null ? null : ArrayPool<byte>.Shared.Rent(LvolDiffStream.MaxDataRecord);
         long records = 0, dataBytes = 0;
         try
         {
@@ -176,33 +191,37 @@ public sealed class LvolVolume : Volume
                 {
                     var length = (int)Math.Min(LvolDiffStream.MaxDataRecord, range.End - offset);
                     await device.ReadAsync(offset, data.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
-                    // Whole-block runs of zeros travel as zero records (the receiver unmaps them).
+                    var comparable = 0;
+                    if (baseDevice is not null && offset < baseSize)
+                    {
+                        comparable = (int)Math.Min(length, baseSize - offset);
+                        await baseDevice.ReadAsync(offset, previous.AsMemory(0, comparable), cancellationToken).ConfigureAwait(false);
+                    }
+                    // Runs of whole blocks of one kind: unchanged (not sent), zeros (zero records, which the receiver
+                    // unmaps) or data.
                     var pos = 0;
+                    var kind = BlockKindAt(data, previous, pos, length, comparable);
                     while (pos < length)
                     {
-                        var unit = Math.Min(LvolStore.BlockSize, length - pos);
-                        var zero = !data.AsSpan(pos, unit).ContainsAnyExcept((byte)0);
-                        var run = pos + unit;
-                        while (run < length)
+                        var run = pos + Math.Min(LvolStore.BlockSize, length - pos);
+                        var next = SendBlockKind.Unchanged;
+                        while (run < length && (next = BlockKindAt(data, previous, run, length, comparable)) == kind)
                         {
-                            var next = Math.Min(LvolStore.BlockSize, length - run);
-                            if (!data.AsSpan(run, next).ContainsAnyExcept((byte)0) != zero)
-                            {
-                                break;
-                            }
-                            run += next;
+                            run += Math.Min(LvolStore.BlockSize, length - run);
                         }
-                        if (zero)
+                        if (kind == SendBlockKind.Zero)
                         {
                             LvolDiffStream.PutRecord(batch, seed, LvolDiffRecordKind.Zero, offset + pos, run - pos, default);
+                            records++;
                         }
-                        else
+                        else if (kind == SendBlockKind.Data)
                         {
                             LvolDiffStream.PutRecord(batch, seed, LvolDiffRecordKind.Data, offset + pos, run - pos, data.AsSpan(pos, run - pos));
                             dataBytes += run - pos;
+                            records++;
                         }
-                        records++;
                         pos = run;
+                        kind = next;
                         if (batch.WrittenCount >= LvolDiffStream.MaxDataRecord)
                         {
                             await destination.WriteAsync(batch.WrittenMemory, cancellationToken).ConfigureAwait(false);
@@ -219,7 +238,38 @@ public sealed class LvolVolume : Volume
         finally
         {
             ArrayPool<byte>.Shared.Return(data);
+            if (previous is not null)
+            {
+                ArrayPool<byte>.Shared.Return(previous);
+            }
         }
+    }
+
+    /// <summary>What the block at <paramref name="pos"/> of a chunk read for sending is: the base's bytes, zeros, or other data.</summary>
+    private static SendBlockKind BlockKindAt(byte[] data, byte[]? previous, int pos, int length, int comparable)
+    {
+        var unit = Math.Min(LvolStore.BlockSize, length - pos);
+        var block = data.AsSpan(pos, unit);
+        if (previous is not null && pos + unit <= comparable && block.SequenceEqual(previous.AsSpan(pos, unit)))
+        {
+            return SendBlockKind.Unchanged;
+        }
+        return block.ContainsAnyExcept((byte)0) ? SendBlockKind.Data : SendBlockKind.Zero;
+    }
+
+    private enum SendBlockKind
+    {
+        Unchanged,
+        Zero,
+        Data,
+    }
+
+    /// <summary>Stands in for the base device of a full send.</summary>
+    private sealed class NoDevice : IAsyncDisposable
+    {
+        public static readonly NoDevice Instance = new();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     /// <summary>Reads the lvol diff stream's header: the snapshot it carries and the base it is incremental from (with the identity that base was received from).</summary>

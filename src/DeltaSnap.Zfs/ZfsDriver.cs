@@ -74,7 +74,7 @@ public sealed class ZfsDriver : VolumeDriver
 
     internal ZfsCommandRunner Zfs { get; }
 
-    /// <summary>Opens a driver: checks the options and detects the installed ZFS's features. Creates nothing.</summary>
+    /// <summary>Opens a driver: checks the options and detects the installed ZFS's features (once per process and program). Creates nothing.</summary>
     /// <param name="options">Where the volumes live and how to treat them; null for the defaults.</param>
     /// <param name="loggerFactory">Where to log; null for no logging.</param>
     /// <param name="cancellationToken">Cancels the detection.</param>
@@ -91,7 +91,7 @@ public sealed class ZfsDriver : VolumeDriver
         ArgumentException.ThrowIfNullOrEmpty(options.ZfsProgram);
         var logger = (loggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger<ZfsDriver>();
         var zfs = new ZfsCommandRunner(options.ZfsProgram, logger);
-        var features = await ZfsFeatures.DetectAsync(zfs, cancellationToken).ConfigureAwait(false);
+        var features = await ZfsFeatures.DetectOnceAsync(zfs, cancellationToken).ConfigureAwait(false);
         if (options.Zvols is { } zvols)
         {
             features = features with { Zvols = zvols };

@@ -57,6 +57,29 @@ public sealed partial record ZfsFeatures
         };
     }
 
+    /// <summary>Detections made or under way in this process, by program: the installed <c>zfs</c> does not change while it runs.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<ZfsFeatures>>> Detected = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The features of <paramref name="zfs"/>'s program, detected once per process (a refresh opens a driver per side, and
+    /// each detection is a process start): a detection that failed or was cancelled is not kept.
+    /// </summary>
+    internal static async Task<ZfsFeatures> DetectOnceAsync(ZfsCommandRunner zfs, CancellationToken cancellationToken)
+    {
+        // Lazy: two drivers opened at once (a refresh's two sides) start one detection, not two.
+        var entry = Detected.GetOrAdd(zfs.Program, _ => new Lazy<Task<ZfsFeatures>>(() => DetectAsync(zfs, CancellationToken.None)));
+        var detection = entry.Value;
+        try
+        {
+            return await detection.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch when (detection.IsFaulted || detection.IsCanceled)
+        {
+            Detected.TryRemove(new KeyValuePair<string, Lazy<Task<ZfsFeatures>>>(zfs.Program, entry));
+            throw;
+        }
+    }
+
     /// <summary>Runs <c>zfs</c> without arguments and reads its usage.</summary>
     internal static async Task<ZfsFeatures> DetectAsync(ZfsCommandRunner zfs, CancellationToken cancellationToken)
     {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using DeltaSnap.Cli.Output;
+using DeltaSnap.Drivers;
 using DeltaSnap.Lineage;
 using DeltaSnap.Replication;
 
@@ -30,8 +31,7 @@ internal static class RefreshCommand
             // and disposing it ends the sessions (one per peer, shared by source and target on the same peer).
             var context = outer.WithRemote(remoteOptions.ToTransportOptions(parseResult, parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target)));
             await using var _ = context.ConfigureAwait(false);
-            return await SnapshotCommands.WithVolumeAsync(context, parseResult.GetRequiredValue(source), s =>
-            SnapshotCommands.WithTargetVolumeAsync(context, parseResult.GetRequiredValue(target), s, !parseResult.GetValue(noCreate), async t =>
+            return await WithVolumesAsync(context, parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target), !parseResult.GetValue(noCreate), async (s, t) =>
             {
                 var options = planOptions.ToRefreshOptions(parseResult);
                 if (parseResult.GetValue(clusterSize) is { } size)
@@ -65,9 +65,86 @@ internal static class RefreshCommand
                     await output.Out.WriteLineAsync(string.Create(i, $"seconds: {report.Seconds:F3}")).ConfigureAwait(false);
                 }
                 return ExitCodes.Success;
-            }, cancellationToken), cancellationToken).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
         });
         return command;
+    }
+
+    /// <summary>
+    /// Opens the source and the target at the same time (each may start a backend's program or connect to a cluster),
+    /// runs <paramref name="action"/> on both and releases their drivers. A target that does not exist is created like
+    /// the source when <paramref name="create"/> is set (<see cref="SnapshotCommands.WithTargetVolumeAsync"/>), otherwise
+    /// it is a usage error.
+    /// </summary>
+    internal static async Task<int> WithVolumesAsync(CliContext context, string source, string target, bool create, Func<Volume, Volume, Task<int>> action, CancellationToken cancellationToken)
+    {
+        var sourceOpening = OpenAsync(context, source, cancellationToken);
+        var targetOpening = OpenAsync(context, target, cancellationToken);
+        try
+        {
+            await Task.WhenAll(sourceOpening, targetOpening).ConfigureAwait(false);
+        }
+        catch (Exception) when (sourceOpening.IsCompletedSuccessfully && IsMissing(targetOpening))
+        {
+            // The target does not exist: create it like the source (or refuse), as before.
+            var s = sourceOpening.Result;
+            try
+            {
+                return await SnapshotCommands.WithTargetVolumeAsync(context, target, s, create, t => action(s, t), cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                await s.Driver.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            foreach (var opening in (Task<Volume>[])[sourceOpening, targetOpening])
+            {
+                if (opening.IsCompletedSuccessfully)
+                {
+                    await opening.Result.Driver.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+            // The source's failure first, as when they were opened one after the other.
+            await sourceOpening.ConfigureAwait(false);
+            throw;
+        }
+        var (sourceVolume, targetVolume) = (sourceOpening.Result, targetOpening.Result);
+        try
+        {
+            return await action(sourceVolume, targetVolume).ConfigureAwait(false);
+        }
+        catch (ArgumentException e)
+        {
+            throw UsageException.FromArgument(e);
+        }
+        finally
+        {
+            await targetVolume.Driver.DisposeAsync().ConfigureAwait(false);
+            await sourceVolume.Driver.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static bool IsMissing(Task<Volume> opening) =>
+        opening.IsFaulted && opening.Exception!.InnerException is VolumeNotFoundException or FileNotFoundException or DirectoryNotFoundException;
+
+    private static async Task<Volume> OpenAsync(CliContext context, string address, CancellationToken cancellationToken)
+    {
+        await Task.Yield(); // both sides start before either's synchronous part runs
+        try
+        {
+            return await context.Resolver.OpenVolumeAsync(address, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException(e.Message, e);
+        }
+        catch (ArgumentException e)
+        {
+            // The backend refused the volume's name (a leading '-', a '..' component, a forbidden character).
+            throw UsageException.FromArgument(e);
+        }
     }
 }
 

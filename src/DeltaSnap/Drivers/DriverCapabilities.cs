@@ -49,6 +49,13 @@ public enum DriverCapabilities
     /// directories), so a tree synchronizer updates changed files in place instead of rewriting them whole.
     /// </summary>
     CopyOnWriteTarget = 1 << 11,
+
+    /// <summary>
+    /// The backend can tell, without taking a snapshot, that a volume's live state still equals one of its snapshots
+    /// (<see cref="Volume.IsLiveStateUnchangedAsync"/>: the lvol map, the Btrfs generation, the ZFS <c>written</c>
+    /// property, an empty RBD diff), so a refresh skips the temporary snapshot of an unchanged live state.
+    /// </summary>
+    LiveStateComparison = 1 << 12,
 }
 
 /// <summary>The kind of data a volume holds.</summary>

@@ -72,6 +72,20 @@ public abstract class Volume
         return DeleteSnapshotCoreAsync(name, cancellationToken);
     }
 
+    /// <summary>
+    /// Whether the live state is known to equal snapshot <paramref name="snapshot"/>: true only when the backend can tell
+    /// (<see cref="DriverCapabilities.LiveStateComparison"/>) that nothing was written since; false when it changed or
+    /// the backend cannot tell. A refresh uses it to skip the temporary snapshot of a live state that did not move.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name breaks the backend's rules.</exception>
+    public Task<bool> IsLiveStateUnchangedAsync(string snapshot, CancellationToken cancellationToken = default)
+    {
+        Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
+        return Driver.Has(DriverCapabilities.LiveStateComparison)
+            ? IsLiveStateUnchangedCoreAsync(snapshot, cancellationToken)
+            : Task.FromResult(false);
+    }
+
     /// <summary>Makes the live state equal to snapshot <paramref name="name"/>. Newer snapshots must be deleted first.</summary>
     /// <exception cref="ArgumentException">The name breaks the backend's rules.</exception>
     public Task RollbackAsync(string name, CancellationToken cancellationToken = default)
@@ -319,6 +333,9 @@ public abstract class Volume
 
     /// <summary>Promotes a received snapshot to the live state. The default rolls back to it.</summary>
     protected virtual Task PromoteCoreAsync(string snapshot, CancellationToken cancellationToken) => RollbackCoreAsync(snapshot, cancellationToken);
+
+    /// <summary>Tells whether the live state equals the snapshot (only called with <see cref="DriverCapabilities.LiveStateComparison"/>); false when unsure.</summary>
+    protected virtual Task<bool> IsLiveStateUnchangedCoreAsync(string snapshot, CancellationToken cancellationToken) => Task.FromResult(false);
 
     /// <summary>Reports changed ranges (capability checked).</summary>
     protected virtual Task<RangeSet> GetChangedRangesCoreAsync(string? baseSnapshot, string snapshot, CancellationToken cancellationToken) =>

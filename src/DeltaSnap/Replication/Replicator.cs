@@ -97,9 +97,13 @@ public sealed class Replicator
         try
         {
             var route = ChooseRoute(source, target, options, TreeSynchronizer);
-            var sourceLineage = await source.GetLineageAsync(cancellationToken).ConfigureAwait(false);
-            var targetLineage = await target.GetLineageAsync(cancellationToken).ConfigureAwait(false);
+            // Both lineages at once: each is a backend round trip (a zfs or btrfs command, an RBD snapshot listing).
+            var sourceReading = source.GetLineageAsync(cancellationToken);
+            var targetReading = target.GetLineageAsync(cancellationToken);
+            await Task.WhenAll(sourceReading, targetReading).ConfigureAwait(false);
+            var (sourceLineage, targetLineage) = (await sourceReading.ConfigureAwait(false), await targetReading.ConfigureAwait(false));
             var plan = RefreshPlanner.Plan(sourceLineage, targetLineage, options.Plan, target.Driver.Has(DriverCapabilities.KeepSnapshotsAfterBase));
+            plan = await SkipUnchangedLiveStateAsync(source, target, sourceLineage, plan, cancellationToken).ConfigureAwait(false);
             Log.RefreshPlanned(_logger, source.Address, target.Address, plan.Kind.ToString(), plan.SourceBase?.Name, plan.SnapshotsToSend.Count, plan.TargetSnapshotsToDelete.Count);
             activity?.SetTag(DiagnosticNames.Route, RouteName(route));
             activity?.SetTag(DiagnosticNames.Kind, KindName(plan.Kind));
@@ -111,6 +115,43 @@ public sealed class Replicator
             activity.SetError(e);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Drops the temporary snapshot from a plan when the source's live state still equals the snapshot the target will
+    /// end at (its newest) and the backend can tell (<see cref="DriverCapabilities.LiveStateComparison"/>): the last
+    /// snapshot sent is then promoted instead. With nothing to send either, the refresh is up to date when the target's
+    /// live state equals its base too, and otherwise only rolls the target back to it.
+    /// </summary>
+    private static async Task<RefreshPlan> SkipUnchangedLiveStateAsync(Volume source, Volume target, SnapshotLineage sourceLineage, RefreshPlan plan, CancellationToken cancellationToken)
+    {
+        if (!plan.CaptureLiveState || !source.Driver.Has(DriverCapabilities.LiveStateComparison))
+        {
+            return plan;
+        }
+        var newest = sourceLineage.WithoutTemporary().Latest;
+        var last = plan.SnapshotsToSend.Count > 0 ? plan.SnapshotsToSend[^1] : plan.SourceBase;
+        if (newest is null || last is null || newest.Identity != last.Identity)
+        {
+            return plan;
+        }
+        if (plan.SnapshotsToSend.Count > 0)
+        {
+            return await source.IsLiveStateUnchangedAsync(newest.Name, cancellationToken).ConfigureAwait(false)
+                ? plan with { CaptureLiveState = false }
+                : plan;
+        }
+        // Nothing to send: the target's live state must equal its base as well (asked at the same time).
+        var sourceChecking = source.IsLiveStateUnchangedAsync(newest.Name, cancellationToken);
+        var targetChecking = plan.TargetBase is { } targetBase ? target.IsLiveStateUnchangedAsync(targetBase.Name, cancellationToken) : Task.FromResult(false);
+        await Task.WhenAll(sourceChecking, targetChecking).ConfigureAwait(false);
+        if (!await sourceChecking.ConfigureAwait(false))
+        {
+            return plan;
+        }
+        return await targetChecking.ConfigureAwait(false) && plan.TargetSnapshotsToDelete.Count == 0
+            ? plan with { Kind = RefreshKind.UpToDate, CaptureLiveState = false, RollBackTargetToBase = false }
+            : plan with { CaptureLiveState = false };
     }
 
     /// <summary>
@@ -196,7 +237,9 @@ public sealed class Replicator
             _ => new ChecksumTransfer(run),
         };
         // A receiver that restores the base itself makes the replicator's own rollback a second round trip.
-        var receiverRestoresBase = route == RefreshRoute.NativeStream && target.Driver.Has(DriverCapabilities.NativeReceiveRestoresBase);
+        // (Nothing is received when the plan neither sends snapshots nor captures the live state: then roll back here.)
+        var receiverRestoresBase = route == RefreshRoute.NativeStream && target.Driver.Has(DriverCapabilities.NativeReceiveRestoresBase)
+            && (plan.SnapshotsToSend.Count > 0 || plan.CaptureLiveState);
         await run.StepAsync(DiagnosticNames.PrepareSpan, null, async () =>
         {
             await run.RemoveLeftoversAsync(plan, cancellationToken).ConfigureAwait(false);
