@@ -29,33 +29,36 @@ public sealed class KillAtEveryPointTests : LvolPairTests
         await Lvol.WriteAsync(SourceStore, "vm1", 3072 * KiB, LvolFixture.RandomBytes(64 * KiB, 3));
     }
 
-    [Test]
-    public async Task FullRefresh_killedAtEveryDurableBoundary_rerunSucceedsAndNothingIsStuck()
+    [TestCase("native")]
+    [TestCase("checksum")]
+    public async Task FullRefresh_killedAtEveryDurableBoundary_rerunSucceedsAndNothingIsStuck(string route)
     {
-        var points = await KillAtEveryPointAsync([]);
+        var points = await KillAtEveryPointAsync([], RouteArguments(route));
 
-        TestContext.Out.WriteLine($"full refresh: {points} kill points");
+        TestContext.Out.WriteLine($"full refresh, {route} route: {points} kill points");
         Assert.That(points, Is.GreaterThan(10), "a full refresh crosses many durable boundaries");
     }
 
-    [Test]
-    public async Task IncrementalRefresh_killedAtEveryDurableBoundary_rerunSucceedsAndNothingIsStuck()
+    [TestCase("native")]
+    [TestCase("checksum")]
+    public async Task IncrementalRefresh_killedAtEveryDurableBoundary_rerunSucceedsAndNothingIsStuck(string route)
     {
-        await LvolFixture.RunOkAsync("refresh", Source, Target);
+        var arguments = RouteArguments(route);
+        await LvolFixture.RunOkAsync(["refresh", Source, Target, .. arguments]);
         await Lvol.WriteAsync(SourceStore, "vm1", 100 * KiB, LvolFixture.RandomBytes(128 * KiB, 4));
         await LvolFixture.RunOkAsync("snapshot", "create", Source, "s2");
         await Lvol.WriteAsync(SourceStore, "vm1", 1024 * KiB, LvolFixture.RandomBytes(64 * KiB, 5));
         await LvolFixture.RunOkAsync("snapshot", "create", Source, "s3");
         await Lvol.WriteAsync(SourceStore, "vm1", 3500 * KiB, LvolFixture.RandomBytes(32 * KiB, 6));
 
-        var points = await KillAtEveryPointAsync(["s1"]);
+        var points = await KillAtEveryPointAsync(["s1"], arguments);
 
-        TestContext.Out.WriteLine($"incremental refresh: {points} kill points");
+        TestContext.Out.WriteLine($"incremental refresh, {route} route: {points} kill points");
         Assert.That(points, Is.GreaterThan(10));
     }
 
     /// <summary>Runs the refresh killed at boundary 1, 2, … from the same starting stores; returns how many kill points there were.</summary>
-    private async Task<int> KillAtEveryPointAsync(string[] completeOnTarget)
+    private async Task<int> KillAtEveryPointAsync(string[] completeOnTarget, string[] arguments)
     {
         var sourceCopy = Dir.File("source.start");
         var targetCopy = Dir.File("target.start");
@@ -71,12 +74,17 @@ public sealed class KillAtEveryPointTests : LvolPairTests
         {
             File.Copy(sourceCopy, SourceStore, overwrite: true);
             File.Copy(targetCopy, TargetStore, overwrite: true);
+            if (Directory.Exists(Dir.File("checkpoints")))
+            {
+                // The starting state has none (the refresh before it completed); a killed run may have left one.
+                Directory.Delete(Dir.File("checkpoints"), recursive: true);
+            }
             var environment = new Dictionary<string, string>
             {
                 [LvolFaultInjectionNames.KillAt] = n.ToString(CultureInfo.InvariantCulture),
                 [LvolFaultInjectionNames.Trace] = trace,
             };
-            using var process = DeltaSnapTool.StartProcess(environment, "refresh", Source, Target);
+            using var process = DeltaSnapTool.StartProcess(environment, ["refresh", Source, Target, .. arguments]);
             var run = await DeltaSnapTool.WaitAsync(process);
             if (run.ExitCode == 0)
             {
@@ -94,13 +102,17 @@ public sealed class KillAtEveryPointTests : LvolPairTests
                 Assert.That(await TargetBytesAsync(snapshot), Is.EqualTo(bytes), $"{context}: the target's complete snapshot {snapshot} is intact");
             }
 
-            var rerun = await DeltaSnapTool.RunAsync("refresh", Source, Target);
+            var rerun = await DeltaSnapTool.RunAsync(["refresh", Source, Target, .. arguments]);
             Assert.That(rerun.ExitCode, Is.Zero, $"{context}: the rerun without the fault succeeds\n{rerun}");
             await AssertConvergedAsync(context);
         }
         Assert.Fail($"The refresh still reached boundary {MaxBoundaries}.");
         return MaxBoundaries;
     }
+
+    /// <summary>The native route (the lvol diff stream, received into a scratch clone), or the checksum route with resume checkpoints.</summary>
+    private string[] RouteArguments(string route) =>
+        route == "native" ? [] : ["--no-native", "--checkpoint-dir", Dir.File("checkpoints"), "--cluster-size", "64K"];
 
     private async Task AssertConvergedAsync(string context)
     {

@@ -260,7 +260,7 @@ public sealed class RandomKillTests
         {
             DestroyViews(_poolB, TargetDataset);
             ReleaseHolds(TargetDataset);
-            Run("zfs", "destroy", "-r", TargetDataset);
+            Destroy(TargetDataset);
             return Task.CompletedTask;
         }
 
@@ -293,7 +293,7 @@ public sealed class RandomKillTests
                 {
                     DestroyViews(pool, dataset);
                     ReleaseHolds(dataset);
-                    Run("zfs", "destroy", "-r", dataset);
+                    Destroy(dataset);
                 }
                 catch (InvalidOperationException)
                 {
@@ -326,6 +326,26 @@ public sealed class RandomKillTests
                 if (fields.Length == 2 && fields[1] != "0" && fields[1] != "-")
                 {
                     Run("zfs", "release", "deltasnap-base", fields[0]);
+                }
+            }
+        }
+
+        /// <summary>
+        /// Destroys a dataset the test made (<c>-f</c> unmounts it). zfs-fuse reports "dataset is busy" for a moment after
+        /// a SIGKILLed <c>zfs receive</c> or a mount was last used, so a few tries are allowed.
+        /// </summary>
+        private static void Destroy(string dataset)
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    Run("zfs", "destroy", "-r", "-f", dataset);
+                    return;
+                }
+                catch (InvalidOperationException e) when (attempt < 20 && e.Message.Contains("busy", StringComparison.Ordinal))
+                {
+                    Thread.Sleep(500);
                 }
             }
         }
