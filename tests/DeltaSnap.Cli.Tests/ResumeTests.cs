@@ -36,6 +36,7 @@ public sealed class ResumeTests
             await LvolFixture.RunOkAsync("lvol", "create-store", store, "--cluster-size", "64K");
         }
         await LvolFixture.RunOkAsync("lvol", "create", _sourceStore, "vm1", "--size", VolumeBytes.ToString(CultureInfo.InvariantCulture), "--thin");
+        await LvolFixture.RunOkAsync("lvol", "create", _targetStore, "copy", "--size", VolumeBytes.ToString(CultureInfo.InvariantCulture), "--thin");
     }
 
     [TearDown]
@@ -54,7 +55,6 @@ public sealed class ResumeTests
     public async Task InitialCopy_lvolToLvol_cutAtHalf_rerunResumesAndSendsAboutTheOtherHalf()
     {
         var target = $"lvol:{_targetStore}#copy";
-        await LvolFixture.RunOkAsync("lvol", "create", _targetStore, "copy", "--size", VolumeBytes.ToString(CultureInfo.InvariantCulture), "--thin");
         await WriteSourceAsync(0, VolumeBytes, seed: 1);
 
         var rerun = await CutAndRerunAsync(target, VolumeBytes);
