@@ -334,8 +334,9 @@ public sealed class RandomKillTests
         }
 
         /// <summary>
-        /// Destroys a dataset the test made (<c>-f</c> unmounts it). zfs-fuse reports "dataset is busy" for a moment after
-        /// a SIGKILLed <c>zfs receive</c> or a mount was last used, so a few tries are allowed.
+        /// Destroys a dataset the test made (<c>-f</c> unmounts it). zfs-fuse reports "dataset is busy" for a while (seen:
+        /// over 10 s) after a SIGKILLed <c>zfs receive</c>, even once a rerun has received into the dataset, so it is
+        /// retried for up to a minute.
         /// </summary>
         private static void Destroy(string dataset)
         {
@@ -346,8 +347,12 @@ public sealed class RandomKillTests
                     Run("zfs", "destroy", "-r", "-f", dataset);
                     return;
                 }
-                catch (InvalidOperationException e) when (attempt < 20 && e.Message.Contains("busy", StringComparison.Ordinal))
+                catch (InvalidOperationException e) when (attempt < 120 && e.Message.Contains("busy", StringComparison.Ordinal))
                 {
+                    if (attempt == 1)
+                    {
+                        TestContext.Out.WriteLine($"zfs destroy {dataset}: busy, retrying (zfs-fuse)");
+                    }
                     Thread.Sleep(500);
                 }
             }
