@@ -77,7 +77,12 @@ public sealed class RandomKillTests
 
             bed.AssertListingSane(context);
             var rerun = await DeltaSnapTool.RunAsync("refresh", bed.Source, bed.Target);
-            Assert.That(rerun.ExitCode, Is.Zero, $"{context}: the rerun succeeds\n{rerun}\n--- killed run's stderr\n{await stderr}");
+            if (rerun.ExitCode != 0)
+            {
+                // For the diagnosis: what the backend shows, and one more rerun with the library's debug log.
+                var again = await DeltaSnapTool.RunAsync("refresh", bed.Source, bed.Target, "--log-level", "debug");
+                Assert.Fail($"{context}: the rerun failed\n{rerun}\n--- killed run's stderr\n{await stderr}\n--- backend\n{bed.Describe()}\n--- a second rerun with --log-level debug\n{again}");
+            }
             await bed.AssertConvergedAsync(context);
         }
         TestContext.Out.WriteLine($"{backend}: {round} rounds ({fullRounds} full): {killed} killed mid-run, {finishedFirst} finished before the kill; every rerun converged");
@@ -129,6 +134,9 @@ public sealed class RandomKillTests
                 Assert.That(created.ExitCode, Is.Zero, created.ToString());
             }
         }
+
+        /// <summary>What the backend lists of the test's volumes, for failure messages.</summary>
+        public abstract string Describe();
 
         /// <summary>The backend's listing works and holds nothing unexplained (before the rerun).</summary>
         public abstract void AssertListingSane(string context);
@@ -267,6 +275,10 @@ public sealed class RandomKillTests
             return Task.CompletedTask;
         }
 
+        public override string Describe() =>
+            string.Join('\n', new[] { _poolA, _poolB }.SelectMany(pool => Lines(Run("zfs", "list", "-H", "-t", "all", "-o", "name,userrefs,mounted", "-r", pool)))
+                .Where(n => n.Contains(Id, StringComparison.Ordinal)));
+
         public override void AssertListingSane(string context)
         {
             foreach (var pool in new[] { _poolA, _poolB })
@@ -396,6 +408,8 @@ public sealed class RandomKillTests
             return Task.CompletedTask;
         }
 
+        public override string Describe() => string.Join('\n', Subvolumes(_mountA).Concat(Subvolumes(_mountB)));
+
         public override void AssertListingSane(string context)
         {
             foreach (var mount in new[] { _mountA, _mountB })
@@ -476,6 +490,9 @@ public sealed class RandomKillTests
             Remove(_poolB);
             return Task.CompletedTask;
         }
+
+        public override string Describe() =>
+            string.Join('\n', new[] { _poolA, _poolB }.SelectMany(pool => Images(pool).Select(image => $"{pool}/{image}: {Run("rbd", "snap", "ls", $"{pool}/{image}").Trim()}")));
 
         public override void AssertListingSane(string context)
         {
