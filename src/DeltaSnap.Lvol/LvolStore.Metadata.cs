@@ -53,7 +53,7 @@ public sealed partial class LvolStore
             }
             if (blob is null)
             {
-                FlushFile();
+                FlushFile("sync data");
                 return;
             }
             try
@@ -61,9 +61,10 @@ public sealed partial class LvolStore
                 // Data and the metadata that points at it are durable before the slot that names the metadata. (The
                 // metadata goes to clusters no committed copy uses, so one sync covers both.)
                 RandomAccess.Write(_file, blob, FileOffsetOf(start));
-                FlushFile();
+                FlushFile("sync data and metadata");
+                LvolFaultInjection.Boundary("write metadata slot");
                 WriteSlot(slot, sequence, start, count, blob);
-                FlushFile();
+                FlushFile("sync metadata slot");
             }
             catch (Exception e)
             {
@@ -106,8 +107,9 @@ public sealed partial class LvolStore
             ? new LvolException(LvolErrno.ENOSPC, $"{what}: no space left on the device.", e)
             : new LvolException(LvolErrno.EIO, $"{what}: {e.Message}", e);
 
-    private void FlushFile()
+    private void FlushFile(string what)
     {
+        LvolFaultInjection.Boundary(what);
         try
         {
             RandomAccess.FlushToDisk(_file);

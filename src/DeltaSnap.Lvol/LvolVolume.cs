@@ -47,6 +47,14 @@ public sealed class LvolVolume : Volume
     protected override Task ResizeCoreAsync(long size, CancellationToken cancellationToken) => Store.ResizeLvolAsync(Name, size, cancellationToken);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The lineage is the chain of <c>NAME@…</c> snapshots the live lvol descends from, followed by a received snapshot
+    /// that a killed receive committed but had not linked yet (a snapshot lvol <c>NAME@…</c> carrying
+    /// <see cref="ReceivedFromXattr"/> whose parent is the newest snapshot of the chain): it is complete (a receive
+    /// snapshots its scratch clone only after the whole stream was written, checked and flushed), so it is listed as
+    /// the newest snapshot, and a refresh either adopts it (rolls the volume onto it) or deletes it like any other
+    /// target snapshot. Without this, the next receive of the same snapshot failed with "already exists" for good.
+    /// </remarks>
     protected override Task<SnapshotLineage> GetLineageCoreAsync(CancellationToken cancellationToken) => Task.FromResult(ReadLineage());
 
     /// <inheritdoc />
@@ -63,14 +71,20 @@ public sealed class LvolVolume : Volume
     }
 
     /// <inheritdoc />
-    protected override Task DeleteSnapshotCoreAsync(string name, CancellationToken cancellationToken)
+    /// <remarks>Scratch clones that a killed receive left are removed first (one may hold the snapshot as its parent).</remarks>
+    protected override async Task DeleteSnapshotCoreAsync(string name, CancellationToken cancellationToken)
     {
         RequireSnapshot(name);
-        return Store.DeleteLvolAsync(SnapshotLvolName(name), cancellationToken);
+        await RemoveScratchClonesAsync(cancellationToken).ConfigureAwait(false);
+        await Store.DeleteLvolAsync(SnapshotLvolName(name), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    protected override Task RollbackCoreAsync(string name, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Rolling back to a received snapshot that a killed receive committed but did not link into the volume's chain
+    /// (see <see cref="GetLineageCoreAsync"/>) links it: the receive is finished, the snapshot adopted.
+    /// </remarks>
+    protected override async Task RollbackCoreAsync(string name, CancellationToken cancellationToken)
     {
         var lineage = ReadLineage();
         var index = lineage.IndexOf(lineage.Find(name) ?? throw new VolumeNotFoundException($"{Address} has no snapshot named '{name}'."));
@@ -79,7 +93,8 @@ public sealed class LvolVolume : Volume
             throw new LvolException(LvolErrno.EBUSY,
                 $"Cannot roll {Address} back to '{name}': newer snapshots exist ({string.Join(", ", lineage.Skip(index + 1).Select(s => s.Name))}); delete them first.");
         }
-        return Store.RollbackAsync(Name, SnapshotLvolName(name), cancellationToken);
+        await RemoveScratchClonesAsync(cancellationToken).ConfigureAwait(false);
+        await Store.RollbackAsync(Name, SnapshotLvolName(name), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -388,6 +403,23 @@ public sealed class LvolVolume : Volume
             parent = info.ParentName;
         }
         chain.Reverse();
+        // A received snapshot committed by a receive that was killed before it rolled the volume onto it.
+        var tip = live.ParentName;
+        var lvols = Store.ListLvols();
+        while (true)
+        {
+            var unlinked = lvols.Where(l => l.IsSnapshot && l.ParentName == tip && l.Name != live.ParentName
+                && l.Name.StartsWith(prefix, StringComparison.Ordinal) && l.Name.Length > prefix.Length
+                && l.Xattrs.ContainsKey(ReceivedFromXattr)
+                && !chain.Exists(c => c.Identity.Value == l.Uuid.ToString())).ToList();
+            if (unlinked.Count != 1)
+            {
+                break;
+            }
+            var orphan = unlinked[0];
+            chain.Add(ToSnapshotInfo(orphan.Name[prefix.Length..], orphan));
+            tip = orphan.Name;
+        }
         return new SnapshotLineage(chain);
     }
 

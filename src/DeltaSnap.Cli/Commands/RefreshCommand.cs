@@ -20,9 +20,16 @@ internal static class RefreshCommand
         var clusterSize = CommonOptions.ClusterSize("The cluster size of the checksum route (default 1M).");
         var algorithm = CommonOptions.Algorithm("The checksum algorithm of the checksum route (default xxh128).");
         var remoteOptions = new RemoteOptions();
+        var noNative = new Option<bool>("--no-native") { Description = "Never take the native-stream route: block volumes of one backend take the checksum route." };
+        var checkpointDir = new Option<string?>("--checkpoint-dir")
+        {
+            Description = "Keep resume checkpoints of the checksum route in DIR: a refresh that is interrupted leaves its partial copy, and the next one continues it.",
+            HelpName = "DIR",
+        };
+        var abortResume = new Option<bool>("--abort-resume") { Description = "Discard TARGET's resume checkpoint in --checkpoint-dir and refresh from its newest complete snapshot." };
         var command = new Command("refresh", "Refresh TARGET from SOURCE: send the snapshots it lacks and the live state, incrementally. Either side may be remote (ssh://HOST/ADDRESS, tls://HOST:PORT/ADDRESS).")
         {
-            source, target, noCreate, json, planOptions.AllowFullResend, planOptions.SnapshotsOnly, clusterSize, algorithm,
+            source, target, noCreate, json, planOptions.AllowFullResend, planOptions.SnapshotsOnly, clusterSize, algorithm, noNative, checkpointDir, abortResume,
         };
         remoteOptions.AddTo(command);
         CommandRunner.SetHandler(command, async (parseResult, output, cancellationToken) =>
@@ -42,12 +49,22 @@ internal static class RefreshCommand
                 {
                     options = options with { Delta = options.Delta with { Algorithm = a } };
                 }
+                if (parseResult.GetValue(abortResume) && parseResult.GetValue(checkpointDir) is null)
+                {
+                    throw new UsageException("--abort-resume needs --checkpoint-dir: the directory that holds the checkpoint to discard.");
+                }
+                options = options with
+                {
+                    DisableNativeStreams = parseResult.GetValue(noNative),
+                    CheckpointDirectory = parseResult.GetValue(checkpointDir) is { } dir ? Path.GetFullPath(dir) : null,
+                    AbortResume = parseResult.GetValue(abortResume),
+                };
                 using var bar = TerminalProgress.Create(output.Error);
                 var result = await context.CreateReplicator().RefreshAsync(s, t, options, bar, cancellationToken).ConfigureAwait(false);
                 bar?.Finish();
                 var report = new RefreshReport(PlanCommand.Camel(result.Route.ToString()), PlanCommand.Camel(result.Kind.ToString()),
                     result.SnapshotsSent.Count, result.SnapshotsSent, result.LiveStateSent, result.BytesRead, result.BytesSent, result.BytesWritten,
-                    result.ClustersCompared, result.ClustersCopied, Math.Round(result.Duration.TotalSeconds, 3));
+                    result.ClustersCompared, result.ClustersCopied, Math.Round(result.Duration.TotalSeconds, 3), result.Resumed);
                 if (parseResult.GetValue(json))
                 {
                     await JsonOutput.WriteAsync(output, report, CliJsonContext.Default.RefreshReport, cancellationToken).ConfigureAwait(false);
@@ -55,7 +72,7 @@ internal static class RefreshCommand
                 else
                 {
                     var i = CultureInfo.InvariantCulture;
-                    await output.Out.WriteLineAsync($"refreshed {t.Address} from {s.Address}: {report.Kind}, route {report.Route}").ConfigureAwait(false);
+                    await output.Out.WriteLineAsync($"refreshed {t.Address} from {s.Address}: {report.Kind}, route {report.Route}{(report.Resumed ? ", resumed" : "")}").ConfigureAwait(false);
                     await output.Out.WriteLineAsync(string.Create(i, $"snapshots sent: {report.SnapshotsSent}{(report.SnapshotsSent > 0 ? " (" + string.Join(' ', report.Snapshots) + ")" : "")}{(report.LiveStateSent ? " + live state" : "")}")).ConfigureAwait(false);
                     await output.Out.WriteLineAsync(string.Create(i, $"bytes read: {ByteSize.Format(report.BytesRead)}, sent: {ByteSize.Format(report.BytesSent)}, written: {ByteSize.Format(report.BytesWritten)}")).ConfigureAwait(false);
                     if (report.ClustersCompared > 0)

@@ -44,6 +44,7 @@ internal sealed record PlanReport(
 /// <param name="ClustersCompared">Clusters whose checksums were compared.</param>
 /// <param name="ClustersCopied">Clusters copied in whole or in part.</param>
 /// <param name="Seconds">Duration.</param>
+/// <param name="Resumed">Whether the refresh continued a partial copy (checksum route with <c>--checkpoint-dir</c>).</param>
 internal sealed record RefreshReport(
     string Route,
     string Kind,
@@ -55,4 +56,5 @@ internal sealed record RefreshReport(
     long BytesWritten,
     long ClustersCompared,
     long ClustersCopied,
-    double Seconds);
+    double Seconds,
+    bool Resumed = false);

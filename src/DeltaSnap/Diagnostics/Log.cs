@@ -55,4 +55,12 @@ internal static partial class Log
 
     [LoggerMessage(1105, LogLevel.Debug, "Sent {Snapshot} to {Target}: {Bytes} bytes")]
     public static partial void SnapshotSent(ILogger logger, string target, string snapshot, long bytes);
+    [LoggerMessage(1107, LogLevel.Information, "Resuming the copy into {Target} from {Base}: a checkpoint of {Saved:O} says {Bytes} bytes of {To} had been written; the target's live state is compared instead of rolled back")]
+    public static partial void ResumeFound(ILogger logger, string target, string? @base, DateTimeOffset saved, long bytes, string to);
+
+    [LoggerMessage(1108, LogLevel.Warning, "Discarding the resume checkpoint of {Target}: {Reason}; the refresh starts over from the target's newest complete snapshot")]
+    public static partial void ResumeDiscarded(ILogger logger, string target, string reason);
+
+    [LoggerMessage(1109, LogLevel.Information, "Kept the partial copy in {Target}'s live state for the next refresh to resume ({Bytes} bytes written)")]
+    public static partial void ResumeKept(ILogger logger, string target, long bytes);
 }

@@ -18,23 +18,40 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
 {
     public override async Task<SnapshotInfo> SendSnapshotAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
-        var bytes = await CopyIntoTargetLiveAsync(previous, previousOnTarget, snapshot, cancellationToken).ConfigureAwait(false);
+        var bytes = await CopyIntoTargetLiveAsync(previous, previousOnTarget, snapshot, liveState: false, cancellationToken).ConfigureAwait(false);
         var created = await Run.Target.CreateSnapshotAsync(snapshot.Name,
             new SnapshotCreateOptions { CreatedUtc = snapshot.CreatedUtc, ReceivedFrom = snapshot.ReceivedFrom ?? snapshot.Identity },
             cancellationToken).ConfigureAwait(false);
+        // Complete: the snapshot marks it. (Killed before this line, the next refresh finds the checkpoint's base
+        // still the common base and compares the live state, which is already equal: nothing moves.)
+        DeleteCheckpoint();
         Diagnostics.Log.SnapshotSent(Run.Logger, Run.Target.Address, snapshot.Name, bytes);
         return created;
     }
 
-    public override Task SendLiveStateAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo live, CancellationToken cancellationToken) =>
-        CopyIntoTargetLiveAsync(previous, previousOnTarget, live, cancellationToken);
+    public override async Task SendLiveStateAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo live, CancellationToken cancellationToken)
+    {
+        await CopyIntoTargetLiveAsync(previous, previousOnTarget, live, liveState: true, cancellationToken).ConfigureAwait(false);
+        DeleteCheckpoint();
+    }
+
+    private void DeleteCheckpoint()
+    {
+        if (Run.Options.CheckpointDirectory is { } directory)
+        {
+            RefreshCheckpoint.Delete(directory, Run.Target.Address);
+        }
+    }
 
     // The target's live volume was written and then snapshotted: it already is the last snapshot.
     public override Task FinishWithoutLiveStateAsync(SnapshotInfo lastOnTarget, CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>Makes the target's live volume read like <paramref name="snapshot"/>; returns the bytes sent to it.</summary>
-    private async Task<long> CopyIntoTargetLiveAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    private async Task<long> CopyIntoTargetLiveAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, bool liveState, CancellationToken cancellationToken)
     {
+        // A resumed copy: the live state is the base plus part of an earlier copy, so it is compared as it is.
+        var resume = Run.Resume;
+        Run.Resume = null;
         var options = Run.Options;
         var source = Run.Source;
         var target = Run.Target;
@@ -62,18 +79,27 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
                     MaxDegreeOfParallelism = deltaOptions.MaxDegreeOfParallelism,
                 };
                 var sourceMap = await source.GetStoredChecksumsAsync(snapshot.Name, checksumOptions, cancellationToken).ConfigureAwait(false);
-                // After the rollback the target's live volume holds exactly its previous snapshot.
-                var targetMap = previousOnTarget is null
+                // After the rollback the target's live volume holds exactly its previous snapshot (not when resuming:
+                // then its map is computed from the live device, which holds the partial copy).
+                var targetMap = previousOnTarget is null || resume is not null
                     ? null
                     : await target.GetStoredChecksumsAsync(previousOnTarget.Name, checksumOptions, cancellationToken).ConfigureAwait(false);
                 if (targetMap is not null && targetMap.Layout.VolumeSize != targetDevice.Length)
                 {
                     targetMap = null;
                 }
-                // Where the source can say what changed since the snapshot the target holds, only that is compared.
-                var candidates = previous is not null && previousOnTarget is not null && source.Driver.Has(DriverCapabilities.ChangedRanges)
+                // Where the source can say what changed since the snapshot the target holds, only that is compared. A
+                // resumed copy towards the same snapshot wrote only inside those ranges, so they still bound what can
+                // differ; towards another snapshot (the live state is captured anew each run) or after target snapshots
+                // were deleted, everything is compared.
+                var sameGoal = resume is null || (resume.ToIdentity == snapshot.Identity.ToString() && !Run.ResumeComparesEverything);
+                var candidates = sameGoal && previous is not null && previousOnTarget is not null && source.Driver.Has(DriverCapabilities.ChangedRanges)
                     ? await source.GetChangedRangesAsync(previous.Name, snapshot.Name, cancellationToken).ConfigureAwait(false)
                     : null;
+                if (resume is not null)
+                {
+                    Run.Resumed = true;
+                }
 
                 Run.Progress?.Report(new RefreshProgress("comparing", snapshot.Name, 0, size));
                 var request = new DeltaPlanRequest
@@ -90,11 +116,37 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
                 Run.AddClusters(plan.ClustersCompared, plan.ClustersDiffering);
 
                 Run.Progress?.Report(new RefreshProgress("copying", snapshot.Name, 0, plan.BytesToCopy));
+                var checkpoint = options.CheckpointDirectory is null ? null : new RefreshCheckpoint
+                {
+                    Source = source.Address,
+                    Target = target.Address,
+                    BaseName = previousOnTarget?.Name,
+                    BaseIdentity = previousOnTarget?.Identity.ToString(),
+                    ToName = snapshot.Name,
+                    ToIdentity = snapshot.Identity.ToString(),
+                    ToIsLiveState = liveState,
+                    VolumeSize = size,
+                    ClusterSize = deltaOptions.ClusterSize,
+                    Algorithm = deltaOptions.Algorithm.ToString(),
+                    SavedUtc = DateTimeOffset.UtcNow,
+                };
+                if (checkpoint is not null)
+                {
+                    // Durable before the first write: from here on a kill leaves a partial copy the next refresh continues.
+                    await checkpoint.SaveAsync(options.CheckpointDirectory!, cancellationToken).ConfigureAwait(false);
+                }
                 Run.TargetLiveTouched = true;
                 var sink = new BlockDeviceSink(targetDevice);
                 var copy = ShallowCopyOperation.Start(sourceDevice, sink, ShallowCopyRequest.ForPlan(plan),
                     new ShallowCopyOptions { MaxDegreeOfParallelism = deltaOptions.MaxDegreeOfParallelism }, null, cancellationToken);
-                await copy.Completion.ConfigureAwait(false);
+                if (checkpoint is null)
+                {
+                    await copy.Completion.ConfigureAwait(false);
+                }
+                else
+                {
+                    await CopyWithCheckpointsAsync(copy, sink, targetDevice, checkpoint, options.CheckpointDirectory!, options.CheckpointInterval).ConfigureAwait(false);
+                }
                 await targetDevice.FlushAsync(cancellationToken).ConfigureAwait(false);
                 Run.AddRead(plan.BytesToCopy);
                 Run.AddSent(sink.BytesWritten);
@@ -111,6 +163,69 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
                 }
                 return sink.BytesWritten;
             }
+        }
+    }
+
+    /// <summary>
+    /// Waits for the copy while saving the checkpoint every <paramref name="interval"/> (the target flushed first, so
+    /// what it records is durable). When the copy fails, what was written is flushed and recorded, and the partial copy
+    /// is kept for the next refresh instead of being rolled back.
+    /// </summary>
+    private async Task CopyWithCheckpointsAsync(ShallowCopyOperation copy, BlockDeviceSink sink, BlockDevice targetDevice, RefreshCheckpoint checkpoint, string directory, TimeSpan interval)
+    {
+        using var stop = new CancellationTokenSource();
+        var saving = Task.Run(async () =>
+        {
+            using var timer = new PeriodicTimer(interval);
+            while (await timer.WaitForNextTickAsync(stop.Token).ConfigureAwait(false))
+            {
+                await SaveProgressAsync(copy, sink, targetDevice, checkpoint, directory, stop.Token).ConfigureAwait(false);
+            }
+        }, CancellationToken.None);
+        try
+        {
+            await copy.Completion.ConfigureAwait(false);
+        }
+        catch (Exception) when (!stop.IsCancellationRequested)
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await AwaitQuietlyAsync(saving).ConfigureAwait(false);
+            Run.KeepPartialLive = true;
+            try
+            {
+                using var limit = new CancellationTokenSource(Run.Options.CleanupTimeout);
+                await SaveProgressAsync(copy, sink, targetDevice, checkpoint, directory, limit.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // The last periodic checkpoint stands; the next refresh compares the live state whatever it holds.
+                Diagnostics.Log.CleanupFailed(Run.Logger, e, Run.Target.Address, "record the partial copy in the resume checkpoint");
+            }
+            throw;
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await AwaitQuietlyAsync(saving).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task SaveProgressAsync(ShallowCopyOperation copy, BlockDeviceSink sink, BlockDevice targetDevice, RefreshCheckpoint checkpoint, string directory, CancellationToken cancellationToken)
+    {
+        var (written, cursor) = (sink.BytesWritten, copy.Checkpoint);
+        await targetDevice.FlushAsync(cancellationToken).ConfigureAwait(false);
+        await (checkpoint with { BytesWritten = written, Cursor = cursor, SavedUtc = DateTimeOffset.UtcNow }).SaveAsync(directory, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task AwaitQuietlyAsync(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or DeltaSnapException)
+        {
+            // A periodic save that failed or was stopped; the copy's own outcome is what counts.
         }
     }
 

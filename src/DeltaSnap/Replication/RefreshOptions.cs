@@ -14,6 +14,7 @@ public sealed record RefreshOptions
     private readonly NativeSendOptions _native = new();
     private readonly DeltaPlanOptions _delta = new();
     private readonly TimeSpan _cleanupTimeout = DefaultCleanupTimeout;
+    private readonly TimeSpan _checkpointInterval = TimeSpan.FromSeconds(5);
 
     /// <summary>What the plan may do: full resend over an unrelated target, keep target-only snapshots, and so on.</summary>
     /// <exception cref="ArgumentNullException">The value is null.</exception>
@@ -70,6 +71,35 @@ public sealed record RefreshOptions
     /// only for sources that are not snapshots.
     /// </summary>
     public bool AllowVanishedFiles { get; init; }
+
+    /// <summary>
+    /// Where the checksum route keeps its resume checkpoints (a directory on the receiving side; null, the default:
+    /// no checkpoints, an interrupted copy starts over). With a directory, a copy into the target's live state records
+    /// how far it got every <see cref="CheckpointInterval"/> (after flushing the target); a refresh that fails or is
+    /// killed leaves the partial copy in the target's live state (its complete snapshots are never touched), and the
+    /// next refresh from the same source onto the same base compares the source with the target's live content
+    /// instead of rolling it back, so only what is missing or changed since moves. A checkpoint whose base is no
+    /// longer the common base is discarded with a warning and the refresh starts over.
+    /// </summary>
+    public string? CheckpointDirectory { get; init; }
+
+    /// <summary>How often a checkpoint is saved while copying (default 5 seconds).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not positive.</exception>
+    public TimeSpan CheckpointInterval
+    {
+        get => _checkpointInterval;
+        init
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), value, "The checkpoint interval must be positive.");
+            }
+            _checkpointInterval = value;
+        }
+    }
+
+    /// <summary>Discard the target's resume checkpoint, if any, and refresh from its newest complete snapshot (the CLI's <c>--abort-resume</c>).</summary>
+    public bool AbortResume { get; init; }
 
     /// <summary>
     /// How long the cleanup after a failed refresh may take (deleting the temporary snapshots on both sides,

@@ -48,6 +48,9 @@ public sealed record RefreshResult
     /// <summary>Clusters found different and copied, in whole or in part (checksum route).</summary>
     public long ClustersCopied { get; init; }
 
+    /// <summary>Whether the refresh continued a partial copy that an interrupted refresh left (see <see cref="RefreshOptions.CheckpointDirectory"/>).</summary>
+    public bool Resumed { get; init; }
+
     /// <summary>How long the refresh took.</summary>
     public TimeSpan Duration { get; init; }
 }

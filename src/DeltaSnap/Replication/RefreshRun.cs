@@ -35,6 +35,18 @@ internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions op
 
     public List<string> SnapshotsSent { get; } = [];
 
+    /// <summary>The checkpoint of an interrupted copy that the first checksum transfer continues (it takes it); null for none.</summary>
+    public RefreshCheckpoint? Resume { get; set; }
+
+    /// <summary>Whether the resumed copy must compare the whole volume (target snapshots were deleted, so the live state may differ from the base anywhere).</summary>
+    public bool ResumeComparesEverything { get; set; }
+
+    /// <summary>Whether this refresh continued a partial copy.</summary>
+    public bool Resumed { get; set; }
+
+    /// <summary>Whether a failure left a checkpointed partial copy in the target's live state, which cleanup must keep for the next refresh.</summary>
+    public bool KeepPartialLive { get; set; }
+
     public bool LiveStateSent { get; set; }
 
     /// <summary>Bytes sent from the source to the target so far.</summary>
@@ -67,6 +79,7 @@ internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions op
         Kind = kind,
         SnapshotsSent = SnapshotsSent.ToArray(),
         LiveStateSent = LiveStateSent,
+        Resumed = Resumed,
         BytesRead = Interlocked.Read(ref _bytesRead),
         BytesSent = Interlocked.Read(ref _bytesSent),
         BytesWritten = Interlocked.Read(ref _bytesWritten),
@@ -180,7 +193,11 @@ internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions op
         {
             await TryAsync(activity, $"delete temporary snapshot {s} on the source", () => Source.DeleteSnapshotAsync(s, token)).ConfigureAwait(false);
         }
-        if (TargetLiveTouched && LastCompleteOnTarget is { } complete)
+        if (KeepPartialLive)
+        {
+            Log.ResumeKept(Logger, Target.Address, BytesWritten);
+        }
+        else if (TargetLiveTouched && LastCompleteOnTarget is { } complete)
         {
             await TryAsync(activity, $"roll the target back to {complete.Name}", () => Target.RollbackAsync(complete.Name, token)).ConfigureAwait(false);
         }

@@ -243,7 +243,13 @@ public sealed class Replicator
         await run.StepAsync(DiagnosticNames.PrepareSpan, null, async () =>
         {
             await run.RemoveLeftoversAsync(plan, cancellationToken).ConfigureAwait(false);
-            await run.PrepareTargetAsync(plan, rollBack: !receiverRestoresBase, cancellationToken).ConfigureAwait(false);
+            if (run.Options.CheckpointDirectory is { } directory)
+            {
+                run.Resume = await FindResumeAsync(run, plan, route, directory, cancellationToken).ConfigureAwait(false);
+                run.ResumeComparesEverything = run.Resume is not null && plan.TargetSnapshotsToDelete.Count > 0;
+            }
+            // A resumed copy continues from the target's live state: rolling it back would throw the partial copy away.
+            await run.PrepareTargetAsync(plan, rollBack: !receiverRestoresBase && run.Resume is null, cancellationToken).ConfigureAwait(false);
         }).ConfigureAwait(false);
 
         var previous = plan.SourceBase;
@@ -275,6 +281,59 @@ public sealed class Replicator
             await transfer.FinishWithoutLiveStateAsync(previousOnTarget!, cancellationToken).ConfigureAwait(false);
         }
         await run.StepAsync(DiagnosticNames.CleanupSpan, null, () => run.DeleteTemporariesAsync(cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The target's resume checkpoint when the refresh can continue it: the checksum route, the same source, and the
+    /// checkpoint's base still the target's side of the common base. Any other checkpoint is discarded with a warning
+    /// (never stuck, never a silent restart), as is every checkpoint when <see cref="RefreshOptions.AbortResume"/> is set.
+    /// </summary>
+    private async Task<RefreshCheckpoint?> FindResumeAsync(RefreshRun run, RefreshPlan plan, RefreshRoute route, string directory, CancellationToken cancellationToken)
+    {
+        var target = run.Target.Address;
+        RefreshCheckpoint? checkpoint;
+        try
+        {
+            checkpoint = await RefreshCheckpoint.LoadAsync(directory, target, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DeltaSnapException e)
+        {
+            Log.ResumeDiscarded(_logger, target, e.Message);
+            RefreshCheckpoint.Delete(directory, target);
+            return null;
+        }
+        if (checkpoint is null)
+        {
+            return null;
+        }
+        var baseNow = plan.TargetBase;
+        string? reason = null;
+        if (run.Options.AbortResume)
+        {
+            reason = "the refresh was asked to abort the resume";
+        }
+        else if (route != RefreshRoute.Checksum)
+        {
+            reason = $"this refresh takes the {route} route, which does not resume";
+        }
+        else if (!string.Equals(checkpoint.Source, run.Source.Address, StringComparison.Ordinal))
+        {
+            reason = $"it continues a copy from {checkpoint.Source}, not from {run.Source.Address}";
+        }
+        else if (!string.Equals(checkpoint.BaseIdentity, baseNow?.Identity.ToString(), StringComparison.Ordinal))
+        {
+            reason = checkpoint.BaseName is null
+                ? $"it continues a full copy, but the target now shares {baseNow?.Name} with the source"
+                : $"its base snapshot {checkpoint.BaseName} ({checkpoint.BaseIdentity}) is gone or no longer the common base (now {baseNow?.Name ?? "none: a full copy"})";
+        }
+        if (reason is not null)
+        {
+            Log.ResumeDiscarded(_logger, target, reason);
+            RefreshCheckpoint.Delete(directory, target);
+            return null;
+        }
+        Log.ResumeFound(_logger, target, checkpoint.BaseName, checkpoint.SavedUtc, checkpoint.BytesWritten, checkpoint.ToIsLiveState ? "the live state" : checkpoint.ToName);
+        return checkpoint;
     }
 
     /// <summary>The route as a tag value: lowercase, words joined by underscores.</summary>

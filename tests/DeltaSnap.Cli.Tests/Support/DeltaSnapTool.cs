@@ -29,7 +29,10 @@ internal static class DeltaSnapTool
     }
 
     /// <summary>Starts the built tool with standard output and error redirected; finish with <see cref="WaitAsync"/>.</summary>
-    public static Process StartProcess(params string[] args)
+    public static Process StartProcess(params string[] args) => StartProcess(null, args);
+
+    /// <summary>Starts the built tool with extra environment variables (null: none).</summary>
+    public static Process StartProcess(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var assembly = typeof(Program).Assembly.Location;
         var host = Environment.ProcessPath is { } current && Path.GetFileNameWithoutExtension(current) == "dotnet"
@@ -41,6 +44,10 @@ internal static class DeltaSnapTool
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
+        }
         info.ArgumentList.Add("exec");
         info.ArgumentList.Add(assembly);
         foreach (var arg in args)
