@@ -93,7 +93,7 @@ public sealed class DirVolume : Volume
     {
         var path = await RequireSnapshotAsync(name, cancellationToken).ConfigureAwait(false);
         var result = await RsyncPrograms.RunAsync(_driver.Rsync,
-            ["--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids", "--sparse", "--delete", "--", path + "/", LivePath + "/"],
+            ["--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids", "--sparse", "--delete", "--modify-window=-1", "--", path + "/", LivePath + "/"],
             Logger, cancellationToken).ConfigureAwait(false);
         if (!result.Succeeded)
         {
@@ -129,7 +129,7 @@ public sealed class DirVolume : Volume
         }
         else
         {
-            List<string> arguments = ["--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids", "--sparse"];
+            List<string> arguments = ["--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids", "--sparse", "--modify-window=-1"];
             if (previousSnapshot is not null)
             {
                 arguments.Add("--link-dest=" + previousSnapshot);

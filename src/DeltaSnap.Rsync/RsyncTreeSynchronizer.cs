@@ -40,7 +40,7 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
         List<string> arguments =
         [
             "--archive", "--hard-links", "--acls", "--xattrs", "--filter=-x security.selinux",
-            "--numeric-ids", "--sparse", "--delete", "--one-file-system", "--stats", "--no-human-readable",
+            "--numeric-ids", "--sparse", "--delete", "--one-file-system", "--modify-window=-1", "--stats", "--no-human-readable",
         ];
         if (request.TargetIsCopyOnWrite)
         {

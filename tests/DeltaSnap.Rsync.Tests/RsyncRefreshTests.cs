@@ -44,6 +44,30 @@ public sealed class RsyncRefreshTests
         Assert.That(await ViewsOfAsync(source.Dataset), Is.Empty);
     }
 
+    [Test]
+    public async Task Refresh_fileRewrittenWithSameSizeWithinTheSameSecond_isSent()
+    {
+        // rsync's quick check compares whole seconds unless told otherwise: the rewrite must not be skipped.
+        await using var bed = new RsyncTestBed();
+        var source = await bed.DirAsync();
+        var target = await bed.DirAsync();
+        var file = Path.Combine(await source.GetPathAsync(null), "f.txt");
+        var second = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        File.WriteAllText(file, "aaaa");
+        File.SetLastWriteTimeUtc(file, second.AddTicks(1_000_000));
+        await source.CreateSnapshotAsync("s1");
+        var replicator = new Replicator { TreeSynchronizer = new RsyncTreeSynchronizer() };
+        await replicator.RefreshAsync(source, target);
+        File.WriteAllText(file, "bbbb");
+        File.SetLastWriteTimeUtc(file, second.AddTicks(9_000_000));
+        await source.CreateSnapshotAsync("s2");
+
+        await replicator.RefreshAsync(source, target);
+
+        Assert.That(File.ReadAllText(Path.Combine(await target.GetPathAsync("s2"), "f.txt")), Is.EqualTo("bbbb"));
+        Assert.That(File.ReadAllText(Path.Combine(await target.GetPathAsync("s1"), "f.txt")), Is.EqualTo("aaaa"));
+    }
+
     /// <summary>The snapshot views (clones under POOL/deltasnap-views) whose origin is a snapshot of <paramref name="dataset"/>.</summary>
     private static async Task<IReadOnlyList<string>> ViewsOfAsync(string dataset)
     {
