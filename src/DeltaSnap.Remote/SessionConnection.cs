@@ -191,6 +191,10 @@ internal sealed class SessionConnection : IAsyncDisposable
             {
                 HeartbeatLoop();
             }
+            catch (ObjectDisposedException)
+            {
+                // Disposed while ending.
+            }
             finally
             {
                 done.TrySetResult();
@@ -599,21 +603,31 @@ internal sealed class SessionConnection : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Fail(null, endOfStream: true);
+        var finished = true;
         foreach (var task in new[] { _readLoop, _heartbeatLoop })
         {
-            if (task is not null)
+            if (task is null)
             {
-                try
-                {
-                    await task.ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is OperationCanceledException or SessionException or IOException or ObjectDisposedException)
-                {
-                }
+                continue;
+            }
+            try
+            {
+                // Bounded: a stream whose reads ignore cancellation (some pipes) ends its read when the transport closes.
+                await task.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                finished = false;
+            }
+            catch (Exception e) when (e is OperationCanceledException or SessionException or IOException or ObjectDisposedException)
+            {
             }
         }
         _limiter?.Dispose();
-        _life.Dispose();
-        _writeLock.Dispose();
+        if (finished)
+        {
+            _life.Dispose();
+            _writeLock.Dispose();
+        }
     }
 }
