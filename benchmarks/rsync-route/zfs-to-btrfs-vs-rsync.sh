@@ -5,7 +5,7 @@
 # (scripts/backends/up.sh) and a Release build of the CLI. Prints one line per round.
 set -e
 source /tmp/dsb/env.sh
-DS="dotnet /work/wt/rsync/src/DeltaSnap.Cli/bin/Release/net10.0/DeltaSnap.Cli.dll"
+DS="dotnet ${DELTASNAP_CLI:-$(cd "$(dirname "$0")/../.." && pwd)/src/DeltaSnap.Cli/bin/Release/net10.0/DeltaSnap.Cli.dll}"
 Z=dsnapa/benchrs$$; B=$DELTASNAP_BTRFS_MOUNT_B/benchrs$$
 zfs create $Z
 mkdir -p $B; btrfs -q subvolume create $B/vol; btrfs -q subvolume create $B/plain
