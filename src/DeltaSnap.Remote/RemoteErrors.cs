@@ -36,6 +36,9 @@ internal static class RemoteErrors
             "System.InvalidOperationException" => new InvalidOperationException(text),
             "System.OperationCanceledException" or "System.Threading.Tasks.TaskCanceledException" => new OperationCanceledException(text),
             "DeltaSnap.Drivers.VolumeNotFoundException" => new VolumeNotFoundException(text),
+            // A missing container (an lvol store file, a directory) is what callers create a target for.
+            "System.IO.FileNotFoundException" => new FileNotFoundException(text),
+            "System.IO.DirectoryNotFoundException" => new DirectoryNotFoundException(text),
             "DeltaSnap.NativeStreamMismatchException" => new NativeStreamMismatchException(text),
             "DeltaSnap.CorruptDataException" => new CorruptDataException(text),
             "DeltaSnap.Lineage.NoCommonBaseException" => new NoCommonBaseException(text),
