@@ -67,6 +67,20 @@ public sealed class ResumeTests
     }
 
     [Test]
+    public async Task InitialCopy_withoutCheckpoints_rerunAlsoContinues()
+    {
+        var target = $"lvol:{_targetStore}#copy";
+        await WriteSourceAsync(0, VolumeBytes, seed: 1);
+
+        var rerun = await CutAndRerunAsync(target, VolumeBytes, checkpoints: false);
+
+        Report("lvol -> lvol (checksum route), initial copy, no checkpoints", rerun);
+        Assert.That(rerun.Resumed, Is.False);
+        Assert.That(rerun.BytesSent, Is.LessThanOrEqualTo((long)(0.55 * VolumeBytes)), "a target without snapshots is not rolled back: the planner compares what it holds");
+        Assert.That(await ContentAsync(target), Is.EqualTo(await ContentAsync(Source)));
+    }
+
+    [Test]
     public async Task IncrementalLiveState_lvolToLvol_cutAtHalf_rerunKeepsThePartialCopyInsteadOfRollingBack()
     {
         var target = $"lvol:{_targetStore}#copy";
