@@ -147,9 +147,12 @@ internal sealed class ExternalInputCommand : IAsyncDisposable
                             lent = false;
                         }
                     }
-                    catch (OperationCanceledException) when (copying.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                    catch (Exception) when (copying.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
                     {
-                        stoppedEarly = true; // the process ended, or stopped reading
+                        // The process ended, or stopped reading, and the read in flight was cancelled for it. A framed source
+                        // (a delta stream reader) reports that cancellation as its own failure: the process's exit code and
+                        // stderr say what went wrong, not the source.
+                        stoppedEarly = true;
                         break;
                     }
                     catch (Exception e)
