@@ -149,19 +149,7 @@ internal static class RefreshCommand
     private static async Task<Volume> OpenAsync(CliContext context, string address, CancellationToken cancellationToken)
     {
         await Task.Yield(); // both sides start before either's synchronous part runs
-        try
-        {
-            return await context.Resolver.OpenVolumeAsync(address, cancellationToken).ConfigureAwait(false);
-        }
-        catch (FormatException e)
-        {
-            throw new UsageException(e.Message, e);
-        }
-        catch (ArgumentException e)
-        {
-            // The backend refused the volume's name (a leading '-', a '..' component, a forbidden character).
-            throw UsageException.FromArgument(e);
-        }
+        return await SnapshotCommands.OpenVolumeAsync(context, address, cancellationToken).ConfigureAwait(false);
     }
 }
 

@@ -152,13 +152,12 @@ internal static class SnapshotCommands
         }
     }
 
-    /// <summary>Opens the volume through the context's resolver, runs <paramref name="action"/>, and releases the driver. A bad address or name is a usage error.</summary>
-    internal static async Task<int> WithVolumeAsync(CliContext context, string address, Func<Volume, Task<int>> action, CancellationToken cancellationToken)
+    /// <summary>Opens a volume by URI through the context's resolver; a malformed URI or a name the backend refuses is a usage error.</summary>
+    internal static async Task<Volume> OpenVolumeAsync(CliContext context, string address, CancellationToken cancellationToken)
     {
-        Volume volume;
         try
         {
-            volume = await context.Resolver.OpenVolumeAsync(address, cancellationToken).ConfigureAwait(false);
+            return await context.Resolver.OpenVolumeAsync(address, cancellationToken).ConfigureAwait(false);
         }
         catch (FormatException e)
         {
@@ -169,6 +168,29 @@ internal static class SnapshotCommands
             // The backend refused the volume's name (a leading '-', a '..' component, a forbidden character).
             throw UsageException.FromArgument(e);
         }
+    }
+
+    /// <summary>Parses a volume URI through the context's resolver; a malformed URI or a refused name is a usage error.</summary>
+    internal static VolumeAddress ParseAddress(CliContext context, string address)
+    {
+        try
+        {
+            return context.Resolver.ParseAddress(address);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException(e.Message, e);
+        }
+        catch (ArgumentException e)
+        {
+            throw UsageException.FromArgument(e);
+        }
+    }
+
+    /// <summary>Opens the volume through the context's resolver, runs <paramref name="action"/>, and releases the driver. A bad address or name is a usage error.</summary>
+    internal static async Task<int> WithVolumeAsync(CliContext context, string address, Func<Volume, Task<int>> action, CancellationToken cancellationToken)
+    {
+        var volume = await OpenVolumeAsync(context, address, cancellationToken).ConfigureAwait(false);
         try
         {
             return await action(volume).ConfigureAwait(false);

@@ -35,7 +35,7 @@ internal static class VolumeCommands
                     ? "A block volume needs --size (e.g. --size 10G); give --filesystem for a file system volume."
                     : $"'{sizeText}' is not a size: give bytes or a number with K, M, G or T (e.g. 10G).");
             }
-            var address = ParseAddress(context, parseResult.GetRequiredValue(volume));
+            var address = SnapshotCommands.ParseAddress(context, parseResult.GetRequiredValue(volume));
             var options = new VolumeCreateOptions { Kind = isFilesystem ? VolumeKind.Filesystem : VolumeKind.Block, Size = bytes };
             Volume created;
             try
@@ -123,7 +123,7 @@ internal static class VolumeCommands
         var command = new Command("delete", "Delete a volume and all its snapshots.") { volume, yes };
         CommandRunner.SetHandler(command, async (parseResult, output, cancellationToken) =>
         {
-            var address = ParseAddress(context, parseResult.GetRequiredValue(volume));
+            var address = SnapshotCommands.ParseAddress(context, parseResult.GetRequiredValue(volume));
             if (!parseResult.GetValue(yes))
             {
                 throw new UsageException($"Deleting {parseResult.GetRequiredValue(volume)} removes it and all its snapshots: give --yes to confirm.");
@@ -153,23 +153,6 @@ internal static class VolumeCommands
             return ExitCodes.Success;
         });
         return command;
-    }
-
-    /// <summary>Parses a volume URI through the resolver; a malformed one or a refused name is a usage error.</summary>
-    private static VolumeAddress ParseAddress(CliContext context, string text)
-    {
-        try
-        {
-            return context.Resolver.ParseAddress(text);
-        }
-        catch (FormatException e)
-        {
-            throw new UsageException(e.Message, e);
-        }
-        catch (ArgumentException e)
-        {
-            throw UsageException.FromArgument(e);
-        }
     }
 
     /// <summary>
