@@ -120,6 +120,39 @@ start_zfs() {
 }
 
 # ---------------------------------------------------------------------- Btrfs
+# btrfs_loop_mount IMG MNT: attach IMG to a free loop device and mount it, retrying: another process can
+# take the device that `losetup -f` named before we attach it, and a kernel that was booted with few loop
+# devices may hand out one whose /dev node does not exist yet (made here with mknod).
+btrfs_loop_mount() {
+  local img=$1 mnt=$2 attempt loop free minor
+  modprobe btrfs 2>/dev/null || true
+  modprobe loop 2>/dev/null || true
+  for attempt in 1 2 3 4 5; do
+    free=$(losetup -f 2>/dev/null || true)
+    if [ -n "$free" ] && [ ! -e "$free" ] && [[ "$free" =~ ^/dev/loop([0-9]+)$ ]]; then
+      minor=${BASH_REMATCH[1]}
+      mknod "$free" b 7 "$minor" 2>/dev/null || true
+    fi
+    if loop=$(losetup --find --show "$img" 2>>"$RUN/logs/btrfs-losetup.log"); then
+      if mount -t btrfs "$loop" "$mnt" 2>>"$RUN/logs/btrfs-mount.log" && ds_is_mounted "$mnt"; then
+        return 0
+      fi
+      losetup -d "$loop" 2>/dev/null || true
+    fi
+    echo "btrfs: attempt $attempt to mount $img on a loop device failed; retrying" >&2
+    sleep "$attempt"
+  done
+  {
+    echo "btrfs: could not mount $img on $mnt after 5 attempts"
+    echo "--- losetup errors:"; cat "$RUN/logs/btrfs-losetup.log" 2>/dev/null || true
+    echo "--- mount errors:"; cat "$RUN/logs/btrfs-mount.log" 2>/dev/null || true
+    echo "--- loop devices:"; losetup -a 2>&1 || true; ls -l /dev/loop* 2>&1 | head -20 || true
+    echo "--- btrfs in /proc/filesystems:"; grep btrfs /proc/filesystems || echo "(absent)"
+    echo "--- kernel log:"; dmesg 2>/dev/null | tail -n 20 || true
+  } >&2
+  return 1
+}
+
 start_btrfs() {
   local t0 n img mnt
   t0=$(ds_now)
@@ -131,8 +164,7 @@ start_btrfs() {
     truncate -s 1G "$img"
     mkfs.btrfs -q -f "$img" >/dev/null
     mkdir -p "$mnt"
-    mount -o loop "$img" "$mnt"
-    ds_is_mounted "$mnt"
+    btrfs_loop_mount "$img" "$mnt"
   done
   {
     ds_export DELTASNAP_BTRFS_MOUNT_A "$RUN/btrfs-a"
@@ -352,9 +384,20 @@ echo "up.sh: starting ${WANTED[*]:-no backend} under $RUN"
 declare -A JOB
 for b in "${WANTED[@]}"; do
   (
-    set -eE
-    trap 'rc=$?; [[ $BASH_COMMAND == return* ]] || echo "$b: command failed (exit $rc) at line $LINENO: $BASH_COMMAND" >&2' ERR
-    "start_$b"
+    # A backend that fails to start is started once more (each start_* tears down what it finds first):
+    # CI must not lose a whole backend's tests to one transient failure.
+    for try in 1 2; do
+      rc=0
+      (
+        set -eE
+        trap 'rc=$?; [[ $BASH_COMMAND == return* ]] || echo "$b: command failed (exit $rc) at line $LINENO: $BASH_COMMAND" >&2' ERR
+        "start_$b"
+      ) &
+      wait $! || rc=$? # (run apart, not in an || list, where bash would ignore set -e)
+      [ "$rc" -eq 0 ] && exit 0
+      [ "$try" -eq 1 ] && echo "$b: start-up failed (exit $rc); trying once more" >&2
+    done
+    exit "$rc"
   ) >"$RUN/logs/up-$b.log" 2>&1 &
   JOB[$b]=$!
 done
