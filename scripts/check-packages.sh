@@ -51,7 +51,14 @@ if dotnet pack DeltaSnap.sln -c Release -o "$feed" --nologo -v quiet -clp:NoSumm
   for project in src/*/*.csproj; do
     id=$(sed -n 's:.*<PackageId>\(.*\)</PackageId>.*:\1:p' "$project")
     id=${id:-$(basename "$project" .csproj)}
-    for file in "$id.$version.nupkg" "$id.$version.snupkg"; do
+    files=("$id.$version.nupkg" "$id.$version.snupkg")
+    rids=$(sed -n 's:.*<ToolPackageRuntimeIdentifiers>\(.*\)</ToolPackageRuntimeIdentifiers>.*:\1:p' "$project")
+    if [ -n "$rids" ]; then
+      # A RID-specific tool: a pointer package without code (so without symbols) and a package per RID with both.
+      files=("$id.$version.nupkg")
+      for rid in ${rids//;/ }; do files+=("$id.$rid.$version.nupkg" "$id.$rid.$version.snupkg"); done
+    fi
+    for file in "${files[@]}"; do
       [ -f "$feed/$file" ] || missing+=("$file")
     done
     # Entry names are stored uncompressed in a zip: no unzip needed to see whether README.md is in it.
@@ -72,6 +79,11 @@ tool_check() {
   dotnet tool install --tool-path "$work/tools" --add-source "$feed" DeltaSnap.Cli --version "$version" || return 1
   local deltasnap="$work/tools/deltasnap"
   "$deltasnap" --help >/dev/null || return 1
+  # On linux-x64 the install must have picked the precompiled package, not the framework-dependent fallback.
+  if [ "$(uname -m)" = x86_64 ] && ! find "$work/tools/.store" -path '*deltasnap.cli.linux-x64*' -name DeltaSnap.Cli.dll | grep -q .; then
+    echo "packcheck: the tool installed is not the linux-x64 (ReadyToRun) package" >&2
+    return 1
+  fi
   head -c $((3 << 20)) /dev/urandom >monday.bin
   head -c $((5 << 20)) /dev/urandom >tuesday.bin
   cp monday.bin expected.bin && dd if=tuesday.bin of=expected.bin bs=1M seek=6 conv=notrunc status=none
