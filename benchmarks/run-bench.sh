@@ -25,5 +25,7 @@ fi
 
 dotnet build "$repo/benchmarks/DeltaSnap.Bench/DeltaSnap.Bench.csproj" -c Release -nologo -v q -clp:NoSummary
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-dotnet "$repo/benchmarks/DeltaSnap.Bench/bin/Release/net10.0/deltasnap-bench.dll" run "$matrix" -o "$out"
+# The deltasnap tool as users install it (precompiled on linux-x64), not the JIT-compiled build output.
+cli=$("$repo/benchmarks/publish-tool.sh")
+dotnet "$repo/benchmarks/DeltaSnap.Bench/bin/Release/net10.0/deltasnap-bench.dll" run "$matrix" -o "$out" --cli "$cli"
 echo "report: $out/report.html"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Paired benchmarks of DeltaSnap's remote refresh (issue 13) against the raw pipes it replaces. Run as root from the
-# repository root after building the tool (dotnet build src/DeltaSnap.Cli -c Release):
+# repository root (it times the tool as users install it, benchmarks/publish-tool.sh, unless CLI names another):
 #
 #   benchmarks/network/remote-refresh-bench.sh [full|incremental|compression|all]
 #
@@ -21,8 +21,8 @@ SIZE_GIB=${SIZE_GIB:-4}
 RUNS=${RUNS:-5}
 RAW_BLOCK=${RAW_BLOCK:-131072}   # socat's block size (its default, 8192, makes the raw pipe slower than it need be)
 WORK=${WORK:-/tmp/dsnet-bench-$$}
-CLI=${CLI:-$PWD/src/DeltaSnap.Cli/bin/Release/net10.0/DeltaSnap.Cli.dll}
-DS=(dotnet exec "$CLI")
+CLI=${CLI:-$("$(dirname "$0")/../publish-tool.sh")}
+case "$CLI" in *.dll) DS=(dotnet exec "$CLI") ;; *) DS=("$CLI") ;; esac
 NS_S=dsnb$$s NS_C=dsnb$$c LINK_S=dsnb$$S LINK_C=dsnb$$C
 IP_S=10.214.$((RANDOM % 250)).1
 IP_C=${IP_S%.1}.2

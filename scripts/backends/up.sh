@@ -5,6 +5,7 @@
 # Env:  DELTASNAP_BACKENDS  comma list of zfs,btrfs,ceph (default: all)
 #                           ("all" and "none" are accepted too)
 #       DELTASNAP_SMOKE=1   run smoke.sh RUN_DIR afterwards
+#       DELTASNAP_ZFS_POOL_GIB, DELTASNAP_BTRFS_GIB  sizes of the sparse pool/file-system images (default 1)
 # Each backend starts independently (in parallel); a backend that is already up in
 # RUN_DIR is torn down and started afresh. Exit status is non-zero when any requested
 # backend failed; env.sh still lists every backend that did come up.
@@ -161,7 +162,7 @@ start_btrfs() {
   for n in "${DS_BTRFS_NAMES[@]}"; do
     img="$RUN/btrfs/$n.img"
     mnt="$RUN/btrfs-$n"
-    truncate -s 1G "$img"
+    truncate -s "${DELTASNAP_BTRFS_GIB:-1}G" "$img"
     mkfs.btrfs -q -f "$img" >/dev/null
     mkdir -p "$mnt"
     btrfs_loop_mount "$img" "$mnt"
