@@ -35,17 +35,9 @@ namespace DeltaSnap.Ceph
     {
         public override string AddressSyntax => "rbd:POOL/IMAGE";
 
-        protected override VolumeAddress ParseAddressCore(string path)
-        {
-            var slash = path.IndexOf('/', StringComparison.Ordinal);
-            if (slash <= 0 || slash == path.Length - 1)
-            {
-                throw new FormatException($"'{Scheme}:{path}' is not an rbd address: expected {AddressSyntax}.");
-            }
-            // Names are checked before any connection is attempted.
-            RbdDriver.ImageNames.Validate(path, "RBD pool/image name");
-            return new VolumeAddress(Scheme, path[..slash], path);
-        }
+        // Names are checked before any connection is attempted.
+        protected override VolumeAddress ParseAddressCore(string path) =>
+            ParsePoolQualifiedAddress(path, name => RbdDriver.ImageNames.Validate(name, "RBD pool/image name"));
 
         protected override async Task<VolumeDriver> OpenDriverCoreAsync(string location, ILoggerFactory loggerFactory, CancellationToken cancellationToken) =>
             await RbdDriver.ConnectAsync(options, loggerFactory, cancellationToken).ConfigureAwait(false);

@@ -39,17 +39,9 @@ namespace DeltaSnap.Zfs
     {
         public override string AddressSyntax => "zfs:POOL/DATASET";
 
-        protected override VolumeAddress ParseAddressCore(string path)
-        {
-            var slash = path.IndexOf('/', StringComparison.Ordinal);
-            if (slash <= 0 || slash == path.Length - 1)
-            {
-                throw new FormatException($"'{Scheme}:{path}' is not a zfs address: expected {AddressSyntax}.");
-            }
-            // Names are checked before any zfs command runs.
-            ZfsDriver.DatasetRules.Validate(path, "ZFS dataset name");
-            return new VolumeAddress(Scheme, path[..slash], path);
-        }
+        // Names are checked before any zfs command runs.
+        protected override VolumeAddress ParseAddressCore(string path) =>
+            ParsePoolQualifiedAddress(path, name => ZfsDriver.DatasetRules.Validate(name, "ZFS dataset name"));
 
         protected override async Task<VolumeDriver> OpenDriverCoreAsync(string location, ILoggerFactory loggerFactory, CancellationToken cancellationToken) =>
             await ZfsDriver.OpenAsync(options, loggerFactory, cancellationToken).ConfigureAwait(false);

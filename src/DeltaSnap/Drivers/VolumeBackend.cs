@@ -94,6 +94,27 @@ public abstract class VolumeBackend
     /// <exception cref="FormatException">It is not one of this backend's addresses; the message names <see cref="AddressSyntax"/>.</exception>
     protected abstract VolumeAddress ParseAddressCore(string path);
 
+    /// <summary>
+    /// Parses <c>POOL/NAME</c> (NAME may hold more slashes), the shape of pool-based backends' addresses (ZFS datasets, RBD
+    /// images): the location is the pool, the volume name the whole path. <paramref name="validateName"/> checks the whole
+    /// path by the backend's naming rules before anything contacts the backend.
+    /// </summary>
+    /// <exception cref="FormatException">There is no pool, or nothing after it.</exception>
+    protected VolumeAddress ParsePoolQualifiedAddress(string path, Action<string> validateName)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(validateName);
+        var slash = path.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0 || slash == path.Length - 1)
+        {
+            throw new FormatException($"'{Scheme}:{path}' is not {Article(Scheme)} {Scheme} address: expected {AddressSyntax}.");
+        }
+        validateName(path);
+        return new VolumeAddress(Scheme, path[..slash], path);
+    }
+
+    private static string Article(string word) => word.Length > 0 && "aeiou".Contains(char.ToLowerInvariant(word[0]), StringComparison.Ordinal) ? "an" : "a";
+
     /// <summary>Opens a driver for a location (not empty).</summary>
     protected abstract Task<VolumeDriver> OpenDriverCoreAsync(string location, ILoggerFactory loggerFactory, CancellationToken cancellationToken);
 
