@@ -195,7 +195,8 @@ public sealed partial class LvolStore
                 }
                 mapped++;
                 Claim(e.Physical, i + 1, $"{owner} (cluster {index})");
-                if (e.Valid is not null && BlocksPerCluster % 64 != 0 && (e.Valid[^1] >> (BlocksPerCluster % 64)) != 0)
+                var valid = e.ValidBlocks(BlocksPerCluster);
+                if (valid.HasBitsPastEnd)
                 {
                     Problem($"{owner} marks blocks past the end of cluster {index} valid.");
                 }
@@ -203,7 +204,7 @@ public sealed partial class LvolStore
                 {
                     // The blocks this cluster reads from the file must be in the file: reading past its end would return zeros.
                     var inVolume = (int)Math.Min(ClusterSize, ((r.Size - (index << ClusterShift) + BlockSize - 1) >> BlockShift) << BlockShift);
-                    var readEnd = e.Valid is null ? inVolume : Math.Min(inVolume, LastValidBlockEnd(e.Valid));
+                    var readEnd = Math.Min(inVolume, valid.End << BlockShift);
                     if (readEnd > 0)
                     {
                         NeedFile(FileOffsetOf(e.Physical) + readEnd, $"{owner} (cluster {index}, physical cluster {e.Physical})");
@@ -235,17 +236,5 @@ public sealed partial class LvolStore
             Problems = problems,
             Fatal = fatal,
         };
-    }
-
-    private static int LastValidBlockEnd(ulong[] valid)
-    {
-        for (var w = valid.Length - 1; w >= 0; w--)
-        {
-            if (valid[w] != 0)
-            {
-                return ((w << 6) + 64 - System.Numerics.BitOperations.LeadingZeroCount(valid[w])) << BlockShift;
-            }
-        }
-        return 0;
     }
 }

@@ -272,10 +272,9 @@ public sealed partial class LvolStore
                 var current = node.Map.Get(cluster);
                 if (current.Valid is not null && current.Physical == e.Physical)
                 {
-                    BlockBits.SetRange(current.Valid, firstBlock, lastBlock - firstBlock + 1);
-                    if (BlockBits.AllSet(current.Valid, BlocksPerCluster))
+                    current.Valid = current.ValidBlocks(BlocksPerCluster).WithRange(firstBlock, lastBlock - firstBlock + 1).ToWords();
+                    if (current.Valid is null)
                     {
-                        current.Valid = null;
                         current.Opaque = false;
                     }
                     node.Map.Set(cluster, current);
@@ -292,7 +291,7 @@ public sealed partial class LvolStore
     /// <summary>Fills <paramref name="destination"/> with what block <paramref name="block"/> of the cluster reads now.</summary>
     private async ValueTask FillBlockAsync(LvolNode node, ClusterEntry e, long cluster, int block, Memory<byte> destination, CancellationToken cancellationToken)
     {
-        if (e.Valid is null || BlockBits.Get(e.Valid, block))
+        if (e.ValidBlocks(BlocksPerCluster).Contains(block))
         {
             await ReadFileAsync(destination, FileOffsetOf(e.Physical) + (block << BlockShift), cancellationToken).ConfigureAwait(false);
         }
@@ -430,12 +429,13 @@ public sealed partial class LvolStore
                 Add(output, physical + start, end - start);
                 return;
             }
+            var valid = e.ValidBlocks(BlocksPerCluster);
             var pos = start;
             while (pos < end)
             {
                 var block = pos >> BlockShift;
-                var runEnd = Math.Min(end, BlockBits.RunEnd(e.Valid, block, BlocksPerCluster) << BlockShift);
-                if (BlockBits.Get(e.Valid, block))
+                var runEnd = Math.Min(end, valid.RunEnd(block) << BlockShift);
+                if (valid.Contains(block))
                 {
                     Add(output, physical + pos, runEnd - pos);
                 }

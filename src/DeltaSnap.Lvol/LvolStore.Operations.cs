@@ -291,7 +291,7 @@ public sealed partial class LvolStore
                         var ce = child.Map.Get(index);
                         if (xe.Kind == ClusterKind.Data && ce.IsPartial && !ce.Opaque && index < ClusterCountOf(child.Size))
                         {
-                            jobs.Add(new CopyJob(xe.Physical, ce.Physical, Missing(xe.Valid, ce.Valid)));
+                            jobs.Add(new CopyJob(xe.Physical, ce.Physical, Bits(xe).Except(Bits(ce))));
                         }
                     }
                 }
@@ -345,13 +345,13 @@ public sealed partial class LvolStore
                 }
                 else if (e.IsPartial)
                 {
-                    fills.Add(new FillJob(node.Parent, c, e.Physical, Invert(e.Valid!)));
+                    fills.Add(new FillJob(node.Parent, c, e.Physical, Bits(e).Complement()));
                     e.Valid = null;
                 }
                 else if (AnyDataBelow(node.Parent, c))
                 {
                     e = ClusterEntry.Full(_clusters.Allocate());
-                    fills.Add(new FillJob(node.Parent, c, e.Physical, null));
+                    fills.Add(new FillJob(node.Parent, c, e.Physical, BlockBitmap.All(BlocksPerCluster)));
                 }
                 else
                 {
@@ -388,7 +388,7 @@ public sealed partial class LvolStore
                     else
                     {
                         var copy = new ClusterEntry { Kind = ClusterKind.Data, Physical = _clusters.Allocate(), Valid = pe.Valid?.ToArray(), Opaque = pe.Opaque };
-                        copies.Add(new CopyJob(pe.Physical, copy.Physical, pe.Valid));
+                        copies.Add(new CopyJob(pe.Physical, copy.Physical, Bits(pe)));
                         node.Map.Set(index, copy);
                     }
                 }
@@ -400,7 +400,7 @@ public sealed partial class LvolStore
                     }
                     else
                     {
-                        copies.Add(new CopyJob(pe.Physical, le.Physical, Missing(pe.Valid, le.Valid)));
+                        copies.Add(new CopyJob(pe.Physical, le.Physical, Bits(pe).Except(Bits(le))));
                         Union(ref le, pe);
                     }
                     node.Map.Set(index, le);
@@ -587,7 +587,7 @@ public sealed partial class LvolStore
         {
             if (e.IsPartial && !e.Opaque)
             {
-                fills.Add(new FillJob(node.Parent, index, e.Physical, Invert(e.Valid!)));
+                fills.Add(new FillJob(node.Parent, index, e.Physical, Bits(e).Complement()));
                 node.Map.Set(index, e with { Valid = null });
             }
         }
@@ -657,41 +657,15 @@ public sealed partial class LvolStore
             e.Opaque = false;
             return;
         }
-        var merged = e.Valid!.ToArray();
-        for (var w = 0; w < merged.Length; w++)
-        {
-            merged[w] |= below.Valid[w];
-        }
         e.Opaque = below.Opaque;
-        e.Valid = BlockBits.AllSet(merged, BlocksPerCluster) ? null : merged;
+        e.Valid = Bits(e).Union(Bits(below)).ToWords();
         if (e.Valid is null)
         {
             e.Opaque = false;
         }
     }
 
-    /// <summary>The blocks valid in <paramref name="source"/> (null: all) and not in <paramref name="target"/>.</summary>
-    private ulong[] Missing(ulong[]? source, ulong[]? target)
-    {
-        var result = new ulong[WordsPerCluster];
-        for (var w = 0; w < WordsPerCluster; w++)
-        {
-            var s = source is null ? ulong.MaxValue : source[w];
-            var t = target is null ? ulong.MaxValue : target[w];
-            result[w] = s & ~t;
-        }
-        return result;
-    }
-
-    private ulong[] Invert(ulong[] valid)
-    {
-        var result = new ulong[WordsPerCluster];
-        for (var w = 0; w < WordsPerCluster; w++)
-        {
-            result[w] = ~valid[w];
-        }
-        return result;
-    }
+    private BlockBitmap Bits(ClusterEntry e) => e.ValidBlocks(BlocksPerCluster);
 
     private async Task RunCopiesAsync(List<CopyJob> jobs, CancellationToken cancellationToken)
     {
@@ -704,7 +678,7 @@ public sealed partial class LvolStore
         {
             foreach (var job in jobs)
             {
-                foreach (var (first, count) in Runs(job.Blocks))
+                foreach (var (first, count) in job.Blocks.Runs())
                 {
                     var memory = buffer.AsMemory(0, count << BlockShift);
                     await ReadFileAsync(memory, FileOffsetOf(job.Source) + (first << BlockShift), cancellationToken).ConfigureAwait(false);
@@ -723,7 +697,7 @@ public sealed partial class LvolStore
         var buffer = ArrayPool<byte>.Shared.Rent(ClusterSize);
         try
         {
-            foreach (var (first, count) in Runs(job.Blocks))
+            foreach (var (first, count) in job.Blocks.Runs())
             {
                 var memory = buffer.AsMemory(0, count << BlockShift);
                 var segments = new List<Segment>();
@@ -738,31 +712,6 @@ public sealed partial class LvolStore
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    /// <summary>The runs of set blocks (null: every block).</summary>
-    private IEnumerable<(int First, int Count)> Runs(ulong[]? blocks)
-    {
-        if (blocks is null)
-        {
-            yield return (0, BlocksPerCluster);
-            yield break;
-        }
-        var b = 0;
-        while (b < BlocksPerCluster)
-        {
-            if (!BlockBits.Get(blocks, b))
-            {
-                b++;
-                continue;
-            }
-            var start = b;
-            while (b < BlocksPerCluster && BlockBits.Get(blocks, b))
-            {
-                b++;
-            }
-            yield return (start, b - start);
         }
     }
 
@@ -841,8 +790,8 @@ public sealed partial class LvolStore
     }
 
     /// <summary>Copy <see cref="Blocks"/> of physical cluster <see cref="Source"/> to the same blocks of <see cref="Target"/>.</summary>
-    private readonly record struct CopyJob(long Source, long Target, ulong[]? Blocks);
+    private readonly record struct CopyJob(long Source, long Target, BlockBitmap Blocks);
 
     /// <summary>Write into <see cref="Blocks"/> of physical cluster <see cref="Target"/> what logical cluster <see cref="Cluster"/> reads from <see cref="Below"/> down.</summary>
-    private readonly record struct FillJob(LvolNode? Below, long Cluster, long Target, ulong[]? Blocks);
+    private readonly record struct FillJob(LvolNode? Below, long Cluster, long Target, BlockBitmap Blocks);
 }
