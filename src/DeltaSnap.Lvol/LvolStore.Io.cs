@@ -233,7 +233,7 @@ public sealed partial class LvolStore
                     // First write to this cluster: allocate it with no block valid yet; reads keep falling through.
                     e = ClusterEntry.Empty(_clusters.Allocate(), WordsPerCluster, opaque: e.Kind == ClusterKind.Zero);
                     node.Map.Set(cluster, e);
-                    _dirty = true;
+                    MarkDirty();
                 }
             }
             var clusterBase = FileOffsetOf(e.Physical);
@@ -278,7 +278,7 @@ public sealed partial class LvolStore
                         current.Opaque = false;
                     }
                     node.Map.Set(cluster, current);
-                    _dirty = true;
+                    MarkDirty();
                 }
             }
         }
@@ -337,7 +337,7 @@ public sealed partial class LvolStore
                     if (e.Kind != replacement.Kind)
                     {
                         node.Map.Set(cluster, replacement);
-                        _dirty = true;
+                        MarkDirty();
                     }
                 }
                 else

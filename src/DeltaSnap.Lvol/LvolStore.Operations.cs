@@ -107,7 +107,7 @@ public sealed partial class LvolStore
             _byName.Remove(node.Name);
             node.Name = newName;
             _byName.Add(newName, node);
-            _dirty = true;
+            MarkDirty();
             return 0;
         }, cancellationToken);
     }
@@ -121,7 +121,7 @@ public sealed partial class LvolStore
         return StructuralAsync(() =>
         {
             Find(name).Xattrs[key] = copy;
-            _dirty = true;
+            MarkDirty();
             return 0;
         }, cancellationToken);
     }
@@ -149,7 +149,7 @@ public sealed partial class LvolStore
         {
             if (Find(name).Xattrs.Remove(key))
             {
-                _dirty = true;
+                MarkDirty();
             }
             return 0;
         }, cancellationToken);
@@ -206,7 +206,7 @@ public sealed partial class LvolStore
                 }
                 node.Size = newSize;
                 InvalidateChecksums(node);
-                _dirty = true;
+                MarkDirty();
             }
             if (zeroTail)
             {
@@ -250,7 +250,7 @@ public sealed partial class LvolStore
             node.Size = snapshot.Size;
             node.IsThin = true;
             InvalidateChecksums(node);
-            _dirty = true;
+            MarkDirty();
             return 0;
         }, cancellationToken);
 
@@ -315,7 +315,7 @@ public sealed partial class LvolStore
                 _byUuid.Remove(node.Uuid);
                 _byName.Remove(node.Name);
                 node.ChecksumCancellation?.Cancel();
-                _dirty = true;
+                MarkDirty();
             }
             Log.LvolDeleted(_logger, node.Name, child?.Name);
             await CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -461,7 +461,7 @@ public sealed partial class LvolStore
         foreach (var key in node.Xattrs.Keys.Where(k => k.StartsWith(ChecksumXattrPrefix, StringComparison.Ordinal) || k.StartsWith(LonghornXattrPrefix, StringComparison.Ordinal)).ToList())
         {
             node.Xattrs.Remove(key);
-            _dirty = true;
+            MarkDirty();
         }
     }
 
@@ -487,7 +487,7 @@ public sealed partial class LvolStore
             lock (_sync)
             {
                 result = mutate();
-                _dirty = true;
+                MarkDirty();
             }
             await CommitAsync(cancellationToken).ConfigureAwait(false);
             return result;
@@ -569,7 +569,7 @@ public sealed partial class LvolStore
                 apply();
                 DropRedundantHoles(node);
                 InvalidateChecksums(node);
-                _dirty = true;
+                MarkDirty();
             }
             await CommitAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -762,7 +762,7 @@ public sealed partial class LvolStore
     {
         _byUuid.Add(node.Uuid, node);
         _byName.Add(node.Name, node);
-        _dirty = true;
+        MarkDirty();
     }
 
     private void EnsureNameFree(string name)
