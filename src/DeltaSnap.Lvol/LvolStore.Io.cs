@@ -228,10 +228,9 @@ public sealed partial class LvolStore
             lock (_sync)
             {
                 e = node.Map.Get(cluster);
-                if (e.Kind != ClusterKind.Data)
+                if (_copyOnWrite.PlanFirstWrite(e) is { } step)
                 {
-                    // First write to this cluster: allocate it with no block valid yet; reads keep falling through.
-                    e = ClusterEntry.Empty(_clusters.Allocate(), WordsPerCluster, opaque: e.Kind == ClusterKind.Zero);
+                    e = Allocate(step);
                     node.Map.Set(cluster, e);
                     MarkDirty();
                 }
@@ -242,26 +241,21 @@ public sealed partial class LvolStore
                 await WriteFileAsync(data, clusterBase + start, cancellationToken).ConfigureAwait(false);
                 return;
             }
-            var end = start + data.Length;
-            var firstBlock = start >> BlockShift;
-            var lastBlock = (end - 1) >> BlockShift;
-            var alignedStart = firstBlock << BlockShift;
-            var alignedEnd = (lastBlock + 1) << BlockShift;
-            var length = alignedEnd - alignedStart;
-            var buffer = ArrayPool<byte>.Shared.Rent(length);
+            var span = CopyOnWritePlanner.PlanWrite(start, data.Length);
+            var buffer = ArrayPool<byte>.Shared.Rent(span.Length);
             try
             {
-                var memory = buffer.AsMemory(0, length);
-                if (start != alignedStart)
+                var memory = buffer.AsMemory(0, span.Length);
+                if (span.FillFirst)
                 {
-                    await FillBlockAsync(node, e, cluster, firstBlock, memory[..BlockSize], cancellationToken).ConfigureAwait(false);
+                    await FillBlockAsync(node, e, cluster, span.FirstBlock, memory[..BlockSize], cancellationToken).ConfigureAwait(false);
                 }
-                if (end != alignedEnd && (lastBlock != firstBlock || start == alignedStart))
+                if (span.FillLast)
                 {
-                    await FillBlockAsync(node, e, cluster, lastBlock, memory[(length - BlockSize)..], cancellationToken).ConfigureAwait(false);
+                    await FillBlockAsync(node, e, cluster, span.LastBlock, memory[(span.Length - BlockSize)..], cancellationToken).ConfigureAwait(false);
                 }
-                data.CopyTo(memory[(start - alignedStart)..]);
-                await WriteFileAsync(memory, clusterBase + alignedStart, cancellationToken).ConfigureAwait(false);
+                data.CopyTo(memory[(start - span.AlignedStart)..]);
+                await WriteFileAsync(memory, clusterBase + span.AlignedStart, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -272,12 +266,7 @@ public sealed partial class LvolStore
                 var current = node.Map.Get(cluster);
                 if (current.Valid is not null && current.Physical == e.Physical)
                 {
-                    current.Valid = current.ValidBlocks(BlocksPerCluster).WithRange(firstBlock, lastBlock - firstBlock + 1).ToWords();
-                    if (current.Valid is null)
-                    {
-                        current.Opaque = false;
-                    }
-                    node.Map.Set(cluster, current);
+                    node.Map.Set(cluster, _copyOnWrite.AfterWrite(current, span.FirstBlock, span.BlockCount));
                     MarkDirty();
                 }
             }
@@ -291,11 +280,12 @@ public sealed partial class LvolStore
     /// <summary>Fills <paramref name="destination"/> with what block <paramref name="block"/> of the cluster reads now.</summary>
     private async ValueTask FillBlockAsync(LvolNode node, ClusterEntry e, long cluster, int block, Memory<byte> destination, CancellationToken cancellationToken)
     {
-        if (e.ValidBlocks(BlocksPerCluster).Contains(block))
+        var source = _copyOnWrite.SourceOf(e, block);
+        if (source == BlockSource.Own)
         {
             await ReadFileAsync(destination, FileOffsetOf(e.Physical) + (block << BlockShift), cancellationToken).ConfigureAwait(false);
         }
-        else if (e.Opaque)
+        else if (source == BlockSource.Zeros)
         {
             destination.Span.Clear();
         }
@@ -322,28 +312,21 @@ public sealed partial class LvolStore
             var inCluster = (int)(offset - clusterOffset);
             var n = (int)Math.Min(end - offset, ClusterSize - inCluster);
             var clusterLength = (int)Math.Min(ClusterSize, node.Size - clusterOffset);
-            var zeroWrite = false;
+            bool zeroWrite;
             lock (_sync)
             {
                 var e = node.Map.Get(cluster);
-                var below = AnyDataBelow(node.Parent, cluster);
-                if (inCluster == 0 && n >= clusterLength)
+                var step = CopyOnWritePlanner.PlanUnmap(e, wholeCluster: inCluster == 0 && n >= clusterLength, AnyDataBelow(node.Parent, cluster));
+                if (step.FreePhysical)
                 {
-                    if (e.Kind == ClusterKind.Data)
-                    {
-                        _clusters.Free(e.Physical);
-                    }
-                    var replacement = below ? ClusterEntry.Zero : default;
-                    if (e.Kind != replacement.Kind)
-                    {
-                        node.Map.Set(cluster, replacement);
-                        MarkDirty();
-                    }
+                    _clusters.Free(e.Physical);
                 }
-                else
+                if (step.Replacement is { } replacement)
                 {
-                    zeroWrite = e.Kind == ClusterKind.Data || (e.Kind == ClusterKind.None && below);
+                    node.Map.Set(cluster, replacement);
+                    MarkDirty();
                 }
+                zeroWrite = step.WriteZeros;
             }
             if (zeroWrite)
             {

@@ -193,9 +193,9 @@ public sealed partial class LvolStore
                     // Whole new clusters must read zeros even where a parent (larger before a shrink) has data.
                     for (var c = oldCount; c < newCount; c++)
                     {
-                        if (!node.Map.Get(c).IsPresent && AnyDataBelow(node.Parent, c))
+                        if (CopyOnWritePlanner.PlanGrow(node.Map.Get(c), AnyDataBelow(node.Parent, c)) is { } hole)
                         {
-                            node.Map.Set(c, ClusterEntry.Zero);
+                            node.Map.Set(c, hole);
                         }
                     }
                     if (!node.IsThin)
@@ -288,10 +288,9 @@ public sealed partial class LvolStore
                     RequireIdle(child);
                     foreach (var (index, xe) in node.Map.Enumerate())
                     {
-                        var ce = child.Map.Get(index);
-                        if (xe.Kind == ClusterKind.Data && ce.IsPartial && !ce.Opaque && index < ClusterCountOf(child.Size))
+                        if (_copyOnWrite.PlanMergeCopy(xe, child.Map.Get(index), inChild: index < ClusterCountOf(child.Size)) is { Blocks: { } blocks } step)
                         {
-                            jobs.Add(new CopyJob(xe.Physical, ce.Physical, Bits(xe).Except(Bits(ce))));
+                            jobs.Add(new CopyJob(step.Source, step.Entry.Physical, blocks));
                         }
                     }
                 }
@@ -332,34 +331,15 @@ public sealed partial class LvolStore
         CopyingAsync(name, node =>
         {
             var fills = new List<FillJob>();
+            var copies = new List<CopyJob>();
             for (long c = 0; c < ClusterCountOf(node.Size); c++)
             {
-                var e = node.Map.Get(c);
-                if (e.IsFull || (e.IsPartial && e.Opaque))
+                if (_copyOnWrite.PlanInflate(node.Map.Get(c), AnyDataBelow(node.Parent, c)) is { } step)
                 {
-                    continue;
+                    Apply(node, c, step, copies, fills);
                 }
-                if (e.Kind == ClusterKind.Zero)
-                {
-                    e = ClusterEntry.Empty(_clusters.Allocate(), WordsPerCluster, opaque: true);
-                }
-                else if (e.IsPartial)
-                {
-                    fills.Add(new FillJob(node.Parent, c, e.Physical, Bits(e).Complement()));
-                    e.Valid = null;
-                }
-                else if (AnyDataBelow(node.Parent, c))
-                {
-                    e = ClusterEntry.Full(_clusters.Allocate());
-                    fills.Add(new FillJob(node.Parent, c, e.Physical, BlockBitmap.All(BlocksPerCluster)));
-                }
-                else
-                {
-                    e = ClusterEntry.Empty(_clusters.Allocate(), WordsPerCluster, opaque: true);
-                }
-                node.Map.Set(c, e);
             }
-            return (fills, [], () =>
+            return (fills, copies, () =>
             {
                 node.Parent = null;
                 node.IsThin = false;
@@ -376,37 +356,15 @@ public sealed partial class LvolStore
         {
             var parent = node.Parent ?? throw new LvolException(LvolErrno.EINVAL, $"Lvol '{node.Name}' has no parent to decouple from.");
             var copies = new List<CopyJob>();
+            var fills = new List<FillJob>();
             foreach (var (index, pe) in parent.Map.Enumerate(0, ClusterCountOf(node.Size)).ToList())
             {
-                var le = node.Map.Get(index);
-                if (!le.IsPresent)
+                if (_copyOnWrite.PlanDecouple(node.Map.Get(index), pe) is { } step)
                 {
-                    if (pe.Kind == ClusterKind.Zero)
-                    {
-                        node.Map.Set(index, ClusterEntry.Zero);
-                    }
-                    else
-                    {
-                        var copy = new ClusterEntry { Kind = ClusterKind.Data, Physical = _clusters.Allocate(), Valid = pe.Valid?.ToArray(), Opaque = pe.Opaque };
-                        copies.Add(new CopyJob(pe.Physical, copy.Physical, Bits(pe)));
-                        node.Map.Set(index, copy);
-                    }
-                }
-                else if (le.IsPartial && !le.Opaque)
-                {
-                    if (pe.Kind == ClusterKind.Zero)
-                    {
-                        le.Opaque = true;
-                    }
-                    else
-                    {
-                        copies.Add(new CopyJob(pe.Physical, le.Physical, Bits(pe).Except(Bits(le))));
-                        Union(ref le, pe);
-                    }
-                    node.Map.Set(index, le);
+                    Apply(node, index, step, copies, fills);
                 }
             }
-            return ([], copies, () => node.Parent = parent.Parent);
+            return (fills, copies, () => node.Parent = parent.Parent);
         }, cancellationToken);
 
     /// <summary>
@@ -583,12 +541,12 @@ public sealed partial class LvolStore
     private List<FillJob> MaterializeFills(LvolNode node)
     {
         var fills = new List<FillJob>();
+        var copies = new List<CopyJob>();
         foreach (var (index, e) in node.Map.Enumerate().ToList())
         {
-            if (e.IsPartial && !e.Opaque)
+            if (_copyOnWrite.PlanMaterialize(e) is { } step)
             {
-                fills.Add(new FillJob(node.Parent, index, e.Physical, Bits(e).Complement()));
-                node.Map.Set(index, e with { Valid = null });
+                Apply(node, index, step, copies, fills);
             }
         }
         return fills;
@@ -613,34 +571,16 @@ public sealed partial class LvolStore
         var childClusters = ClusterCountOf(child.Size);
         foreach (var (index, xe) in snapshot.Map.Enumerate().ToList())
         {
-            var ce = child.Map.Get(index);
-            if (index >= childClusters)
+            var step = _copyOnWrite.PlanMerge(xe, child.Map.Get(index), inChild: index < childClusters);
+            if (step.FreeSnapshotCluster)
             {
                 FreeEntry(xe);
-                continue;
             }
-            if (!ce.IsPresent)
+            if (step.Child is { } merged)
             {
-                child.Map.Set(index, xe);
+                child.Map.Set(index, merged);
                 changed = true;
-                continue;
             }
-            if (!ce.IsPartial || ce.Opaque)
-            {
-                FreeEntry(xe);
-                continue;
-            }
-            if (xe.Kind == ClusterKind.Zero)
-            {
-                ce.Opaque = true;
-            }
-            else
-            {
-                Union(ref ce, xe);
-                FreeEntry(xe);
-            }
-            child.Map.Set(index, ce);
-            changed = true;
         }
         if (changed)
         {
@@ -648,24 +588,26 @@ public sealed partial class LvolStore
         }
     }
 
-    /// <summary>Adds <paramref name="below"/>'s valid blocks to <paramref name="e"/>'s (after the data was copied).</summary>
-    private void Union(ref ClusterEntry e, ClusterEntry below)
+    /// <summary>Carries out one cluster's step of a plan: allocates its physical cluster if it needs one, records its copy or fill, sets the entry.</summary>
+    private void Apply(LvolNode node, long cluster, ClusterStep step, List<CopyJob> copies, List<FillJob> fills)
     {
-        if (below.Valid is null)
+        var e = Allocate(step);
+        if (step.Blocks is { } blocks)
         {
-            e.Valid = null;
-            e.Opaque = false;
-            return;
+            if (step.Source >= 0)
+            {
+                copies.Add(new CopyJob(step.Source, e.Physical, blocks));
+            }
+            else
+            {
+                fills.Add(new FillJob(node.Parent, cluster, e.Physical, blocks));
+            }
         }
-        e.Opaque = below.Opaque;
-        e.Valid = Bits(e).Union(Bits(below)).ToWords();
-        if (e.Valid is null)
-        {
-            e.Opaque = false;
-        }
+        node.Map.Set(cluster, e);
     }
 
-    private BlockBitmap Bits(ClusterEntry e) => e.ValidBlocks(BlocksPerCluster);
+    /// <summary>The step's entry, with a newly allocated physical cluster when the step needs one.</summary>
+    private ClusterEntry Allocate(ClusterStep step) => step.Allocate ? step.Entry with { Physical = _clusters.Allocate() } : step.Entry;
 
     private async Task RunCopiesAsync(List<CopyJob> jobs, CancellationToken cancellationToken)
     {
@@ -732,11 +674,11 @@ public sealed partial class LvolStore
         {
             for (var c = first; c < end; c++)
             {
-                if (!map.Get(c).IsPresent)
+                if (_copyOnWrite.PlanThick(map.Get(c)) is { } step)
                 {
-                    var p = _clusters.Allocate();
-                    allocated.Add(p);
-                    map.Set(c, ClusterEntry.Empty(p, WordsPerCluster, opaque: true));
+                    var e = Allocate(step);
+                    allocated.Add(e.Physical);
+                    map.Set(c, e);
                 }
             }
         }

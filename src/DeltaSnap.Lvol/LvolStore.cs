@@ -45,6 +45,7 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
     private readonly ILogger _logger;
     private readonly StoreGeometry _geometry;
     private readonly MetadataJournal _journal;
+    private readonly CopyOnWritePlanner _copyOnWrite;
     private ClusterAllocator _clusters;
     private int _disposed;
 
@@ -58,6 +59,7 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
         _logger = logger;
         _clusters = new ClusterAllocator(0, capacity);
         _journal = new MetadataJournal(file, path, uuid, _geometry);
+        _copyOnWrite = new CopyOnWritePlanner(_geometry.BlocksPerCluster);
     }
 
     /// <summary>The store file.</summary>
@@ -76,8 +78,6 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
     internal int ClusterShift => _geometry.ClusterShift;
 
     internal int BlocksPerCluster => _geometry.BlocksPerCluster;
-
-    internal int WordsPerCluster => _geometry.WordsPerCluster;
 
     /// <summary>Physical clusters in use (data and metadata).</summary>
     public long UsedClusters
