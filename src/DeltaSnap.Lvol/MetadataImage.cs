@@ -35,7 +35,7 @@ internal sealed class MetadataImage
     /// <summary>The lvol records, in the order given (parents before children), as the blob's body.</summary>
     public static void WriteLvols(ArrayBufferWriter<byte> w, IReadOnlyList<LvolNode> nodes)
     {
-        WriteU32(w, (uint)nodes.Count);
+        w.WriteUInt32((uint)nodes.Count);
         foreach (var n in nodes)
         {
             var head = w.GetSpan(16 + 16 + 8 + 4 + 8);
@@ -45,15 +45,15 @@ internal sealed class MetadataImage
             BinaryPrimitives.WriteUInt32LittleEndian(head[40..], (n.IsSnapshot ? FlagSnapshot : 0) | (n.IsThin ? FlagThin : 0));
             BinaryPrimitives.WriteInt64LittleEndian(head[44..], n.CreatedUtc.UtcTicks);
             w.Advance(52);
-            WriteString16(w, n.Name);
-            WriteU32(w, (uint)n.Xattrs.Count);
+            w.WriteString16(n.Name);
+            w.WriteUInt32((uint)n.Xattrs.Count);
             foreach (var (key, value) in n.Xattrs.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             {
-                WriteString16(w, key);
-                WriteU32(w, (uint)value.Length);
+                w.WriteString16(key);
+                w.WriteUInt32((uint)value.Length);
                 w.Write(value);
             }
-            WriteU64(w, (ulong)n.Map.Count);
+            w.WriteUInt64((ulong)n.Map.Count);
             foreach (var (index, e) in n.Map.Enumerate())
             {
                 var flags = (byte)((e.Kind == ClusterKind.Zero ? EntryZero : 0) | (e.Valid is not null ? EntryPartial : 0) | (e.Opaque ? EntryOpaque : 0));
@@ -66,7 +66,7 @@ internal sealed class MetadataImage
                 {
                     foreach (var word in e.Valid)
                     {
-                        WriteU64(w, word);
+                        w.WriteUInt64(word);
                     }
                 }
             }
@@ -113,26 +113,6 @@ internal sealed class MetadataImage
         {
             throw new CorruptDataException($"The metadata of lvol store {path} is malformed: a name is not valid UTF-8.", e);
         }
-    }
-
-    private static void WriteU32(ArrayBufferWriter<byte> w, uint value)
-    {
-        BinaryPrimitives.WriteUInt32LittleEndian(w.GetSpan(4), value);
-        w.Advance(4);
-    }
-
-    private static void WriteU64(ArrayBufferWriter<byte> w, ulong value)
-    {
-        BinaryPrimitives.WriteUInt64LittleEndian(w.GetSpan(8), value);
-        w.Advance(8);
-    }
-
-    private static void WriteString16(ArrayBufferWriter<byte> w, string s)
-    {
-        var bytes = Encoding.UTF8.GetBytes(s);
-        BinaryPrimitives.WriteUInt16LittleEndian(w.GetSpan(2), (ushort)bytes.Length);
-        w.Advance(2);
-        w.Write(bytes);
     }
 
     private sealed class Reader(Guid storeUuid, int wordsPerCluster, string path)
