@@ -82,7 +82,7 @@ public sealed partial class LvolStore
     internal List<ByteRange> GetDataRanges(LvolNode node, ByteRange range)
     {
         var result = new List<ByteRange>();
-        var segments = new List<Segment>();
+        var segments = new List<ReadSegment>();
         lock (_sync)
         {
             var offset = range.Offset;
@@ -93,7 +93,7 @@ public sealed partial class LvolStore
                 var inCluster = (int)(offset & (ClusterSize - 1));
                 var n = (int)Math.Min(end - offset, ClusterSize - inCluster);
                 segments.Clear();
-                ResolveCluster(node, cluster, inCluster, inCluster + n, segments);
+                _reads.ResolveCluster(node, cluster, inCluster, inCluster + n, segments);
                 var pos = offset;
                 foreach (var s in segments)
                 {
@@ -119,15 +119,15 @@ public sealed partial class LvolStore
     /// <summary>Reads <paramref name="buffer"/> from lvol <paramref name="node"/> at <paramref name="offset"/>, through its parents.</summary>
     internal async ValueTask ReadLvolAsync(LvolNode node, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        var segments = new List<Segment>();
+        var segments = new List<ReadSegment>();
         lock (_sync)
         {
-            ResolveRange(node, offset, buffer.Length, segments);
+            _reads.ResolveRange(node, offset, buffer.Length, segments);
         }
         await ReadSegmentsAsync(segments, buffer, cancellationToken).ConfigureAwait(false);
     }
 
-    private async ValueTask ReadSegmentsAsync(List<Segment> segments, Memory<byte> buffer, CancellationToken cancellationToken)
+    private async ValueTask ReadSegmentsAsync(List<ReadSegment> segments, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         var pos = 0;
         foreach (var s in segments)
@@ -291,10 +291,10 @@ public sealed partial class LvolStore
         }
         else
         {
-            var segments = new List<Segment>();
+            var segments = new List<ReadSegment>();
             lock (_sync)
             {
-                ResolveCluster(node.Parent, cluster, block << BlockShift, (block + 1) << BlockShift, segments);
+                _reads.ResolveCluster(node.Parent, cluster, block << BlockShift, (block + 1) << BlockShift, segments);
             }
             await ReadSegmentsAsync(segments, destination, cancellationToken).ConfigureAwait(false);
         }
@@ -316,7 +316,7 @@ public sealed partial class LvolStore
             lock (_sync)
             {
                 var e = node.Map.Get(cluster);
-                var step = CopyOnWritePlanner.PlanUnmap(e, wholeCluster: inCluster == 0 && n >= clusterLength, AnyDataBelow(node.Parent, cluster));
+                var step = CopyOnWritePlanner.PlanUnmap(e, wholeCluster: inCluster == 0 && n >= clusterLength, _reads.AnyDataBelow(node.Parent, cluster));
                 if (step.FreePhysical)
                 {
                     _clusters.Free(e.Physical);
@@ -336,125 +336,4 @@ public sealed partial class LvolStore
             offset += n;
         }
     }
-
-    /// <summary>Whether any layer from <paramref name="layer"/> down may hold data for the cluster.</summary>
-    private bool AnyDataBelow(LvolNode? layer, long cluster)
-    {
-        var clusterOffset = cluster << ClusterShift;
-        while (layer is not null)
-        {
-            if (layer.Size <= clusterOffset)
-            {
-                return false;
-            }
-            var e = layer.Map.Get(cluster);
-            if (e.Kind == ClusterKind.Zero)
-            {
-                return false;
-            }
-            if (e.Kind == ClusterKind.Data)
-            {
-                return true;
-            }
-            layer = layer.Parent;
-        }
-        return false;
-    }
-
-    private void ResolveRange(LvolNode? layer, long offset, int length, List<Segment> output)
-    {
-        while (length > 0)
-        {
-            var cluster = offset >> ClusterShift;
-            var inCluster = (int)(offset & (ClusterSize - 1));
-            var n = Math.Min(length, ClusterSize - inCluster);
-            ResolveCluster(layer, cluster, inCluster, inCluster + n, output);
-            offset += n;
-            length -= n;
-        }
-    }
-
-    /// <summary>
-    /// Appends the segments that bytes <c>[start, end)</c> of <paramref name="cluster"/> read from, walking down from
-    /// <paramref name="layer"/>: a layer's own blocks, an explicit hole, or (past a layer's size, or below the last
-    /// layer) zeros.
-    /// </summary>
-    private void ResolveCluster(LvolNode? layer, long cluster, int start, int end, List<Segment> output)
-    {
-        var clusterOffset = cluster << ClusterShift;
-        while (layer is not null)
-        {
-            var limit = layer.Size - clusterOffset;
-            if (limit <= start)
-            {
-                break;
-            }
-            if (limit < end)
-            {
-                ResolveCluster(layer, cluster, start, (int)limit, output);
-                Add(output, -1, end - (int)limit);
-                return;
-            }
-            var e = layer.Map.Get(cluster);
-            if (e.Kind == ClusterKind.None)
-            {
-                layer = layer.Parent;
-                continue;
-            }
-            if (e.Kind == ClusterKind.Zero)
-            {
-                Add(output, -1, end - start);
-                return;
-            }
-            var physical = FileOffsetOf(e.Physical);
-            if (e.Valid is null)
-            {
-                Add(output, physical + start, end - start);
-                return;
-            }
-            var valid = e.ValidBlocks(BlocksPerCluster);
-            var pos = start;
-            while (pos < end)
-            {
-                var block = pos >> BlockShift;
-                var runEnd = Math.Min(end, valid.RunEnd(block) << BlockShift);
-                if (valid.Contains(block))
-                {
-                    Add(output, physical + pos, runEnd - pos);
-                }
-                else if (e.Opaque)
-                {
-                    Add(output, -1, runEnd - pos);
-                }
-                else
-                {
-                    ResolveCluster(layer.Parent, cluster, pos, runEnd, output);
-                }
-                pos = runEnd;
-            }
-            return;
-        }
-        Add(output, -1, end - start);
-    }
-
-    private static void Add(List<Segment> output, long fileOffset, int length)
-    {
-        if (length <= 0)
-        {
-            return;
-        }
-        if (output.Count > 0)
-        {
-            var last = output[^1];
-            if ((fileOffset < 0 && last.FileOffset < 0) || (fileOffset >= 0 && last.FileOffset >= 0 && last.FileOffset + last.Length == fileOffset))
-            {
-                output[^1] = last with { Length = last.Length + length };
-                return;
-            }
-        }
-        output.Add(new Segment(fileOffset, length));
-    }
-
-    /// <summary>A piece of a read: <paramref name="Length"/> bytes at <paramref name="FileOffset"/> in the store file, or zeros when it is negative.</summary>
-    private readonly record struct Segment(long FileOffset, int Length);
 }

@@ -193,7 +193,7 @@ public sealed partial class LvolStore
                     // Whole new clusters must read zeros even where a parent (larger before a shrink) has data.
                     for (var c = oldCount; c < newCount; c++)
                     {
-                        if (CopyOnWritePlanner.PlanGrow(node.Map.Get(c), AnyDataBelow(node.Parent, c)) is { } hole)
+                        if (CopyOnWritePlanner.PlanGrow(node.Map.Get(c), _reads.AnyDataBelow(node.Parent, c)) is { } hole)
                         {
                             node.Map.Set(c, hole);
                         }
@@ -334,7 +334,7 @@ public sealed partial class LvolStore
             var copies = new List<CopyJob>();
             for (long c = 0; c < ClusterCountOf(node.Size); c++)
             {
-                if (_copyOnWrite.PlanInflate(node.Map.Get(c), AnyDataBelow(node.Parent, c)) is { } step)
+                if (_copyOnWrite.PlanInflate(node.Map.Get(c), _reads.AnyDataBelow(node.Parent, c)) is { } step)
                 {
                     Apply(node, c, step, copies, fills);
                 }
@@ -557,7 +557,7 @@ public sealed partial class LvolStore
     {
         foreach (var (index, _) in node.Map.Enumerate().Where(x => x.Entry.Kind == ClusterKind.Zero).ToList())
         {
-            if (!AnyDataBelow(node.Parent, index))
+            if (!_reads.AnyDataBelow(node.Parent, index))
             {
                 node.Map.Remove(index);
             }
@@ -642,10 +642,10 @@ public sealed partial class LvolStore
             foreach (var (first, count) in job.Blocks.Runs())
             {
                 var memory = buffer.AsMemory(0, count << BlockShift);
-                var segments = new List<Segment>();
+                var segments = new List<ReadSegment>();
                 lock (_sync)
                 {
-                    ResolveCluster(job.Below, job.Cluster, first << BlockShift, (first + count) << BlockShift, segments);
+                    _reads.ResolveCluster(job.Below, job.Cluster, first << BlockShift, (first + count) << BlockShift, segments);
                 }
                 await ReadSegmentsAsync(segments, memory, cancellationToken).ConfigureAwait(false);
                 await WriteFileAsync(memory, FileOffsetOf(job.Target) + (first << BlockShift), cancellationToken).ConfigureAwait(false);

@@ -46,6 +46,7 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
     private readonly StoreGeometry _geometry;
     private readonly MetadataJournal _journal;
     private readonly CopyOnWritePlanner _copyOnWrite;
+    private readonly ReadResolver _reads;
     private ClusterAllocator _clusters;
     private int _disposed;
 
@@ -60,6 +61,7 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
         _clusters = new ClusterAllocator(0, capacity);
         _journal = new MetadataJournal(file, path, uuid, _geometry);
         _copyOnWrite = new CopyOnWritePlanner(_geometry.BlocksPerCluster);
+        _reads = new ReadResolver(_geometry);
     }
 
     /// <summary>The store file.</summary>
