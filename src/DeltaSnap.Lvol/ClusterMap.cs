@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace DeltaSnap.Lvol;
 
 /// <summary>What a logical cluster of one lvol layer holds.</summary>
@@ -20,7 +18,8 @@ internal enum ClusterKind : byte
 /// <see cref="Physical"/>; <see cref="Valid"/> says which 4 KiB blocks of it this layer has written (null: all of
 /// them). Blocks not valid read from below: zeros when <see cref="Opaque"/>, else the parent's content. That is
 /// copy-on-write done per block instead of per cluster: reads are the same as SPDK's, but a 4 KiB write into a
-/// clone writes 4 KiB, not a whole cluster.
+/// clone writes 4 KiB, not a whole cluster. <see cref="Valid"/>'s words are never changed once stored (a change
+/// stores new words), so a <see cref="BlockBitmap"/> may share them.
 /// </summary>
 internal struct ClusterEntry
 {
@@ -35,78 +34,15 @@ internal struct ClusterEntry
 
     public readonly bool IsPartial => Kind == ClusterKind.Data && Valid is not null;
 
+    /// <summary>The blocks this layer holds of a <see cref="ClusterKind.Data"/> entry (all of them when <see cref="Valid"/> is null).</summary>
+    public readonly BlockBitmap ValidBlocks(int blocks) => BlockBitmap.FromWords(Valid, blocks);
+
     public static ClusterEntry Zero => new() { Kind = ClusterKind.Zero, Physical = -1 };
 
     public static ClusterEntry Full(long physical) => new() { Kind = ClusterKind.Data, Physical = physical };
 
     public static ClusterEntry Empty(long physical, int words, bool opaque) =>
         new() { Kind = ClusterKind.Data, Physical = physical, Valid = new ulong[words], Opaque = opaque };
-}
-
-/// <summary>Per-cluster validity bits (one bit per 4 KiB block).</summary>
-internal static class BlockBits
-{
-    public static bool Get(ulong[] bits, int block) => (bits[block >> 6] & (1UL << (block & 63))) != 0;
-
-    public static void SetRange(ulong[] bits, int first, int count)
-    {
-        for (var b = first; b < first + count; b++)
-        {
-            bits[b >> 6] |= 1UL << (b & 63);
-        }
-    }
-
-    public static bool AllSet(ulong[] bits, int blocks)
-    {
-        var full = blocks >> 6;
-        for (var w = 0; w < full; w++)
-        {
-            if (bits[w] != ulong.MaxValue)
-            {
-                return false;
-            }
-        }
-        var rest = blocks & 63;
-        return rest == 0 || (bits[full] & ((1UL << rest) - 1)) == ((1UL << rest) - 1);
-    }
-
-    public static bool AnySet(ulong[] bits)
-    {
-        foreach (var w in bits)
-        {
-            if (w != 0)
-            {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    public static int Count(ulong[] bits)
-    {
-        var n = 0;
-        foreach (var w in bits)
-        {
-            n += BitOperations.PopCount(w);
-        }
-        return n;
-    }
-
-    /// <summary>The end (exclusive) of the run of blocks starting at <paramref name="block"/> that share its validity, capped at <paramref name="limit"/>.</summary>
-    public static int RunEnd(ulong[]? bits, int block, int limit)
-    {
-        if (bits is null)
-        {
-            return limit;
-        }
-        var valid = Get(bits, block);
-        var b = block + 1;
-        while (b < limit && Get(bits, b) == valid)
-        {
-            b++;
-        }
-        return b;
-    }
 }
 
 /// <summary>

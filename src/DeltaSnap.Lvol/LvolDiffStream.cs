@@ -58,17 +58,17 @@ internal static class LvolDiffStream
     {
         var w = new ArrayBufferWriter<byte>(256);
         w.Write(Magic);
-        Put32(w, Version);
-        Put64(w, header.VolumeSize);
-        Put32(w, (uint)header.ClusterSize);
-        Put64(w, header.CreatedUtc.UtcTicks);
-        PutString(w, header.SnapshotName);
-        PutString(w, header.Snapshot.ToString());
-        PutString(w, header.SnapshotReceivedFrom?.ToString() ?? "");
-        PutString(w, header.BaseName ?? "");
-        PutString(w, header.Base?.ToString() ?? "");
-        PutString(w, header.BaseReceivedFrom?.ToString() ?? "");
-        Put32(w, Crc32C.Compute(w.WrittenSpan));
+        w.WriteUInt32(Version);
+        w.WriteUInt64((ulong)header.VolumeSize);
+        w.WriteUInt32((uint)header.ClusterSize);
+        w.WriteUInt64((ulong)header.CreatedUtc.UtcTicks);
+        w.WriteString16(header.SnapshotName);
+        w.WriteString16(header.Snapshot.ToString());
+        w.WriteString16(header.SnapshotReceivedFrom?.ToString() ?? "");
+        w.WriteString16(header.BaseName ?? "");
+        w.WriteString16(header.Base?.ToString() ?? "");
+        w.WriteString16(header.BaseReceivedFrom?.ToString() ?? "");
+        w.WriteUInt32(Crc32C.Compute(w.WrittenSpan));
         return w.WrittenSpan.ToArray();
     }
 
@@ -205,25 +205,5 @@ internal static class LvolDiffStream
         {
             throw new CorruptDataException($"The lvol diff stream is truncated (it ended inside a {what}).", e);
         }
-    }
-
-    private static void Put32(ArrayBufferWriter<byte> w, uint value)
-    {
-        BinaryPrimitives.WriteUInt32LittleEndian(w.GetSpan(4), value);
-        w.Advance(4);
-    }
-
-    private static void Put64(ArrayBufferWriter<byte> w, long value)
-    {
-        BinaryPrimitives.WriteInt64LittleEndian(w.GetSpan(8), value);
-        w.Advance(8);
-    }
-
-    private static void PutString(ArrayBufferWriter<byte> w, string value)
-    {
-        var bytes = Encoding.UTF8.GetBytes(value);
-        BinaryPrimitives.WriteUInt16LittleEndian(w.GetSpan(2), (ushort)bytes.Length);
-        w.Advance(2);
-        w.Write(bytes);
     }
 }

@@ -82,7 +82,7 @@ public sealed partial class LvolStore
     internal List<ByteRange> GetDataRanges(LvolNode node, ByteRange range)
     {
         var result = new List<ByteRange>();
-        var segments = new List<Segment>();
+        var segments = new List<ReadSegment>();
         lock (_sync)
         {
             var offset = range.Offset;
@@ -93,7 +93,7 @@ public sealed partial class LvolStore
                 var inCluster = (int)(offset & (ClusterSize - 1));
                 var n = (int)Math.Min(end - offset, ClusterSize - inCluster);
                 segments.Clear();
-                ResolveCluster(node, cluster, inCluster, inCluster + n, segments);
+                _reads.ResolveCluster(node, cluster, inCluster, inCluster + n, segments);
                 var pos = offset;
                 foreach (var s in segments)
                 {
@@ -119,15 +119,15 @@ public sealed partial class LvolStore
     /// <summary>Reads <paramref name="buffer"/> from lvol <paramref name="node"/> at <paramref name="offset"/>, through its parents.</summary>
     internal async ValueTask ReadLvolAsync(LvolNode node, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        var segments = new List<Segment>();
+        var segments = new List<ReadSegment>();
         lock (_sync)
         {
-            ResolveRange(node, offset, buffer.Length, segments);
+            _reads.ResolveRange(node, offset, buffer.Length, segments);
         }
         await ReadSegmentsAsync(segments, buffer, cancellationToken).ConfigureAwait(false);
     }
 
-    private async ValueTask ReadSegmentsAsync(List<Segment> segments, Memory<byte> buffer, CancellationToken cancellationToken)
+    private async ValueTask ReadSegmentsAsync(List<ReadSegment> segments, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         var pos = 0;
         foreach (var s in segments)
@@ -228,12 +228,11 @@ public sealed partial class LvolStore
             lock (_sync)
             {
                 e = node.Map.Get(cluster);
-                if (e.Kind != ClusterKind.Data)
+                if (_copyOnWrite.PlanFirstWrite(e) is { } step)
                 {
-                    // First write to this cluster: allocate it with no block valid yet; reads keep falling through.
-                    e = ClusterEntry.Empty(_clusters.Allocate(), WordsPerCluster, opaque: e.Kind == ClusterKind.Zero);
+                    e = Allocate(step);
                     node.Map.Set(cluster, e);
-                    _dirty = true;
+                    MarkDirty();
                 }
             }
             var clusterBase = FileOffsetOf(e.Physical);
@@ -242,26 +241,21 @@ public sealed partial class LvolStore
                 await WriteFileAsync(data, clusterBase + start, cancellationToken).ConfigureAwait(false);
                 return;
             }
-            var end = start + data.Length;
-            var firstBlock = start >> BlockShift;
-            var lastBlock = (end - 1) >> BlockShift;
-            var alignedStart = firstBlock << BlockShift;
-            var alignedEnd = (lastBlock + 1) << BlockShift;
-            var length = alignedEnd - alignedStart;
-            var buffer = ArrayPool<byte>.Shared.Rent(length);
+            var span = CopyOnWritePlanner.PlanWrite(start, data.Length);
+            var buffer = ArrayPool<byte>.Shared.Rent(span.Length);
             try
             {
-                var memory = buffer.AsMemory(0, length);
-                if (start != alignedStart)
+                var memory = buffer.AsMemory(0, span.Length);
+                if (span.FillFirst)
                 {
-                    await FillBlockAsync(node, e, cluster, firstBlock, memory[..BlockSize], cancellationToken).ConfigureAwait(false);
+                    await FillBlockAsync(node, e, cluster, span.FirstBlock, memory[..BlockSize], cancellationToken).ConfigureAwait(false);
                 }
-                if (end != alignedEnd && (lastBlock != firstBlock || start == alignedStart))
+                if (span.FillLast)
                 {
-                    await FillBlockAsync(node, e, cluster, lastBlock, memory[(length - BlockSize)..], cancellationToken).ConfigureAwait(false);
+                    await FillBlockAsync(node, e, cluster, span.LastBlock, memory[(span.Length - BlockSize)..], cancellationToken).ConfigureAwait(false);
                 }
-                data.CopyTo(memory[(start - alignedStart)..]);
-                await WriteFileAsync(memory, clusterBase + alignedStart, cancellationToken).ConfigureAwait(false);
+                data.CopyTo(memory[(start - span.AlignedStart)..]);
+                await WriteFileAsync(memory, clusterBase + span.AlignedStart, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -272,14 +266,8 @@ public sealed partial class LvolStore
                 var current = node.Map.Get(cluster);
                 if (current.Valid is not null && current.Physical == e.Physical)
                 {
-                    BlockBits.SetRange(current.Valid, firstBlock, lastBlock - firstBlock + 1);
-                    if (BlockBits.AllSet(current.Valid, BlocksPerCluster))
-                    {
-                        current.Valid = null;
-                        current.Opaque = false;
-                    }
-                    node.Map.Set(cluster, current);
-                    _dirty = true;
+                    node.Map.Set(cluster, _copyOnWrite.AfterWrite(current, span.FirstBlock, span.BlockCount));
+                    MarkDirty();
                 }
             }
         }
@@ -292,20 +280,21 @@ public sealed partial class LvolStore
     /// <summary>Fills <paramref name="destination"/> with what block <paramref name="block"/> of the cluster reads now.</summary>
     private async ValueTask FillBlockAsync(LvolNode node, ClusterEntry e, long cluster, int block, Memory<byte> destination, CancellationToken cancellationToken)
     {
-        if (e.Valid is null || BlockBits.Get(e.Valid, block))
+        var source = _copyOnWrite.SourceOf(e, block);
+        if (source == BlockSource.Own)
         {
             await ReadFileAsync(destination, FileOffsetOf(e.Physical) + (block << BlockShift), cancellationToken).ConfigureAwait(false);
         }
-        else if (e.Opaque)
+        else if (source == BlockSource.Zeros)
         {
             destination.Span.Clear();
         }
         else
         {
-            var segments = new List<Segment>();
+            var segments = new List<ReadSegment>();
             lock (_sync)
             {
-                ResolveCluster(node.Parent, cluster, block << BlockShift, (block + 1) << BlockShift, segments);
+                _reads.ResolveCluster(node.Parent, cluster, block << BlockShift, (block + 1) << BlockShift, segments);
             }
             await ReadSegmentsAsync(segments, destination, cancellationToken).ConfigureAwait(false);
         }
@@ -323,28 +312,21 @@ public sealed partial class LvolStore
             var inCluster = (int)(offset - clusterOffset);
             var n = (int)Math.Min(end - offset, ClusterSize - inCluster);
             var clusterLength = (int)Math.Min(ClusterSize, node.Size - clusterOffset);
-            var zeroWrite = false;
+            bool zeroWrite;
             lock (_sync)
             {
                 var e = node.Map.Get(cluster);
-                var below = AnyDataBelow(node.Parent, cluster);
-                if (inCluster == 0 && n >= clusterLength)
+                var step = CopyOnWritePlanner.PlanUnmap(e, wholeCluster: inCluster == 0 && n >= clusterLength, _reads.AnyDataBelow(node.Parent, cluster));
+                if (step.FreePhysical)
                 {
-                    if (e.Kind == ClusterKind.Data)
-                    {
-                        _clusters.Free(e.Physical);
-                    }
-                    var replacement = below ? ClusterEntry.Zero : default;
-                    if (e.Kind != replacement.Kind)
-                    {
-                        node.Map.Set(cluster, replacement);
-                        _dirty = true;
-                    }
+                    _clusters.Free(e.Physical);
                 }
-                else
+                if (step.Replacement is { } replacement)
                 {
-                    zeroWrite = e.Kind == ClusterKind.Data || (e.Kind == ClusterKind.None && below);
+                    node.Map.Set(cluster, replacement);
+                    MarkDirty();
                 }
+                zeroWrite = step.WriteZeros;
             }
             if (zeroWrite)
             {
@@ -354,124 +336,4 @@ public sealed partial class LvolStore
             offset += n;
         }
     }
-
-    /// <summary>Whether any layer from <paramref name="layer"/> down may hold data for the cluster.</summary>
-    private bool AnyDataBelow(LvolNode? layer, long cluster)
-    {
-        var clusterOffset = cluster << ClusterShift;
-        while (layer is not null)
-        {
-            if (layer.Size <= clusterOffset)
-            {
-                return false;
-            }
-            var e = layer.Map.Get(cluster);
-            if (e.Kind == ClusterKind.Zero)
-            {
-                return false;
-            }
-            if (e.Kind == ClusterKind.Data)
-            {
-                return true;
-            }
-            layer = layer.Parent;
-        }
-        return false;
-    }
-
-    private void ResolveRange(LvolNode? layer, long offset, int length, List<Segment> output)
-    {
-        while (length > 0)
-        {
-            var cluster = offset >> ClusterShift;
-            var inCluster = (int)(offset & (ClusterSize - 1));
-            var n = Math.Min(length, ClusterSize - inCluster);
-            ResolveCluster(layer, cluster, inCluster, inCluster + n, output);
-            offset += n;
-            length -= n;
-        }
-    }
-
-    /// <summary>
-    /// Appends the segments that bytes <c>[start, end)</c> of <paramref name="cluster"/> read from, walking down from
-    /// <paramref name="layer"/>: a layer's own blocks, an explicit hole, or (past a layer's size, or below the last
-    /// layer) zeros.
-    /// </summary>
-    private void ResolveCluster(LvolNode? layer, long cluster, int start, int end, List<Segment> output)
-    {
-        var clusterOffset = cluster << ClusterShift;
-        while (layer is not null)
-        {
-            var limit = layer.Size - clusterOffset;
-            if (limit <= start)
-            {
-                break;
-            }
-            if (limit < end)
-            {
-                ResolveCluster(layer, cluster, start, (int)limit, output);
-                Add(output, -1, end - (int)limit);
-                return;
-            }
-            var e = layer.Map.Get(cluster);
-            if (e.Kind == ClusterKind.None)
-            {
-                layer = layer.Parent;
-                continue;
-            }
-            if (e.Kind == ClusterKind.Zero)
-            {
-                Add(output, -1, end - start);
-                return;
-            }
-            var physical = FileOffsetOf(e.Physical);
-            if (e.Valid is null)
-            {
-                Add(output, physical + start, end - start);
-                return;
-            }
-            var pos = start;
-            while (pos < end)
-            {
-                var block = pos >> BlockShift;
-                var runEnd = Math.Min(end, BlockBits.RunEnd(e.Valid, block, BlocksPerCluster) << BlockShift);
-                if (BlockBits.Get(e.Valid, block))
-                {
-                    Add(output, physical + pos, runEnd - pos);
-                }
-                else if (e.Opaque)
-                {
-                    Add(output, -1, runEnd - pos);
-                }
-                else
-                {
-                    ResolveCluster(layer.Parent, cluster, pos, runEnd, output);
-                }
-                pos = runEnd;
-            }
-            return;
-        }
-        Add(output, -1, end - start);
-    }
-
-    private static void Add(List<Segment> output, long fileOffset, int length)
-    {
-        if (length <= 0)
-        {
-            return;
-        }
-        if (output.Count > 0)
-        {
-            var last = output[^1];
-            if ((fileOffset < 0 && last.FileOffset < 0) || (fileOffset >= 0 && last.FileOffset >= 0 && last.FileOffset + last.Length == fileOffset))
-            {
-                output[^1] = last with { Length = last.Length + length };
-                return;
-            }
-        }
-        output.Add(new Segment(fileOffset, length));
-    }
-
-    /// <summary>A piece of a read: <paramref name="Length"/> bytes at <paramref name="FileOffset"/> in the store file, or zeros when it is negative.</summary>
-    private readonly record struct Segment(long FileOffset, int Length);
 }

@@ -232,7 +232,7 @@ public sealed partial class LvolStore
                         ranges.Add(ByteRange.FromBounds(clusterStart, Math.Min(limit, clusterStart + ClusterSize)));
                         continue;
                     }
-                    foreach (var (first, count) in Runs(e.Valid))
+                    foreach (var (first, count) in e.ValidBlocks(BlocksPerCluster).Runs())
                     {
                         var start = clusterStart + ((long)first << BlockShift);
                         if (start < limit)

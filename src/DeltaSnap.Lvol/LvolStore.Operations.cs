@@ -107,7 +107,7 @@ public sealed partial class LvolStore
             _byName.Remove(node.Name);
             node.Name = newName;
             _byName.Add(newName, node);
-            _dirty = true;
+            MarkDirty();
             return 0;
         }, cancellationToken);
     }
@@ -121,7 +121,7 @@ public sealed partial class LvolStore
         return StructuralAsync(() =>
         {
             Find(name).Xattrs[key] = copy;
-            _dirty = true;
+            MarkDirty();
             return 0;
         }, cancellationToken);
     }
@@ -149,7 +149,7 @@ public sealed partial class LvolStore
         {
             if (Find(name).Xattrs.Remove(key))
             {
-                _dirty = true;
+                MarkDirty();
             }
             return 0;
         }, cancellationToken);
@@ -193,9 +193,9 @@ public sealed partial class LvolStore
                     // Whole new clusters must read zeros even where a parent (larger before a shrink) has data.
                     for (var c = oldCount; c < newCount; c++)
                     {
-                        if (!node.Map.Get(c).IsPresent && AnyDataBelow(node.Parent, c))
+                        if (CopyOnWritePlanner.PlanGrow(node.Map.Get(c), _reads.AnyDataBelow(node.Parent, c)) is { } hole)
                         {
-                            node.Map.Set(c, ClusterEntry.Zero);
+                            node.Map.Set(c, hole);
                         }
                     }
                     if (!node.IsThin)
@@ -206,7 +206,7 @@ public sealed partial class LvolStore
                 }
                 node.Size = newSize;
                 InvalidateChecksums(node);
-                _dirty = true;
+                MarkDirty();
             }
             if (zeroTail)
             {
@@ -250,7 +250,7 @@ public sealed partial class LvolStore
             node.Size = snapshot.Size;
             node.IsThin = true;
             InvalidateChecksums(node);
-            _dirty = true;
+            MarkDirty();
             return 0;
         }, cancellationToken);
 
@@ -288,10 +288,9 @@ public sealed partial class LvolStore
                     RequireIdle(child);
                     foreach (var (index, xe) in node.Map.Enumerate())
                     {
-                        var ce = child.Map.Get(index);
-                        if (xe.Kind == ClusterKind.Data && ce.IsPartial && !ce.Opaque && index < ClusterCountOf(child.Size))
+                        if (_copyOnWrite.PlanMergeCopy(xe, child.Map.Get(index), inChild: index < ClusterCountOf(child.Size)) is { Blocks: { } blocks } step)
                         {
-                            jobs.Add(new CopyJob(xe.Physical, ce.Physical, Missing(xe.Valid, ce.Valid)));
+                            jobs.Add(new CopyJob(step.Source, step.Entry.Physical, blocks));
                         }
                     }
                 }
@@ -315,7 +314,7 @@ public sealed partial class LvolStore
                 _byUuid.Remove(node.Uuid);
                 _byName.Remove(node.Name);
                 node.ChecksumCancellation?.Cancel();
-                _dirty = true;
+                MarkDirty();
             }
             Log.LvolDeleted(_logger, node.Name, child?.Name);
             await CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -332,34 +331,15 @@ public sealed partial class LvolStore
         CopyingAsync(name, node =>
         {
             var fills = new List<FillJob>();
+            var copies = new List<CopyJob>();
             for (long c = 0; c < ClusterCountOf(node.Size); c++)
             {
-                var e = node.Map.Get(c);
-                if (e.IsFull || (e.IsPartial && e.Opaque))
+                if (_copyOnWrite.PlanInflate(node.Map.Get(c), _reads.AnyDataBelow(node.Parent, c)) is { } step)
                 {
-                    continue;
+                    Apply(node, c, step, copies, fills);
                 }
-                if (e.Kind == ClusterKind.Zero)
-                {
-                    e = ClusterEntry.Empty(_clusters.Allocate(), WordsPerCluster, opaque: true);
-                }
-                else if (e.IsPartial)
-                {
-                    fills.Add(new FillJob(node.Parent, c, e.Physical, Invert(e.Valid!)));
-                    e.Valid = null;
-                }
-                else if (AnyDataBelow(node.Parent, c))
-                {
-                    e = ClusterEntry.Full(_clusters.Allocate());
-                    fills.Add(new FillJob(node.Parent, c, e.Physical, null));
-                }
-                else
-                {
-                    e = ClusterEntry.Empty(_clusters.Allocate(), WordsPerCluster, opaque: true);
-                }
-                node.Map.Set(c, e);
             }
-            return (fills, [], () =>
+            return (fills, copies, () =>
             {
                 node.Parent = null;
                 node.IsThin = false;
@@ -376,37 +356,15 @@ public sealed partial class LvolStore
         {
             var parent = node.Parent ?? throw new LvolException(LvolErrno.EINVAL, $"Lvol '{node.Name}' has no parent to decouple from.");
             var copies = new List<CopyJob>();
+            var fills = new List<FillJob>();
             foreach (var (index, pe) in parent.Map.Enumerate(0, ClusterCountOf(node.Size)).ToList())
             {
-                var le = node.Map.Get(index);
-                if (!le.IsPresent)
+                if (_copyOnWrite.PlanDecouple(node.Map.Get(index), pe) is { } step)
                 {
-                    if (pe.Kind == ClusterKind.Zero)
-                    {
-                        node.Map.Set(index, ClusterEntry.Zero);
-                    }
-                    else
-                    {
-                        var copy = new ClusterEntry { Kind = ClusterKind.Data, Physical = _clusters.Allocate(), Valid = pe.Valid?.ToArray(), Opaque = pe.Opaque };
-                        copies.Add(new CopyJob(pe.Physical, copy.Physical, pe.Valid));
-                        node.Map.Set(index, copy);
-                    }
-                }
-                else if (le.IsPartial && !le.Opaque)
-                {
-                    if (pe.Kind == ClusterKind.Zero)
-                    {
-                        le.Opaque = true;
-                    }
-                    else
-                    {
-                        copies.Add(new CopyJob(pe.Physical, le.Physical, Missing(pe.Valid, le.Valid)));
-                        Union(ref le, pe);
-                    }
-                    node.Map.Set(index, le);
+                    Apply(node, index, step, copies, fills);
                 }
             }
-            return ([], copies, () => node.Parent = parent.Parent);
+            return (fills, copies, () => node.Parent = parent.Parent);
         }, cancellationToken);
 
     /// <summary>
@@ -461,7 +419,7 @@ public sealed partial class LvolStore
         foreach (var key in node.Xattrs.Keys.Where(k => k.StartsWith(ChecksumXattrPrefix, StringComparison.Ordinal) || k.StartsWith(LonghornXattrPrefix, StringComparison.Ordinal)).ToList())
         {
             node.Xattrs.Remove(key);
-            _dirty = true;
+            MarkDirty();
         }
     }
 
@@ -487,7 +445,7 @@ public sealed partial class LvolStore
             lock (_sync)
             {
                 result = mutate();
-                _dirty = true;
+                MarkDirty();
             }
             await CommitAsync(cancellationToken).ConfigureAwait(false);
             return result;
@@ -569,7 +527,7 @@ public sealed partial class LvolStore
                 apply();
                 DropRedundantHoles(node);
                 InvalidateChecksums(node);
-                _dirty = true;
+                MarkDirty();
             }
             await CommitAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -583,12 +541,12 @@ public sealed partial class LvolStore
     private List<FillJob> MaterializeFills(LvolNode node)
     {
         var fills = new List<FillJob>();
+        var copies = new List<CopyJob>();
         foreach (var (index, e) in node.Map.Enumerate().ToList())
         {
-            if (e.IsPartial && !e.Opaque)
+            if (_copyOnWrite.PlanMaterialize(e) is { } step)
             {
-                fills.Add(new FillJob(node.Parent, index, e.Physical, Invert(e.Valid!)));
-                node.Map.Set(index, e with { Valid = null });
+                Apply(node, index, step, copies, fills);
             }
         }
         return fills;
@@ -599,7 +557,7 @@ public sealed partial class LvolStore
     {
         foreach (var (index, _) in node.Map.Enumerate().Where(x => x.Entry.Kind == ClusterKind.Zero).ToList())
         {
-            if (!AnyDataBelow(node.Parent, index))
+            if (!_reads.AnyDataBelow(node.Parent, index))
             {
                 node.Map.Remove(index);
             }
@@ -613,34 +571,16 @@ public sealed partial class LvolStore
         var childClusters = ClusterCountOf(child.Size);
         foreach (var (index, xe) in snapshot.Map.Enumerate().ToList())
         {
-            var ce = child.Map.Get(index);
-            if (index >= childClusters)
+            var step = _copyOnWrite.PlanMerge(xe, child.Map.Get(index), inChild: index < childClusters);
+            if (step.FreeSnapshotCluster)
             {
                 FreeEntry(xe);
-                continue;
             }
-            if (!ce.IsPresent)
+            if (step.Child is { } merged)
             {
-                child.Map.Set(index, xe);
+                child.Map.Set(index, merged);
                 changed = true;
-                continue;
             }
-            if (!ce.IsPartial || ce.Opaque)
-            {
-                FreeEntry(xe);
-                continue;
-            }
-            if (xe.Kind == ClusterKind.Zero)
-            {
-                ce.Opaque = true;
-            }
-            else
-            {
-                Union(ref ce, xe);
-                FreeEntry(xe);
-            }
-            child.Map.Set(index, ce);
-            changed = true;
         }
         if (changed)
         {
@@ -648,50 +588,26 @@ public sealed partial class LvolStore
         }
     }
 
-    /// <summary>Adds <paramref name="below"/>'s valid blocks to <paramref name="e"/>'s (after the data was copied).</summary>
-    private void Union(ref ClusterEntry e, ClusterEntry below)
+    /// <summary>Carries out one cluster's step of a plan: allocates its physical cluster if it needs one, records its copy or fill, sets the entry.</summary>
+    private void Apply(LvolNode node, long cluster, ClusterStep step, List<CopyJob> copies, List<FillJob> fills)
     {
-        if (below.Valid is null)
+        var e = Allocate(step);
+        if (step.Blocks is { } blocks)
         {
-            e.Valid = null;
-            e.Opaque = false;
-            return;
+            if (step.Source >= 0)
+            {
+                copies.Add(new CopyJob(step.Source, e.Physical, blocks));
+            }
+            else
+            {
+                fills.Add(new FillJob(node.Parent, cluster, e.Physical, blocks));
+            }
         }
-        var merged = e.Valid!.ToArray();
-        for (var w = 0; w < merged.Length; w++)
-        {
-            merged[w] |= below.Valid[w];
-        }
-        e.Opaque = below.Opaque;
-        e.Valid = BlockBits.AllSet(merged, BlocksPerCluster) ? null : merged;
-        if (e.Valid is null)
-        {
-            e.Opaque = false;
-        }
+        node.Map.Set(cluster, e);
     }
 
-    /// <summary>The blocks valid in <paramref name="source"/> (null: all) and not in <paramref name="target"/>.</summary>
-    private ulong[] Missing(ulong[]? source, ulong[]? target)
-    {
-        var result = new ulong[WordsPerCluster];
-        for (var w = 0; w < WordsPerCluster; w++)
-        {
-            var s = source is null ? ulong.MaxValue : source[w];
-            var t = target is null ? ulong.MaxValue : target[w];
-            result[w] = s & ~t;
-        }
-        return result;
-    }
-
-    private ulong[] Invert(ulong[] valid)
-    {
-        var result = new ulong[WordsPerCluster];
-        for (var w = 0; w < WordsPerCluster; w++)
-        {
-            result[w] = ~valid[w];
-        }
-        return result;
-    }
+    /// <summary>The step's entry, with a newly allocated physical cluster when the step needs one.</summary>
+    private ClusterEntry Allocate(ClusterStep step) => step.Allocate ? step.Entry with { Physical = _clusters.Allocate() } : step.Entry;
 
     private async Task RunCopiesAsync(List<CopyJob> jobs, CancellationToken cancellationToken)
     {
@@ -704,7 +620,7 @@ public sealed partial class LvolStore
         {
             foreach (var job in jobs)
             {
-                foreach (var (first, count) in Runs(job.Blocks))
+                foreach (var (first, count) in job.Blocks.Runs())
                 {
                     var memory = buffer.AsMemory(0, count << BlockShift);
                     await ReadFileAsync(memory, FileOffsetOf(job.Source) + (first << BlockShift), cancellationToken).ConfigureAwait(false);
@@ -723,13 +639,13 @@ public sealed partial class LvolStore
         var buffer = ArrayPool<byte>.Shared.Rent(ClusterSize);
         try
         {
-            foreach (var (first, count) in Runs(job.Blocks))
+            foreach (var (first, count) in job.Blocks.Runs())
             {
                 var memory = buffer.AsMemory(0, count << BlockShift);
-                var segments = new List<Segment>();
+                var segments = new List<ReadSegment>();
                 lock (_sync)
                 {
-                    ResolveCluster(job.Below, job.Cluster, first << BlockShift, (first + count) << BlockShift, segments);
+                    _reads.ResolveCluster(job.Below, job.Cluster, first << BlockShift, (first + count) << BlockShift, segments);
                 }
                 await ReadSegmentsAsync(segments, memory, cancellationToken).ConfigureAwait(false);
                 await WriteFileAsync(memory, FileOffsetOf(job.Target) + (first << BlockShift), cancellationToken).ConfigureAwait(false);
@@ -738,31 +654,6 @@ public sealed partial class LvolStore
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    /// <summary>The runs of set blocks (null: every block).</summary>
-    private IEnumerable<(int First, int Count)> Runs(ulong[]? blocks)
-    {
-        if (blocks is null)
-        {
-            yield return (0, BlocksPerCluster);
-            yield break;
-        }
-        var b = 0;
-        while (b < BlocksPerCluster)
-        {
-            if (!BlockBits.Get(blocks, b))
-            {
-                b++;
-                continue;
-            }
-            var start = b;
-            while (b < BlocksPerCluster && BlockBits.Get(blocks, b))
-            {
-                b++;
-            }
-            yield return (start, b - start);
         }
     }
 
@@ -783,11 +674,11 @@ public sealed partial class LvolStore
         {
             for (var c = first; c < end; c++)
             {
-                if (!map.Get(c).IsPresent)
+                if (_copyOnWrite.PlanThick(map.Get(c)) is { } step)
                 {
-                    var p = _clusters.Allocate();
-                    allocated.Add(p);
-                    map.Set(c, ClusterEntry.Empty(p, WordsPerCluster, opaque: true));
+                    var e = Allocate(step);
+                    allocated.Add(e.Physical);
+                    map.Set(c, e);
                 }
             }
         }
@@ -813,7 +704,7 @@ public sealed partial class LvolStore
     {
         _byUuid.Add(node.Uuid, node);
         _byName.Add(node.Name, node);
-        _dirty = true;
+        MarkDirty();
     }
 
     private void EnsureNameFree(string name)
@@ -841,8 +732,8 @@ public sealed partial class LvolStore
     }
 
     /// <summary>Copy <see cref="Blocks"/> of physical cluster <see cref="Source"/> to the same blocks of <see cref="Target"/>.</summary>
-    private readonly record struct CopyJob(long Source, long Target, ulong[]? Blocks);
+    private readonly record struct CopyJob(long Source, long Target, BlockBitmap Blocks);
 
     /// <summary>Write into <see cref="Blocks"/> of physical cluster <see cref="Target"/> what logical cluster <see cref="Cluster"/> reads from <see cref="Below"/> down.</summary>
-    private readonly record struct FillJob(LvolNode? Below, long Cluster, long Target, ulong[]? Blocks);
+    private readonly record struct FillJob(LvolNode? Below, long Cluster, long Target, BlockBitmap Blocks);
 }

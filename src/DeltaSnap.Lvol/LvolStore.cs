@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Numerics;
 using System.Text;
 using DeltaSnap.Checksums;
 using Microsoft.Extensions.Logging;
@@ -29,12 +28,11 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
     /// <summary>The block size of every lvol: 4 KiB, as SPDK's blobstore page.</summary>
     public const int BlockSize = 4096;
 
-    private const int BlockShift = 12;
+    /// <summary>The version of the store's on-disk format (superblock and metadata copies).</summary>
+    internal const uint FormatVersion = 1;
+
+    private const int BlockShift = StoreGeometry.BlockShift;
     private const int SuperblockSize = 4096;
-    private const long SlotOffset = 4096;
-    private const int SlotSize = 4096;
-    private const int HeaderBytes = SuperblockSize + (2 * SlotSize);
-    private const uint FormatVersion = 1;
     private const int MaxNameBytes = 255;
     private static readonly byte[] SuperblockMagic = "DSNAPLVS"u8.ToArray();
 
@@ -45,12 +43,11 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
     private readonly Dictionary<Guid, LvolNode> _byUuid = [];
     private readonly Dictionary<string, LvolNode> _byName = new(StringComparer.Ordinal);
     private readonly ILogger _logger;
-    private PhysicalClusters _clusters;
-    private ulong _sequence;
-    private int _slot;
-    private long _metadataStart;
-    private long _metadataCount;
-    private bool _dirty;
+    private readonly StoreGeometry _geometry;
+    private readonly MetadataJournal _journal;
+    private readonly CopyOnWritePlanner _copyOnWrite;
+    private readonly ReadResolver _reads;
+    private ClusterAllocator _clusters;
     private int _disposed;
 
     private LvolStore(string path, SafeFileHandle file, Guid uuid, int clusterSize, long dataOffset, long capacity, ILogger logger)
@@ -58,14 +55,13 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
         Path = path;
         _file = file;
         Uuid = uuid;
-        ClusterSize = clusterSize;
-        ClusterShift = BitOperations.Log2((uint)clusterSize);
-        BlocksPerCluster = clusterSize >> BlockShift;
-        WordsPerCluster = Math.Max(1, (BlocksPerCluster + 63) >> 6);
-        DataOffset = dataOffset;
+        _geometry = new StoreGeometry(clusterSize, dataOffset);
         Name = "";
         _logger = logger;
-        _clusters = new PhysicalClusters(0, capacity);
+        _clusters = new ClusterAllocator(0, capacity);
+        _journal = new MetadataJournal(file, path, uuid, _geometry);
+        _copyOnWrite = new CopyOnWritePlanner(_geometry.BlocksPerCluster);
+        _reads = new ReadResolver(_geometry);
     }
 
     /// <summary>The store file.</summary>
@@ -78,16 +74,12 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
     public string Name { get; private set; }
 
     /// <summary>The cluster size in bytes.</summary>
-    public int ClusterSize { get; }
+    public int ClusterSize => _geometry.ClusterSize;
 
     /// <summary>log2 of <see cref="ClusterSize"/>.</summary>
-    internal int ClusterShift { get; }
+    internal int ClusterShift => _geometry.ClusterShift;
 
-    internal int BlocksPerCluster { get; }
-
-    internal int WordsPerCluster { get; }
-
-    internal long DataOffset { get; }
+    internal int BlocksPerCluster => _geometry.BlocksPerCluster;
 
     /// <summary>Physical clusters in use (data and metadata).</summary>
     public long UsedClusters
@@ -130,7 +122,7 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
         {
             lock (_sync)
             {
-                return _sequence;
+                return _journal.Sequence;
             }
         }
     }
@@ -172,9 +164,7 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
             BinaryPrimitives.WriteInt64LittleEndian(superblock.AsSpan(48), options.CapacityClusters);
             BinaryPrimitives.WriteUInt32LittleEndian(superblock.AsSpan(SuperblockSize - 4), Crc32C.Compute(superblock.AsSpan(0, SuperblockSize - 4)));
             RandomAccess.Write(file, superblock, 0);
-            RandomAccess.Write(file, new byte[2 * SlotSize], SlotOffset);
-            store._slot = 1; // the first commit writes slot 0
-            store._dirty = true;
+            store._journal.Initialize();
             await store.CommitAsync(cancellationToken).ConfigureAwait(false);
             Log.StoreCreated(logger, path, options.ClusterSize);
             return store;
@@ -237,13 +227,13 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
             var uuid = new Guid(superblock.AsSpan(24, 16));
             var dataOffset = BinaryPrimitives.ReadInt64LittleEndian(superblock.AsSpan(40));
             var capacity = BinaryPrimitives.ReadInt64LittleEndian(superblock.AsSpan(48));
-            if (dataOffset < HeaderBytes || dataOffset % BlockSize != 0 || dataOffset > 1L << 40 || capacity < 0)
+            if (dataOffset < MetadataJournal.EndOfSlots || dataOffset % BlockSize != 0 || dataOffset > 1L << 40 || capacity < 0)
             {
                 throw new CorruptDataException($"The superblock of lvol store {path} is corrupt: data offset {dataOffset}, capacity {capacity} clusters.");
             }
             var store = new LvolStore(path, file, uuid, clusterSize, dataOffset, capacity, logger);
             store.LoadNewestMetadata();
-            Log.StoreOpened(logger, path, store._sequence, store._byUuid.Count);
+            Log.StoreOpened(logger, path, store._journal.Sequence, store._byUuid.Count);
             return Task.FromResult(store);
         }
         catch
@@ -384,9 +374,9 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
         }
     }
 
-    internal long ClusterCountOf(long size) => (size + ClusterSize - 1) >> ClusterShift;
+    internal long ClusterCountOf(long size) => _geometry.ClusterCountOf(size);
 
-    internal long FileOffsetOf(long physical) => DataOffset + (physical << ClusterShift);
+    internal long FileOffsetOf(long physical) => _geometry.FileOffsetOf(physical);
 
     internal static void ValidateLvolName(string name)
     {

@@ -3,22 +3,42 @@ using System.Numerics;
 namespace DeltaSnap.Lvol;
 
 /// <summary>
-/// The store's physical clusters: which are in use (mapped by an lvol or holding the committed metadata), which
-/// were freed since the last commit (not reusable until the commit that frees them is durable: the metadata on
-/// disk may still point at them), and which are free. Not thread-safe: the store calls it under its lock.
+/// The store's allocator of physical clusters: which are in use (mapped by an lvol or holding the committed
+/// metadata), which were freed since the last commit (not reusable until the commit that frees them is durable: the
+/// metadata on disk may still point at them), and which are free. It owns that state; the store's metadata journal
+/// drives its commit steps (<see cref="BeginCommit"/>, <see cref="EndCommit"/>, <see cref="AbortCommit"/>). Not
+/// thread-safe: the store calls it under its lock.
 /// </summary>
-internal sealed class PhysicalClusters
+internal sealed class ClusterAllocator
 {
     private ulong[] _used = new ulong[16];
     private ulong[] _pending = new ulong[16];
     private ulong[] _committing = new ulong[16];
     private long _hint;
 
-    public PhysicalClusters(long count, long capacity)
+    public ClusterAllocator(long count, long capacity)
     {
         Capacity = capacity;
         Count = count;
         EnsureWords(count);
+    }
+
+    /// <summary>
+    /// The allocator of a committed metadata copy: cluster <c>p</c> of <paramref name="count"/> is in use when bit
+    /// <c>p % 8</c> of byte <c>p / 8</c> of <paramref name="bitmap"/> is set (the form <see cref="UsedBitmap"/> writes).
+    /// </summary>
+    public static ClusterAllocator FromBitmap(ReadOnlySpan<byte> bitmap, long count, long capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan((long)bitmap.Length, (count + 7) >> 3, nameof(bitmap));
+        var allocator = new ClusterAllocator(count, capacity);
+        for (long p = 0; p < count; p++)
+        {
+            if ((bitmap[(int)(p >> 3)] & (1 << (int)(p & 7))) != 0)
+            {
+                allocator.MarkUsed(p);
+            }
+        }
+        return allocator;
     }
 
     /// <summary>The number of physical clusters the store file spans (the high-water mark).</summary>
@@ -136,6 +156,15 @@ internal sealed class PhysicalClusters
 
     /// <summary>Frees a cluster for immediate reuse (it was never durable in any metadata copy).</summary>
     public void FreeNow(long p) => Set(_used, p, false);
+
+    /// <summary>Frees clusters <c>[start, start + count)</c> for immediate reuse.</summary>
+    public void FreeNow(long start, long count)
+    {
+        for (var p = start; p < start + count; p++)
+        {
+            FreeNow(p);
+        }
+    }
 
     /// <summary>Called when a commit starts: the frees so far become the ones that commit makes durable.</summary>
     public void BeginCommit()
