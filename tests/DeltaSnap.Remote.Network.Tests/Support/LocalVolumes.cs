@@ -7,9 +7,9 @@ namespace DeltaSnap.Remote.Network.Tests.Support;
 /// <summary>Volumes set up and read in this process through the library (never while a tool process uses the same store).</summary>
 internal static class LocalVolumes
 {
-    /// <summary>A resolver with every backend the tool has (lvol creating missing stores).</summary>
+    /// <summary>A resolver with the tool's backends (lvol creating missing stores; dir: for the rsync route).</summary>
     public static VolumeResolver Resolver() =>
-        new VolumeResolver().AddLvol(new LvolBackendOptions { CreateMissingStores = true, StoreClusterSize = 64 << 10 }).AddZfs().AddBtrfs().AddRbd();
+        new VolumeResolver().AddLvol(new LvolBackendOptions { CreateMissingStores = true, StoreClusterSize = 64 << 10 }).AddZfs().AddBtrfs().AddRbd().AddDir();
 
     /// <summary>Creates a block volume of <paramref name="size"/> bytes with random data at <paramref name="writes"/> (offset, length) and takes snapshot <paramref name="snapshot"/>.</summary>
     public static async Task CreateBlockAsync(string address, long size, IEnumerable<(long Offset, int Length)> writes, int seed, string? snapshot)
