@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DeltaSnap.Drivers;
+using DeltaSnap.Lineage;
 using DeltaSnap.Remote.Network.Tests.Support;
 using DeltaSnap.Remote.Transports;
 using DeltaSnap.Testing;

@@ -40,7 +40,7 @@ public sealed class RsyncServerArgumentsTests
 
             var checkedWords = RsyncServerArguments.Check(words[2..], "/srv/tree", writable: !pull);
 
-            Assert.That(checkedWords[^2..], Is.EqualTo(new[] { ".", "/srv/tree/" }));
+            Assert.That(checkedWords.Skip(checkedWords.Count - 2), Is.EqualTo(new[] { ".", "/srv/tree/" }));
             Assert.That(checkedWords.Contains("--sender"), Is.EqualTo(pull));
             Assert.That(checkedWords.Take(checkedWords.Count - 1), Is.EqualTo(words[2..^1]), "everything but the path runs as asked");
         }
