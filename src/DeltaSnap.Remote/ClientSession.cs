@@ -140,17 +140,8 @@ internal sealed class ClientSession : IAsyncDisposable
         }
     }
 
-    /// <summary>A request without data.</summary>
-    public Task<ControlMessage> CallAsync(ControlMessage request, CancellationToken cancellationToken) =>
-        CallAsync(request, upload: null, download: null, cancellationToken);
-
-    /// <summary>
-    /// Sends a request and waits for its answer. With <paramref name="upload"/>, the request's data is written to its
-    /// channel meanwhile (then data-end; data-error if the upload fails). With <paramref name="download"/>, the answer's
-    /// data is read from the channel before the answer.
-    /// </summary>
-    public async Task<ControlMessage> CallAsync(ControlMessage request, Func<ChannelWriteStream, CancellationToken, Task>? upload,
-        Func<ChannelReadStream, CancellationToken, Task>? download, CancellationToken cancellationToken)
+    /// <summary>Takes a request slot, numbers the request and registers the wait for its answer (the caller releases both).</summary>
+    private async Task<(long Id, TaskCompletionSource<ControlMessage> Answer)> BeginAsync(ControlMessage request, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (Connection.Failure is { } ended)
@@ -163,6 +154,22 @@ internal sealed class ClientSession : IAsyncDisposable
         request.Type = "request";
         var answer = new TaskCompletionSource<ControlMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = answer;
+        return (id, answer);
+    }
+
+    /// <summary>A request without data.</summary>
+    public Task<ControlMessage> CallAsync(ControlMessage request, CancellationToken cancellationToken) =>
+        CallAsync(request, upload: null, download: null, cancellationToken);
+
+    /// <summary>
+    /// Sends a request and waits for its answer. With <paramref name="upload"/>, the request's data is written to its
+    /// channel meanwhile (then data-end; data-error if the upload fails). With <paramref name="download"/>, the answer's
+    /// data is read from the channel before the answer.
+    /// </summary>
+    public async Task<ControlMessage> CallAsync(ControlMessage request, Func<ChannelWriteStream, CancellationToken, Task>? upload,
+        Func<ChannelReadStream, CancellationToken, Task>? download, CancellationToken cancellationToken)
+    {
+        var (id, answer) = await BeginAsync(request, cancellationToken).ConfigureAwait(false);
         var channel = upload is not null || download is not null ? Connection.OpenChannel((uint)id) : null;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
@@ -237,17 +244,7 @@ internal sealed class ClientSession : IAsyncDisposable
     public async Task<ControlMessage> CallDuplexAsync(ControlMessage request, Func<Stream, CancellationToken, Task> upload,
         Func<Stream, CancellationToken, Task> download, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        if (Connection.Failure is { } ended)
-        {
-            throw Connection.Ended(ended);
-        }
-        await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var id = Interlocked.Increment(ref _nextId);
-        request.Id = id;
-        request.Type = "request";
-        var answer = new TaskCompletionSource<ControlMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[id] = answer;
+        var (id, answer) = await BeginAsync(request, cancellationToken).ConfigureAwait(false);
         var channel = Connection.OpenChannel((uint)id);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try

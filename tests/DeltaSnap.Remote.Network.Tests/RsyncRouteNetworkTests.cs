@@ -39,8 +39,8 @@ public class RsyncRouteNetworkTests
         Assert.That(second.ExitCode, Is.Zero, second + "\n--- server\n" + server.Log);
         Assert.That(pull.ExitCode, Is.Zero, pull + "\n--- server\n" + server.Log);
         Assert.That(first.Out, Does.Contain("\"route\":\"rsync\""));
-        Assert.That(await TreeAsync(target), Is.EqualTo(await TreeAsync(source)));
-        Assert.That(await TreeAsync(back), Is.EqualTo(await TreeAsync(source)));
+        Assert.That(await LocalVolumes.TreeAsync(target), Is.EqualTo(await LocalVolumes.TreeAsync(source)));
+        Assert.That(await LocalVolumes.TreeAsync(back), Is.EqualTo(await LocalVolumes.TreeAsync(source)));
         Assert.That(await LocalVolumes.SnapshotsAsync(target), Is.EqualTo(new[] { "s1", "s2" }));
         Assert.That(await LocalVolumes.SnapshotsAsync(back), Is.EqualTo(new[] { "s1", "s2" }));
     }
@@ -85,7 +85,7 @@ public class RsyncRouteNetworkTests
 
         var second = await hosts.ClientAsync(["refresh", source, remote, .. hosts.ClientTls()]);
         Assert.That(second.ExitCode, Is.Zero, second + "\n--- server\n" + server.Log);
-        Assert.That(await TreeAsync(target), Is.EqualTo(await TreeAsync(source)));
+        Assert.That(await LocalVolumes.TreeAsync(target), Is.EqualTo(await LocalVolumes.TreeAsync(source)));
         Assert.That(await LocalVolumes.SnapshotsAsync(target), Is.EqualTo(new[] { "s1", "s2" }));
         Assert.That((await LocalVolumes.SnapshotsAsync(source)).Where(TemporarySnapshot.IsTemporary), Is.Empty);
     }
@@ -121,15 +121,15 @@ public class RsyncRouteNetworkTests
             Assert.That(pull.ExitCode, Is.Zero, pull.ToString());
             Assert.That(push.Out, Does.Contain("\"route\":\"rsync\""));
             Assert.That(pull.Out, Does.Contain("\"route\":\"rsync\""));
-            Assert.That(await TreeAsync(middle), Is.EqualTo(await TreeAsync(source)));
-            Assert.That(await TreeAsync(back), Is.EqualTo(await TreeAsync(source)));
+            Assert.That(await LocalVolumes.TreeAsync(middle), Is.EqualTo(await LocalVolumes.TreeAsync(source)));
+            Assert.That(await LocalVolumes.TreeAsync(back), Is.EqualTo(await LocalVolumes.TreeAsync(source)));
             Assert.That(await LocalVolumes.SnapshotsAsync(middle), Is.EqualTo(new[] { "s1", "s2" }));
             Assert.That(await LocalVolumes.SnapshotsAsync(back), Is.EqualTo(new[] { "s1", "s2" }));
         }
         finally
         {
-            await DeleteAsync(middle);
-            await DeleteAsync(source);
+            await LocalVolumes.DeleteAsync(middle);
+            await LocalVolumes.DeleteAsync(source);
             Directory.Delete(dir, recursive: true);
         }
     }
@@ -145,7 +145,7 @@ public class RsyncRouteNetworkTests
         try
         {
             await CreateTreeAsync($"dir:{dir}/vol", "s1", seed: 7);
-            var before = await TreeAsync($"dir:{dir}/vol");
+            var before = await LocalVolumes.TreeAsync($"dir:{dir}/vol");
             var resolver = new VolumeResolver().AddRemote(new RemoteTransportOptions
             {
                 Ssh = new SshTransportOptions
@@ -162,7 +162,7 @@ public class RsyncRouteNetworkTests
 
             Assert.That(error!.Reason, Is.EqualTo(SessionErrorReason.Unauthorized));
             Assert.That(error.Message, Does.Contain("refused, nothing ran"));
-            Assert.That(await TreeAsync($"dir:{dir}/vol"), Is.EqualTo(before));
+            Assert.That(await LocalVolumes.TreeAsync($"dir:{dir}/vol"), Is.EqualTo(before));
             await volume.Driver.DisposeAsync();
             foreach (var backend in resolver.Backends.OfType<IAsyncDisposable>())
             {
@@ -189,23 +189,15 @@ public class RsyncRouteNetworkTests
         Assert.Fail(client.HasExited ? "The refresh ended before the link could be cut." : "rsync never began the big file on the server.");
     }
 
-    private static async Task CreateTreeAsync(string address, string snapshot, int seed)
-    {
-        var volume = await LocalVolumes.Resolver().CreateVolumeAsync(address, new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
-        await using var driver = volume.Driver;
-        await WriteFilesAsync(await volume.GetPathAsync(null), seed);
-        await volume.CreateSnapshotAsync(snapshot);
-    }
+    private static Task CreateTreeAsync(string address, string snapshot, int seed) =>
+        LocalVolumes.CreateFilesystemAsync(address, snapshot, root => WriteFilesAsync(root, seed));
 
-    private static async Task ChangeTreeAsync(string address, string snapshot, int seed)
-    {
-        var volume = await LocalVolumes.Resolver().OpenVolumeAsync(address);
-        await using var driver = volume.Driver;
-        var root = await volume.GetPathAsync(null);
-        File.Delete(Directory.EnumerateFiles(root, "*.bin").Order(StringComparer.Ordinal).First());
-        await WriteFilesAsync(root, seed);
-        await volume.CreateSnapshotAsync(snapshot);
-    }
+    private static Task ChangeTreeAsync(string address, string snapshot, int seed) =>
+        LocalVolumes.ChangeFilesystemAsync(address, snapshot, root =>
+        {
+            File.Delete(Directory.EnumerateFiles(root, "*.bin").Order(StringComparer.Ordinal).First());
+            return WriteFilesAsync(root, seed);
+        });
 
     private static async Task WriteFilesAsync(string root, int seed)
     {
@@ -218,30 +210,5 @@ public class RsyncRouteNetworkTests
             await File.WriteAllBytesAsync(Path.Combine(root, i % 2 == 0 ? $"d{seed}" : "", $"file{seed}-{i}.bin"), data);
         }
         File.CreateSymbolicLink(Path.Combine(root, $"link{seed}"), $"d{seed}/file{seed}-0.bin");
-    }
-
-    private static async Task<string> TreeAsync(string address)
-    {
-        var volume = await LocalVolumes.Resolver().OpenVolumeAsync(address);
-        await using var driver = volume.Driver;
-        return TreeDigest.Compute(await volume.GetPathAsync(null), TreeDigestOptions.Full with { });
-    }
-
-    private static async Task DeleteAsync(string address)
-    {
-        try
-        {
-            var resolver = LocalVolumes.Resolver();
-            var parsed = resolver.ParseAddress(address);
-            await using var driver = await resolver.OpenDriverAsync(parsed.Scheme, parsed.Location);
-            if (await driver.VolumeExistsAsync(parsed.Name))
-            {
-                await driver.DeleteVolumeAsync(parsed.Name);
-            }
-        }
-        catch (Exception e) when (e is DeltaSnapException or IOException)
-        {
-            TestContext.Out.WriteLine($"Cleaning up {address}: {e.Message}");
-        }
     }
 }

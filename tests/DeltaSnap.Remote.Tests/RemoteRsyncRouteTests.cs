@@ -145,9 +145,9 @@ public sealed class RemoteRsyncRouteTests
         File.WriteAllBytes(dir.File("a/vol/big.bin"), RandomNumberGenerator.GetBytes(48 << 20));
         await source.CreateSnapshotAsync("s2");
 
-        CutStream? client = null;
+        SilenceableStream? client = null;
         await using (var loop = await Loopback.StartAsync(new VolumeResolver().AddDir(), ServerOptions,
-                         new RemoteSessionOptions { PeerName = "loop", BandwidthLimit = 8 << 20 }, wrapClient: s => client = new CutStream(s)))
+                         new RemoteSessionOptions { PeerName = "loop", BandwidthLimit = 8 << 20 }, wrapClient: s => client = new SilenceableStream(s)))
         {
             var target = await loop.Session.OpenVolumeAsync("dir:" + dir.File("b/vol"));
             var refreshing = NewReplicator().RefreshAsync(source, target);
@@ -191,9 +191,9 @@ public sealed class RemoteRsyncRouteTests
         File.WriteAllBytes(dir.File("a/vol/big.bin"), RandomNumberGenerator.GetBytes(48 << 20));
         await origin.CreateSnapshotAsync("s2");
 
-        CutStream? client = null;
+        SilenceableStream? client = null;
         await using (var loop = await Loopback.StartAsync(new VolumeResolver().AddDir(), ServerOptions with { BandwidthLimit = 8 << 20 },
-                         wrapClient: s => client = new CutStream(s)))
+                         wrapClient: s => client = new SilenceableStream(s)))
         {
             var source = await loop.Session.OpenVolumeAsync("dir:" + dir.File("a/vol"));
             var refreshing = NewReplicator().RefreshAsync(source, target);
@@ -296,59 +296,4 @@ public sealed class RemoteRsyncRouteTests
         entries.Sort(StringComparer.Ordinal);
         return entries;
     }
-}
-
-/// <summary>A connection that can be cut: afterwards reads end and writes fail here, and the peer sees the end of the stream.</summary>
-internal sealed class CutStream(Stream inner) : Stream
-{
-    private volatile bool _cut;
-
-    public void Cut()
-    {
-        _cut = true;
-        inner.Dispose();
-    }
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        if (_cut)
-        {
-            return 0;
-        }
-        try
-        {
-            return await inner.ReadAsync(buffer, cancellationToken);
-        }
-        catch (InvalidOperationException) when (_cut)
-        {
-            return 0;
-        }
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-        _cut ? ValueTask.FromException(new IOException("The connection was cut.")) : inner.WriteAsync(buffer, cancellationToken);
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => _cut ? Task.CompletedTask : inner.FlushAsync(cancellationToken);
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -82,4 +82,49 @@ internal static class LocalVolumes
         }
         await device.FlushAsync();
     }
+
+    /// <summary>Creates a file system volume, lets <paramref name="write"/> fill its live tree, and takes snapshot <paramref name="snapshot"/>.</summary>
+    public static async Task CreateFilesystemAsync(string address, string snapshot, Func<string, Task> write)
+    {
+        var volume = await Resolver().CreateVolumeAsync(address, new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+        await using var driver = volume.Driver;
+        await write(await volume.GetPathAsync(null));
+        await volume.CreateSnapshotAsync(snapshot);
+    }
+
+    /// <summary>Lets <paramref name="change"/> change an existing file system volume's live tree, then takes snapshot <paramref name="snapshot"/>.</summary>
+    public static async Task ChangeFilesystemAsync(string address, string snapshot, Func<string, Task> change)
+    {
+        var volume = await Resolver().OpenVolumeAsync(address);
+        await using var driver = volume.Driver;
+        await change(await volume.GetPathAsync(null));
+        await volume.CreateSnapshotAsync(snapshot);
+    }
+
+    /// <summary>The digest of a file system volume's live tree (<see cref="DeltaSnap.Testing.TreeDigestOptions.Full"/>).</summary>
+    public static async Task<string> TreeAsync(string address)
+    {
+        var volume = await Resolver().OpenVolumeAsync(address);
+        await using var driver = volume.Driver;
+        return DeltaSnap.Testing.TreeDigest.Compute(await volume.GetPathAsync(null), DeltaSnap.Testing.TreeDigestOptions.Full);
+    }
+
+    /// <summary>Deletes a volume if it exists; a failure is only written to the test's output (cleanup).</summary>
+    public static async Task DeleteAsync(string address)
+    {
+        try
+        {
+            var resolver = Resolver();
+            var parsed = resolver.ParseAddress(address);
+            await using var driver = await resolver.OpenDriverAsync(parsed.Scheme, parsed.Location);
+            if (await driver.VolumeExistsAsync(parsed.Name))
+            {
+                await driver.DeleteVolumeAsync(parsed.Name);
+            }
+        }
+        catch (Exception e) when (e is DeltaSnapException or IOException)
+        {
+            NUnit.Framework.TestContext.Out.WriteLine($"Cleaning up {address}: {e.Message}");
+        }
+    }
 }
