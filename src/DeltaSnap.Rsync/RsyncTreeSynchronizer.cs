@@ -161,7 +161,7 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
         {
             Log.FilesVanished(_logger, source, target);
         }
-        var stats = ParseStats(result.StandardOutput) with { FilesVanished = result.ExitCode == VanishedExitCode };
+        var stats = ParseStats(result.StandardOutput, localIsReceiver: request.RemoteIsSource) with { FilesVanished = result.ExitCode == VanishedExitCode };
         Log.Synchronized(_logger, source, target, stats.FilesTransferred, stats.LiteralBytes, stats.BytesSent);
         return stats;
     }
@@ -206,10 +206,13 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
         }
     }
 
-    /// <summary>Reads the numbers of <c>rsync --stats</c>.</summary>
-    internal static TreeSyncResult ParseStats(string output)
+    /// <summary>
+    /// Reads the numbers of <c>rsync --stats</c>. <paramref name="localIsReceiver"/>: the client here received (a pull),
+    /// so what the sending side wrote is its "Total bytes received".
+    /// </summary>
+    internal static TreeSyncResult ParseStats(string output, bool localIsReceiver = false)
     {
-        long files = 0, size = 0, literal = 0, sent = 0;
+        long files = 0, size = 0, literal = 0, sent = 0, received = 0;
         foreach (var line in output.Split('\n'))
         {
             var colon = line.IndexOf(':', StringComparison.Ordinal);
@@ -233,11 +236,14 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
                 case "Total bytes sent":
                     sent = value;
                     break;
+                case "Total bytes received":
+                    received = value;
+                    break;
                 default:
                     break;
             }
         }
-        return new TreeSyncResult { FilesTransferred = files, TransferredFileBytes = size, LiteralBytes = literal, BytesSent = sent };
+        return new TreeSyncResult { FilesTransferred = files, TransferredFileBytes = size, LiteralBytes = literal, BytesSent = localIsReceiver ? received : sent };
     }
 
     private static long Number(string text)

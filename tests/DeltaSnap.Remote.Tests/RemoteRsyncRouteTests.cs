@@ -38,6 +38,7 @@ public sealed class RemoteRsyncRouteTests
 
         Assert.That(first.Route, Is.EqualTo(RefreshRoute.Rsync));
         Assert.That(second.Kind, Is.EqualTo(RefreshKind.Incremental));
+        Assert.That(first.BytesSent, Is.GreaterThan(TreeBytes(dir.File("a/vol")) / 2));
         Assert.That(Describe(dir.File("b/vol")), Is.EqualTo(Describe(dir.File("a/vol"))));
         await AssertLineageFollowsAsync(source, target, "s1", "s2");
         await target.Driver.DisposeAsync();
@@ -64,6 +65,8 @@ public sealed class RemoteRsyncRouteTests
 
         Assert.That(first.Route, Is.EqualTo(RefreshRoute.Rsync));
         Assert.That(second.Kind, Is.EqualTo(RefreshKind.Incremental));
+        // What the remote sender wrote, not the local receiver's few bytes: the first pull moved the whole tree.
+        Assert.That(first.BytesSent, Is.GreaterThan(TreeBytes(dir.File("a/vol")) / 2));
         Assert.That(Describe(dir.File("b/vol")), Is.EqualTo(Describe(dir.File("a/vol"))));
         await AssertLineageFollowsAsync(origin, target, "s1", "s2", "s3");
         await source.Driver.DisposeAsync();
@@ -279,6 +282,9 @@ public sealed class RemoteRsyncRouteTests
         File.Move(Path.Combine(root, "f2.bin"), Path.Combine(root, $"renamed{seed}.bin"));
         File.WriteAllBytes(Path.Combine(root, "f2.bin"), RandomNumberGenerator.GetBytes(100));
     }
+
+    private static long TreeBytes(string root) =>
+        Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }).Sum(f => new FileInfo(f).Length);
 
     /// <summary>Every entry of a tree: relative path, kind, mode, content hash or link target.</summary>
     private static List<string> Describe(string root)
