@@ -113,6 +113,29 @@ public sealed class RemoteRsyncRouteTests
     }
 
     [Test]
+    public async Task Relay_bothDirVolumesRemote_isRefusedBeforeAnythingChanges()
+    {
+        using var dir = new TempDirectory();
+        var origin = await LocalDirAsync(dir.File("a"));
+        WriteTree(dir.File("a/vol"), seed: 11);
+        await origin.CreateSnapshotAsync("s1");
+        Directory.CreateDirectory(dir.File("b"));
+        await using var loop = await Loopback.StartAsync(new VolumeResolver().AddDir(), ServerOptions);
+        var source = await loop.Session.OpenVolumeAsync("dir:" + dir.File("a/vol"));
+        var target = await loop.Session.CreateVolumeAsync("dir:" + dir.File("b/vol"), new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+        File.WriteAllText(dir.File("b/vol/kept.txt"), "the target's own file");
+
+        var error = Assert.ThrowsAsync<NotSupportedException>(() => NewReplicator().RefreshAsync(source, target));
+
+        Assert.That(error!.Message, Does.Contain("run the refresh on one of them"));
+        Assert.That(File.Exists(dir.File("b/vol/kept.txt")), Is.True);
+        Assert.That(await target.GetLineageAsync(), Is.Empty);
+        Assert.That((await origin.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }), "no temporary snapshot left on the source");
+        await source.Driver.DisposeAsync();
+        await target.Driver.DisposeAsync();
+    }
+
+    [Test]
     public async Task TreeServer_serverWithoutTreeSynchronizer_refusesWithNotSupported()
     {
         using var dir = new TempDirectory();
