@@ -140,17 +140,8 @@ internal sealed class ClientSession : IAsyncDisposable
         }
     }
 
-    /// <summary>A request without data.</summary>
-    public Task<ControlMessage> CallAsync(ControlMessage request, CancellationToken cancellationToken) =>
-        CallAsync(request, upload: null, download: null, cancellationToken);
-
-    /// <summary>
-    /// Sends a request and waits for its answer. With <paramref name="upload"/>, the request's data is written to its
-    /// channel meanwhile (then data-end; data-error if the upload fails). With <paramref name="download"/>, the answer's
-    /// data is read from the channel before the answer.
-    /// </summary>
-    public async Task<ControlMessage> CallAsync(ControlMessage request, Func<ChannelWriteStream, CancellationToken, Task>? upload,
-        Func<ChannelReadStream, CancellationToken, Task>? download, CancellationToken cancellationToken)
+    /// <summary>Takes a request slot, numbers the request and registers the wait for its answer (the caller releases both).</summary>
+    private async Task<(long Id, TaskCompletionSource<ControlMessage> Answer)> BeginAsync(ControlMessage request, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (Connection.Failure is { } ended)
@@ -163,6 +154,22 @@ internal sealed class ClientSession : IAsyncDisposable
         request.Type = "request";
         var answer = new TaskCompletionSource<ControlMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = answer;
+        return (id, answer);
+    }
+
+    /// <summary>A request without data.</summary>
+    public Task<ControlMessage> CallAsync(ControlMessage request, CancellationToken cancellationToken) =>
+        CallAsync(request, upload: null, download: null, cancellationToken);
+
+    /// <summary>
+    /// Sends a request and waits for its answer. With <paramref name="upload"/>, the request's data is written to its
+    /// channel meanwhile (then data-end; data-error if the upload fails). With <paramref name="download"/>, the answer's
+    /// data is read from the channel before the answer.
+    /// </summary>
+    public async Task<ControlMessage> CallAsync(ControlMessage request, Func<ChannelWriteStream, CancellationToken, Task>? upload,
+        Func<ChannelReadStream, CancellationToken, Task>? download, CancellationToken cancellationToken)
+    {
+        var (id, answer) = await BeginAsync(request, cancellationToken).ConfigureAwait(false);
         var channel = upload is not null || download is not null ? Connection.OpenChannel((uint)id) : null;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
@@ -174,8 +181,7 @@ internal sealed class ClientSession : IAsyncDisposable
             await Connection.SendControlAsync(request, cancellationToken).ConfigureAwait(false);
             using var registration = cancellationToken.Register(() =>
             {
-                _ = Connection.SendControlAsync(new ControlMessage { Type = "cancel", Id = id }, CancellationToken.None)
-                    .ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                SendCancel(id);
                 answer.TrySetCanceled(cancellationToken);
             });
             if (upload is not null)
@@ -229,9 +235,96 @@ internal sealed class ClientSession : IAsyncDisposable
         }
     }
 
-    private async Task UploadAsync(DataChannel channel, Func<ChannelWriteStream, CancellationToken, Task> upload, CancellationToken cancellationToken)
+    /// <summary>
+    /// A request whose channel carries data both ways at once (<c>volume.treeServer</c>): <paramref name="upload"/> writes
+    /// the client's side (every write sent at once; data-end when it returns), <paramref name="download"/> reads the
+    /// server's to its data-end; then the answer. When the download fails, the request is cancelled on the server and the
+    /// failure reported is the upload's own (a local failure), else the server's answer, else the download's.
+    /// </summary>
+    public async Task<ControlMessage> CallDuplexAsync(ControlMessage request, Func<Stream, CancellationToken, Task> upload,
+        Func<Stream, CancellationToken, Task> download, CancellationToken cancellationToken)
     {
-        var stream = new ChannelWriteStream(Connection, channel, precompressed: false, cancellationToken);
+        var (id, answer) = await BeginAsync(request, cancellationToken).ConfigureAwait(false);
+        var channel = Connection.OpenChannel((uint)id);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
+        {
+            await Connection.SendControlAsync(request, cancellationToken).ConfigureAwait(false);
+            using var registration = cancellationToken.Register(() =>
+            {
+                SendCancel(id);
+                answer.TrySetCanceled(cancellationToken);
+            });
+            var uploading = UploadAsync(channel, upload, stop.Token, flushEachWrite: true);
+            Exception? downloadFailure = null;
+            var stream = new ChannelReadStream(channel, stop.Token);
+            try
+            {
+                await download(stream, stop.Token).ConfigureAwait(false);
+                await stream.DrainAsync(stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                downloadFailure = e;
+            }
+            finally
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+            if (downloadFailure is not null)
+            {
+                if (!answer.Task.IsCompleted)
+                {
+                    SendCancel(id);
+                }
+                await stop.CancelAsync().ConfigureAwait(false);
+                await Observe(uploading).ConfigureAwait(false);
+                if (uploading.Exception?.InnerException is { } uploadFailure and not (SessionException or OperationCanceledException))
+                {
+                    _ = answer.Task.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(uploadFailure);
+                }
+                try
+                {
+                    await answer.Task.ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || cancellationToken.IsCancellationRequested)
+                {
+                    throw;
+                }
+                catch (OperationCanceledException)
+                {
+                    // Cancelled here because the download failed: that failure is the one to report.
+                }
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(downloadFailure);
+            }
+            // The server's data-end came before its answer: the answer is in flight or here.
+            try
+            {
+                return await answer.Task.ConfigureAwait(false);
+            }
+            finally
+            {
+                // What the client still had to say is moot once the server's side has ended.
+                await stop.CancelAsync().ConfigureAwait(false);
+                await Observe(uploading).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _pending.TryRemove(id, out _);
+            Connection.CloseChannel(channel);
+            _slots.Release();
+        }
+    }
+
+    private void SendCancel(long id) =>
+        _ = Connection.SendControlAsync(new ControlMessage { Type = "cancel", Id = id }, CancellationToken.None)
+            .ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+
+    private async Task UploadAsync(DataChannel channel, Func<ChannelWriteStream, CancellationToken, Task> upload, CancellationToken cancellationToken, bool flushEachWrite = false)
+    {
+        var stream = new ChannelWriteStream(Connection, channel, precompressed: false, cancellationToken) { FlushEachWrite = flushEachWrite };
         try
         {
             await upload(stream, cancellationToken).ConfigureAwait(false);

@@ -44,6 +44,9 @@ internal sealed class ControlMessage
 
     public string? Snapshot { get; set; }
 
+    /// <summary>A command line (volume.treeServer).</summary>
+    public string[]? Arguments { get; set; }
+
     public string? Base { get; set; }
 
     public string? NewName { get; set; }

@@ -283,6 +283,9 @@ internal sealed class ChannelWriteStream(SessionConnection connection, DataChann
 
     public long BytesWritten { get; private set; }
 
+    /// <summary>Sends every write at once (a conversation, rsync's protocol) instead of gathering writes into larger frames.</summary>
+    public bool FlushEachWrite { get; init; }
+
     public override bool CanRead => false;
 
     public override bool CanSeek => false;
@@ -305,6 +308,10 @@ internal sealed class ChannelWriteStream(SessionConnection connection, DataChann
             _gather ??= ArrayPool<byte>.Shared.Rent(GatherLimit);
             buffer.CopyTo(_gather.AsMemory(_gathered));
             _gathered += buffer.Length;
+            if (FlushEachWrite)
+            {
+                await FlushAsync(token).ConfigureAwait(false);
+            }
             return;
         }
         await FlushAsync(token).ConfigureAwait(false);

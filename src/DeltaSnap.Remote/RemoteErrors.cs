@@ -41,6 +41,8 @@ internal static class RemoteErrors
             "System.IO.DirectoryNotFoundException" => new DirectoryNotFoundException(text),
             "DeltaSnap.NativeStreamMismatchException" => new NativeStreamMismatchException(text),
             "DeltaSnap.CorruptDataException" => new CorruptDataException(text),
+            // A program the server ran failed (rsync --server on the rsync route): the message holds its command line, exit code and stderr.
+            "DeltaSnap.BackendCommandException" => new BackendCommandException(text),
             "DeltaSnap.Lineage.NoCommonBaseException" => new NoCommonBaseException(text),
             "DeltaSnap.Replication.VerificationFailedException" => new Replication.VerificationFailedException(text),
             _ => new SessionException(SessionErrorReason.PeerError, $"{peer} failed: {message.Message} ({message.ErrorType})")

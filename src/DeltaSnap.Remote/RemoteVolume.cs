@@ -11,7 +11,7 @@ namespace DeltaSnap.Remote;
 /// volume, so the <see cref="DeltaSnap.Replication.Replicator"/> refreshes to, from and between remote volumes as it does
 /// locally. Native receives are checked on the server (its volume's own header check); block devices are
 /// <see cref="DeltaSnap.Delta.DigestingBlockDevice"/>s, so comparing them moves digests, not bytes. Paths are not
-/// available remotely.
+/// available remotely: the rsync route runs <c>rsync --server</c> on the server through the session instead.
 /// </summary>
 public sealed class RemoteVolume : Volume
 {
@@ -91,11 +91,21 @@ public sealed class RemoteVolume : Volume
         return new RemoteBlockDevice(Session, answer.Device ?? throw Session.Missing("volume.openDevice", "device"));
     }
 
-    /// <summary>Not available: paths of file system volumes on another machine are not reachable from here.</summary>
+    /// <summary>Not available: paths of file system volumes on another machine are not reachable from here (see <see cref="RunTreeServerCoreAsync"/>).</summary>
     /// <exception cref="NotSupportedException">Always.</exception>
     protected override Task<string> GetPathCoreAsync(string? snapshot, CancellationToken cancellationToken) =>
         throw new NotSupportedException(
-            $"{Address} is on {_driver.PeerName}: paths of remote file system volumes are not available (file system volumes of different backends cannot be refreshed across machines yet).");
+            $"{Address} is on {_driver.PeerName}: paths of remote file system volumes are not available here; the rsync route reaches the tree through the session.");
+
+    /// <summary>
+    /// <c>volume.treeServer</c>: the server checks <paramref name="arguments"/> with its own tree synchronizer and runs them
+    /// on the snapshot's tree (read) or the live tree (written); the request's channel carries the server half's standard
+    /// input one way and its standard output the other.
+    /// </summary>
+    protected override Task RunTreeServerCoreAsync(string? snapshot, IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task> writeInput,
+        Func<Stream, CancellationToken, Task> readOutput, CancellationToken cancellationToken) =>
+        Session.CallDuplexAsync(new ControlMessage { Op = "volume.treeServer", Handle = _handle, Snapshot = snapshot, Arguments = [.. arguments] },
+            writeInput, readOutput, cancellationToken);
 
     /// <inheritdoc />
     protected override async Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken)

@@ -8,7 +8,9 @@ namespace DeltaSnap.Remote;
 /// and naming rules (so the <see cref="DeltaSnap.Replication.Replicator"/> picks the same routes as for local volumes),
 /// and forwards its calls as session requests. It adds <see cref="DriverCapabilities.StoredChecksums"/>: the server
 /// computes a snapshot's checksum map where the volume is and sends the map (about 17 bytes per cluster), so a map never
-/// costs the volume's bytes on the wire. Disposing it releases the driver on the server.
+/// costs the volume's bytes on the wire. For file system volumes it adds <see cref="DriverCapabilities.RemoteTrees"/>:
+/// their trees are reached by running the tree synchronizer's server half on the server (<c>volume.treeServer</c>).
+/// Disposing it releases the driver on the server.
 /// </summary>
 public sealed class RemoteVolumeDriver : VolumeDriver
 {
@@ -26,7 +28,9 @@ public sealed class RemoteVolumeDriver : VolumeDriver
         _session = session;
         _handle = message.Handle;
         RemoteCapabilities = message.Capabilities;
-        _capabilities = message.Capabilities | DriverCapabilities.StoredChecksums;
+        // File system volumes have no local path here: the rsync route reaches their trees through the session.
+        _capabilities = message.Capabilities | DriverCapabilities.StoredChecksums
+            | (message.Capabilities.HasFlag(DriverCapabilities.FilesystemVolumes) ? DriverCapabilities.RemoteTrees : DriverCapabilities.None);
         _payloadKind = (DeltaStreamPayloadKind)message.PayloadKind;
         _volumeNameRules = message.VolumeNameRules.ToRules();
         _snapshotNameRules = message.SnapshotNameRules.ToRules();

@@ -4,6 +4,7 @@ using DeltaSnap.Checksums;
 using DeltaSnap.Delta;
 using DeltaSnap.Devices;
 using DeltaSnap.Drivers;
+using DeltaSnap.Replication;
 using Microsoft.Extensions.Logging;
 
 namespace DeltaSnap.Remote;
@@ -13,6 +14,9 @@ internal sealed class ServerSession
 {
     private static readonly HashSet<string> UploadOps = ["device.write", "volume.receive", "volume.storeChecksums"];
     private static readonly HashSet<string> DownloadOps = ["device.read", "device.allocated", "device.digests", "volume.send", "volume.changedRanges", "volume.checksums"];
+
+    // Data both ways on the request's channel: the client's to a program's standard input, the program's standard output back.
+    private static readonly HashSet<string> DuplexOps = ["volume.treeServer"];
 
     private readonly VolumeResolver _resolver;
     private readonly VolumeServerOptions _options;
@@ -145,7 +149,7 @@ internal sealed class ServerSession
             throw new SessionException(SessionErrorReason.ProtocolViolation, $"{_peer.Name} has more than {_options.MaxConcurrentRequests} requests in flight.");
         }
         var op = request.Op ?? "";
-        var channel = UploadOps.Contains(op) || DownloadOps.Contains(op) ? _connection.OpenChannel((uint)request.Id) : null;
+        var channel = UploadOps.Contains(op) || DownloadOps.Contains(op) || DuplexOps.Contains(op) ? _connection.OpenChannel((uint)request.Id) : null;
         var cts = CancellationTokenSource.CreateLinkedTokenSource(_connection.Ending);
         _running[request.Id] = cts;
         _tasks[request.Id] = Task.Run(() => HandleAsync(request, channel, cts));
@@ -166,7 +170,7 @@ internal sealed class ServerSession
         {
             Log.RequestFailed(_logger, request.Id, op, _peer.Name, e.Message);
             reply = RemoteErrors.ToMessage(request.Id, e);
-            if (channel is not null && DownloadOps.Contains(op))
+            if (channel is not null && (DownloadOps.Contains(op) || DuplexOps.Contains(op)))
             {
                 try
                 {
@@ -309,7 +313,8 @@ internal sealed class ServerSession
         var entry = Get<VolumeEntry>(r);
         var volume = entry.Volume;
         var write = op is "volume.resize" or "volume.createSnapshot" or "volume.deleteSnapshot" or "volume.rollback" or "volume.renameSnapshot" or "volume.promote"
-            or "volume.receive" or "volume.storeChecksums" || (op == "volume.openDevice" && r.Writable == true);
+            or "volume.receive" or "volume.storeChecksums" || (op == "volume.openDevice" && r.Writable == true)
+            || (op == "volume.treeServer" && r.Snapshot is null);
         Authorize(op, entry.Address, write ? VolumeAccess.Write : VolumeAccess.Read);
         switch (op)
         {
@@ -399,6 +404,9 @@ internal sealed class ServerSession
                     (s, token) => volume.SendAsync(r.Base, Required(r.Snapshot, "snapshot"), s, options, token), ct).ConfigureAwait(false);
                 return new ControlMessage();
             }
+            case "volume.treeServer":
+                await ServeTreeAsync(volume, r, channel!, ct).ConfigureAwait(false);
+                return new ControlMessage();
             case "volume.receive":
             {
                 var request = new NativeReceiveRequest
@@ -545,6 +553,54 @@ internal sealed class ServerSession
         {
             ArrayPool<byte>.Shared.Return(data);
             ArrayPool<byte>.Shared.Return(digests);
+        }
+    }
+
+    /// <summary>
+    /// <c>volume.treeServer</c>: the server's tree synchronizer checks the client's command line and runs it on the tree of
+    /// the snapshot (read; its view released afterwards) or the live tree (written), its standard input and output on the
+    /// request's channel. Every write goes out at once: the program holds a conversation.
+    /// </summary>
+    private async Task ServeTreeAsync(Volume volume, ControlMessage r, DataChannel channel, CancellationToken ct)
+    {
+        var synchronizer = _options.TreeSynchronizer
+            ?? throw new NotSupportedException("This server runs no tree synchronizer (VolumeServerOptions.TreeSynchronizer): the rsync route cannot reach its volumes.");
+        var arguments = Required(r.Arguments, "arguments");
+        var snapshot = r.Snapshot;
+        var path = await volume.GetPathAsync(snapshot, ct).ConfigureAwait(false);
+        try
+        {
+            var input = new ChannelReadStream(channel, ct);
+            var output = new ChannelWriteStream(_connection, channel, precompressed: false, ct) { FlushEachWrite = true };
+            await using (input.ConfigureAwait(false))
+            await using (output.ConfigureAwait(false))
+            {
+                await synchronizer.ServeAsync(new TreeServeRequest { Directory = path, Arguments = arguments, Writable = snapshot is null }, input, output, ct)
+                    .ConfigureAwait(false);
+                await output.FlushAsync(ct).ConfigureAwait(false);
+            }
+            await _connection.SendDataEndAsync(channel.Id, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (snapshot is not null)
+            {
+                await ReleasePathAsync(volume, snapshot).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Gives back a snapshot's view (not the request's token: a cancelled request still releases); a failure is logged.</summary>
+    private async Task ReleasePathAsync(Volume volume, string snapshot)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await volume.ReleasePathAsync(snapshot, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is DeltaSnapException or IOException or InvalidOperationException or OperationCanceledException)
+        {
+            Log.RequestFailed(_logger, 0, "volume.treeServer (release)", _peer.Name, e.Message);
         }
     }
 

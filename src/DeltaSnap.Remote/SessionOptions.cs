@@ -67,6 +67,13 @@ public sealed record VolumeServerOptions
     /// </summary>
     public Func<PeerIdentity, string, VolumeAccess, bool>? Authorize { get; init; }
 
+    /// <summary>
+    /// Runs the server half of the rsync route (<c>volume.treeServer</c>) on this server's file system volumes:
+    /// DeltaSnap.Rsync's <c>RsyncTreeSynchronizer</c>, which checks every command line a client asks for. Null (the
+    /// default): clients cannot refresh file system volumes of other backends to or from this server.
+    /// </summary>
+    public DeltaSnap.Replication.TreeSynchronizer? TreeSynchronizer { get; init; }
+
     /// <summary>How often the server sends a heartbeat. Default 5 s.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Not positive or over a day.</exception>
     public TimeSpan HeartbeatInterval { get => _heartbeatInterval; init => _heartbeatInterval = SessionLimits.Positive(value, nameof(HeartbeatInterval)); }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using DeltaSnap.Drivers;
 using DeltaSnap.ExternalCommands;
 using DeltaSnap.Replication;
 using Microsoft.Extensions.Logging;
@@ -37,12 +38,38 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
     public IReadOnlyList<string> BuildArguments(TreeSyncRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        var arguments = Flags(request.TargetIsCopyOnWrite);
+        // "--" ends the options; the trailing slashes copy the directories' contents; absolute paths never read as host:path.
+        arguments.Add("--");
+        arguments.Add(WithSlash(request.SourceDirectory));
+        arguments.Add(WithSlash(request.TargetDirectory));
+        return arguments;
+    }
+
+    /// <summary>
+    /// The local rsync client's arguments for a remote synchronization: the same flags, the options kept on the command
+    /// line (<c>--no-protect-args</c>, so that the server can check them), the relaying remote shell with blocking
+    /// descriptors (<c>--blocking-io</c>), and the remote
+    /// tree as <c>deltasnap:tree/</c>.
+    /// </summary>
+    internal List<string> BuildRemoteArguments(RemoteTreeSyncRequest request, string remoteShell)
+    {
+        var arguments = Flags(request.TargetIsCopyOnWrite);
+        // --blocking-io: the shell's cat copies with plain blocking writes (rsync otherwise hands its remote shell non-blocking descriptors, as ssh wants).
+        arguments.AddRange(["--no-protect-args", "--blocking-io", "-e", remoteShell, "--"]);
+        var remote = RsyncServerArguments.Host + ":" + RsyncServerArguments.TreePlaceholder;
+        arguments.AddRange(request.RemoteIsSource ? [remote, WithSlash(request.LocalDirectory)] : [WithSlash(request.LocalDirectory), remote]);
+        return arguments;
+    }
+
+    private List<string> Flags(bool targetIsCopyOnWrite)
+    {
         List<string> arguments =
         [
             "--archive", "--hard-links", "--acls", "--xattrs", "--filter=-x security.selinux",
             "--numeric-ids", "--sparse", "--delete", "--one-file-system", "--modify-window=-1", "--stats", "--no-human-readable",
         ];
-        if (request.TargetIsCopyOnWrite)
+        if (targetIsCopyOnWrite)
         {
             arguments.AddRange(["--inplace", "--no-whole-file"]);
         }
@@ -51,10 +78,6 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
             arguments.Add("--bwlimit=" + Options.BandwidthLimitKiBPerSecond.ToString(CultureInfo.InvariantCulture));
         }
         arguments.AddRange(Options.ExtraArguments);
-        // "--" ends the options; the trailing slashes copy the directories' contents; absolute paths never read as host:path.
-        arguments.Add("--");
-        arguments.Add(WithSlash(request.SourceDirectory));
-        arguments.Add(WithSlash(request.TargetDirectory));
         return arguments;
     }
 
@@ -76,10 +99,120 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
         return stats;
     }
 
-    /// <summary>Reads the numbers of <c>rsync --stats</c>.</summary>
-    internal static TreeSyncResult ParseStats(string output)
+    /// <summary>
+    /// Runs the local rsync client with <see cref="RsyncRemoteShell"/> as its remote shell and relays that shell through
+    /// <see cref="Volume.RunTreeServerAsync"/> to <c>rsync --server</c> where the remote volume is (push: the remote live
+    /// tree is written; pull: the remote snapshot is read). A refusal or a lost session is the failure reported (the
+    /// local rsync, whose connection went, is stopped); when the server's rsync failed, the local rsync's failure is,
+    /// with the server's message added.
+    /// </summary>
+    protected override async Task<TreeSyncResult> SynchronizeRemoteCoreAsync(RemoteTreeSyncRequest request, CancellationToken cancellationToken)
     {
-        long files = 0, size = 0, literal = 0, sent = 0;
+        var (source, target) = request.RemoteIsSource
+            ? ($"{request.RemoteVolume.Address}@{request.RemoteSnapshot}", request.LocalDirectory)
+            : (request.LocalDirectory, request.RemoteVolume.Address);
+        using var shell = RsyncRemoteShell.Create();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var running = RsyncPrograms.RunAsync(_runner, BuildRemoteArguments(request, shell.Command), _logger, stop.Token);
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+        _ = running.ContinueWith(_ => Cancel(ended), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        Exception? relayFailure = null;
+        try
+        {
+            // Waits for rsync to start its remote shell (or to end without one).
+            var serverArguments = await shell.ReadServerArgumentsAsync(ended.Token).ConfigureAwait(false);
+            await request.RemoteVolume.RunTreeServerAsync(request.RemoteSnapshot, serverArguments, shell.CopyUpAsync, shell.CopyDownAsync, stop.Token)
+                .ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ended.IsCancellationRequested && !stop.IsCancellationRequested)
+        {
+            // rsync ended before it started its remote shell: its exit code and message say why.
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            relayFailure = e;
+            // The relay is gone, so the local rsync sees its connection end; it is stopped if it does not.
+            stop.CancelAfter(RelayGrace);
+        }
+        ExternalCommandResult result;
+        try
+        {
+            result = await running.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (relayFailure is not null && !cancellationToken.IsCancellationRequested)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(relayFailure);
+            throw;
+        }
+        var vanished = result.ExitCode == VanishedExitCode && (request.AllowVanishedFiles || Options.AllowVanishedFiles);
+        if (relayFailure is not null && (relayFailure is not BackendCommandException || result.Succeeded || vanished))
+        {
+            // Refused, cancelled, or the session was lost: rsync's own exit (a closed connection) is only the consequence.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(relayFailure);
+        }
+        if (!result.Succeeded && !vanished)
+        {
+            var failure = RsyncPrograms.Failure(result, $"synchronizing {target} from {source}", isRsync: true);
+            throw relayFailure is null
+                ? failure
+                : new BackendCommandException(failure.CommandLine, failure.ExitCode, failure.StandardError + " The remote side: " + relayFailure.Message, failure.IsTransient, relayFailure);
+        }
+        if (result.ExitCode == VanishedExitCode)
+        {
+            Log.FilesVanished(_logger, source, target);
+        }
+        var stats = ParseStats(result.StandardOutput, localIsReceiver: request.RemoteIsSource) with { FilesVanished = result.ExitCode == VanishedExitCode };
+        Log.Synchronized(_logger, source, target, stats.FilesTransferred, stats.LiteralBytes, stats.BytesSent);
+        return stats;
+    }
+
+    /// <summary>
+    /// Checks what a peer's rsync client asked its remote shell to run (<see cref="RsyncServerArguments"/>: the route's
+    /// options only, the tree only, <c>--sender</c> exactly when the tree is only read) and runs it on the tree with
+    /// <paramref name="input"/> and <paramref name="output"/> as its standard input and output. Exit 24 (files vanished
+    /// from a source) is left to the client to judge.
+    /// </summary>
+    protected override async Task ServeCoreAsync(TreeServeRequest request, Stream input, Stream output, CancellationToken cancellationToken)
+    {
+        var arguments = RsyncServerArguments.Check(request.Arguments, request.Directory, request.Writable);
+        ExternalCommandResult result;
+        try
+        {
+            (result, _, _) = await _runner.RunDuplexAsync(arguments, input, output, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Log.ProgramKilled(_logger, _runner.Program);
+            throw;
+        }
+        if (!result.Succeeded && result.ExitCode != VanishedExitCode)
+        {
+            throw RsyncPrograms.Failure(result, $"serving {request.Directory} to a peer's rsync", isRsync: true);
+        }
+    }
+
+    /// <summary>How long the local rsync may take to notice that its relay ended before it is stopped.</summary>
+    private static readonly TimeSpan RelayGrace = TimeSpan.FromSeconds(5);
+
+    private static void Cancel(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The synchronization is over.
+        }
+    }
+
+    /// <summary>
+    /// Reads the numbers of <c>rsync --stats</c>. <paramref name="localIsReceiver"/>: the client here received (a pull),
+    /// so what the sending side wrote is its "Total bytes received".
+    /// </summary>
+    internal static TreeSyncResult ParseStats(string output, bool localIsReceiver = false)
+    {
+        long files = 0, size = 0, literal = 0, sent = 0, received = 0;
         foreach (var line in output.Split('\n'))
         {
             var colon = line.IndexOf(':', StringComparison.Ordinal);
@@ -103,11 +236,14 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
                 case "Total bytes sent":
                     sent = value;
                     break;
+                case "Total bytes received":
+                    received = value;
+                    break;
                 default:
                     break;
             }
         }
-        return new TreeSyncResult { FilesTransferred = files, TransferredFileBytes = size, LiteralBytes = literal, BytesSent = sent };
+        return new TreeSyncResult { FilesTransferred = files, TransferredFileBytes = size, LiteralBytes = literal, BytesSent = localIsReceiver ? received : sent };
     }
 
     private static long Number(string text)

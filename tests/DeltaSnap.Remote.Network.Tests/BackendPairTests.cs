@@ -48,13 +48,13 @@ public class BackendPairTests
 
             Assert.That(first.ExitCode, Is.Zero, first + "\n--- server\n" + server.Log);
             Assert.That(second.ExitCode, Is.Zero, second + "\n--- server\n" + server.Log);
-            Assert.That(await TreeAsync(target), Is.EqualTo(await TreeAsync(source)));
+            Assert.That(await LocalVolumes.TreeAsync(target), Is.EqualTo(await LocalVolumes.TreeAsync(source)));
             Assert.That(await SnapshotsAsync(target), Is.EqualTo(new[] { "s1", "s2" }));
         }
         finally
         {
-            await DeleteAsync(source);
-            await DeleteAsync(target);
+            await LocalVolumes.DeleteAsync(source);
+            await LocalVolumes.DeleteAsync(target);
         }
     }
 
@@ -75,13 +75,13 @@ public class BackendPairTests
 
             Assert.That(first.ExitCode, Is.Zero, first.ToString());
             Assert.That(second.ExitCode, Is.Zero, second.ToString());
-            Assert.That(await TreeAsync(target), Is.EqualTo(await TreeAsync(source)));
+            Assert.That(await LocalVolumes.TreeAsync(target), Is.EqualTo(await LocalVolumes.TreeAsync(source)));
             Assert.That(await SnapshotsAsync(target), Is.EqualTo(new[] { "s1", "s2" }));
         }
         finally
         {
-            await DeleteAsync(target);
-            await DeleteAsync(source);
+            await LocalVolumes.DeleteAsync(target);
+            await LocalVolumes.DeleteAsync(source);
         }
     }
 
@@ -111,7 +111,7 @@ public class BackendPairTests
         }
         finally
         {
-            await DeleteAsync(rbd);
+            await LocalVolumes.DeleteAsync(rbd);
         }
     }
 
@@ -124,21 +124,11 @@ public class BackendPairTests
         return ServeProcess.StartAsync(null, "127.0.0.1:0", "--cert", _server.CertificateFile, "--key", _server.KeyFile, "--trust", _certificates.CaFile, "--authorize", authorization);
     }
 
-    private static async Task CreateTreeAsync(string address, string snapshot, int seed)
-    {
-        var volume = await LocalVolumes.Resolver().CreateVolumeAsync(address, new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
-        await using var driver = volume.Driver;
-        await WriteFilesAsync(await volume.GetPathAsync(null), seed);
-        await volume.CreateSnapshotAsync(snapshot);
-    }
+    private static Task CreateTreeAsync(string address, string snapshot, int seed) =>
+        LocalVolumes.CreateFilesystemAsync(address, snapshot, root => WriteFilesAsync(root, seed));
 
-    private static async Task ChangeTreeAsync(string address, string snapshot, int seed)
-    {
-        var volume = await LocalVolumes.Resolver().OpenVolumeAsync(address);
-        await using var driver = volume.Driver;
-        await WriteFilesAsync(await volume.GetPathAsync(null), seed);
-        await volume.CreateSnapshotAsync(snapshot);
-    }
+    private static Task ChangeTreeAsync(string address, string snapshot, int seed) =>
+        LocalVolumes.ChangeFilesystemAsync(address, snapshot, root => WriteFilesAsync(root, seed));
 
     private static async Task WriteFilesAsync(string root, int seed)
     {
@@ -151,30 +141,5 @@ public class BackendPairTests
         }
     }
 
-    private static async Task<string> TreeAsync(string address)
-    {
-        var volume = await LocalVolumes.Resolver().OpenVolumeAsync(address);
-        await using var driver = volume.Driver;
-        return TreeDigest.Compute(await volume.GetPathAsync(null), TreeDigestOptions.Full with { });
-    }
-
     private static async Task<string[]> SnapshotsAsync(string address) => await LocalVolumes.SnapshotsAsync(address);
-
-    private static async Task DeleteAsync(string address)
-    {
-        try
-        {
-            var resolver = LocalVolumes.Resolver();
-            var parsed = resolver.ParseAddress(address);
-            await using var driver = await resolver.OpenDriverAsync(parsed.Scheme, parsed.Location);
-            if (await driver.VolumeExistsAsync(parsed.Name))
-            {
-                await driver.DeleteVolumeAsync(parsed.Name);
-            }
-        }
-        catch (Exception e) when (e is DeltaSnapException or IOException)
-        {
-            TestContext.Out.WriteLine($"Cleaning up {address}: {e.Message}");
-        }
-    }
 }

@@ -69,13 +69,24 @@ internal sealed class Loopback : IAsyncDisposable
     }
 }
 
-/// <summary>A stream that passes reads through until <see cref="Silence"/>; then reads wait forever (a peer gone quiet without closing).</summary>
+/// <summary>
+/// A stream that passes reads through until <see cref="Silence"/>, after which reads wait forever (a peer gone quiet
+/// without closing), or <see cref="Cut"/>, after which reads end, writes fail, and the peer sees the end of the stream
+/// (a connection cut).
+/// </summary>
 internal sealed class SilenceableStream(Stream inner) : Stream
 {
     private readonly TaskCompletionSource _never = new();
     private volatile bool _silent;
+    private volatile bool _cut;
 
     public void Silence() => _silent = true;
+
+    public void Cut()
+    {
+        _cut = true;
+        inner.Dispose();
+    }
 
     public override bool CanRead => true;
 
@@ -93,7 +104,15 @@ internal sealed class SilenceableStream(Stream inner) : Stream
         {
             await _never.Task.WaitAsync(cancellationToken);
         }
-        var n = await inner.ReadAsync(buffer, cancellationToken);
+        int n;
+        try
+        {
+            n = _cut ? 0 : await inner.ReadAsync(buffer, cancellationToken);
+        }
+        catch (InvalidOperationException) when (_cut)
+        {
+            n = 0;
+        }
         if (_silent)
         {
             await _never.Task.WaitAsync(cancellationToken);
@@ -103,13 +122,27 @@ internal sealed class SilenceableStream(Stream inner) : Stream
 
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+        _cut ? ValueTask.FromException(new IOException("The connection was cut.")) : inner.WriteAsync(buffer, cancellationToken);
 
-    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        if (_cut)
+        {
+            throw new IOException("The connection was cut.");
+        }
+        inner.Write(buffer, offset, count);
+    }
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    public override Task FlushAsync(CancellationToken cancellationToken) => _cut ? Task.CompletedTask : inner.FlushAsync(cancellationToken);
 
-    public override void Flush() => inner.Flush();
+    public override void Flush()
+    {
+        if (!_cut)
+        {
+            inner.Flush();
+        }
+    }
 
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 

@@ -62,7 +62,12 @@ internal static class ServeCommand
                 {
                     throw new UsageException("--cert, --key and --trust go with --listen; --stdio relies on ssh's authentication.");
                 }
-                var serverOptions = new VolumeServerOptions { Authorize = rules is null ? null : rules.IsAllowed, BandwidthLimit = limit };
+                var serverOptions = new VolumeServerOptions
+                {
+                    Authorize = rules is null ? null : rules.IsAllowed,
+                    BandwidthLimit = limit,
+                    TreeSynchronizer = new DeltaSnap.Rsync.RsyncTreeSynchronizer(loggerFactory: context.Logging),
+                };
                 var server = new VolumeServer(resolver, serverOptions, context.Logging);
                 var connection = StdioTransport.OpenStandardStreams();
                 await using (connection.ConfigureAwait(false))
@@ -99,6 +104,8 @@ internal static class ServeCommand
                 // Default deny: a trusted certificate proves who the peer is, not what it may touch.
                 Authorize = rules is null ? static (_, _, _) => false : rules.IsAllowed,
                 BandwidthLimit = limit,
+                // The rsync route's server half: it runs only the command lines the route itself produces.
+                TreeSynchronizer = new DeltaSnap.Rsync.RsyncTreeSynchronizer(loggerFactory: context.Logging),
             };
             var listenerOptions = new TlsVolumeListenerOptions
             {

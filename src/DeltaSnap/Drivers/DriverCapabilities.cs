@@ -56,6 +56,13 @@ public enum DriverCapabilities
     /// property, an empty RBD diff), so a refresh skips the temporary snapshot of an unchanged live state.
     /// </summary>
     LiveStateComparison = 1 << 12,
+
+    /// <summary>
+    /// File system volumes are on another machine: their trees have no local path (<see cref="Volume.GetPathAsync"/>
+    /// is not available) and a tree synchronizer reaches them by running its server half where they are
+    /// (<see cref="Volume.RunTreeServerAsync"/>; DeltaSnap.Rsync's <c>rsync --server</c> relayed through the session).
+    /// </summary>
+    RemoteTrees = 1 << 13,
 }
 
 /// <summary>The kind of data a volume holds.</summary>

@@ -160,6 +160,36 @@ public abstract class Volume
         return ReleasePathCoreAsync(snapshot, cancellationToken);
     }
 
+    /// <summary>
+    /// Runs the server half of a tree synchronization where this volume's files are, for a volume on another machine
+    /// (<see cref="DriverCapabilities.RemoteTrees"/>): the machine holding the volume checks <paramref name="arguments"/>
+    /// (the server command line the synchronizer's client half asked for) with its own tree synchronizer and runs it on
+    /// the tree of <paramref name="snapshot"/> (read) or, when null, on the live tree (written).
+    /// <paramref name="writeInput"/> writes the server half's standard input (returning ends it);
+    /// <paramref name="readOutput"/> reads its standard output to its end. Completes when both have returned and the
+    /// server half has ended.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The volume is not a file system volume on another machine.</exception>
+    /// <exception cref="UnauthorizedAccessException">The other machine refused the arguments or the access; nothing ran.</exception>
+    /// <exception cref="DeltaSnapException">The server half failed (its exit code and standard error in the message).</exception>
+    public Task RunTreeServerAsync(string? snapshot, IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task> writeInput,
+        Func<Stream, CancellationToken, Task> readOutput, CancellationToken cancellationToken = default)
+    {
+        if (Kind != VolumeKind.Filesystem)
+        {
+            ThrowHelper.ThrowNotSupported($"{Address} is a block volume; it has no tree.");
+        }
+        Require(DriverCapabilities.RemoteTrees, "run a tree synchronizer's server half where the volume is");
+        if (snapshot is not null)
+        {
+            Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
+        }
+        ArgumentNullException.ThrowIfNull(arguments);
+        ArgumentNullException.ThrowIfNull(writeInput);
+        ArgumentNullException.ThrowIfNull(readOutput);
+        return RunTreeServerCoreAsync(snapshot, arguments, writeInput, readOutput, cancellationToken);
+    }
+
     /// <summary>Writes the backend's native stream of <paramref name="snapshot"/>, incremental from <paramref name="baseSnapshot"/> when given.</summary>
     /// <exception cref="NotSupportedException">The backend has no native stream.</exception>
     public Task SendAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions? options = null, CancellationToken cancellationToken = default)
@@ -298,6 +328,11 @@ public abstract class Volume
 
     /// <summary>Releases what <see cref="GetPathCoreAsync"/> made for a snapshot (argument checked). The default does nothing.</summary>
     protected virtual Task ReleasePathCoreAsync(string snapshot, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Runs a tree synchronizer's server half where the volume is (capability checked).</summary>
+    protected virtual Task RunTreeServerCoreAsync(string? snapshot, IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task> writeInput,
+        Func<Stream, CancellationToken, Task> readOutput, CancellationToken cancellationToken) =>
+        throw Unsupported("run a tree synchronizer's server half where the volume is");
 
     /// <summary>Sends a native stream (capability checked).</summary>
     protected virtual Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken) =>

@@ -1,4 +1,5 @@
 using DeltaSnap.Diagnostics;
+using DeltaSnap.Drivers;
 
 namespace DeltaSnap.Replication;
 
@@ -32,6 +33,60 @@ public abstract class TreeSynchronizer
 
     /// <summary>Synchronizes (the request validated: two existing, absolute, disjoint directories).</summary>
     protected abstract Task<TreeSyncResult> SynchronizeCoreAsync(TreeSyncRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Makes a tree on another machine equal to a local one (push) or a local tree equal to one on another machine
+    /// (pull): the client half runs here and the server half where the remote volume is
+    /// (<see cref="Volume.RunTreeServerAsync"/>), so no second connection is needed.
+    /// </summary>
+    /// <exception cref="ArgumentException">The local directory is not an absolute path of an existing directory, or holds a control character or a <c>..</c> component.</exception>
+    /// <exception cref="NotSupportedException">The remote volume is not on another machine, or this synchronizer has no remote form.</exception>
+    /// <exception cref="DeltaSnapException">The synchronization failed (the target may be partly written; the caller rolls it back).</exception>
+    public Task<TreeSyncResult> SynchronizeRemoteAsync(RemoteTreeSyncRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(request.RemoteVolume);
+        _ = ValidateDirectory(request.LocalDirectory, nameof(request.LocalDirectory));
+        if (!request.RemoteVolume.Driver.Has(DriverCapabilities.RemoteTrees))
+        {
+            ThrowHelper.ThrowNotSupported($"{request.RemoteVolume.Address} is not on another machine: synchronize its path instead.");
+        }
+        if (request.RemoteIsSource != request.RemoteSnapshot is not null)
+        {
+            ThrowHelper.ThrowArgument(nameof(request), request.RemoteIsSource
+                ? "A remote source is read from one of its snapshots: RemoteSnapshot is required."
+                : "A remote target is written in its live tree: RemoteSnapshot must be null.");
+        }
+        return SynchronizeRemoteCoreAsync(request, cancellationToken);
+    }
+
+    /// <summary>Synchronizes with a remote tree (request validated). The default has no remote form.</summary>
+    protected virtual Task<TreeSyncResult> SynchronizeRemoteCoreAsync(RemoteTreeSyncRequest request, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"{GetType().Name} cannot synchronize with a tree on another machine.");
+
+    /// <summary>
+    /// Runs the server half of a synchronization that a peer's client half asked for, on a tree of this machine: checks
+    /// <see cref="TreeServeRequest.Arguments"/> against what this synchronizer's route uses (its options only, the
+    /// tree's path only, reading or writing as <see cref="TreeServeRequest.Writable"/> allows), then runs it with
+    /// <paramref name="input"/> as its standard input and <paramref name="output"/> as its standard output.
+    /// </summary>
+    /// <exception cref="ArgumentException">The directory is not an absolute path of an existing directory.</exception>
+    /// <exception cref="UnauthorizedAccessException">The arguments ask for something the route does not do; nothing ran.</exception>
+    /// <exception cref="NotSupportedException">This synchronizer has no server half.</exception>
+    /// <exception cref="DeltaSnapException">The server half failed.</exception>
+    public Task ServeAsync(TreeServeRequest request, Stream input, Stream output, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(request.Arguments);
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(output);
+        _ = ValidateDirectory(request.Directory, nameof(request.Directory));
+        return ServeCoreAsync(request, input, output, cancellationToken);
+    }
+
+    /// <summary>Checks and runs a server half (directory validated). The default has none.</summary>
+    protected virtual Task ServeCoreAsync(TreeServeRequest request, Stream input, Stream output, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"{GetType().Name} has no server half.");
 
     private static string ValidateDirectory(string path, string what)
     {
@@ -75,6 +130,41 @@ public sealed record TreeSyncRequest
 
     /// <summary>Whether files that vanish from the source during the copy are tolerated (an inconsistent copy) rather than an error.</summary>
     public bool AllowVanishedFiles { get; init; }
+}
+
+/// <summary>What <see cref="TreeSynchronizer.SynchronizeRemoteAsync"/> is to do: one tree here, one on another machine.</summary>
+public sealed record RemoteTreeSyncRequest
+{
+    /// <summary>The tree on this machine: the source snapshot's (push) or the target's live tree (pull).</summary>
+    public required string LocalDirectory { get; init; }
+
+    /// <summary>The volume on another machine (its driver has <see cref="DriverCapabilities.RemoteTrees"/>).</summary>
+    public required Volume RemoteVolume { get; init; }
+
+    /// <summary>Whether the remote volume is the source (pull: its snapshot is read) or the target (push: its live tree is written).</summary>
+    public bool RemoteIsSource { get; init; }
+
+    /// <summary>The remote source's snapshot that is read; null when the remote volume is the target.</summary>
+    public string? RemoteSnapshot { get; init; }
+
+    /// <summary>Whether the target is copy-on-write with its previous snapshot (see <see cref="TreeSyncRequest.TargetIsCopyOnWrite"/>).</summary>
+    public bool TargetIsCopyOnWrite { get; init; }
+
+    /// <summary>Whether files that vanish from the source during the copy are tolerated.</summary>
+    public bool AllowVanishedFiles { get; init; }
+}
+
+/// <summary>What <see cref="TreeSynchronizer.ServeAsync"/> is asked to run, on the machine that holds the tree.</summary>
+public sealed record TreeServeRequest
+{
+    /// <summary>The tree: a snapshot's (only read) or a volume's live tree (written when <see cref="Writable"/>).</summary>
+    public required string Directory { get; init; }
+
+    /// <summary>The server command line the peer's client half asked for (checked before anything runs).</summary>
+    public required IReadOnlyList<string> Arguments { get; init; }
+
+    /// <summary>Whether the tree is a target to write; false: a source that is only read.</summary>
+    public bool Writable { get; init; }
 }
 
 /// <summary>What a <see cref="TreeSynchronizer"/> did.</summary>

@@ -8,8 +8,26 @@ namespace DeltaSnap.Replication;
 /// target's live tree by a <see cref="TreeSynchronizer"/>, then the target snapshot is taken, recording which
 /// source snapshot it was made from so that the next refresh finds the common base by identity.
 /// </summary>
-internal sealed class TreeTransfer(RefreshRun run, TreeSynchronizer synchronizer) : SnapshotTransfer(run)
+/// <remarks>
+/// A volume on another machine (<see cref="DriverCapabilities.RemoteTrees"/>) has no local path: the synchronizer then
+/// runs its client half here and its server half there, through the volume (push or pull). Two remote volumes (a
+/// relay) are refused before anything changes: the synchronizer's two halves would both run elsewhere.
+/// </remarks>
+internal sealed class TreeTransfer : SnapshotTransfer
 {
+    private readonly TreeSynchronizer _synchronizer;
+
+    public TreeTransfer(RefreshRun run, TreeSynchronizer synchronizer)
+        : base(run)
+    {
+        _synchronizer = synchronizer;
+        if (run.Source.Driver.Has(DriverCapabilities.RemoteTrees) && run.Target.Driver.Has(DriverCapabilities.RemoteTrees))
+        {
+            throw new NotSupportedException(
+                $"Refreshing {run.Target.Address} from {run.Source.Address} needs the rsync route between two other machines: run the refresh on one of them.");
+        }
+    }
+
     public override async Task<SnapshotInfo> SendSnapshotAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
         var bytes = await SynchronizeIntoLiveAsync(snapshot, cancellationToken).ConfigureAwait(false);
@@ -28,6 +46,10 @@ internal sealed class TreeTransfer(RefreshRun run, TreeSynchronizer synchronizer
 
     private async Task<long> SynchronizeIntoLiveAsync(SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
+        if (Run.Source.Driver.Has(DriverCapabilities.RemoteTrees) || Run.Target.Driver.Has(DriverCapabilities.RemoteTrees))
+        {
+            return Count(await SynchronizeRemoteAsync(snapshot, cancellationToken).ConfigureAwait(false));
+        }
         var sourcePath = await Run.Source.GetPathAsync(snapshot.Name, cancellationToken).ConfigureAwait(false);
         TreeSyncResult result;
         try
@@ -35,7 +57,7 @@ internal sealed class TreeTransfer(RefreshRun run, TreeSynchronizer synchronizer
             var targetPath = await Run.Target.GetPathAsync(null, cancellationToken).ConfigureAwait(false);
             Run.Progress?.Report(new RefreshProgress("synchronizing", snapshot.Name, 0, 0));
             Run.TargetLiveTouched = true;
-            result = await synchronizer.SynchronizeAsync(new TreeSyncRequest
+            result = await _synchronizer.SynchronizeAsync(new TreeSyncRequest
             {
                 SourceDirectory = sourcePath,
                 TargetDirectory = targetPath,
@@ -48,10 +70,45 @@ internal sealed class TreeTransfer(RefreshRun run, TreeSynchronizer synchronizer
             // A view mounted to expose the snapshot (ZFS without .zfs/snapshot) is not left behind, even after a failure.
             await ReleaseAsync(snapshot.Name).ConfigureAwait(false);
         }
+        return Count(result);
+    }
+
+    private long Count(TreeSyncResult result)
+    {
         Run.AddSent(result.BytesSent);
         Run.AddWritten(result.LiteralBytes);
         Run.AddClusters(0, result.FilesTransferred);
         return result.BytesSent;
+    }
+
+    /// <summary>Pull (the source is remote: its snapshot is read there) or push (the target is: its live tree is written there).</summary>
+    private async Task<TreeSyncResult> SynchronizeRemoteAsync(SnapshotInfo snapshot, CancellationToken cancellationToken)
+    {
+        var pull = Run.Source.Driver.Has(DriverCapabilities.RemoteTrees);
+        var local = pull ? Run.Target : Run.Source;
+        var localPath = await local.GetPathAsync(pull ? null : snapshot.Name, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            Run.Progress?.Report(new RefreshProgress("synchronizing", snapshot.Name, 0, 0));
+            Run.TargetLiveTouched = true;
+            return await _synchronizer.SynchronizeRemoteAsync(new RemoteTreeSyncRequest
+            {
+                LocalDirectory = localPath,
+                RemoteVolume = pull ? Run.Source : Run.Target,
+                RemoteIsSource = pull,
+                RemoteSnapshot = pull ? snapshot.Name : null,
+                TargetIsCopyOnWrite = Run.Target.Driver.Has(DriverCapabilities.CopyOnWriteTarget),
+                AllowVanishedFiles = Run.Options.AllowVanishedFiles,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The remote side releases its own snapshot view when its server half ends.
+            if (!pull)
+            {
+                await ReleaseAsync(snapshot.Name).ConfigureAwait(false);
+            }
+        }
     }
 
     private async Task ReleaseAsync(string snapshot)

@@ -156,6 +156,46 @@ internal sealed class ExternalCommandRunner
     }
 
     /// <summary>
+    /// Runs the command with its standard input copied from <paramref name="input"/> and its standard output copied
+    /// into <paramref name="output"/>, both as they come, each on a dedicated thread (a program that speaks a protocol
+    /// on its standard input and output: <c>rsync --server</c>). The end of <paramref name="input"/> closes the
+    /// command's input; when the command exits, a read of <paramref name="input"/> still waiting is abandoned. A
+    /// failure reading the input or writing the output kills the process and is rethrown unchanged. Returns the
+    /// result whatever the exit code (standard output is not kept), with the bytes copied each way.
+    /// </summary>
+    /// <exception cref="BackendCommandException">The program could not be started.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled (the process was killed).</exception>
+    public async Task<(ExternalCommandResult Result, long BytesIn, long BytesOut)> RunDuplexAsync(IReadOnlyList<string> arguments, Stream input, Stream output,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(output);
+        cancellationToken.ThrowIfCancellationRequested();
+        var clock = Stopwatch.StartNew();
+        using var process = Start(arguments, redirectInput: true, out var commandLine);
+        using var registration = cancellationToken.Register(static p => Kill((Process)p!), process);
+        using var copying = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var stderr = ReadTailAsync(process.StandardError);
+        var exited = process.WaitForExitAsync(CancellationToken.None);
+        // Once it has exited it reads no more: a read of the input still waiting for the peer is abandoned.
+        _ = exited.ContinueWith(_ => ExternalInputCommand.CancelQuietly(copying), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var feeding = Task.Factory.StartNew(
+            () => ExternalInputCommand.CopyIn(process, ReadOnlyMemory<byte>.Empty, input, process.StandardInput.BaseStream, copying, cancellationToken),
+            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var draining = Task.Factory.StartNew(() => CopyOut(process, process.StandardOutput.BaseStream, output, cancellationToken),
+            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var (copiedOut, outputFailure) = await draining.ConfigureAwait(false);
+        await exited.ConfigureAwait(false);
+        var (fed, _, inputFailure) = await feeding.ConfigureAwait(false);
+        var result = Result(commandLine, process.ExitCode, "", await stderr.ConfigureAwait(false));
+        cancellationToken.ThrowIfCancellationRequested();
+        inputFailure?.Throw();
+        outputFailure?.Throw();
+        Finished(result, clock.Elapsed, fed + copiedOut);
+        return (result, fed, copiedOut);
+    }
+
+    /// <summary>
     /// Starts the command with its standard input open but not a byte written: the caller then either feeds it
     /// (<see cref="ExternalInputCommand.FeedAsync"/>) or abandons it (<see cref="ExternalInputCommand.DisposeAsync"/>
     /// kills it and closes its input unread). Cancelling <paramref name="cancellationToken"/> kills the process.

@@ -117,7 +117,7 @@ internal sealed class ExternalInputCommand : IAsyncDisposable
     /// exits), or when the source fails (which kills the process). Closes the input, which is the end of the stream for
     /// the reader. Returns the bytes written, whether the process stopped reading, and the source's failure.
     /// </summary>
-    private static (long Fed, bool StoppedEarly, ExceptionDispatchInfo? SourceFailure) CopyIn(
+    internal static (long Fed, bool StoppedEarly, ExceptionDispatchInfo? SourceFailure) CopyIn(
         Process process, ReadOnlyMemory<byte> prefix, Stream source, Stream input, CancellationTokenSource copying, CancellationToken cancellationToken)
     {
         long fed = 0;
@@ -225,7 +225,7 @@ internal sealed class ExternalInputCommand : IAsyncDisposable
         }
     }
 
-    private static void CancelQuietly(CancellationTokenSource source)
+    internal static void CancelQuietly(CancellationTokenSource source)
     {
         try
         {

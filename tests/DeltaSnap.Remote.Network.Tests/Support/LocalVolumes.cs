@@ -7,9 +7,9 @@ namespace DeltaSnap.Remote.Network.Tests.Support;
 /// <summary>Volumes set up and read in this process through the library (never while a tool process uses the same store).</summary>
 internal static class LocalVolumes
 {
-    /// <summary>A resolver with every backend the tool has (lvol creating missing stores).</summary>
+    /// <summary>A resolver with the tool's backends (lvol creating missing stores; dir: for the rsync route).</summary>
     public static VolumeResolver Resolver() =>
-        new VolumeResolver().AddLvol(new LvolBackendOptions { CreateMissingStores = true, StoreClusterSize = 64 << 10 }).AddZfs().AddBtrfs().AddRbd();
+        new VolumeResolver().AddLvol(new LvolBackendOptions { CreateMissingStores = true, StoreClusterSize = 64 << 10 }).AddZfs().AddBtrfs().AddRbd().AddDir();
 
     /// <summary>Creates a block volume of <paramref name="size"/> bytes with random data at <paramref name="writes"/> (offset, length) and takes snapshot <paramref name="snapshot"/>.</summary>
     public static async Task CreateBlockAsync(string address, long size, IEnumerable<(long Offset, int Length)> writes, int seed, string? snapshot)
@@ -81,5 +81,50 @@ internal static class LocalVolumes
             await device.WriteAsync(offset, data);
         }
         await device.FlushAsync();
+    }
+
+    /// <summary>Creates a file system volume, lets <paramref name="write"/> fill its live tree, and takes snapshot <paramref name="snapshot"/>.</summary>
+    public static async Task CreateFilesystemAsync(string address, string snapshot, Func<string, Task> write)
+    {
+        var volume = await Resolver().CreateVolumeAsync(address, new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+        await using var driver = volume.Driver;
+        await write(await volume.GetPathAsync(null));
+        await volume.CreateSnapshotAsync(snapshot);
+    }
+
+    /// <summary>Lets <paramref name="change"/> change an existing file system volume's live tree, then takes snapshot <paramref name="snapshot"/>.</summary>
+    public static async Task ChangeFilesystemAsync(string address, string snapshot, Func<string, Task> change)
+    {
+        var volume = await Resolver().OpenVolumeAsync(address);
+        await using var driver = volume.Driver;
+        await change(await volume.GetPathAsync(null));
+        await volume.CreateSnapshotAsync(snapshot);
+    }
+
+    /// <summary>The digest of a file system volume's live tree (<see cref="DeltaSnap.Testing.TreeDigestOptions.Full"/>).</summary>
+    public static async Task<string> TreeAsync(string address)
+    {
+        var volume = await Resolver().OpenVolumeAsync(address);
+        await using var driver = volume.Driver;
+        return DeltaSnap.Testing.TreeDigest.Compute(await volume.GetPathAsync(null), DeltaSnap.Testing.TreeDigestOptions.Full);
+    }
+
+    /// <summary>Deletes a volume if it exists; a failure is only written to the test's output (cleanup).</summary>
+    public static async Task DeleteAsync(string address)
+    {
+        try
+        {
+            var resolver = Resolver();
+            var parsed = resolver.ParseAddress(address);
+            await using var driver = await resolver.OpenDriverAsync(parsed.Scheme, parsed.Location);
+            if (await driver.VolumeExistsAsync(parsed.Name))
+            {
+                await driver.DeleteVolumeAsync(parsed.Name);
+            }
+        }
+        catch (Exception e) when (e is DeltaSnapException or IOException)
+        {
+            NUnit.Framework.TestContext.Out.WriteLine($"Cleaning up {address}: {e.Message}");
+        }
     }
 }
