@@ -206,17 +206,23 @@ internal sealed class RefreshOutputOptions
     {
         Description = "Seconds between two plain progress lines (default 1).",
         HelpName = "SECONDS",
-        Validators =
-        {
-            result =>
-            {
-                if (result.GetValueOrDefault<double?>() is { } seconds && (!double.IsFinite(seconds) || seconds <= 0 || seconds > 86400))
-                {
-                    result.AddError("--progress-interval must be a number of seconds above 0 (0.5, 1, 10).");
-                }
-            },
-        },
+        CustomParser = ParseSeconds,
     };
+
+    private static double? ParseSeconds(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        if (result.Tokens.Count == 0)
+        {
+            return null;
+        }
+        var text = result.Tokens[0].Value;
+        if (!double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds <= 0 || seconds > 86400)
+        {
+            result.AddError($"--progress-interval '{text}' is not a number of seconds above 0 (0.5, 1, 10).");
+            return null;
+        }
+        return seconds;
+    }
 
     /// <summary>
     /// The progress to show: a bar when standard error is a terminal, plain lines when it is not and <c>--progress</c>
