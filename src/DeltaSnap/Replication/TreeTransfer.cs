@@ -10,9 +10,11 @@ namespace DeltaSnap.Replication;
 /// </summary>
 internal sealed class TreeTransfer(RefreshRun run, TreeSynchronizer synchronizer) : SnapshotTransfer(run)
 {
+    private const string SynchronizingStage = "synchronizing";
+
     public override async Task<SnapshotInfo> SendSnapshotAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
-        var bytes = await SynchronizeIntoLiveAsync(snapshot, cancellationToken).ConfigureAwait(false);
+        var bytes = await SynchronizeIntoLiveAsync(snapshot, snapshot.Name, cancellationToken).ConfigureAwait(false);
         var created = await Run.Target.CreateSnapshotAsync(snapshot.Name,
             new SnapshotCreateOptions { CreatedUtc = snapshot.CreatedUtc, ReceivedFrom = snapshot.ReceivedFrom ?? snapshot.Identity },
             cancellationToken).ConfigureAwait(false);
@@ -21,19 +23,19 @@ internal sealed class TreeTransfer(RefreshRun run, TreeSynchronizer synchronizer
     }
 
     public override Task SendLiveStateAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo live, CancellationToken cancellationToken) =>
-        SynchronizeIntoLiveAsync(live, cancellationToken);
+        SynchronizeIntoLiveAsync(live, LiveStateLabel, cancellationToken);
 
     // The target's live tree was synchronized and then snapshotted: it already is the last snapshot.
     public override Task FinishWithoutLiveStateAsync(SnapshotInfo lastOnTarget, CancellationToken cancellationToken) => Task.CompletedTask;
 
-    private async Task<long> SynchronizeIntoLiveAsync(SnapshotInfo snapshot, CancellationToken cancellationToken)
+    private async Task<long> SynchronizeIntoLiveAsync(SnapshotInfo snapshot, string label, CancellationToken cancellationToken)
     {
         var sourcePath = await Run.Source.GetPathAsync(snapshot.Name, cancellationToken).ConfigureAwait(false);
         TreeSyncResult result;
         try
         {
             var targetPath = await Run.Target.GetPathAsync(null, cancellationToken).ConfigureAwait(false);
-            Run.Progress?.Report(new RefreshProgress("synchronizing", snapshot.Name, 0, 0));
+            Run.Progress?.Report(new RefreshProgress(SynchronizingStage, label, 0, 0));
             Run.TargetLiveTouched = true;
             result = await synchronizer.SynchronizeAsync(new TreeSyncRequest
             {
@@ -41,6 +43,7 @@ internal sealed class TreeTransfer(RefreshRun run, TreeSynchronizer synchronizer
                 TargetDirectory = targetPath,
                 TargetIsCopyOnWrite = Run.Target.Driver.Has(DriverCapabilities.CopyOnWriteTarget),
                 AllowVanishedFiles = Run.Options.AllowVanishedFiles,
+                Progress = ProgressMapping.Map(Run.Progress, (long done) => new RefreshProgress(SynchronizingStage, label, done, 0)),
             }, cancellationToken).ConfigureAwait(false);
         }
         finally
