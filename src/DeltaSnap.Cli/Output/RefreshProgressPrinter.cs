@@ -47,7 +47,7 @@ internal sealed class RefreshProgressPrinter : IProgress<RefreshProgress>, IDisp
     private readonly long _started;
     private readonly int? _width;
     private readonly Lock _lock = new();
-    private readonly Queue<(TimeSpan At, long Done)> _samples = new();
+    private readonly List<(TimeSpan At, long Done)> _samples = []; // at most RateWindow / SampleSpacing + 2
     private ITimer? _timer;
     private RefreshProgress? _current;
     private TimeSpan? _lastPrinted;
@@ -186,29 +186,29 @@ internal sealed class RefreshProgressPrinter : IProgress<RefreshProgress>, IDisp
         }
     }
 
-    private static double? RateOf(Queue<(TimeSpan At, long Done)> samples)
+    private static double? RateOf(List<(TimeSpan At, long Done)> samples)
     {
         if (samples.Count < 2)
         {
             return null;
         }
-        var (firstAt, firstDone) = samples.Peek();
-        var (lastAt, lastDone) = samples.Last();
+        var (firstAt, firstDone) = samples[0];
+        var (lastAt, lastDone) = samples[^1];
         var seconds = (lastAt - firstAt).TotalSeconds;
         return seconds < 0.5 ? null : (lastDone - firstDone) / seconds;
     }
 
     private void AddSample(TimeSpan now, long done)
     {
-        if (_samples.Count > 0 && now - _samples.Last().At < SampleSpacing)
+        if (_samples.Count > 0 && now - _samples[^1].At < SampleSpacing)
         {
             return;
         }
-        _samples.Enqueue((now, done));
+        _samples.Add((now, done));
         // Keep one sample older than the window, so the rate spans the whole window.
-        while (_samples.Count > 2 && now - _samples.ElementAt(1).At >= RateWindow)
+        while (_samples.Count > 2 && now - _samples[1].At >= RateWindow)
         {
-            _samples.Dequeue();
+            _samples.RemoveAt(0);
         }
     }
 
@@ -262,6 +262,8 @@ internal sealed class RefreshProgressPrinter : IProgress<RefreshProgress>, IDisp
 /// <summary>The text of progress: sizes, rates, durations, and the two kinds of line. Pure functions of their inputs.</summary>
 internal static class ProgressFormat
 {
+    private static readonly string[] Units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+
     /// <summary>A rate: <c>12.5 MiB/s</c>, <c>800 B/s</c>; <c>-</c> when unknown.</summary>
     public static string Rate(double? bytesPerSecond) =>
         bytesPerSecond is { } r && double.IsFinite(r) && r >= 0 ? Size((long)r) + "/s" : "-";
@@ -269,7 +271,7 @@ internal static class ProgressFormat
     /// <summary>A size with one decimal above a KiB (<c>1.5 GiB</c>, <c>12.0 MiB</c>, <c>512 B</c>): steady width as it grows.</summary>
     public static string Size(long bytes)
     {
-        string[] units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+        var units = Units;
         if (bytes < 1024)
         {
             return bytes.ToString(CultureInfo.InvariantCulture) + " B";
