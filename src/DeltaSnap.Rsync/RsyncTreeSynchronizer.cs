@@ -84,7 +84,9 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
     /// <inheritdoc />
     protected override async Task<TreeSyncResult> SynchronizeCoreAsync(TreeSyncRequest request, CancellationToken cancellationToken)
     {
-        var result = await RsyncPrograms.RunAsync(_runner, BuildArguments(request), _logger, cancellationToken).ConfigureAwait(false);
+        var result = request.Progress is { } progress
+            ? await RunWithProgressAsync(["--info=progress2", .. BuildArguments(request)], progress, cancellationToken).ConfigureAwait(false)
+            : await RsyncPrograms.RunAsync(_runner, BuildArguments(request), _logger, cancellationToken).ConfigureAwait(false);
         var vanished = result.ExitCode == VanishedExitCode;
         if (!result.Succeeded && !(vanished && (request.AllowVanishedFiles || Options.AllowVanishedFiles)))
         {
@@ -97,6 +99,29 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
         var stats = ParseStats(result.StandardOutput) with { FilesVanished = vanished };
         Log.Synchronized(_logger, request.SourceDirectory, request.TargetDirectory, stats.FilesTransferred, stats.LiteralBytes, stats.BytesSent);
         return stats;
+    }
+
+    /// <summary>
+    /// Runs rsync with <c>--info=progress2</c>, its standard output read as it comes: each progress line's byte count
+    /// goes to <paramref name="progress"/>, and the text is kept for <c>--stats</c>. Returns the result whatever the exit code.
+    /// </summary>
+    private async Task<ExternalCommandResult> RunWithProgressAsync(IReadOnlyList<string> arguments, IProgress<long> progress, CancellationToken cancellationToken)
+    {
+        var output = new ProgressOutput(progress);
+        try
+        {
+            await _runner.RunWithOutputAsync(arguments, output, cancellationToken).ConfigureAwait(false);
+            return new ExternalCommandResult(_runner.Format(arguments), 0, output.Text, "", IsTransient: false);
+        }
+        catch (BackendCommandException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new ExternalCommandResult(e.CommandLine, e.ExitCode, output.Text, e.StandardError, e.IsTransient);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Log.ProgramKilled(_logger, _runner.Program);
+            throw;
+        }
     }
 
     /// <summary>
@@ -253,4 +278,111 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
     }
 
     private static string WithSlash(string path) => path.EndsWith('/') ? path : path + "/";
+
+    /// <summary>
+    /// The byte count of one <c>--info=progress2</c> line (<c>   1,234,567  45%   12.34MB/s    0:00:05 (xfr#3, to-chk=5/10)</c>:
+    /// the number before the percentage); null for any other line.
+    /// </summary>
+    internal static long? ParseProgressLine(ReadOnlySpan<char> line)
+    {
+        line = line.Trim();
+        var space = line.IndexOf(' ');
+        if (space <= 0)
+        {
+            return null;
+        }
+        var rest = line[space..].TrimStart();
+        var percent = rest.IndexOf('%');
+        if (percent <= 0 || !int.TryParse(rest[..percent], NumberStyles.None, CultureInfo.InvariantCulture, out _))
+        {
+            return null;
+        }
+        Span<char> digits = stackalloc char[space];
+        var length = 0;
+        foreach (var c in line[..space])
+        {
+            if (char.IsAsciiDigit(c))
+            {
+                digits[length++] = c;
+            }
+            else if (c is not (',' or '.'))
+            {
+                return null;
+            }
+        }
+        return length > 0 && long.TryParse(digits[..length], NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) ? bytes : null;
+    }
+
+    /// <summary>
+    /// rsync's standard output as it comes: progress lines (ended by <c>\r</c>, as rsync redraws them) are reported, and the
+    /// last <see cref="RsyncPrograms.StandardOutputTailChars"/> characters are kept, where <c>--stats</c> are.
+    /// </summary>
+    private sealed class ProgressOutput(IProgress<long> progress) : Stream
+    {
+        private readonly System.Text.StringBuilder _text = new();
+        private int _lineStart;
+
+        public string Text => _text.ToString();
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            // rsync prints ASCII here (numbers, and file names only with --verbose, which is not given).
+            foreach (var b in buffer)
+            {
+                var c = (char)b;
+                if (c is '\r' or '\n')
+                {
+                    if (ParseProgressLine(_text.ToString(_lineStart, _text.Length - _lineStart)) is { } done)
+                    {
+                        progress.Report(done);
+                    }
+                    _text.Append('\n');
+                    _lineStart = _text.Length;
+                    continue;
+                }
+                _text.Append(c);
+            }
+            if (_text.Length > 2 * RsyncPrograms.StandardOutputTailChars)
+            {
+                var cut = _text.Length - RsyncPrograms.StandardOutputTailChars;
+                cut = Math.Min(cut, _lineStart);
+                _text.Remove(0, cut);
+                _lineStart -= cut;
+            }
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Write(buffer.Span);
+            return ValueTask.CompletedTask;
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        {
+            Write(buffer.AsSpan(offset, count));
+            return Task.CompletedTask;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
 }

@@ -74,4 +74,47 @@ public class CommandLineTests
     [Test]
     public void ExitCodeOf_cancellation_is130() =>
         Assert.That(CommandRunner.ExitCodeOf(new OperationCanceledException()), Is.EqualTo(130));
+
+    [Test]
+    public async Task Suggest_commandPrefix_completesToTheCommand()
+    {
+        // What dotnet-suggest asks: the directive with the cursor position, then the whole command line.
+        var result = await DeltaSnapTool.RunAsync("[suggest:13]", "deltasnap ref");
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Out, Is.EqualTo("refresh\n"));
+        Assert.That(result.Error, Is.Empty);
+    }
+
+    [Test]
+    public async Task Suggest_refreshOptions_listsTheRefreshOptions()
+    {
+        var result = await DeltaSnapTool.RunAsync("[suggest:20]", "deltasnap refresh --");
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        var suggestions = result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(suggestions, Is.SupersetOf(new[]
+        {
+            "--json", "--quiet", "--progress", "--no-progress", "--progress-interval", "--no-create", "--no-native",
+            "--allow-full-resend", "--snapshots-only", "--checkpoint-dir", "--tls-cert", "--ssh-option", "--log-level", "--help",
+        }));
+        Assert.That(suggestions, Is.All.StartWith("--"));
+    }
+
+    [Test]
+    public async Task Suggest_algorithmValue_listsTheAlgorithms()
+    {
+        var result = await DeltaSnapTool.RunAsync("[suggest:27]", "deltasnap hash --algorithm ");
+
+        Assert.That(result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.SupersetOf(new[] { "crc32c", "crc64iso", "xxh3", "xxh128", "sha256" }));
+    }
+
+    [Test]
+    public async Task Suggest_process_completesAsDotnetSuggestRunsIt()
+    {
+        var result = await DeltaSnapTool.RunProcessAsync("[suggest:13]", "deltasnap ref");
+
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(result.Out, Is.EqualTo("refresh\n"));
+    }
 }

@@ -43,8 +43,66 @@ public class ExitCodeTests
     [Test]
     public void ExitCodes_areDistinct()
     {
-        int[] codes = [ExitCodes.Success, ExitCodes.Failure, ExitCodes.Usage, ExitCodes.NoCommonBase, ExitCodes.VerificationFailed,
-            ExitCodes.BackendFailed, ExitCodes.NativeStreamMismatch, ExitCodes.Cancelled];
-        Assert.That(codes, Is.Unique);
+        Assert.That(AllExitCodes().Values, Is.Unique);
+    }
+
+    /// <summary>
+    /// The README's table, pinned to ExitCodes.cs: each constant has its row, under its number, starting with its name
+    /// (so neither side can change alone), and the table has no row without a constant.
+    /// </summary>
+    [Test]
+    public void Readme_exitCodeTable_matchesExitCodesCs()
+    {
+        var documented = ReadmeExitCodes();
+        var names = new Dictionary<string, string>
+        {
+            [nameof(ExitCodes.Success)] = "success",
+            [nameof(ExitCodes.Failure)] = "operational failure",
+            [nameof(ExitCodes.Usage)] = "usage error",
+            [nameof(ExitCodes.NoCommonBase)] = "no common base",
+            [nameof(ExitCodes.VerificationFailed)] = "verification failed",
+            [nameof(ExitCodes.BackendFailed)] = "backend failed",
+            [nameof(ExitCodes.NativeStreamMismatch)] = "native stream mismatch",
+            [nameof(ExitCodes.PeerRefused)] = "peer refused",
+            [nameof(ExitCodes.Cancelled)] = "cancelled",
+        };
+        var constants = AllExitCodes();
+
+        Assert.That(constants.Keys, Is.EquivalentTo(names.Keys), "a new exit code needs its README row (and its name here)");
+        Assert.That(documented.Keys, Is.EquivalentTo(constants.Values), "the README documents exactly the codes of ExitCodes.cs");
+        foreach (var (name, code) in constants)
+        {
+            Assert.That(documented[code], Does.StartWith(names[name]), $"README row {code} is {name}");
+        }
+        Assert.That(constants[nameof(ExitCodes.Usage)], Is.EqualTo(2), "as GNU tools and System.CommandLine");
+        Assert.That(constants[nameof(ExitCodes.Cancelled)], Is.EqualTo(130), "128 + SIGINT, as shells report it");
+        Assert.That(constants[nameof(ExitCodes.PeerRefused)], Is.EqualTo(7));
+    }
+
+    private static Dictionary<string, int> AllExitCodes() =>
+        typeof(ExitCodes).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Where(f => f.IsLiteral && f.FieldType == typeof(int))
+            .ToDictionary(f => f.Name, f => (int)f.GetRawConstantValue()!);
+
+    /// <summary>The rows of the table under "## Exit codes" in the CLI's README: code → meaning.</summary>
+    private static Dictionary<int, string> ReadmeExitCodes()
+    {
+        var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DeltaSnap.sln")))
+        {
+            dir = dir.Parent;
+        }
+        Assert.That(dir, Is.Not.Null, "the repository above the test assembly");
+        var lines = File.ReadAllLines(Path.Combine(dir!.FullName, "src", "DeltaSnap.Cli", "README.md"));
+        var rows = new Dictionary<int, string>();
+        foreach (var line in lines.SkipWhile(l => l != "## Exit codes").Skip(1).TakeWhile(l => !l.StartsWith("## ", StringComparison.Ordinal)))
+        {
+            var cells = line.Split('|', StringSplitOptions.TrimEntries);
+            if (cells.Length >= 4 && int.TryParse(cells[1], System.Globalization.CultureInfo.InvariantCulture, out var code))
+            {
+                rows.Add(code, cells[2]);
+            }
+        }
+        return rows;
     }
 }

@@ -27,15 +27,18 @@ internal static class RefreshCommand
             HelpName = "DIR",
         };
         var abortResume = new Option<bool>("--abort-resume") { Description = "Discard TARGET's resume checkpoint in --checkpoint-dir and refresh from its newest complete snapshot." };
+        var output = new RefreshOutputOptions();
         var command = new Command("refresh", "Refresh TARGET from SOURCE: send the snapshots it lacks and the live state, incrementally. Either side may be remote (ssh://HOST/ADDRESS, tls://HOST:PORT/ADDRESS).")
         {
             source, target, noCreate, json, planOptions.AllowFullResend, planOptions.SnapshotsOnly, clusterSize, algorithm, noNative, checkpointDir, abortResume,
+            output.Quiet, output.Progress, output.NoProgress, output.ProgressInterval,
         };
         remoteOptions.AddTo(command);
-        CommandRunner.SetHandler(command, async (parseResult, output, cancellationToken) =>
+        CommandRunner.SetHandler(command, async (parseResult, writers, cancellationToken) =>
         {
             // The command's own resolver: its remote schemes carry this command line's TLS, ssh and session options,
             // and disposing it ends the sessions (one per peer, shared by source and target on the same peer).
+            var (progressStyle, lineInterval) = output.Decide(parseResult, writers.Error);
             var context = outer.WithRemote(remoteOptions.ToTransportOptions(parseResult, parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target)));
             await using var _ = context.ConfigureAwait(false);
             return await WithVolumesAsync(context, parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target), !parseResult.GetValue(noCreate), async (s, t) =>
@@ -59,27 +62,29 @@ internal static class RefreshCommand
                     CheckpointDirectory = parseResult.GetValue(checkpointDir) is { } dir ? Path.GetFullPath(dir) : null,
                     AbortResume = parseResult.GetValue(abortResume),
                 };
-                using var bar = TerminalProgress.Create(output.Error);
-                var result = await context.CreateReplicator().RefreshAsync(s, t, options, bar, cancellationToken).ConfigureAwait(false);
-                bar?.Finish();
+                RefreshResult result;
+                using (var progress = RefreshProgressPrinter.Start(writers.Error, progressStyle, lineInterval))
+                {
+                    result = await context.CreateReplicator().RefreshAsync(s, t, options, progress, cancellationToken).ConfigureAwait(false);
+                }
                 var report = new RefreshReport(PlanCommand.Camel(result.Route.ToString()), PlanCommand.Camel(result.Kind.ToString()),
                     result.SnapshotsSent.Count, result.SnapshotsSent, result.LiveStateSent, result.BytesRead, result.BytesSent, result.BytesWritten,
                     result.ClustersCompared, result.ClustersCopied, Math.Round(result.Duration.TotalSeconds, 3), result.Resumed);
                 if (parseResult.GetValue(json))
                 {
-                    await JsonOutput.WriteAsync(output, report, CliJsonContext.Default.RefreshReport, cancellationToken).ConfigureAwait(false);
+                    await JsonOutput.WriteAsync(writers, report, CliJsonContext.Default.RefreshReport, cancellationToken).ConfigureAwait(false);
                 }
-                else
+                else if (!parseResult.GetValue(output.Quiet))
                 {
                     var i = CultureInfo.InvariantCulture;
-                    await output.Out.WriteLineAsync($"refreshed {t.Address} from {s.Address}: {report.Kind}, route {report.Route}{(report.Resumed ? ", resumed" : "")}").ConfigureAwait(false);
-                    await output.Out.WriteLineAsync(string.Create(i, $"snapshots sent: {report.SnapshotsSent}{(report.SnapshotsSent > 0 ? " (" + string.Join(' ', report.Snapshots) + ")" : "")}{(report.LiveStateSent ? " + live state" : "")}")).ConfigureAwait(false);
-                    await output.Out.WriteLineAsync(string.Create(i, $"bytes read: {ByteSize.Format(report.BytesRead)}, sent: {ByteSize.Format(report.BytesSent)}, written: {ByteSize.Format(report.BytesWritten)}")).ConfigureAwait(false);
+                    await writers.Out.WriteLineAsync($"refreshed {t.Address} from {s.Address}: {report.Kind}, route {report.Route}{(report.Resumed ? ", resumed" : "")}").ConfigureAwait(false);
+                    await writers.Out.WriteLineAsync(string.Create(i, $"snapshots sent: {report.SnapshotsSent}{(report.SnapshotsSent > 0 ? " (" + string.Join(' ', report.Snapshots) + ")" : "")}{(report.LiveStateSent ? " + live state" : "")}")).ConfigureAwait(false);
+                    await writers.Out.WriteLineAsync(string.Create(i, $"bytes read: {ByteSize.Format(report.BytesRead)}, sent: {ByteSize.Format(report.BytesSent)}, written: {ByteSize.Format(report.BytesWritten)}")).ConfigureAwait(false);
                     if (report.ClustersCompared > 0)
                     {
-                        await output.Out.WriteLineAsync(string.Create(i, $"clusters compared: {report.ClustersCompared}, copied: {report.ClustersCopied}")).ConfigureAwait(false);
+                        await writers.Out.WriteLineAsync(string.Create(i, $"clusters compared: {report.ClustersCompared}, copied: {report.ClustersCopied}")).ConfigureAwait(false);
                     }
-                    await output.Out.WriteLineAsync(string.Create(i, $"seconds: {report.Seconds:F3}")).ConfigureAwait(false);
+                    await writers.Out.WriteLineAsync(string.Create(i, $"seconds: {report.Seconds:F3}")).ConfigureAwait(false);
                 }
                 return ExitCodes.Success;
             }, cancellationToken).ConfigureAwait(false);
@@ -175,40 +180,66 @@ internal sealed class RefreshPlanOptionSet
     };
 }
 
-/// <summary>A one-line progress bar on a terminal's standard error (nothing when it is redirected).</summary>
-internal sealed class TerminalProgress : IProgress<RefreshProgress>, IDisposable
+/// <summary>
+/// What <c>refresh</c> prints besides its result: <c>--quiet</c>, <c>--progress</c>, <c>--no-progress</c> and
+/// <c>--progress-interval</c>, and the choice they make with where standard error goes.
+/// </summary>
+internal sealed class RefreshOutputOptions
 {
-    private readonly TextWriter _error;
-    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
-    private readonly Lock _lock = new();
-    private int _lastLength;
-
-    private TerminalProgress(TextWriter error) => _error = error;
-
-    public static TerminalProgress? Create(TextWriter error) =>
-        ReferenceEquals(error, Console.Error) && !Console.IsErrorRedirected ? new TerminalProgress(error) : null;
-
-    public void Report(RefreshProgress value)
+    /// <summary><c>--quiet</c> / <c>-q</c>.</summary>
+    public Option<bool> Quiet { get; } = new("--quiet", "-q")
     {
-        var percent = value.BytesTotal > 0 ? $" {100.0 * value.BytesDone / value.BytesTotal,5:F1}%" : "";
-        var filled = value.BytesTotal > 0 ? (int)(20 * value.BytesDone / value.BytesTotal) : 0;
-        var line = string.Create(CultureInfo.InvariantCulture,
-            $"[{new string('#', filled)}{new string('.', 20 - filled)}] {value.Stage} {value.Snapshot}{percent} {_clock.Elapsed.TotalSeconds:F1}s");
-        lock (_lock)
+        Description = "Print no progress and no summary (errors still go to standard error; --json still prints its object).",
+    };
+
+    /// <summary><c>--progress</c>.</summary>
+    public Option<bool> Progress { get; } = new("--progress")
+    {
+        Description = "Show progress also when standard error is not a terminal: a plain line at most once per --progress-interval (on a terminal a bar is shown anyway).",
+    };
+
+    /// <summary><c>--no-progress</c>.</summary>
+    public Option<bool> NoProgress { get; } = new("--no-progress") { Description = "Show no progress, not even the bar on a terminal." };
+
+    /// <summary><c>--progress-interval</c>.</summary>
+    public Option<double?> ProgressInterval { get; } = new("--progress-interval")
+    {
+        Description = "Seconds between two plain progress lines (default 1).",
+        HelpName = "SECONDS",
+        CustomParser = ParseSeconds,
+    };
+
+    private static double? ParseSeconds(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        if (result.Tokens.Count == 0)
         {
-            _error.Write("\r" + line.PadRight(_lastLength));
-            _lastLength = line.Length;
+            return null;
         }
+        var text = result.Tokens[0].Value;
+        if (!double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds <= 0 || seconds > 86400)
+        {
+            result.AddError($"--progress-interval '{text}' is not a number of seconds above 0 (0.5, 1, 10).");
+            return null;
+        }
+        return seconds;
     }
 
-    public void Finish()
+    /// <summary>
+    /// The progress to show: a bar when standard error is a terminal, plain lines when it is not and <c>--progress</c>
+    /// asks for them, nothing with <c>--quiet</c> or <c>--no-progress</c> (contradicting options are a usage error).
+    /// </summary>
+    public (ProgressStyle Style, TimeSpan LineInterval) Decide(ParseResult parseResult, TextWriter error)
     {
-        lock (_lock)
+        var (quiet, on, off) = (parseResult.GetValue(Quiet), parseResult.GetValue(Progress), parseResult.GetValue(NoProgress));
+        if (on && (quiet || off))
         {
-            _error.Write("\r" + new string(' ', _lastLength) + "\r");
-            _lastLength = 0;
+            throw new UsageException($"--progress contradicts {(quiet ? "--quiet" : "--no-progress")}.");
         }
+        var interval = parseResult.GetValue(ProgressInterval) is { } seconds ? TimeSpan.FromSeconds(seconds) : RefreshProgressPrinter.DefaultLineInterval;
+        var style = quiet || off ? ProgressStyle.None
+            : RefreshProgressPrinter.IsTerminal(error) ? ProgressStyle.Bar
+            : on ? ProgressStyle.Lines
+            : ProgressStyle.None;
+        return (style, interval);
     }
-
-    public void Dispose() => Finish();
 }

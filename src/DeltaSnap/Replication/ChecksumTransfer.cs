@@ -16,6 +16,8 @@ namespace DeltaSnap.Replication;
 /// </summary>
 internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
 {
+    private const string VerifyingStage = "verifying";
+
     public override async Task<SnapshotInfo> SendSnapshotAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
         var bytes = await CopyIntoTargetLiveAsync(previous, previousOnTarget, snapshot, liveState: false, cancellationToken).ConfigureAwait(false);
@@ -101,7 +103,10 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
                     Run.Resumed = true;
                 }
 
-                Run.Progress?.Report(new RefreshProgress("comparing", snapshot.Name, 0, size));
+                var label = liveState ? LiveStateLabel : snapshot.Name;
+                var progress = Run.Progress;
+                var clusterSize = deltaOptions.ClusterSize;
+                progress?.Report(new RefreshProgress("comparing", label, 0, candidates?.TotalLength ?? size));
                 var request = new DeltaPlanRequest
                 {
                     Source = sourceDevice,
@@ -110,12 +115,15 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
                     SourceChecksums = sourceMap,
                     TargetChecksums = targetMap,
                     Candidates = candidates,
+                    // Bytes compared: the clusters done, in the stage's unit (the last cluster may be short; it counts whole).
+                    Progress = ProgressMapping.Map(progress, (DeltaPlanProgress p) =>
+                        new RefreshProgress("comparing", label, p.ClustersDone * clusterSize, p.ClusterCount * clusterSize)),
                 };
                 var plan = await DeltaPlanner.PlanAsync(request, cancellationToken).ConfigureAwait(false);
                 Run.AddRead(plan.SourceBytesRead + plan.TargetBytesRead);
                 Run.AddClusters(plan.ClustersCompared, plan.ClustersDiffering);
 
-                Run.Progress?.Report(new RefreshProgress("copying", snapshot.Name, 0, plan.BytesToCopy));
+                progress?.Report(new RefreshProgress("copying", label, 0, plan.BytesToCopy + plan.BytesToUnmap));
                 var checkpoint = options.CheckpointDirectory is null ? null : new RefreshCheckpoint
                 {
                     Source = source.Address,
@@ -138,7 +146,9 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
                 Run.TargetLiveTouched = true;
                 var sink = new BlockDeviceSink(targetDevice);
                 var copy = ShallowCopyOperation.Start(sourceDevice, sink, ShallowCopyRequest.ForPlan(plan),
-                    new ShallowCopyOptions { MaxDegreeOfParallelism = deltaOptions.MaxDegreeOfParallelism }, null, cancellationToken);
+                    new ShallowCopyOptions { MaxDegreeOfParallelism = deltaOptions.MaxDegreeOfParallelism },
+                    ProgressMapping.Map(progress, (ShallowCopyProgress p) => new RefreshProgress("copying", label, p.CopiedBytes + p.UnmappedBytes, p.TotalBytes)),
+                    cancellationToken);
                 if (checkpoint is null)
                 {
                     await copy.Completion.ConfigureAwait(false);
@@ -152,14 +162,18 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
                 Run.AddSent(sink.BytesWritten);
                 Run.AddWritten(sink.BytesWritten);
 
-                Run.Progress?.Report(new RefreshProgress("verifying", snapshot.Name, 0, plan.BytesToCopy + plan.BytesToUnmap));
                 if (options.VerifyWholeVolume)
                 {
-                    await VerifyWholeAsync(sourceDevice, targetDevice, checksumOptions, snapshot, cancellationToken).ConfigureAwait(false);
+                    progress?.Report(new RefreshProgress(VerifyingStage, label, 0, 2 * size));
+                    var verifying = ProgressMapping.Map(progress, (long done) => new RefreshProgress(VerifyingStage, label, done, 2 * size));
+                    await VerifyWholeAsync(sourceDevice, targetDevice, checksumOptions, snapshot, verifying, cancellationToken).ConfigureAwait(false);
                 }
                 else
                 {
-                    await VerifyRangesAsync(sourceDevice, targetDevice, plan.CopyRanges.Union(plan.UnmapRanges), snapshot, cancellationToken).ConfigureAwait(false);
+                    var ranges = plan.CopyRanges.Union(plan.UnmapRanges);
+                    progress?.Report(new RefreshProgress(VerifyingStage, label, 0, ranges.TotalLength));
+                    var verifying = ProgressMapping.Map(progress, (long done) => new RefreshProgress(VerifyingStage, label, done, ranges.TotalLength));
+                    await VerifyRangesAsync(sourceDevice, targetDevice, ranges, snapshot, verifying, cancellationToken).ConfigureAwait(false);
                 }
                 return sink.BytesWritten;
             }
@@ -229,15 +243,17 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
         }
     }
 
-    private async Task VerifyRangesAsync(BlockDevice source, BlockDevice target, RangeSet ranges, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    /// <summary>Compares <paramref name="ranges"/> of the two devices; tells <paramref name="progress"/> the bytes of the ranges verified so far.</summary>
+    private async Task VerifyRangesAsync(BlockDevice source, BlockDevice target, RangeSet ranges, SnapshotInfo snapshot, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         const int Chunk = 1 << 20;
         if (source is DigestingBlockDevice || target is DigestingBlockDevice)
         {
             // A device across a session digests its own bytes: compare digests of each piece, not the bytes.
-            await VerifyRangesByDigestsAsync(source, target, ranges, Chunk, snapshot, cancellationToken).ConfigureAwait(false);
+            await VerifyRangesByDigestsAsync(source, target, ranges, Chunk, snapshot, progress, cancellationToken).ConfigureAwait(false);
             return;
         }
+        long verified = 0;
         var a = ArrayPool<byte>.Shared.Rent(Chunk);
         var b = ArrayPool<byte>.Shared.Rent(Chunk);
         try
@@ -255,6 +271,8 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
                         throw new VerificationFailedException(
                             $"After copying {snapshot.Name} to {Run.Target.Address}, the target differs from the source in [{offset}, {offset + n}).");
                     }
+                    verified += n;
+                    progress?.Report(verified);
                 }
             }
         }
@@ -266,8 +284,9 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
     }
 
     /// <summary>Verifies pieces of at most <paramref name="chunk"/> bytes by their whole digests, a batch of pieces per request.</summary>
-    private async Task VerifyRangesByDigestsAsync(BlockDevice source, BlockDevice target, RangeSet ranges, int chunk, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    private async Task VerifyRangesByDigestsAsync(BlockDevice source, BlockDevice target, RangeSet ranges, int chunk, SnapshotInfo snapshot, IProgress<long>? progress, CancellationToken cancellationToken)
     {
+        long verified = 0;
         const int Batch = 64; // pieces per request: at most 64 MiB hashed on each side before an answer
         var algorithm = Run.Options.Delta.Algorithm == ChecksumAlgorithm.Crc32C ? ChecksumAlgorithm.Crc64Iso : Run.Options.Delta.Algorithm;
         var digestLength = ChecksumHasher.GetHashLength(algorithm);
@@ -310,8 +329,10 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
                     throw new VerificationFailedException(
                         $"After copying {snapshot.Name} to {Run.Target.Address}, the target differs from the source in {pieces[i]}.");
                 }
+                verified += pieces[i].Length;
             }
             pieces.Clear();
+            progress?.Report(verified);
         }
 
         async Task<byte[]> DigestsAsync(BlockDevice device)
@@ -333,10 +354,15 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
         }
     }
 
-    private async Task VerifyWholeAsync(BlockDevice source, BlockDevice target, ClusterChecksumOptions options, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    /// <summary>Compares the two devices' whole content checksums; tells <paramref name="progress"/> the bytes of both devices checksummed so far.</summary>
+    private async Task VerifyWholeAsync(BlockDevice source, BlockDevice target, ClusterChecksumOptions options, SnapshotInfo snapshot, IProgress<long>? progress, CancellationToken cancellationToken)
     {
-        var sourceMap = await ClusterChecksums.ComputeAsync(source, options, null, cancellationToken).ConfigureAwait(false);
-        var targetMap = await ClusterChecksums.ComputeAsync(target, options, null, cancellationToken).ConfigureAwait(false);
+        var clusterSize = options.ClusterSize;
+        var sourceMap = await ClusterChecksums.ComputeAsync(source, options,
+            ProgressMapping.Map(progress, (ChecksumProgress p) => p.ClustersDone * clusterSize), cancellationToken).ConfigureAwait(false);
+        var sourceLength = source.Length;
+        var targetMap = await ClusterChecksums.ComputeAsync(target, options,
+            ProgressMapping.Map(progress, (ChecksumProgress p) => sourceLength + (p.ClustersDone * clusterSize)), cancellationToken).ConfigureAwait(false);
         Run.AddRead(source.Length + target.Length);
         if (!sourceMap.ContentEquals(targetMap))
         {

@@ -14,7 +14,7 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
 {
     public override async Task<SnapshotInfo> SendSnapshotAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
-        var (received, bytes) = await TransferAsync(previous, previousOnTarget, snapshot, cancellationToken).ConfigureAwait(false);
+        var (received, bytes) = await TransferAsync(previous, previousOnTarget, snapshot, snapshot.Name, cancellationToken).ConfigureAwait(false);
         Diagnostics.Log.SnapshotSent(Run.Logger, Run.Target.Address, snapshot.Name, bytes);
         return received;
     }
@@ -22,7 +22,7 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
     public override async Task SendLiveStateAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo live, CancellationToken cancellationToken)
     {
         Run.TargetTemporary = live.Name;
-        await TransferAsync(previous, previousOnTarget, live, cancellationToken).ConfigureAwait(false);
+        await TransferAsync(previous, previousOnTarget, live, LiveStateLabel, cancellationToken).ConfigureAwait(false);
         Run.TargetLiveTouched = true;
         await PromoteAsync(live.Name, cancellationToken).ConfigureAwait(false);
     }
@@ -62,8 +62,29 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
 
     private static DeltaStreamSnapshot Describe(SnapshotInfo snapshot) => new(snapshot.Name, snapshot.Identity, snapshot.CreatedUtc);
 
+    /// <summary>
+    /// The size a native stream will roughly have, for progress: the ranges the source says changed, where it can tell
+    /// (lvol, RBD); 0 (unknown) otherwise, or when nobody asked for progress. An estimate: the stream adds its framing
+    /// and leaves out blocks whose content did not change.
+    /// </summary>
+    private async Task<long> EstimateAsync(SnapshotInfo? previous, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    {
+        if (Run.Progress is null || !Run.Source.Driver.Has(DriverCapabilities.ChangedRanges))
+        {
+            return 0;
+        }
+        try
+        {
+            return (await Run.Source.GetChangedRangesAsync(previous?.Name, snapshot.Name, cancellationToken).ConfigureAwait(false)).TotalLength;
+        }
+        catch (Exception e) when (e is DeltaSnapException or IOException or NotSupportedException)
+        {
+            return 0; // progress without a total; the send itself reports what is really wrong
+        }
+    }
+
     /// <summary>Moves one snapshot's native stream; returns the snapshot the target made and the stream's size.</summary>
-    private async Task<(SnapshotInfo Received, long Bytes)> TransferAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    private async Task<(SnapshotInfo Received, long Bytes)> TransferAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, string label, CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = linked.Token;
@@ -71,7 +92,12 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
         var header = new DeltaStreamHeader(Run.Source.Driver.NativePayloadKind, 0, ClusterLayout.DefaultClusterSize, Checksums.ChecksumAlgorithm.Crc32C,
             Describe(snapshot), previous is null ? null : Describe(previous));
         var writer = new DeltaStreamWriter(pipe.Writer, header, leaveOpen: true);
-        var counter = new CountingWriteStream(writer.AsNativeStream());
+        var total = await EstimateAsync(previous, snapshot, token).ConfigureAwait(false);
+        var progress = Run.Progress;
+        progress?.Report(new RefreshProgress(SendingStage, label, 0, total));
+        // The bytes are reported as the source writes them: with the pipe's backpressure, at most 16 MiB ahead of the receiver.
+        var counter = new CountingWriteStream(writer.AsNativeStream(),
+            progress is null ? null : done => progress.Report(new RefreshProgress(SendingStage, label, done, total)));
 
         var send = Task.Run(async () =>
         {
@@ -210,8 +236,8 @@ internal static class NativeStreamPipe
 /// <param name="Bytes">The size of the native stream.</param>
 internal sealed record NativeStreamPipeResult(SnapshotInfo Received, long Bytes);
 
-/// <summary>A write-only stream that counts what passes through it.</summary>
-internal sealed class CountingWriteStream(Stream inner) : Stream
+/// <summary>A write-only stream that counts what passes through it, and tells <paramref name="written"/> the count after each write.</summary>
+internal sealed class CountingWriteStream(Stream inner, Action<long>? written = null) : Stream
 {
     public long BytesWritten { get; private set; }
 
@@ -229,12 +255,14 @@ internal sealed class CountingWriteStream(Stream inner) : Stream
     {
         inner.Write(buffer, offset, count);
         BytesWritten += count;
+        written?.Invoke(BytesWritten);
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
         BytesWritten += buffer.Length;
+        written?.Invoke(BytesWritten);
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>

@@ -256,7 +256,7 @@ public sealed class Replicator
         var previousOnTarget = plan.TargetBase;
         foreach (var snapshot in plan.SnapshotsToSend)
         {
-            progress?.Report(new RefreshProgress("sending", snapshot.Name, 0, 0));
+            progress?.Report(new RefreshProgress(SnapshotTransfer.SendingStage, snapshot.Name, 0, 0));
             var sent = await run.StepAsync(DiagnosticNames.SendSnapshotSpan, snapshot.Name,
                 _ => transfer.SendSnapshotAsync(previous, previousOnTarget, snapshot, cancellationToken)).ConfigureAwait(false);
             previousOnTarget = sent;
@@ -271,7 +271,7 @@ public sealed class Replicator
             {
                 run.SourceTemporary = name;
                 var live = await source.CreateSnapshotAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false);
-                progress?.Report(new RefreshProgress("sending", "live state", 0, 0));
+                progress?.Report(new RefreshProgress(SnapshotTransfer.SendingStage, SnapshotTransfer.LiveStateLabel, 0, 0));
                 await transfer.SendLiveStateAsync(previous, previousOnTarget, live, cancellationToken).ConfigureAwait(false);
                 run.LiveStateSent = true;
             }).ConfigureAwait(false);

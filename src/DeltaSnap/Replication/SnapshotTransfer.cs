@@ -5,6 +5,12 @@ namespace DeltaSnap.Replication;
 /// <summary>Moves one snapshot at a time from the source to the target by one route.</summary>
 internal abstract class SnapshotTransfer(RefreshRun run)
 {
+    /// <summary>The stage of <see cref="RefreshProgress"/> while a snapshot's data moves (the native and rsync routes).</summary>
+    public const string SendingStage = "sending";
+
+    /// <summary>What <see cref="RefreshProgress.Snapshot"/> says while the live state moves (not the temporary snapshot's name).</summary>
+    public const string LiveStateLabel = "live state";
+
     protected RefreshRun Run { get; } = run;
 
     /// <summary>

@@ -130,6 +130,12 @@ public sealed record TreeSyncRequest
 
     /// <summary>Whether files that vanish from the source during the copy are tolerated (an inconsistent copy) rather than an error.</summary>
     public bool AllowVanishedFiles { get; init; }
+
+    /// <summary>
+    /// Told the bytes of file data done so far, as often as the synchronizer learns them (from any thread); null when
+    /// nobody asked. A synchronizer that cannot tell reports nothing.
+    /// </summary>
+    public IProgress<long>? Progress { get; init; }
 }
 
 /// <summary>What <see cref="TreeSynchronizer.SynchronizeRemoteAsync"/> is to do: one tree here, one on another machine.</summary>

@@ -15,6 +15,8 @@ namespace DeltaSnap.Replication;
 /// </remarks>
 internal sealed class TreeTransfer : SnapshotTransfer
 {
+    private const string SynchronizingStage = "synchronizing";
+
     private readonly TreeSynchronizer _synchronizer;
 
     public TreeTransfer(RefreshRun run, TreeSynchronizer synchronizer)
@@ -30,7 +32,7 @@ internal sealed class TreeTransfer : SnapshotTransfer
 
     public override async Task<SnapshotInfo> SendSnapshotAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
-        var bytes = await SynchronizeIntoLiveAsync(snapshot, cancellationToken).ConfigureAwait(false);
+        var bytes = await SynchronizeIntoLiveAsync(snapshot, snapshot.Name, cancellationToken).ConfigureAwait(false);
         var created = await Run.Target.CreateSnapshotAsync(snapshot.Name,
             new SnapshotCreateOptions { CreatedUtc = snapshot.CreatedUtc, ReceivedFrom = snapshot.ReceivedFrom ?? snapshot.Identity },
             cancellationToken).ConfigureAwait(false);
@@ -39,23 +41,23 @@ internal sealed class TreeTransfer : SnapshotTransfer
     }
 
     public override Task SendLiveStateAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo live, CancellationToken cancellationToken) =>
-        SynchronizeIntoLiveAsync(live, cancellationToken);
+        SynchronizeIntoLiveAsync(live, LiveStateLabel, cancellationToken);
 
     // The target's live tree was synchronized and then snapshotted: it already is the last snapshot.
     public override Task FinishWithoutLiveStateAsync(SnapshotInfo lastOnTarget, CancellationToken cancellationToken) => Task.CompletedTask;
 
-    private async Task<long> SynchronizeIntoLiveAsync(SnapshotInfo snapshot, CancellationToken cancellationToken)
+    private async Task<long> SynchronizeIntoLiveAsync(SnapshotInfo snapshot, string label, CancellationToken cancellationToken)
     {
         if (Run.Source.Driver.Has(DriverCapabilities.RemoteTrees) || Run.Target.Driver.Has(DriverCapabilities.RemoteTrees))
         {
-            return Count(await SynchronizeRemoteAsync(snapshot, cancellationToken).ConfigureAwait(false));
+            return Count(await SynchronizeRemoteAsync(snapshot, label, cancellationToken).ConfigureAwait(false));
         }
         var sourcePath = await Run.Source.GetPathAsync(snapshot.Name, cancellationToken).ConfigureAwait(false);
         TreeSyncResult result;
         try
         {
             var targetPath = await Run.Target.GetPathAsync(null, cancellationToken).ConfigureAwait(false);
-            Run.Progress?.Report(new RefreshProgress("synchronizing", snapshot.Name, 0, 0));
+            Run.Progress?.Report(new RefreshProgress(SynchronizingStage, label, 0, 0));
             Run.TargetLiveTouched = true;
             result = await _synchronizer.SynchronizeAsync(new TreeSyncRequest
             {
@@ -63,6 +65,7 @@ internal sealed class TreeTransfer : SnapshotTransfer
                 TargetDirectory = targetPath,
                 TargetIsCopyOnWrite = Run.Target.Driver.Has(DriverCapabilities.CopyOnWriteTarget),
                 AllowVanishedFiles = Run.Options.AllowVanishedFiles,
+                Progress = ProgressMapping.Map(Run.Progress, (long done) => new RefreshProgress(SynchronizingStage, label, done, 0)),
             }, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -82,14 +85,14 @@ internal sealed class TreeTransfer : SnapshotTransfer
     }
 
     /// <summary>Pull (the source is remote: its snapshot is read there) or push (the target is: its live tree is written there).</summary>
-    private async Task<TreeSyncResult> SynchronizeRemoteAsync(SnapshotInfo snapshot, CancellationToken cancellationToken)
+    private async Task<TreeSyncResult> SynchronizeRemoteAsync(SnapshotInfo snapshot, string label, CancellationToken cancellationToken)
     {
         var pull = Run.Source.Driver.Has(DriverCapabilities.RemoteTrees);
         var local = pull ? Run.Target : Run.Source;
         var localPath = await local.GetPathAsync(pull ? null : snapshot.Name, cancellationToken).ConfigureAwait(false);
         try
         {
-            Run.Progress?.Report(new RefreshProgress("synchronizing", snapshot.Name, 0, 0));
+            Run.Progress?.Report(new RefreshProgress(SynchronizingStage, label, 0, 0));
             Run.TargetLiveTouched = true;
             return await _synchronizer.SynchronizeRemoteAsync(new RemoteTreeSyncRequest
             {
