@@ -56,6 +56,13 @@ public enum DriverCapabilities
     /// property, an empty RBD diff), so a refresh skips the temporary snapshot of an unchanged live state.
     /// </summary>
     LiveStateComparison = 1 << 12,
+
+    /// <summary>
+    /// Sending the same snapshot pair again yields the same native stream, byte for byte (Btrfs), so an interrupted
+    /// transfer can continue after the bytes the receiving side already has (<see cref="Volume.SendAfterPrefixAsync"/>):
+    /// with a checkpoint directory, the replicator spools such streams on the receiving side and resumes them.
+    /// </summary>
+    ReproducibleNativeStream = 1 << 13,
 }
 
 /// <summary>The kind of data a volume holds.</summary>
