@@ -26,8 +26,8 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
 
     public override async Task SendLiveStateAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo live, CancellationToken cancellationToken)
     {
-        Run.TargetTemporary = live.Name;
-        await TransferAsync(previous, previousOnTarget, live, liveState: true, cancellationToken).ConfigureAwait(false);
+        // The target has the capture to delete once its receive begins (a spooled stream is received only when complete).
+        await TransferAsync(previous, previousOnTarget, live, liveState: true, cancellationToken, receiving: () => Run.TargetTemporary = live.Name).ConfigureAwait(false);
         await PromoteCaptureAsync(live.Name, cancellationToken).ConfigureAwait(false);
     }
 
@@ -120,13 +120,18 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
 
     private static DeltaStreamSnapshot Describe(SnapshotInfo snapshot) => new(snapshot.Name, snapshot.Identity, snapshot.CreatedUtc);
 
-    /// <summary>Moves one snapshot's native stream; returns the snapshot the target made and the bytes the source sent.</summary>
-    private async Task<(SnapshotInfo Received, long Bytes)> TransferAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, bool liveState, CancellationToken cancellationToken)
+    /// <summary>
+    /// Moves one snapshot's native stream; returns the snapshot the target made and the bytes the source sent.
+    /// <paramref name="receiving"/> is called when the target's receive is about to begin.
+    /// </summary>
+    private async Task<(SnapshotInfo Received, long Bytes)> TransferAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, bool liveState,
+        CancellationToken cancellationToken, Action? receiving = null)
     {
         if (Spools(Run, previous))
         {
-            return await TransferSpooledAsync(previous, previousOnTarget, snapshot, liveState, Run.Options.CheckpointDirectory!, cancellationToken).ConfigureAwait(false);
+            return await TransferSpooledAsync(previous, previousOnTarget, snapshot, liveState, Run.Options.CheckpointDirectory!, receiving, cancellationToken).ConfigureAwait(false);
         }
+        receiving?.Invoke();
         var (received, _, bytes) = await PipeFramedAsync(previous, snapshot,
             async (destination, token) =>
             {
@@ -222,7 +227,7 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
     /// a warning and the stream is spooled from its start.
     /// </summary>
     private async Task<(SnapshotInfo Received, long Bytes)> TransferSpooledAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, bool liveState,
-        string directory, CancellationToken cancellationToken)
+        string directory, Action? receiving, CancellationToken cancellationToken)
     {
         var checkpoint = new RefreshCheckpoint
         {
@@ -297,6 +302,7 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
                 Run.Resumed = true;
             }
             var total = spool.Length;
+            receiving?.Invoke();
             var received = await ReceiveAllAsync(spool.OpenForReceive(), previousOnTarget, snapshot, cancellationToken).ConfigureAwait(false);
             Run.AddSent(sent);
             Run.AddRead(total);
