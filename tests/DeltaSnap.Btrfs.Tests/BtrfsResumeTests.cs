@@ -106,9 +106,7 @@ public sealed class BtrfsResumeTests : BtrfsTestBase
     [Test]
     public async Task Refresh_cutWhileSendingAnUnchangedLiveState_rerunPromotesTheResentCapture()
     {
-        var (source, target) = await VolumesAsync(48 * MiB, snapshot: false);
-        var replicator = new Replicator(Logs);
-        var spooled = await CutAsync(replicator, source, target, 16 * MiB);
+        var (source, target, replicator, spooled) = await CutVolumesAsync(snapshot: false);
 
         var rerun = await replicator.RefreshAsync(source, target, Options);
 
@@ -121,9 +119,7 @@ public sealed class BtrfsResumeTests : BtrfsTestBase
     [Test]
     public async Task Refresh_spoolDamaged_discardedWithAWarningAndSentAgainInFull()
     {
-        var (source, target) = await VolumesAsync(48 * MiB, snapshot: true);
-        var replicator = new Replicator(Logs);
-        var spooled = await CutAsync(replicator, source, target, 16 * MiB);
+        var (source, target, replicator, spooled) = await CutVolumesAsync(snapshot: true);
         var spool = RefreshCheckpoint.SpoolPathOf(_checkpoints, target.Address);
         await using (var file = new FileStream(spool, FileMode.Open, FileAccess.ReadWrite))
         {
@@ -136,18 +132,13 @@ public sealed class BtrfsResumeTests : BtrfsTestBase
         var rerun = await replicator.RefreshAsync(source, target, Options);
 
         Assert.That(Warnings(1108), Has.Some.Contains("is damaged"));
-        Assert.That(rerun.Resumed, Is.False);
-        Assert.That(rerun.BytesSent, Is.EqualTo(rerun.BytesWritten), "sent again from the start");
-        Assert.That(TreeDigest.Describe(target.LivePath), Is.EqualTo(TreeDigest.Describe(source.LivePath)));
-        await AssertCleanAsync(source, target);
+        await AssertStartedOverAsync(rerun, source, target);
     }
 
     [Test]
     public async Task Refresh_spoolHoldsAnotherStream_sourceRefusesThePrefixAndTheStreamIsSentAgainInFull()
     {
-        var (source, target) = await VolumesAsync(48 * MiB, snapshot: true);
-        var replicator = new Replicator(Logs);
-        await CutAsync(replicator, source, target, 16 * MiB);
+        var (source, target, replicator, _) = await CutVolumesAsync(snapshot: true);
         // Another volume's stream in the spool, with a checkpoint that vouches for it: only the source can tell.
         var other = await CreateVolumeAsync(Source, "other");
         TestData.WriteFile(Path.Combine(other.LivePath, "other.bin"), 24 * MiB, seed: 99);
@@ -164,18 +155,13 @@ public sealed class BtrfsResumeTests : BtrfsTestBase
         var rerun = await replicator.RefreshAsync(source, target, Options);
 
         Assert.That(Warnings(1108), Has.Some.Contains("does not begin with"));
-        Assert.That(rerun.Resumed, Is.False);
-        Assert.That(rerun.BytesSent, Is.EqualTo(rerun.BytesWritten));
-        Assert.That(TreeDigest.Describe(target.LivePath), Is.EqualTo(TreeDigest.Describe(source.LivePath)));
-        await AssertCleanAsync(source, target);
+        await AssertStartedOverAsync(rerun, source, target);
     }
 
     [Test]
     public async Task Refresh_spooledSnapshotDeletedOnTheSource_checkpointDiscardedWithItsNameAndTheRefreshStartsOver()
     {
-        var (source, target) = await VolumesAsync(48 * MiB, snapshot: true);
-        var replicator = new Replicator(Logs);
-        await CutAsync(replicator, source, target, 16 * MiB);
+        var (source, target, replicator, _) = await CutVolumesAsync(snapshot: true);
         await source.DeleteSnapshotAsync("s1");
         await source.CreateSnapshotAsync("s2");
 
@@ -191,34 +177,25 @@ public sealed class BtrfsResumeTests : BtrfsTestBase
     [Test]
     public async Task Refresh_keptCaptureDeletedOnTheSource_checkpointDiscardedWithItsNameAndTheRefreshStartsOver()
     {
-        var (source, target) = await VolumesAsync(48 * MiB, snapshot: false);
-        var replicator = new Replicator(Logs);
-        await CutAsync(replicator, source, target, 16 * MiB);
+        var (source, target, replicator, _) = await CutVolumesAsync(snapshot: false);
         var capture = (await source.GetLineageAsync()).Temporary.Single();
         await source.DeleteSnapshotAsync(capture.Name);
 
         var rerun = await replicator.RefreshAsync(source, target, Options);
 
         Assert.That(Warnings(1108), Has.Some.Contains(capture.Name).And.Contains("is gone from the source"));
-        Assert.That(rerun.Resumed, Is.False);
-        Assert.That(TreeDigest.Describe(target.LivePath), Is.EqualTo(TreeDigest.Describe(source.LivePath)));
-        await AssertCleanAsync(source, target);
+        await AssertStartedOverAsync(rerun, source, target);
     }
 
     [Test]
     public async Task Refresh_abortResume_discardsTheSpoolAndTheKeptCaptureAndSendsEverything()
     {
-        var (source, target) = await VolumesAsync(48 * MiB, snapshot: false);
-        var replicator = new Replicator(Logs);
-        await CutAsync(replicator, source, target, 16 * MiB);
+        var (source, target, replicator, _) = await CutVolumesAsync(snapshot: false);
 
         var rerun = await replicator.RefreshAsync(source, target, Options with { AbortResume = true });
 
         Assert.That(Warnings(1108), Has.Some.Contains("abort the resume"));
-        Assert.That(rerun.Resumed, Is.False);
-        Assert.That(rerun.BytesSent, Is.EqualTo(rerun.BytesWritten));
-        Assert.That(TreeDigest.Describe(target.LivePath), Is.EqualTo(TreeDigest.Describe(source.LivePath)));
-        await AssertCleanAsync(source, target);
+        await AssertStartedOverAsync(rerun, source, target);
     }
 
     [Test]
@@ -240,10 +217,7 @@ public sealed class BtrfsResumeTests : BtrfsTestBase
     [Test]
     public async Task SendAfterPrefix_matchingPrefix_writesExactlyTheRest()
     {
-        var (source, _) = await VolumesAsync(6 * MiB, snapshot: true);
-        var whole = new MemoryStream();
-        await source.SendAsync(null, "s1", whole);
-        var stream = whole.ToArray();
+        var (source, stream) = await WholeStreamAsync();
         var prefix = stream.Length / 3;
 
         var rest = new MemoryStream();
@@ -260,10 +234,7 @@ public sealed class BtrfsResumeTests : BtrfsTestBase
     [Test]
     public async Task SendAfterPrefix_otherPrefixOrLongerThanTheStream_returnsFalseHavingWrittenNothing()
     {
-        var (source, _) = await VolumesAsync(6 * MiB, snapshot: true);
-        var whole = new MemoryStream();
-        await source.SendAsync(null, "s1", whole);
-        var stream = whole.ToArray();
+        var (source, stream) = await WholeStreamAsync();
         var flipped = stream.AsSpan(0, 4096).ToArray();
         flipped[100] ^= 1;
 
@@ -276,6 +247,15 @@ public sealed class BtrfsResumeTests : BtrfsTestBase
         Assert.That(differs.Length, Is.Zero);
         Assert.That(tooLong, Is.False);
         Assert.That(longer.Length, Is.Zero);
+    }
+
+    /// <summary>A 6 MiB source with snapshot s1, and s1's whole stream as <c>btrfs send</c> writes it.</summary>
+    private async Task<(BtrfsVolume Source, byte[] Stream)> WholeStreamAsync()
+    {
+        var (source, _) = await VolumesAsync(6 * MiB, snapshot: true);
+        var whole = new MemoryStream();
+        await source.SendAsync(null, "s1", whole);
+        return (source, whole.ToArray());
     }
 
     /// <summary>The volume size of the measured cut: <c>DELTASNAP_BTRFS_RESUME_MIB</c>, default 64 MiB.</summary>
@@ -294,6 +274,14 @@ public sealed class BtrfsResumeTests : BtrfsTestBase
             await source.CreateSnapshotAsync("s1");
         }
         return (source, target);
+    }
+
+    /// <summary>A source of 48 MiB (with snapshot s1 when asked) whose first refresh was cut once 16 MiB were spooled.</summary>
+    private async Task<(BtrfsVolume Source, BtrfsVolume Target, Replicator Replicator, long Spooled)> CutVolumesAsync(bool snapshot)
+    {
+        var (source, target) = await VolumesAsync(48 * MiB, snapshot);
+        var replicator = new Replicator(Logs);
+        return (source, target, replicator, await CutAsync(replicator, source, target, 16 * MiB));
     }
 
     /// <summary>Starts a refresh with checkpoints and cancels it once the spool holds <paramref name="bytes"/>; returns the bytes the spool kept.</summary>
@@ -328,6 +316,15 @@ public sealed class BtrfsResumeTests : BtrfsTestBase
     }
 
     private string[] Warnings(int eventId) => Logs.Entries.Where(e => e.Id.Id == eventId).Select(e => e.Message).ToArray();
+
+    /// <summary>A rerun that sent its whole stream again (no resume) and left the target equal to the source, with nothing left over.</summary>
+    private async Task AssertStartedOverAsync(RefreshResult rerun, BtrfsVolume source, BtrfsVolume target)
+    {
+        Assert.That(rerun.Resumed, Is.False);
+        Assert.That(rerun.BytesSent, Is.EqualTo(rerun.BytesWritten), "sent again from the start");
+        Assert.That(TreeDigest.Describe(target.LivePath), Is.EqualTo(TreeDigest.Describe(source.LivePath)));
+        await AssertCleanAsync(source, target);
+    }
 
     /// <summary>No temporary snapshot on either side, no spool and no checkpoint left.</summary>
     private async Task AssertCleanAsync(BtrfsVolume source, BtrfsVolume target)

@@ -7,7 +7,7 @@ namespace DeltaSnap.Drivers;
 /// seed 0) instead of passing them on, compares the digest once they are all there, and passes on the rest only when
 /// it matched; a mismatch fails the write that completes the prefix, which stops the send.
 /// </summary>
-internal sealed class PrefixCheckingStream(Stream inner, long prefixLength, UInt128 prefixDigest) : Stream
+internal sealed class PrefixCheckingStream(Stream inner, long prefixLength, UInt128 prefixDigest) : ForwardingWriteStream(inner)
 {
     private readonly XxHash128 _hash = new();
     private long _remaining = prefixLength;
@@ -18,14 +18,6 @@ internal sealed class PrefixCheckingStream(Stream inner, long prefixLength, UInt
     /// <summary>Whether the whole prefix went by and differed (the send was stopped).</summary>
     public bool Mismatched { get; private set; }
 
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override void Write(byte[] buffer, int offset, int count)
@@ -33,7 +25,7 @@ internal sealed class PrefixCheckingStream(Stream inner, long prefixLength, UInt
         var rest = Check(buffer.AsSpan(offset, count));
         if (rest > 0)
         {
-            inner.Write(buffer, offset + count - rest, rest);
+            Inner.Write(buffer, offset + count - rest, rest);
         }
     }
 
@@ -42,7 +34,7 @@ internal sealed class PrefixCheckingStream(Stream inner, long prefixLength, UInt
         var rest = Check(buffer);
         if (rest > 0)
         {
-            inner.Write(buffer[^rest..]);
+            Inner.Write(buffer[^rest..]);
         }
     }
 
@@ -57,21 +49,8 @@ internal sealed class PrefixCheckingStream(Stream inner, long prefixLength, UInt
         {
             return ValueTask.FromException(e);
         }
-        return rest > 0 ? inner.WriteAsync(buffer[^rest..], cancellationToken) : ValueTask.CompletedTask;
+        return rest > 0 ? Inner.WriteAsync(buffer[^rest..], cancellationToken) : ValueTask.CompletedTask;
     }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush() => inner.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     /// <summary>Takes what belongs to the prefix; returns how many bytes at the end of <paramref name="buffer"/> are past it.</summary>
     /// <exception cref="PrefixMismatchException">The prefix is complete and its digest differs.</exception>

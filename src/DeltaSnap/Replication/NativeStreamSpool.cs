@@ -124,11 +124,11 @@ internal sealed class NativeStreamSpool : IAsyncDisposable
         await record.SaveAsync(directory, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The spooled stream from its start, for the receive (owned by the spool).</summary>
+    /// <summary>The spooled stream from its start, for the receive (owned by the spool; after a save, the file holds exactly the hashed bytes).</summary>
     public Stream OpenForReceive()
     {
         _file.Position = 0;
-        return new BoundedReadStream(_file, Length);
+        return _file;
     }
 
     public ValueTask DisposeAsync() => _file.DisposeAsync();
@@ -148,50 +148,5 @@ internal sealed class NativeStreamSpool : IAsyncDisposable
             _hash.Append(buffer.AsSpan(0, n));
             Length += n;
         }
-    }
-
-    /// <summary>Reads at most a given number of bytes of a stream (the spool's hashed bytes), without owning it.</summary>
-    private sealed class BoundedReadStream(Stream inner, long length) : Stream
-    {
-        private long _left = length;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            var n = inner.Read(buffer[..(int)Math.Min(buffer.Length, _left)]);
-            _left -= n;
-            return n;
-        }
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            var n = await inner.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _left)], cancellationToken).ConfigureAwait(false);
-            _left -= n;
-            return n;
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
