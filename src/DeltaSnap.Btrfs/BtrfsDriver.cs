@@ -57,7 +57,8 @@ public sealed class BtrfsDriver : VolumeDriver
     /// <inheritdoc />
     public override DriverCapabilities Capabilities =>
         DriverCapabilities.FilesystemVolumes | DriverCapabilities.NativeStream | DriverCapabilities.RenameSnapshots |
-        DriverCapabilities.KeepSnapshotsAfterBase | DriverCapabilities.CopyOnWriteTarget | DriverCapabilities.LiveStateComparison;
+        DriverCapabilities.KeepSnapshotsAfterBase | DriverCapabilities.CopyOnWriteTarget | DriverCapabilities.LiveStateComparison |
+        DriverCapabilities.ReproducibleNativeStream;
 
     /// <summary>Btrfs's own stream (<c>btrfs send</c>): <see cref="DeltaSnap.Delta.DeltaStreamPayloadKind.BtrfsSend"/>.</summary>
     public override DeltaSnap.Delta.DeltaStreamPayloadKind NativePayloadKind => DeltaSnap.Delta.DeltaStreamPayloadKind.BtrfsSend;

@@ -26,24 +26,29 @@ public sealed class RandomKillTests
 
     private static int Kills => int.TryParse(Environment.GetEnvironmentVariable("DELTASNAP_RANDOM_KILLS"), CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 30;
 
-    [TestCase("zfs")]
-    [TestCase("btrfs")]
-    [TestCase("rbd")]
-    public async Task Refresh_killedAtRandomMoments_rerunSucceedsAndNothingTemporaryIsLeft(string backend)
+    [TestCase("zfs", false)]
+    [TestCase("btrfs", false)]
+    [TestCase("rbd", false)]
+    [TestCase("btrfs", true, TestName = "Refresh_killedAtRandomMoments_rerunSucceedsAndNothingTemporaryIsLeft(btrfs, --checkpoint-dir)")]
+    public async Task Refresh_killedAtRandomMoments_rerunSucceedsAndNothingTemporaryIsLeft(string backend, bool checkpoints)
     {
+        // With --checkpoint-dir, Btrfs streams are spooled and a killed run's spool is continued by the rerun.
+        using var checkpointDirectory = checkpoints ? new TempDirectory() : null;
         await using var bed = KillBed.Create(backend);
+        string[] Refresh(params string[] more) =>
+            ["refresh", bed.Source, bed.Target, .. checkpointDirectory is null ? [] : (string[])["--checkpoint-dir", checkpointDirectory.Path], .. more];
         var seed = int.TryParse(Environment.GetEnvironmentVariable("DELTASNAP_RANDOM_KILL_SEED"), CultureInfo.InvariantCulture, out var s) ? s : 18;
         var random = new Random(seed * 31 + backend.Length);
         await bed.PrepareSourceAsync(random);
 
         // The unkilled runs whose durations the kill times are drawn from: a full refresh, then an incremental one.
-        var full = await RunTimedAsync(bed);
+        var full = await RunTimedAsync(Refresh());
         await bed.MutateAsync(random, 1, snapshot: true);
-        var incremental = await RunTimedAsync(bed);
+        var incremental = await RunTimedAsync(Refresh());
         await bed.AssertConvergedAsync("after the unkilled runs");
         TestContext.Out.WriteLine($"{backend}: unkilled full refresh {full.TotalSeconds:F2} s, incremental {incremental.TotalSeconds:F2} s");
 
-        int killed = 0, finishedFirst = 0, fullRounds = 0;
+        int killed = 0, finishedFirst = 0, fullRounds = 0, resumed = 0;
         // Rounds go on until N runs were killed mid-run (a kill time past a run's end lets it finish; that round still
         // checks convergence but does not count).
         var round = 0;
@@ -61,7 +66,7 @@ public sealed class RandomKillTests
             var context = $"{backend} round {round} ({(isFull ? "full" : "incremental")}, killed at {at.TotalMilliseconds:F0} ms of {duration.TotalMilliseconds:F0})";
 
             var clock = Stopwatch.StartNew();
-            using var process = DeltaSnapTool.StartProcess("refresh", bed.Source, bed.Target);
+            using var process = DeltaSnapTool.StartProcess(Refresh());
             var stdout = process.StandardOutput.ReadToEndAsync();
             var stderr = process.StandardError.ReadToEndAsync();
             if (!process.WaitForExit(at))
@@ -86,23 +91,29 @@ public sealed class RandomKillTests
             await Task.WhenAll(stdout, stderr);
 
             bed.AssertListingSane(context);
-            var rerun = await DeltaSnapTool.RunAsync("refresh", bed.Source, bed.Target);
+            var rerun = await DeltaSnapTool.RunAsync(Refresh("--json"));
+            resumed += rerun.Out.Contains("\"resumed\":true", StringComparison.Ordinal) ? 1 : 0;
             if (rerun.ExitCode != 0)
             {
                 // For the diagnosis: what the backend shows, and one more rerun with the library's debug log.
-                var again = await DeltaSnapTool.RunAsync("refresh", bed.Source, bed.Target, "--log-level", "debug");
+                var again = await DeltaSnapTool.RunAsync(Refresh("--log-level", "debug"));
                 Assert.Fail($"{context}: the rerun failed\n{rerun}\n--- killed run's stderr\n{await stderr}\n--- backend\n{bed.Describe()}\n--- a second rerun with --log-level debug\n{again}");
             }
             await bed.AssertConvergedAsync(context);
+            if (checkpointDirectory is not null)
+            {
+                Assert.That(Directory.GetFiles(checkpointDirectory.Path), Is.Empty, $"{context}: no checkpoint or spool left after the rerun");
+            }
         }
-        TestContext.Out.WriteLine($"{backend}: {round} rounds ({fullRounds} full): {killed} killed mid-run, {finishedFirst} finished before the kill; every rerun converged");
+        TestContext.Out.WriteLine($"{backend}: {round} rounds ({fullRounds} full): {killed} killed mid-run, {finishedFirst} finished before the kill; every rerun converged"
+            + (checkpointDirectory is null ? "" : $"; {resumed} reruns resumed a spooled stream"));
         Assert.That(killed, Is.EqualTo(Kills), "N runs were killed mid-run");
     }
 
-    private static async Task<TimeSpan> RunTimedAsync(KillBed bed)
+    private static async Task<TimeSpan> RunTimedAsync(string[] refresh)
     {
         var clock = Stopwatch.StartNew();
-        var run = await DeltaSnapTool.RunProcessAsync("refresh", bed.Source, bed.Target);
+        var run = await DeltaSnapTool.RunProcessAsync(refresh);
         clock.Stop();
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
         return clock.Elapsed;

@@ -23,7 +23,7 @@ internal static class RefreshCommand
         var noNative = new Option<bool>("--no-native") { Description = "Never take the native-stream route: block volumes of one backend take the checksum route." };
         var checkpointDir = new Option<string?>("--checkpoint-dir")
         {
-            Description = "Keep resume checkpoints of the checksum route in DIR: a refresh that is interrupted leaves its partial copy, and the next one continues it.",
+            Description = "Keep resume checkpoints in DIR: a refresh that is interrupted leaves its partial copy (checksum route) or its spooled stream (native route, Btrfs), and the next one continues it.",
             HelpName = "DIR",
         };
         var abortResume = new Option<bool>("--abort-resume") { Description = "Discard TARGET's resume checkpoint in --checkpoint-dir and refresh from its newest complete snapshot." };

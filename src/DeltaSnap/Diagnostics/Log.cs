@@ -23,6 +23,9 @@ internal static partial class Log
     [LoggerMessage(1020, LogLevel.Debug, "Sending {Volume}@{Snapshot} natively, incremental from {Base}")]
     public static partial void NativeSending(ILogger logger, string volume, string? @base, string snapshot);
 
+    [LoggerMessage(1022, LogLevel.Debug, "Sending {Volume}@{Snapshot} natively, incremental from {Base}, after the first {Prefix} bytes")]
+    public static partial void NativeSendingAfterPrefix(ILogger logger, string volume, string? @base, string snapshot, long prefix);
+
     [LoggerMessage(1021, LogLevel.Debug, "Receiving {Snapshot} into {Volume}, incremental from {Base}")]
     public static partial void NativeReceiving(ILogger logger, string volume, string? @base, string snapshot);
 
@@ -63,4 +66,10 @@ internal static partial class Log
 
     [LoggerMessage(1109, LogLevel.Information, "Kept the partial copy in {Target}'s live state for the next refresh to resume ({Bytes} bytes written)")]
     public static partial void ResumeKept(ILogger logger, string target, long bytes);
+
+    [LoggerMessage(1110, LogLevel.Information, "Resuming the native transfer of {To} into {Target} from {Base}: a checkpoint of {Saved:O} says {Bytes} bytes of its stream are spooled; the source sends only what follows them once their digest matches")]
+    public static partial void NativeResumeFound(ILogger logger, string target, string? @base, DateTimeOffset saved, long bytes, string to);
+
+    [LoggerMessage(1111, LogLevel.Information, "Kept {Bytes} bytes of the stream of {To} spooled in {Spool} for the next refresh of {Target} to resume")]
+    public static partial void SpoolKept(ILogger logger, string target, string to, long bytes, string spool);
 }

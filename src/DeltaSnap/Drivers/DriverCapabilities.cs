@@ -63,6 +63,13 @@ public enum DriverCapabilities
     /// (<see cref="Volume.RunTreeServerAsync"/>; DeltaSnap.Rsync's <c>rsync --server</c> relayed through the session).
     /// </summary>
     RemoteTrees = 1 << 13,
+
+    /// <summary>
+    /// Sending the same snapshot pair again yields the same native stream, byte for byte (Btrfs), so an interrupted
+    /// transfer can continue after the bytes the receiving side already has (<see cref="Volume.SendAfterPrefixAsync"/>):
+    /// with a checkpoint directory, the replicator spools such streams on the receiving side and resumes them.
+    /// </summary>
+    ReproducibleNativeStream = 1 << 14,
 }
 
 /// <summary>The kind of data a volume holds.</summary>

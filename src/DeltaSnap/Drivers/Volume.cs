@@ -206,6 +206,33 @@ public abstract class Volume
     }
 
     /// <summary>
+    /// Writes the native stream of <paramref name="snapshot"/> as <see cref="SendAsync"/> does, except its first
+    /// <paramref name="prefixLength"/> bytes, which are read and checked against <paramref name="prefixDigest"/> (XXH128,
+    /// seed 0) instead of written: how an interrupted transfer continues after the bytes the receiving side already has.
+    /// Meant for backends with <see cref="DriverCapabilities.ReproducibleNativeStream"/>; on others the digest decides.
+    /// </summary>
+    /// <returns>
+    /// True when the stream's first bytes matched and the rest was written; false, with nothing written, when they
+    /// differ or the stream is shorter (another snapshot pair, a changed snapshot, a damaged spool).
+    /// </returns>
+    /// <exception cref="NotSupportedException">The backend has no native stream.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="prefixLength"/> is negative.</exception>
+    public Task<bool> SendAfterPrefixAsync(string? baseSnapshot, string snapshot, long prefixLength, UInt128 prefixDigest, Stream destination,
+        NativeSendOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        Require(DriverCapabilities.NativeStream, "send native streams");
+        if (baseSnapshot is not null)
+        {
+            Driver.SnapshotNameRules.Validate(baseSnapshot, "snapshot name");
+        }
+        Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
+        ArgumentOutOfRangeException.ThrowIfNegative(prefixLength);
+        ArgumentNullException.ThrowIfNull(destination);
+        Log.NativeSendingAfterPrefix(Logger, Address, baseSnapshot, snapshot, prefixLength);
+        return SendAfterPrefixCoreAsync(baseSnapshot, snapshot, prefixLength, prefixDigest, destination, options ?? new NativeSendOptions(), cancellationToken);
+    }
+
+    /// <summary>
     /// Receives a native stream into this volume, creating the snapshot the request names. The stream's header is
     /// read (<see cref="ReadNativeStreamHeaderCoreAsync"/>) while the target's state is read
     /// (<see cref="ReadNativeReceiveTargetCoreAsync"/>), and checked against it and the request with one decision
@@ -337,6 +364,29 @@ public abstract class Volume
     /// <summary>Sends a native stream (capability checked).</summary>
     protected virtual Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken) =>
         throw Unsupported("send native streams");
+
+    /// <summary>
+    /// Sends all but a checked prefix (arguments checked). The default runs <see cref="SendCoreAsync"/> into a stream
+    /// that hashes the first <paramref name="prefixLength"/> bytes and drops them, stops the send at the first byte
+    /// past them when their digest differs, and writes the rest to <paramref name="destination"/>: the source still
+    /// reads the whole stream, but only the rest leaves it. A proxy may instead ask the machine holding the volume to
+    /// skip the prefix there.
+    /// </summary>
+    protected virtual async Task<bool> SendAfterPrefixCoreAsync(string? baseSnapshot, string snapshot, long prefixLength, UInt128 prefixDigest, Stream destination,
+        NativeSendOptions options, CancellationToken cancellationToken)
+    {
+        var skipping = new PrefixCheckingStream(destination, prefixLength, prefixDigest);
+        try
+        {
+            await SendCoreAsync(baseSnapshot, snapshot, skipping, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (skipping.Mismatched)
+        {
+            // However the driver reported the stopped send (the mismatch itself, or its command's failure).
+            return false;
+        }
+        return skipping.Matched;
+    }
 
     /// <summary>
     /// Reads what a receive needs to know of this volume, concurrently with the stream's header: at least its

@@ -8,23 +8,50 @@ namespace DeltaSnap.Replication;
 /// <summary>
 /// The native route: the source backend's own incremental stream, carried as native records of a delta stream
 /// (so it crosses any transport with per-record CRCs and a checked end) and piped with backpressure into the
-/// target backend's receiver, which checks the stream's base before writing anything.
+/// target backend's receiver, which checks the stream's base before writing anything. With a checkpoint directory and
+/// a source whose streams are reproducible (<see cref="DriverCapabilities.ReproducibleNativeStream"/>), the stream is
+/// spooled into a file next to the checkpoint first and received from there once complete, so an interrupted transfer
+/// continues after what was spooled (<see cref="Volume.SendAfterPrefixAsync"/>).
 /// </summary>
 internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(run)
 {
     public override async Task<SnapshotInfo> SendSnapshotAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
-        var (received, bytes) = await TransferAsync(previous, previousOnTarget, snapshot, snapshot.Name, cancellationToken).ConfigureAwait(false);
+        var (received, bytes) = await TransferAsync(previous, previousOnTarget, snapshot, liveState: false, cancellationToken).ConfigureAwait(false);
+        // Complete: the received snapshot marks it (the next refresh has it as its base).
+        DeleteCheckpoint();
         Diagnostics.Log.SnapshotSent(Run.Logger, Run.Target.Address, snapshot.Name, bytes);
         return received;
     }
 
     public override async Task SendLiveStateAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo live, CancellationToken cancellationToken)
     {
-        Run.TargetTemporary = live.Name;
-        await TransferAsync(previous, previousOnTarget, live, LiveStateLabel, cancellationToken).ConfigureAwait(false);
+        // The target has the capture to delete once its receive begins (a spooled stream is received only when complete).
+        await TransferAsync(previous, previousOnTarget, live, liveState: true, cancellationToken, receiving: () => Run.TargetTemporary = live.Name).ConfigureAwait(false);
+        await PromoteCaptureAsync(live.Name, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends again the live-state capture of an interrupted refresh (<paramref name="capture"/>, a temporary snapshot
+    /// its checkpoint kept on the source), continuing its spooled stream; returns what the target received. The
+    /// checkpoint stays until the live state is promoted (<see cref="PromoteCaptureAsync"/>, or a newer capture's
+    /// <see cref="SendLiveStateAsync"/>), so a failure before then loses nothing spooled.
+    /// </summary>
+    public async Task<SnapshotInfo> ResendCaptureAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo capture, CancellationToken cancellationToken)
+    {
+        Run.ResumedTemporary = capture.Name;
+        var (received, bytes) = await TransferAsync(previous, previousOnTarget, capture, liveState: true, cancellationToken).ConfigureAwait(false);
+        Run.ResumedTemporaryOnTarget = true;
+        Diagnostics.Log.SnapshotSent(Run.Logger, Run.Target.Address, capture.Name, bytes);
+        return received;
+    }
+
+    /// <summary>Makes the received capture <paramref name="snapshot"/> the target's live state; its transfer's checkpoint is done with then.</summary>
+    public async Task PromoteCaptureAsync(string snapshot, CancellationToken cancellationToken)
+    {
         Run.TargetLiveTouched = true;
-        await PromoteAsync(live.Name, cancellationToken).ConfigureAwait(false);
+        await PromoteAsync(snapshot, cancellationToken).ConfigureAwait(false);
+        DeleteCheckpoint();
     }
 
     public override Task FinishWithoutLiveStateAsync(SnapshotInfo lastOnTarget, CancellationToken cancellationToken)
@@ -33,20 +60,51 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
         return PromoteAsync(lastOnTarget.Name, cancellationToken);
     }
 
+    /// <summary>
+    /// Whether the transfer of a stream incremental from <paramref name="previous"/> is spooled and checkpointed: a
+    /// checkpoint directory, a source whose streams are reproducible, and a base that outlives the refresh (a stream from
+    /// a temporary snapshot, the short step from a resent capture to a new one, is not worth a checkpoint).
+    /// </summary>
+    public static bool Spools(RefreshRun run, SnapshotInfo? previous) =>
+        run.Options.CheckpointDirectory is not null
+        && run.Source.Driver.Has(DriverCapabilities.ReproducibleNativeStream)
+        && (previous is null || !TemporarySnapshot.IsTemporary(previous.Name));
+
+    private void DeleteCheckpoint()
+    {
+        if (Run.Options.CheckpointDirectory is { } directory && Run.CheckpointedTransfer)
+        {
+            RefreshCheckpoint.Delete(directory, Run.Target.Address);
+            Run.CheckpointedTransfer = false;
+            Run.CheckpointedSourceSnapshot = null;
+        }
+    }
+
     private Task PromoteAsync(string snapshot, CancellationToken cancellationToken) =>
         Run.StepAsync(Diagnostics.DiagnosticNames.PromoteSpan, snapshot, () => Run.Target.PromoteAsync(snapshot, cancellationToken));
 
     private async Task<SnapshotInfo> ReceiveFramedAsync(DeltaStreamReader reader, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken token)
+    {
+        var native = await OpenPayloadAsync(reader, token).ConfigureAwait(false);
+        return await ReceiveAllAsync(native, previousOnTarget, snapshot, token).ConfigureAwait(false);
+    }
+
+    private async Task<Stream> OpenPayloadAsync(DeltaStreamReader reader, CancellationToken token)
     {
         var received = await reader.ReadHeaderAsync(token).ConfigureAwait(false);
         if (received.PayloadKind != Run.Target.Driver.NativePayloadKind)
         {
             throw new DeltaStreamException($"The stream carries {received.PayloadKind}, but {Run.Target.Address} receives {Run.Target.Driver.NativePayloadKind}.");
         }
-        var native = reader.AsNativeStream();
+        return reader.AsNativeStream();
+    }
+
+    /// <summary>Receives <paramref name="native"/> into the target and checks that the receiver read all of it.</summary>
+    private async Task<SnapshotInfo> ReceiveAllAsync(Stream native, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken token)
+    {
         var request = new NativeReceiveRequest { Snapshot = snapshot, TargetBase = previousOnTarget };
         var info = await Run.Target.ReceiveAsync(native, request, token).ConfigureAwait(false);
-        // Read on to the trailer, so the stream's end is checked even when the receiver stopped at its own end record.
+        // Read on to the end, so the stream's end is checked even when the receiver stopped at its own end record.
         var rest = new byte[4096];
         long unread = 0;
         for (int n; (n = await native.ReadAsync(rest, token).ConfigureAwait(false)) > 0;)
@@ -83,8 +141,40 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
         }
     }
 
-    /// <summary>Moves one snapshot's native stream; returns the snapshot the target made and the stream's size.</summary>
-    private async Task<(SnapshotInfo Received, long Bytes)> TransferAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, string label, CancellationToken cancellationToken)
+    /// <summary>
+    /// Moves one snapshot's native stream; returns the snapshot the target made and the bytes the source sent.
+    /// <paramref name="receiving"/> is called when the target's receive is about to begin.
+    /// </summary>
+    private async Task<(SnapshotInfo Received, long Bytes)> TransferAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, bool liveState,
+        CancellationToken cancellationToken, Action? receiving = null)
+    {
+        if (Spools(Run, previous))
+        {
+            return await TransferSpooledAsync(previous, previousOnTarget, snapshot, liveState, Run.Options.CheckpointDirectory!, receiving, cancellationToken).ConfigureAwait(false);
+        }
+        receiving?.Invoke();
+        var (received, _, bytes) = await PipeFramedAsync(previous, snapshot, liveState ? LiveStateLabel : snapshot.Name,
+            async (destination, token) =>
+            {
+                await Run.Source.SendAsync(previous?.Name, snapshot.Name, destination, Run.Options.Native, token).ConfigureAwait(false);
+                return true;
+            },
+            (reader, token) => ReceiveFramedAsync(reader, previousOnTarget, snapshot, token),
+            cancellationToken).ConfigureAwait(false);
+        Run.AddSent(bytes);
+        Run.AddRead(bytes);
+        Run.AddWritten(bytes);
+        return (received, bytes);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="send"/> (the source's side, writing the native stream) and <paramref name="receive"/> (the
+    /// target's side, reading it back out of the delta-stream framing) concurrently over an in-memory pipe; the first
+    /// real failure of either is reported, not the cancellation it caused on the other side.
+    /// </summary>
+    /// <returns>What the receiving side returned, what the sending side returned, and the native bytes sent.</returns>
+    private async Task<(T Received, bool Sent, long Bytes)> PipeFramedAsync<T>(SnapshotInfo? previous, SnapshotInfo snapshot, string label,
+        Func<Stream, CancellationToken, Task<bool>> send, Func<DeltaStreamReader, CancellationToken, Task<T>> receive, CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = linked.Token;
@@ -99,13 +189,14 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
         var counter = new CountingWriteStream(writer.AsNativeStream(),
             progress is null ? null : done => progress.Report(new RefreshProgress(SendingStage, label, done, total)));
 
-        var send = Task.Run(async () =>
+        var sending = Task.Run(async () =>
         {
             try
             {
-                await Run.Source.SendAsync(previous?.Name, snapshot.Name, counter, Run.Options.Native, token).ConfigureAwait(false);
+                var sent = await send(counter, token).ConfigureAwait(false);
                 await writer.CompleteAsync(ReadOnlyMemory<byte>.Empty, token).ConfigureAwait(false);
                 await pipe.Writer.CompleteAsync().ConfigureAwait(false);
+                return sent;
             }
             catch (Exception e)
             {
@@ -115,18 +206,18 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
             }
         }, token);
 
-        var receive = Task.Run(async () =>
+        var receiving = Task.Run(async () =>
         {
             try
             {
-                SnapshotInfo info;
+                T result;
                 // The reader is disposed before the pipe is completed under it.
                 using (var reader = new DeltaStreamReader(pipe.Reader, new DeltaStreamReaderOptions { LeaveOpen = true }))
                 {
-                    info = await ReceiveFramedAsync(reader, previousOnTarget, snapshot, token).ConfigureAwait(false);
+                    result = await receive(reader, token).ConfigureAwait(false);
                 }
                 await pipe.Reader.CompleteAsync().ConfigureAwait(false);
-                return info;
+                return result;
             }
             catch (Exception e)
             {
@@ -138,12 +229,12 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
 
         try
         {
-            await Task.WhenAll(send, receive).ConfigureAwait(false);
+            await Task.WhenAll(sending, receiving).ConfigureAwait(false);
         }
         catch
         {
             // Report the first real failure, not the cancellation it caused on the other side.
-            var failures = new[] { send, receive }.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException!).ToList();
+            var failures = new Task[] { sending, receiving }.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException!).ToList();
             var primary = failures.FirstOrDefault(e => e is not OperationCanceledException) ?? failures.FirstOrDefault();
             if (primary is not null)
             {
@@ -151,10 +242,150 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
             }
             throw;
         }
-        Run.AddSent(counter.BytesWritten);
-        Run.AddRead(counter.BytesWritten);
-        Run.AddWritten(counter.BytesWritten);
-        return (await receive.ConfigureAwait(false), counter.BytesWritten);
+        return (await receiving.ConfigureAwait(false), await sending.ConfigureAwait(false), counter.BytesWritten);
+    }
+
+    /// <summary>
+    /// The spooled transfer: the stream goes into the spool file next to the checkpoint (synced and recorded with its
+    /// length and running digest every checkpoint interval, and when the transfer fails), and is received from there
+    /// once complete. A checkpoint of the same transfer makes the source send only what follows the spooled bytes, after
+    /// checking their digest; a spool that is damaged, or that the source's stream does not begin with, is discarded with
+    /// a warning and the stream is spooled from its start.
+    /// </summary>
+    private async Task<(SnapshotInfo Received, long Bytes)> TransferSpooledAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, bool liveState,
+        string directory, Action? receiving, CancellationToken cancellationToken)
+    {
+        var checkpoint = new RefreshCheckpoint
+        {
+            Route = RefreshCheckpoint.NativeRoute,
+            Source = Run.Source.Address,
+            Target = Run.Target.Address,
+            BaseName = previousOnTarget?.Name,
+            BaseIdentity = previousOnTarget?.Identity.ToString(),
+            SourceBaseName = previous?.Name,
+            SourceBaseIdentity = previous?.Identity.ToString(),
+            ToName = snapshot.Name,
+            ToIdentity = snapshot.Identity.ToString(),
+            ToIsLiveState = liveState,
+        };
+        var resume = TakeResume(checkpoint);
+        Directory.CreateDirectory(directory);
+        var spool = new NativeStreamSpool(RefreshCheckpoint.SpoolPathOf(directory, Run.Target.Address));
+        await using (spool.ConfigureAwait(false))
+        {
+            if (resume is not null)
+            {
+                var damage = await spool.ContinueAsync(resume.SpoolBytes, resume.SpoolDigest, cancellationToken).ConfigureAwait(false);
+                if (damage is not null)
+                {
+                    Diagnostics.Log.ResumeDiscarded(Run.Logger, Run.Target.Address, damage);
+                }
+            }
+            else
+            {
+                await spool.DiscardAsync(cancellationToken).ConfigureAwait(false);
+            }
+            // Durable before the first byte is spooled; from here on the source snapshot the checkpoint names is kept.
+            Run.CheckpointedTransfer = true;
+            Run.CheckpointedSourceSnapshot = TemporarySnapshot.IsTemporary(snapshot.Name) ? snapshot.Name : null;
+            await spool.SaveAsync(checkpoint, directory, complete: false, cancellationToken).ConfigureAwait(false);
+            var resumedAt = spool.Length;
+            long sent;
+            try
+            {
+                var (matched, bytes) = await FetchAsync(previous, snapshot, liveState, spool, checkpoint, directory, cancellationToken).ConfigureAwait(false);
+                sent = bytes;
+                if (!matched)
+                {
+                    Diagnostics.Log.ResumeDiscarded(Run.Logger, Run.Target.Address,
+                        $"the source's stream of {snapshot.Name} does not begin with the {resumedAt} bytes spooled in {spool.Path} (the snapshots changed, or the spool holds another stream)");
+                    await spool.DiscardAsync(cancellationToken).ConfigureAwait(false);
+                    await spool.SaveAsync(checkpoint, directory, complete: false, cancellationToken).ConfigureAwait(false);
+                    resumedAt = 0;
+                    (_, bytes) = await FetchAsync(previous, snapshot, liveState, spool, checkpoint, directory, cancellationToken).ConfigureAwait(false);
+                    sent += bytes;
+                }
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Whatever was spooled is kept for the next refresh: synced, and recorded with its digest.
+                Run.AddSent(spool.SentThisRun);
+                try
+                {
+                    using var limit = new CancellationTokenSource(Run.Options.CleanupTimeout);
+                    await spool.SaveAsync(checkpoint, directory, complete: false, limit.Token).ConfigureAwait(false);
+                    Diagnostics.Log.SpoolKept(Run.Logger, Run.Target.Address, snapshot.Name, spool.Length, spool.Path);
+                }
+                catch (Exception saving) when (saving is not OutOfMemoryException)
+                {
+                    Diagnostics.Log.CleanupFailed(Run.Logger, saving, Run.Target.Address, $"record the spooled stream of {snapshot.Name} in its checkpoint");
+                }
+                throw;
+            }
+            await spool.SaveAsync(checkpoint, directory, complete: true, cancellationToken).ConfigureAwait(false);
+            if (resumedAt > 0)
+            {
+                Run.Resumed = true;
+            }
+            var total = spool.Length;
+            receiving?.Invoke();
+            var received = await ReceiveAllAsync(spool.OpenForReceive(), previousOnTarget, snapshot, cancellationToken).ConfigureAwait(false);
+            Run.AddSent(sent);
+            Run.AddRead(total);
+            Run.AddWritten(total);
+            return (received, sent);
+        }
+    }
+
+    /// <summary>
+    /// Appends the rest of the source's stream to the spool: everything when the spool is empty, else what follows its
+    /// bytes (the source checks their digest first). Returns whether the source's stream began with the spooled bytes,
+    /// and the bytes it sent.
+    /// </summary>
+    private async Task<(bool Matched, long Bytes)> FetchAsync(SnapshotInfo? previous, SnapshotInfo snapshot, bool liveState, NativeStreamSpool spool, RefreshCheckpoint checkpoint,
+        string directory, CancellationToken cancellationToken)
+    {
+        var prefix = spool.Length;
+        var digest = spool.Digest;
+        var (_, matched, bytes) = await PipeFramedAsync(previous, snapshot, liveState ? LiveStateLabel : snapshot.Name,
+            async (destination, token) =>
+            {
+                if (prefix == 0)
+                {
+                    await Run.Source.SendAsync(previous?.Name, snapshot.Name, destination, Run.Options.Native, token).ConfigureAwait(false);
+                    return true;
+                }
+                return await Run.Source.SendAfterPrefixAsync(previous?.Name, snapshot.Name, prefix, digest, destination, Run.Options.Native, token).ConfigureAwait(false);
+            },
+            async (reader, token) =>
+            {
+                var native = await OpenPayloadAsync(reader, token).ConfigureAwait(false);
+                await spool.AppendAsync(native, Run.Options.CheckpointInterval, t => spool.SaveAsync(checkpoint, directory, complete: false, t), token).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken).ConfigureAwait(false);
+        return (matched, bytes);
+    }
+
+    /// <summary>
+    /// The checkpoint of an interrupted refresh when it is of this transfer (the replicator matched it with the plan;
+    /// this checks the identities once more). It is taken: only the first transfer of a refresh can continue one.
+    /// </summary>
+    private RefreshCheckpoint? TakeResume(RefreshCheckpoint transfer)
+    {
+        var resume = Run.Resume;
+        if (resume is null || resume.Route != RefreshCheckpoint.NativeRoute)
+        {
+            return null;
+        }
+        Run.Resume = null;
+        if (resume.ToIdentity != transfer.ToIdentity || resume.SourceBaseIdentity != transfer.SourceBaseIdentity || resume.BaseIdentity != transfer.BaseIdentity)
+        {
+            Diagnostics.Log.ResumeDiscarded(Run.Logger, Run.Target.Address,
+                $"it spooled the stream of {resume.ToName} from {resume.SourceBaseName ?? "nothing"}, but the refresh sends {transfer.ToName} from {transfer.SourceBaseName ?? "nothing"} first");
+            return null;
+        }
+        return resume;
     }
 }
 
@@ -237,44 +468,23 @@ internal static class NativeStreamPipe
 internal sealed record NativeStreamPipeResult(SnapshotInfo Received, long Bytes);
 
 /// <summary>A write-only stream that counts what passes through it, and tells <paramref name="written"/> the count after each write.</summary>
-internal sealed class CountingWriteStream(Stream inner, Action<long>? written = null) : Stream
+internal sealed class CountingWriteStream(Stream inner, Action<long>? written = null) : ForwardingWriteStream(inner)
 {
     public long BytesWritten { get; private set; }
-
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
 
     public override long Position { get => BytesWritten; set => throw new NotSupportedException(); }
 
     public override void Write(byte[] buffer, int offset, int count)
     {
-        inner.Write(buffer, offset, count);
+        Inner.Write(buffer, offset, count);
         BytesWritten += count;
         written?.Invoke(BytesWritten);
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        await Inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
         BytesWritten += buffer.Length;
         written?.Invoke(BytesWritten);
     }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush() => inner.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -79,7 +79,12 @@ public sealed record RefreshOptions
     /// killed leaves the partial copy in the target's live state (its complete snapshots are never touched), and the
     /// next refresh from the same source onto the same base compares the source with the target's live content
     /// instead of rolling it back, so only what is missing or changed since moves. A checkpoint whose base is no
-    /// longer the common base is discarded with a warning and the refresh starts over.
+    /// longer the common base is discarded with a warning and the refresh starts over. On the native route, when the
+    /// source's streams are reproducible (<see cref="DriverCapabilities.ReproducibleNativeStream"/>: Btrfs), each stream
+    /// is spooled into a file in this directory and received once complete; an interrupted transfer keeps its spool (and
+    /// the source snapshots it names), and the next refresh sending the same pair has the source send only what follows
+    /// the spooled bytes, after checking their digest. A spool that is damaged or that the source's stream does not
+    /// begin with, or whose snapshots are gone, is discarded with a warning. The spool needs room for the whole stream.
     /// </summary>
     public string? CheckpointDirectory { get; init; }
 

@@ -44,6 +44,24 @@ internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions op
     /// <summary>Whether this refresh continued a partial copy.</summary>
     public bool Resumed { get; set; }
 
+    /// <summary>Whether a native transfer of this refresh wrote a checkpoint that is not deleted yet.</summary>
+    public bool CheckpointedTransfer { get; set; }
+
+    /// <summary>
+    /// The temporary source snapshot that an existing native checkpoint names (a live-state capture whose stream is
+    /// spooled): kept for the next refresh by the leftover removal and by cleanup after a failure; null for none.
+    /// </summary>
+    public string? CheckpointedSourceSnapshot { get; set; }
+
+    /// <summary>The live-state capture of an interrupted refresh that this one sends again to continue its spooled stream; null for none.</summary>
+    public SnapshotInfo? ResumedCapture { get; set; }
+
+    /// <summary>The name of that capture once sending it began: a temporary snapshot of this refresh on both sides.</summary>
+    public string? ResumedTemporary { get; set; }
+
+    /// <summary>Whether the target received that capture (so it has it to delete).</summary>
+    public bool ResumedTemporaryOnTarget { get; set; }
+
     /// <summary>Whether a failure left a checkpointed partial copy in the target's live state, which cleanup must keep for the next refresh.</summary>
     public bool KeepPartialLive { get; set; }
 
@@ -93,6 +111,10 @@ internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions op
     {
         foreach (var leftover in plan.SourceLeftovers)
         {
+            if (leftover.Name == CheckpointedSourceSnapshot)
+            {
+                continue;
+            }
             Log.LeftoverRemoving(Logger, Source.Address, leftover.Name);
             await Source.DeleteSnapshotAsync(leftover.Name, cancellationToken).ConfigureAwait(false);
         }
@@ -129,6 +151,16 @@ internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions op
         {
             await Source.DeleteSnapshotAsync(s, cancellationToken).ConfigureAwait(false);
             SourceTemporary = null;
+        }
+        if (ResumedTemporary is { } r)
+        {
+            if (ResumedTemporaryOnTarget)
+            {
+                await Target.DeleteSnapshotAsync(r, cancellationToken).ConfigureAwait(false);
+                ResumedTemporaryOnTarget = false;
+            }
+            await Source.DeleteSnapshotAsync(r, cancellationToken).ConfigureAwait(false);
+            ResumedTemporary = null;
         }
     }
 
@@ -189,9 +221,17 @@ internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions op
         {
             await TryAsync(activity, $"delete temporary snapshot {t} on the target", () => Target.DeleteSnapshotAsync(t, token)).ConfigureAwait(false);
         }
-        if (SourceTemporary is { } s)
+        if (ResumedTemporary is { } r && ResumedTemporaryOnTarget)
         {
-            await TryAsync(activity, $"delete temporary snapshot {s} on the source", () => Source.DeleteSnapshotAsync(s, token)).ConfigureAwait(false);
+            await TryAsync(activity, $"delete temporary snapshot {r} on the target", () => Target.DeleteSnapshotAsync(r, token)).ConfigureAwait(false);
+        }
+        // A capture whose spooled stream a checkpoint keeps stays for the next refresh to send again.
+        foreach (var s in (string?[])[SourceTemporary, ResumedTemporary])
+        {
+            if (s is not null && s != CheckpointedSourceSnapshot)
+            {
+                await TryAsync(activity, $"delete temporary snapshot {s} on the source", () => Source.DeleteSnapshotAsync(s, token)).ConfigureAwait(false);
+            }
         }
         if (KeepPartialLive)
         {

@@ -242,14 +242,17 @@ public sealed class Replicator
             && (plan.SnapshotsToSend.Count > 0 || plan.CaptureLiveState);
         await run.StepAsync(DiagnosticNames.PrepareSpan, null, async () =>
         {
-            await run.RemoveLeftoversAsync(plan, cancellationToken).ConfigureAwait(false);
+            // The checkpoint first: a live-state capture whose spooled stream it continues is no leftover to remove.
             if (run.Options.CheckpointDirectory is { } directory)
             {
                 run.Resume = await FindResumeAsync(run, plan, route, directory, cancellationToken).ConfigureAwait(false);
                 run.ResumeComparesEverything = run.Resume is not null && plan.TargetSnapshotsToDelete.Count > 0;
             }
-            // A resumed copy continues from the target's live state: rolling it back would throw the partial copy away.
-            await run.PrepareTargetAsync(plan, rollBack: !receiverRestoresBase && run.Resume is null, cancellationToken).ConfigureAwait(false);
+            await run.RemoveLeftoversAsync(plan, cancellationToken).ConfigureAwait(false);
+            // A resumed checksum-route copy continues from the target's live state: rolling it back would throw the
+            // partial copy away. (A spooled native stream has not touched the target.)
+            var keepLive = run.Resume is { Route: RefreshCheckpoint.ChecksumRoute };
+            await run.PrepareTargetAsync(plan, rollBack: !receiverRestoresBase && !keepLive, cancellationToken).ConfigureAwait(false);
         }).ConfigureAwait(false);
 
         var previous = plan.SourceBase;
@@ -264,7 +267,29 @@ public sealed class Replicator
             run.SnapshotsSent.Add(snapshot.Name);
             previous = snapshot;
         }
-        if (plan.CaptureLiveState)
+        if (plan.CaptureLiveState && run.ResumedCapture is { } capture && transfer is NativeStreamTransfer native)
+        {
+            // The capture of the interrupted refresh goes first, continuing its spooled stream; then the live state as it
+            // is now, incremental from it (a small step), unless it did not move since.
+            await run.StepAsync(DiagnosticNames.LiveStateSpan, capture.Name, async () =>
+            {
+                progress?.Report(new RefreshProgress("sending", "live state", 0, 0));
+                var captureOnTarget = await native.ResendCaptureAsync(previous, previousOnTarget, capture, cancellationToken).ConfigureAwait(false);
+                if (await source.IsLiveStateUnchangedAsync(capture.Name, cancellationToken).ConfigureAwait(false))
+                {
+                    await native.PromoteCaptureAsync(capture.Name, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    var name = TemporarySnapshot.NewName();
+                    run.SourceTemporary = name;
+                    var live = await source.CreateSnapshotAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    await native.SendLiveStateAsync(capture, captureOnTarget, live, cancellationToken).ConfigureAwait(false);
+                }
+                run.LiveStateSent = true;
+            }).ConfigureAwait(false);
+        }
+        else if (plan.CaptureLiveState)
         {
             var name = TemporarySnapshot.NewName();
             await run.StepAsync(DiagnosticNames.LiveStateSpan, name, async () =>
@@ -284,9 +309,10 @@ public sealed class Replicator
     }
 
     /// <summary>
-    /// The target's resume checkpoint when the refresh can continue it: the checksum route, the same source, and the
-    /// checkpoint's base still the target's side of the common base. Any other checkpoint is discarded with a warning
-    /// (never stuck, never a silent restart), as is every checkpoint when <see cref="RefreshOptions.AbortResume"/> is set.
+    /// The target's resume checkpoint when the refresh can continue it: the same route and source, the checkpoint's base
+    /// still the target's side of the common base, and on the native route the transfer it spooled still the first one
+    /// the plan makes (its snapshots still on the source). Any other checkpoint is discarded with a warning that names
+    /// why (never stuck, never a silent restart), as is every checkpoint when <see cref="RefreshOptions.AbortResume"/> is set.
     /// </summary>
     private async Task<RefreshCheckpoint?> FindResumeAsync(RefreshRun run, RefreshPlan plan, RefreshRoute route, string directory, CancellationToken cancellationToken)
     {
@@ -304,17 +330,25 @@ public sealed class Replicator
         }
         if (checkpoint is null)
         {
+            // A spool without its checkpoint (killed between the two files' removals) is of no use.
+            RefreshCheckpoint.Delete(directory, target);
             return null;
         }
+        var native = checkpoint.Route == RefreshCheckpoint.NativeRoute;
+        var resumes = native
+            ? route == RefreshRoute.NativeStream && NativeStreamTransfer.Spools(run, plan.SourceBase)
+            : route == RefreshRoute.Checksum;
         var baseNow = plan.TargetBase;
         string? reason = null;
+        SnapshotInfo? capture = null;
         if (run.Options.AbortResume)
         {
             reason = "the refresh was asked to abort the resume";
         }
-        else if (route != RefreshRoute.Checksum)
+        else if (!resumes)
         {
-            reason = $"this refresh takes the {route} route, which does not resume";
+            reason = $"it continues a copy by the {checkpoint.Route} route, but this refresh takes the {route} route"
+                + (route == RefreshRoute.NativeStream ? ", which does not resume for these volumes" : "");
         }
         else if (!string.Equals(checkpoint.Source, run.Source.Address, StringComparison.Ordinal))
         {
@@ -326,14 +360,63 @@ public sealed class Replicator
                 ? $"it continues a full copy, but the target now shares {baseNow?.Name} with the source"
                 : $"its base snapshot {checkpoint.BaseName} ({checkpoint.BaseIdentity}) is gone or no longer the common base (now {baseNow?.Name ?? "none: a full copy"})";
         }
+        else if (native)
+        {
+            (reason, capture) = MatchNativeCheckpoint(checkpoint, plan);
+        }
         if (reason is not null)
         {
             Log.ResumeDiscarded(_logger, target, reason);
             RefreshCheckpoint.Delete(directory, target);
             return null;
         }
-        Log.ResumeFound(_logger, target, checkpoint.BaseName, checkpoint.SavedUtc, checkpoint.BytesWritten, checkpoint.ToIsLiveState ? "the live state" : checkpoint.ToName);
+        if (native)
+        {
+            run.ResumedCapture = capture;
+            run.CheckpointedSourceSnapshot = capture?.Name;
+            Log.NativeResumeFound(_logger, target, checkpoint.BaseName, checkpoint.SavedUtc, checkpoint.SpoolBytes, checkpoint.ToName);
+        }
+        else
+        {
+            Log.ResumeFound(_logger, target, checkpoint.BaseName, checkpoint.SavedUtc, checkpoint.BytesWritten, checkpoint.ToIsLiveState ? "the live state" : checkpoint.ToName);
+        }
         return checkpoint;
+    }
+
+    /// <summary>
+    /// Whether a native checkpoint's transfer is the plan's first: incremental from the plan's source base, towards the
+    /// first snapshot to send, or towards the live-state capture it kept on the source when the plan sends only the
+    /// live state. Returns why not (its snapshots are gone, or the plan sends something else first), or the capture.
+    /// </summary>
+    private static (string? Reason, SnapshotInfo? Capture) MatchNativeCheckpoint(RefreshCheckpoint checkpoint, RefreshPlan plan)
+    {
+        if (!string.Equals(checkpoint.SourceBaseIdentity, plan.SourceBase?.Identity.ToString(), StringComparison.Ordinal))
+        {
+            return ($"its stream is incremental from {checkpoint.SourceBaseName ?? "nothing (a full stream)"}, which is gone from the source or no longer the common base (now {plan.SourceBase?.Name ?? "none"})", null);
+        }
+        if (!checkpoint.ToIsLiveState)
+        {
+            var first = plan.SnapshotsToSend.Count > 0 ? plan.SnapshotsToSend[0] : null;
+            if (string.Equals(first?.Identity.ToString(), checkpoint.ToIdentity, StringComparison.Ordinal))
+            {
+                return (null, null);
+            }
+            return plan.SnapshotsToSend.Any(s => string.Equals(s.Identity.ToString(), checkpoint.ToIdentity, StringComparison.Ordinal))
+                ? ($"the source has a snapshot before {checkpoint.ToName} that goes first now", null)
+                : ($"its snapshot {checkpoint.ToName} ({checkpoint.ToIdentity}) is gone from the source", null);
+        }
+        var capture = plan.SourceLeftovers.FirstOrDefault(s => s.Name == checkpoint.ToName && string.Equals(s.Identity.ToString(), checkpoint.ToIdentity, StringComparison.Ordinal));
+        if (capture is null)
+        {
+            return ($"its live-state capture {checkpoint.ToName} ({checkpoint.ToIdentity}) is gone from the source", null);
+        }
+        if (plan.SnapshotsToSend.Count > 0)
+        {
+            return ($"the source has new snapshots since its live state was captured in {checkpoint.ToName}; they go first", null);
+        }
+        return plan.CaptureLiveState
+            ? (null, capture)
+            : ($"the refresh sends no live state (the source's is unchanged since {plan.SourceBase?.Name}, or only snapshots were asked for)", null);
     }
 
     /// <summary>The route as a tag value: lowercase, words joined by underscores.</summary>

@@ -1,0 +1,101 @@
+using DeltaSnap.Btrfs;
+using DeltaSnap.Drivers;
+using DeltaSnap.Replication;
+using DeltaSnap.Testing;
+
+namespace DeltaSnap.Remote.Tests;
+
+/// <summary>
+/// A spooled Btrfs refresh cut half-way and rerun across a session, either way: the source on the server (a pull: the
+/// source volume is a proxy, whose default <see cref="Volume.SendAfterPrefixAsync"/> drops the prefix on this side) or the
+/// target on the server (a push: the spool is on this side and the receive reads it across the session).
+/// </summary>
+public sealed class RemoteBtrfsResumeTests
+{
+    private const long MiB = 1 << 20;
+
+    private readonly List<string> _roots = [];
+    private TempDirectory _checkpoints = null!;
+
+    [SetUp]
+    public void CreateCheckpointDirectory() => _checkpoints = new TempDirectory();
+
+    [TearDown]
+    public void RemoveRoots()
+    {
+        foreach (var root in _roots)
+        {
+            foreach (var directory in Directory.EnumerateDirectories(root, "*", SearchOption.AllDirectories).OrderByDescending(d => d.Length))
+            {
+                if (BackendRequirement.Run("stat", "-c", "%i", directory).Trim() == "256")
+                {
+                    BackendRequirement.Run("btrfs", "-q", "subvolume", "delete", directory);
+                }
+            }
+            Directory.Delete(root, recursive: true);
+        }
+        _roots.Clear();
+        _checkpoints.Dispose();
+    }
+
+    [TestCase(true, TestName = "Refresh_remoteSourceCutHalfWay_rerunResumesAndTargetEqualsSource")]
+    [TestCase(false, TestName = "Refresh_remoteTargetCutHalfWay_rerunResumesAndTargetEqualsSource")]
+    public async Task Refresh_cutHalfWayAcrossASession_rerunResumes(bool sourceIsRemote)
+    {
+        var rootA = NewRoot("DELTASNAP_BTRFS_MOUNT_A");
+        var rootB = NewRoot("DELTASNAP_BTRFS_MOUNT_B");
+        await using var localA = new BtrfsDriver(rootA);
+        await using var localB = new BtrfsDriver(rootB);
+        var data = (BtrfsVolume)await localA.CreateVolumeAsync("vm1", new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+        var random = new Random(5);
+        var bytes = new byte[48 * MiB];
+        random.NextBytes(bytes);
+        await File.WriteAllBytesAsync(Path.Combine(data.LivePath, "big.bin"), bytes);
+        await data.CreateSnapshotAsync("s1");
+        await localB.CreateVolumeAsync("vm1", new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+
+        await using var loop = await Loopback.StartAsync(new VolumeResolver().AddBtrfs());
+        await using var remote = await loop.Session.OpenDriverAsync("btrfs", sourceIsRemote ? rootA : rootB);
+        var source = sourceIsRemote ? await remote.OpenVolumeAsync("vm1") : data;
+        var target = sourceIsRemote ? await localB.OpenVolumeAsync("vm1") : await remote.OpenVolumeAsync("vm1");
+        var options = new RefreshOptions { CheckpointDirectory = _checkpoints.Path, CheckpointInterval = TimeSpan.FromMilliseconds(200) };
+        var replicator = new Replicator();
+
+        // The spool is the checkpoint directory's only *.spool file (the library names it after the target's address).
+        string? Spool() => Directory.Exists(_checkpoints.Path) ? Directory.GetFiles(_checkpoints.Path, "*.spool").SingleOrDefault() : null;
+        using (var cut = new CancellationTokenSource())
+        {
+            var watching = Task.Run(async () =>
+            {
+                while (!cut.IsCancellationRequested)
+                {
+                    if (Spool() is { } spool && new FileInfo(spool).Length >= 16 * MiB)
+                    {
+                        await cut.CancelAsync();
+                        return;
+                    }
+                    await Task.Delay(2, CancellationToken.None);
+                }
+            }, CancellationToken.None);
+            Assert.That(() => replicator.RefreshAsync(source, target, options, cancellationToken: cut.Token), Throws.InstanceOf<OperationCanceledException>());
+            await cut.CancelAsync();
+            await watching;
+        }
+        var spooled = new FileInfo(Spool()!).Length;
+
+        var rerun = await replicator.RefreshAsync(source, target, options);
+
+        Assert.That(rerun.Resumed, Is.True);
+        Assert.That(rerun.BytesSent, Is.EqualTo(rerun.BytesWritten - spooled));
+        Assert.That(TreeDigest.Describe(Path.Combine(rootB, "vm1")), Is.EqualTo(TreeDigest.Describe(data.LivePath)));
+        Assert.That(Directory.GetFiles(_checkpoints.Path), Is.Empty);
+    }
+
+    private string NewRoot(string variable)
+    {
+        var root = Path.Combine(BackendRequirement.RequireEnvironment(variable, "A loop-mounted Btrfs file system"), "r-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(root);
+        _roots.Add(root);
+        return root;
+    }
+}
