@@ -31,7 +31,9 @@ public sealed class RbdDriver : VolumeDriver
     public override DriverCapabilities Capabilities =>
         DriverCapabilities.BlockVolumes | DriverCapabilities.ChangedRanges | DriverCapabilities.Resize | DriverCapabilities.RenameSnapshots
         | DriverCapabilities.LiveStateComparison
-        | (Options.NativeStream ? DriverCapabilities.NativeStream | DriverCapabilities.NativeReceiveRestoresBase : DriverCapabilities.None);
+        // The native stream is a function of the two snapshots (the extents RBD reports for them, in order), so a cut refresh
+        // with a checkpoint directory resumes it; the contract test NativeStream_declaredReproducible_… holds it to that.
+        | (Options.NativeStream ? DriverCapabilities.NativeStream | DriverCapabilities.NativeReceiveRestoresBase | DriverCapabilities.ReproducibleNativeStream : DriverCapabilities.None);
 
     /// <summary>
     /// The RBD diff stream (<c>rbd export-diff</c>): <see cref="DeltaSnap.Delta.DeltaStreamPayloadKind.RbdDiff"/>; used only

@@ -35,7 +35,10 @@ public sealed class LvolDriver : VolumeDriver
     /// <inheritdoc />
     public override DriverCapabilities Capabilities =>
         DriverCapabilities.BlockVolumes | DriverCapabilities.NativeStream | DriverCapabilities.ChangedRanges
-        | DriverCapabilities.StoredChecksums | DriverCapabilities.RenameSnapshots | DriverCapabilities.Resize | DriverCapabilities.LiveStateComparison;
+        | DriverCapabilities.StoredChecksums | DriverCapabilities.RenameSnapshots | DriverCapabilities.Resize | DriverCapabilities.LiveStateComparison
+        // The diff stream is a function of the two snapshots (their clusters in order, the snapshot's own creation time):
+        // a cut refresh with a checkpoint directory resumes it (the contract test NativeStream_declaredReproducible_… holds it to that).
+        | DriverCapabilities.ReproducibleNativeStream;
 
     /// <summary>The store's own diff stream: <see cref="DeltaSnap.Delta.DeltaStreamPayloadKind.LvolDiff"/>.</summary>
     public override DeltaSnap.Delta.DeltaStreamPayloadKind NativePayloadKind => DeltaSnap.Delta.DeltaStreamPayloadKind.LvolDiff;

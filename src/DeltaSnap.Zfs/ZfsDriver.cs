@@ -38,7 +38,12 @@ public sealed class ZfsDriver : VolumeDriver
         // Not NativeReceiveRestoresBase: on zfs-fuse, `zfs receive -F -u` into a mounted dataset leaves writes made
         // since its newest snapshot visible (the contract test Refresh_targetLiveStateWrittenSinceBase_… shows it), so
         // the replicator rolls the target back first.
-        var capabilities = DriverCapabilities.FilesystemVolumes | DriverCapabilities.NativeStream | DriverCapabilities.RenameSnapshots | DriverCapabilities.CopyOnWriteTarget;
+        // ReproducibleNativeStream: `zfs send` of the same snapshot pair writes the same bytes (checked on zfs-fuse and held
+        // to it by the contract test NativeStream_declaredReproducible_…), so with a checkpoint directory a cut refresh
+        // resumes its spooled stream even where the pool has no resume tokens (zfs-fuse); the spool's digest catches a
+        // source that does not.
+        var capabilities = DriverCapabilities.FilesystemVolumes | DriverCapabilities.NativeStream | DriverCapabilities.RenameSnapshots | DriverCapabilities.CopyOnWriteTarget
+            | DriverCapabilities.ReproducibleNativeStream;
         if (features.Zvols)
         {
             capabilities |= DriverCapabilities.BlockVolumes | DriverCapabilities.Resize;

@@ -248,6 +248,93 @@ public abstract class DriverContractTests
     }
 
     [Test]
+    public async Task NativeStream_declaredReproducible_isTheSameBytesEverySend()
+    {
+        if (!SourceDriver.Has(DriverCapabilities.NativeStream | DriverCapabilities.ReproducibleNativeStream))
+        {
+            Assert.Pass("The driver does not declare reproducible native streams: nothing to hold it to.");
+        }
+        var (source, _) = await PairAsync();
+        await WriteAsync(source, seed: 30, amount: 16);
+        await source.CreateSnapshotAsync("s1");
+        await WriteAsync(source, seed: 31, amount: 2);
+        await source.CreateSnapshotAsync("s2");
+        await WriteAsync(source, seed: 32, amount: 1); // the live state moves on: the snapshots' streams must not
+
+        foreach (var (from, to) in new (string?, string)[] { (null, "s1"), ("s1", "s2") })
+        {
+            var first = await SendAsync(source, from, to);
+            var second = await SendAsync(source, from, to);
+            Assert.That(first.Length, Is.GreaterThan(0));
+            Assert.That(second, Is.EqualTo(first), $"the stream {from ?? "(full)"} -> {to} is the same bytes when sent again");
+        }
+    }
+
+    [Test]
+    public async Task Refresh_cutWithACheckpointDirectory_rerunSendsOnlyWhatWasNotSpooled()
+    {
+        if (!SourceDriver.Has(DriverCapabilities.NativeStream | DriverCapabilities.ReproducibleNativeStream)
+            || !TargetDriver.Has(DriverCapabilities.NativeStream) || SourceDriver.NativePayloadKind != TargetDriver.NativePayloadKind)
+        {
+            Assert.Pass("No resumable native route between these drivers.");
+        }
+        var (source, target) = await PairAsync();
+        await WriteAsync(source, seed: 33, amount: 128);
+        await source.CreateSnapshotAsync("s1");
+        var checkpoints = Path.Combine(Path.GetTempPath(), "deltasnap-contract-resume-" + Guid.NewGuid().ToString("N")[..12]);
+        try
+        {
+            var options = new RefreshOptions { CheckpointDirectory = checkpoints, CheckpointInterval = TimeSpan.FromMilliseconds(20) };
+            var replicator = new Replicator();
+            var spool = RefreshCheckpoint.SpoolPathOf(checkpoints, target.Address);
+            using (var cut = new CancellationTokenSource())
+            {
+                var watching = Task.Run(async () =>
+                {
+                    while (!cut.IsCancellationRequested)
+                    {
+                        if (File.Exists(spool) && new FileInfo(spool).Length >= 4 << 20)
+                        {
+                            await cut.CancelAsync();
+                            return;
+                        }
+                        await Task.Delay(1, CancellationToken.None);
+                    }
+                }, CancellationToken.None);
+                Assert.That(async () => await replicator.RefreshAsync(source, target, options, cancellationToken: cut.Token),
+                    Throws.InstanceOf<OperationCanceledException>(), "the refresh was cut once 4 MiB were spooled");
+                await cut.CancelAsync();
+                await watching;
+            }
+            var checkpoint = await RefreshCheckpoint.LoadAsync(checkpoints, target.Address, CancellationToken.None);
+            Assert.That(checkpoint, Is.Not.Null, "the cut refresh kept its checkpoint");
+            Assert.That(checkpoint!.SpoolBytes, Is.GreaterThan(0));
+            Assert.That((await target.GetLineageAsync()).Count, Is.Zero, "nothing reached the target before the stream was complete");
+
+            var rerun = await replicator.RefreshAsync(source, target, options);
+
+            Assert.That(rerun.Resumed, Is.True, "the rerun continued the spooled stream");
+            Assert.That(rerun.BytesSent, Is.LessThan(rerun.BytesWritten), $"the rerun sent {rerun.BytesSent} of a {rerun.BytesWritten}-byte stream");
+            await AssertReplicaAsync(source, target, "s1");
+            Assert.That(Directory.GetFiles(checkpoints), Is.Empty, "no checkpoint or spool left");
+        }
+        finally
+        {
+            if (Directory.Exists(checkpoints))
+            {
+                Directory.Delete(checkpoints, recursive: true);
+            }
+        }
+    }
+
+    private static async Task<byte[]> SendAsync(Volume volume, string? from, string to)
+    {
+        using var stream = new MemoryStream();
+        await volume.SendAsync(from, to, stream);
+        return stream.ToArray();
+    }
+
+    [Test]
     public async Task Refresh_leftoverTemporarySnapshots_areRemoved()
     {
         var (source, target) = await PairAsync();
