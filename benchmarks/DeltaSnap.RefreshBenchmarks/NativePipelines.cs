@@ -11,6 +11,17 @@ public static class NativePipelines
     public static IReadOnlyList<string> ZfsSendReceive(string baseSnapshot, string snapshot, string targetDataset) =>
         Shell("zfs send -i \"$1\" \"$2\" | zfs receive -F \"$3\"", baseSnapshot, snapshot, targetDataset);
 
+    /// <summary>
+    /// The same pipe with the base protection DeltaSnap's ZFS driver does by default, as a script would: the source's
+    /// base and snapshot held with <paramref name="tag"/> while the stream flows, then the received snapshot held on
+    /// the target and the tag released from the target's base. A hold that exists already, or a release of a tag
+    /// that is not there, is not an error (as in the driver).
+    /// </summary>
+    public static IReadOnlyList<string> ZfsSendReceiveHeld(string tag, string baseSnapshot, string snapshot, string targetDataset, string targetBase) =>
+        Shell("zfs hold \"$1\" \"$2\" \"$3\" 2>/dev/null & zfs send -i \"$2\" \"$3\" | zfs receive -F \"$4\" || exit 1; wait; " +
+              "zfs hold \"$1\" \"$4@${3#*@}\" 2>/dev/null & zfs release \"$1\" \"$5\" 2>/dev/null; wait; exit 0",
+            tag, baseSnapshot, snapshot, targetDataset, targetBase);
+
     /// <summary><c>btrfs send -p PARENT SNAP | btrfs receive DIR</c> (snapshot paths, the target's snapshot directory).</summary>
     public static IReadOnlyList<string> BtrfsSendReceive(string parentPath, string snapshotPath, string targetDirectory) =>
         Shell("btrfs -q send -p \"$1\" \"$2\" | btrfs -q receive -e \"$3\"", parentPath, snapshotPath, targetDirectory);

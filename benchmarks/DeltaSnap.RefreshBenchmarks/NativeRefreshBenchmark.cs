@@ -207,7 +207,10 @@ public abstract class NativeRefreshBenchmark<TResult>
         public double Fastest(string route) => times[route].Min();
 
         /// <summary>The median over runs of <paramref name="route"/>'s time over the raw pipeline's in the same run (back to back, so slow drifts of other load cancel).</summary>
-        public double PairedRatio(string route) =>
-            NativeRefreshBenchmark<TResult>.Median(times[route].Select((t, i) => t / times[RawRoute][i]).ToList());
+        public double PairedRatio(string route) => PairedRatio(route, RawRoute);
+
+        /// <summary>The median over runs of <paramref name="route"/>'s time over <paramref name="baseline"/>'s in the same run.</summary>
+        public double PairedRatio(string route, string baseline) =>
+            NativeRefreshBenchmark<TResult>.Median(times[route].Select((t, i) => t / times[baseline][i]).ToList());
     }
 }

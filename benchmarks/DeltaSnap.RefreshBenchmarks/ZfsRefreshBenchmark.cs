@@ -12,6 +12,7 @@ namespace DeltaSnap.RefreshBenchmarks;
 /// <param name="ChangedPercent">How much of the data changed between the base and the sent snapshot.</param>
 /// <param name="StreamBytes">The size of the incremental stream.</param>
 /// <param name="RawSeconds">Median time of <c>zfs send -i BASE SNAP | zfs receive -F TARGET</c>.</param>
+/// <param name="RawHeldSeconds">Median time of the same pipe with the holds and release a script would add for the same protection (<see cref="NativePipelines.ZfsSendReceiveHeld"/>).</param>
 /// <param name="DeltaSnapSeconds">Median time of DeltaSnap's send → pipe → checked receive, as the native route moves a snapshot (base protection included).</param>
 /// <param name="UnprotectedSeconds">The same without base protection (no holds).</param>
 /// <param name="RefreshSeconds">Median time of a whole <see cref="Replicator"/> refresh of the snapshot (lineages, rollback of the target, transfer, promotion).</param>
@@ -19,11 +20,13 @@ namespace DeltaSnap.RefreshBenchmarks;
 /// <param name="DeltaSnapFastestSeconds">Fastest run of DeltaSnap's transfer.</param>
 /// <param name="PairedTransferRatio">Median over runs of DeltaSnap's transfer time over the raw pipeline's in the same run.</param>
 /// <param name="PairedUnprotectedRatio">Median over runs of the unprotected transfer's time over the raw pipeline's.</param>
+/// <param name="PairedHeldRatio">Median over runs of DeltaSnap's transfer (with holds) over the raw pipeline with the same holds.</param>
 /// <param name="PairedRefreshRatio">Median over runs of the whole refresh's time over the raw pipeline's.</param>
 public sealed record ZfsRefreshBenchmarkResult(
     double ChangedPercent,
     long StreamBytes,
     double RawSeconds,
+    double RawHeldSeconds,
     double DeltaSnapSeconds,
     double UnprotectedSeconds,
     double RefreshSeconds,
@@ -31,20 +34,23 @@ public sealed record ZfsRefreshBenchmarkResult(
     double DeltaSnapFastestSeconds,
     double PairedTransferRatio,
     double PairedUnprotectedRatio,
+    double PairedHeldRatio,
     double PairedRefreshRatio);
 
 /// <summary>
 /// Measures DeltaSnap's ZFS send/receive path against a raw <c>zfs send -i BASE SNAP | zfs receive -F TARGET</c>
 /// pipeline on the same data in the same run (the harness is <see cref="NativeRefreshBenchmark{TResult}"/>): a dataset
 /// in 4 MiB files under <see cref="SourceParent"/>, replicated in full under <see cref="TargetParent"/>; changes in
-/// 128 KiB records. Four routes, rotating: the raw pipeline, DeltaSnap's transfer with base protection, the same without
-/// (no holds), and a whole refresh. Before each run both pools sync (a probe snapshot forces a transaction group);
+/// 128 KiB records. Five routes, rotating: the raw pipeline, the raw pipeline with the same holds as a script would
+/// take them, DeltaSnap's transfer with base protection (<see cref="ZfsBaseProtection.Hold"/>), the same without
+/// (<see cref="ZfsBaseProtection.None"/>), and a whole refresh. Before each run both pools sync (a probe snapshot forces a transaction group);
 /// after it the target goes back to the base; each case starts from the base again.
 /// </summary>
 public sealed class ZfsRefreshBenchmark : NativeRefreshBenchmark<ZfsRefreshBenchmarkResult>
 {
     private const string UnprotectedRoute = "unprotected";
-    private static readonly string[] AllRoutes = [RawRoute, DeltaSnapRoute, UnprotectedRoute, RefreshRoute];
+    private const string RawHeldRoute = "raw-held";
+    private static readonly string[] AllRoutes = [RawRoute, RawHeldRoute, DeltaSnapRoute, UnprotectedRoute, RefreshRoute];
 
     private ZfsDriver? _driverA;
     private ZfsDriver? _driverB;
@@ -78,7 +84,7 @@ public sealed class ZfsRefreshBenchmark : NativeRefreshBenchmark<ZfsRefreshBench
     {
         _driverA = await ZfsDriver.OpenAsync(new ZfsDriverOptions { Root = SourceParent }, cancellationToken: cancellationToken);
         _driverB = await ZfsDriver.OpenAsync(new ZfsDriverOptions { Root = TargetParent }, cancellationToken: cancellationToken);
-        var unprotectedOptions = new ZfsDriverOptions { ProtectBase = false };
+        var unprotectedOptions = new ZfsDriverOptions { BaseProtection = ZfsBaseProtection.None };
         _plainA = await ZfsDriver.OpenAsync(unprotectedOptions with { Root = SourceParent }, cancellationToken: cancellationToken);
         _plainB = await ZfsDriver.OpenAsync(unprotectedOptions with { Root = TargetParent }, cancellationToken: cancellationToken);
         _source = (ZfsVolume)await _driverA.CreateVolumeAsync(id, new VolumeCreateOptions { Kind = VolumeKind.Filesystem }, cancellationToken);
@@ -137,6 +143,12 @@ public sealed class ZfsRefreshBenchmark : NativeRefreshBenchmark<ZfsRefreshBench
                     NativePipelines.ZfsSendReceive($"{Source.Dataset}@{routeCase.Base.Name}", $"{Source.Dataset}@{routeCase.Snapshot.Name}", Target.Dataset),
                     cancellationToken);
                 return 0;
+            case RawHeldRoute:
+                await RunProgramAsync("sh",
+                    NativePipelines.ZfsSendReceiveHeld(_driverA!.Options.HoldTag, $"{Source.Dataset}@{routeCase.Base.Name}", $"{Source.Dataset}@{routeCase.Snapshot.Name}",
+                        Target.Dataset, $"{Target.Dataset}@{routeCase.BaseOnTarget.Name}"),
+                    cancellationToken);
+                return 0;
             case DeltaSnapRoute:
                 return (await TransferAsync(Source, Target, routeCase.Base, routeCase.BaseOnTarget, routeCase.Snapshot, cancellationToken)).Bytes;
             case UnprotectedRoute:
@@ -149,9 +161,9 @@ public sealed class ZfsRefreshBenchmark : NativeRefreshBenchmark<ZfsRefreshBench
 
     /// <inheritdoc />
     protected override ZfsRefreshBenchmarkResult CreateResult(double percent, long streamBytes, RouteTimes times) => new(
-        percent, streamBytes, times.Median(RawRoute), times.Median(DeltaSnapRoute), times.Median(UnprotectedRoute), times.Median(RefreshRoute),
+        percent, streamBytes, times.Median(RawRoute), times.Median(RawHeldRoute), times.Median(DeltaSnapRoute), times.Median(UnprotectedRoute), times.Median(RefreshRoute),
         times.Fastest(RawRoute), times.Fastest(DeltaSnapRoute),
-        times.PairedRatio(DeltaSnapRoute), times.PairedRatio(UnprotectedRoute), times.PairedRatio(RefreshRoute));
+        times.PairedRatio(DeltaSnapRoute), times.PairedRatio(UnprotectedRoute), times.PairedRatio(DeltaSnapRoute, RawHeldRoute), times.PairedRatio(RefreshRoute));
 
     private ZfsVolume Source => _source ?? throw new InvalidOperationException("The volumes are not made yet.");
 

@@ -4,6 +4,7 @@ using DeltaSnap.Lvol;
 using DeltaSnap.Remote.Transports;
 using DeltaSnap.Replication;
 using DeltaSnap.Rsync;
+using DeltaSnap.Zfs;
 using Microsoft.Extensions.Logging;
 
 namespace DeltaSnap.Cli;
@@ -21,15 +22,15 @@ internal sealed class CliContext : IAsyncDisposable
     /// <param name="error">Where log lines go (standard error).</param>
     /// <param name="addBackends">Registers further backends; null for none.</param>
     public CliContext(TextWriter error, Action<VolumeResolver>? addBackends = null)
-        : this(new StandardErrorLoggerFactory(error ?? throw new ArgumentNullException(nameof(error))), addBackends, new RemoteTransportOptions())
+        : this(new StandardErrorLoggerFactory(error ?? throw new ArgumentNullException(nameof(error))), addBackends, new RemoteTransportOptions(), new ZfsDriverOptions())
     {
     }
 
-    private CliContext(StandardErrorLoggerFactory logging, Action<VolumeResolver>? addBackends, RemoteTransportOptions remote)
+    private CliContext(StandardErrorLoggerFactory logging, Action<VolumeResolver>? addBackends, RemoteTransportOptions remote, ZfsDriverOptions zfs)
     {
         Logging = logging;
         AddBackends = addBackends;
-        Resolver = CreateLocalResolver(logging, addBackends).AddRemote(remote);
+        Resolver = CreateLocalResolver(logging, addBackends, zfs).AddRemote(remote);
     }
 
     /// <summary>The logger factory of the resolver, the drivers it opens and the replicator.</summary>
@@ -42,18 +43,24 @@ internal sealed class CliContext : IAsyncDisposable
     public Action<VolumeResolver>? AddBackends { get; }
 
     /// <summary>A resolver with the tool's local backends and <paramref name="addBackends"/>' (what <c>deltasnap serve</c> offers: no remote schemes).</summary>
-    public static VolumeResolver CreateLocalResolver(ILoggerFactory logging, Action<VolumeResolver>? addBackends)
+    /// <param name="logging">The resolver's and its drivers' logging.</param>
+    /// <param name="addBackends">Registers further backends; null for none.</param>
+    /// <param name="zfs">The ZFS driver's options (<c>--zfs-base-protection</c>); null for the defaults.</param>
+    public static VolumeResolver CreateLocalResolver(ILoggerFactory logging, Action<VolumeResolver>? addBackends, ZfsDriverOptions? zfs = null)
     {
-        var resolver = new VolumeResolver(logging).AddLvol(new LvolBackendOptions { CreateMissingStores = true }).AddZfs().AddBtrfs().AddRbd().AddDir().AddFile();
+        var resolver = new VolumeResolver(logging).AddLvol(new LvolBackendOptions { CreateMissingStores = true }).AddZfs(zfs ?? new ZfsDriverOptions()).AddBtrfs().AddRbd().AddDir().AddFile();
         addBackends?.Invoke(resolver);
         return resolver;
     }
 
-    /// <summary>A context like this one whose remote schemes use <paramref name="remote"/> (a command's TLS and ssh options); the caller disposes it.</summary>
-    public CliContext WithRemote(RemoteTransportOptions remote)
+    /// <summary>
+    /// A context like this one whose remote schemes use <paramref name="remote"/> (a command's TLS and ssh options) and
+    /// whose ZFS driver uses <paramref name="zfs"/> (null: the defaults); the caller disposes it.
+    /// </summary>
+    public CliContext WithRemote(RemoteTransportOptions remote, ZfsDriverOptions? zfs = null)
     {
         ArgumentNullException.ThrowIfNull(remote);
-        return new CliContext(Logging, AddBackends, remote);
+        return new CliContext(Logging, AddBackends, remote, zfs ?? new ZfsDriverOptions());
     }
 
     /// <summary>A replicator on this context's logging, with rsync for file system volumes of different backends.</summary>

@@ -52,7 +52,7 @@ public sealed class ZfsDriver : VolumeDriver
         {
             capabilities |= DriverCapabilities.ResumableStream;
         }
-        if (features.Holds && options.ProtectBase)
+        if (features.Holds && options.BaseProtection == ZfsBaseProtection.Hold)
         {
             capabilities |= DriverCapabilities.ProtectBase;
         }

@@ -16,10 +16,15 @@ public sealed record ZfsDriverOptions
     public bool? Zvols { get; init; }
 
     /// <summary>
-    /// Protect the common base with a hold (<see cref="HoldTag"/>) on both sides where the installed ZFS has
-    /// holds, so that pruning by other tools cannot remove it (default true).
+    /// How the common base is protected against pruning by other tools (default <see cref="ZfsBaseProtection.Hold"/>:
+    /// a hold with <see cref="HoldTag"/> on both sides, where the installed ZFS has holds).
     /// </summary>
-    public bool ProtectBase { get; init; } = true;
+    /// <exception cref="ArgumentOutOfRangeException">The value is not a defined <see cref="ZfsBaseProtection"/>.</exception>
+    public ZfsBaseProtection BaseProtection
+    {
+        get;
+        init => field = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Not a base protection.");
+    } = ZfsBaseProtection.Hold;
 
     /// <summary>The hold tag that marks a protected base.</summary>
     public string HoldTag { get; init; } = "deltasnap-base";
@@ -36,4 +41,19 @@ public sealed record ZfsDriverOptions
     /// replica modifies it, and the next incremental receive needs a rollback first.
     /// </summary>
     public bool AtimeOffOnReceive { get; init; } = true;
+}
+
+/// <summary>How a <see cref="ZfsDriver"/> protects the snapshot both sides share (the next incremental's base).</summary>
+public enum ZfsBaseProtection
+{
+    /// <summary>
+    /// Hold it (<c>zfs hold</c> with <see cref="ZfsDriverOptions.HoldTag"/>) on the source and the target, and release
+    /// the tag from older snapshots: other tools cannot destroy it until DeltaSnap moves on. Costs a <c>zfs hold</c>
+    /// and a <c>zfs release</c> per side and refresh, each waiting for a transaction group. Where the installed ZFS
+    /// has no holds, nothing is protected.
+    /// </summary>
+    Hold,
+
+    /// <summary>No protection: no hold or release commands run (as <c>syncoid</c> by default). A base pruned by another tool makes the next refresh a full one, or refused.</summary>
+    None,
 }

@@ -17,7 +17,7 @@ public sealed partial class ZfsVolume
         Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
         if (!Driver.Has(DriverCapabilities.ProtectBase))
         {
-            throw new NotSupportedException($"{Address}: the installed ZFS has no holds (or ZfsDriverOptions.ProtectBase is off), so the base cannot be protected.");
+            throw new NotSupportedException($"{Address}: the installed ZFS has no holds (or ZfsDriverOptions.BaseProtection is None), so the base cannot be protected.");
         }
         return ProtectAsync([snapshot], null, cancellationToken);
     }

@@ -111,7 +111,7 @@ public class ZfsHoldTests : ZfsFixture
     [Test]
     public async Task ProtectBase_disabledInOptions_capabilityAbsentAndNothingHeld()
     {
-        await using var bed = await ZfsTestBed.OpenAsync(new ZfsDriverOptions { ProtectBase = false });
+        await using var bed = await ZfsTestBed.OpenAsync(new ZfsDriverOptions { BaseProtection = ZfsBaseProtection.None });
         Assert.That(bed.A.Has(DriverCapabilities.ProtectBase), Is.False);
         var source = await bed.CreateAsync(bed.A, "src");
         await source.CreateSnapshotAsync("s1");

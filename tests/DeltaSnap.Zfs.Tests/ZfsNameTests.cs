@@ -90,6 +90,13 @@ public class ZfsNameTests
         Assert.That(File.Exists(_log), Is.False);
     }
 
+    [Test]
+    public void Options_undefinedBaseProtection_refused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => _ = new ZfsDriverOptions { BaseProtection = (ZfsBaseProtection)7 });
+        Assert.That(new ZfsDriverOptions().BaseProtection, Is.EqualTo(ZfsBaseProtection.Hold));
+    }
+
     private string[] Calls() => File.Exists(_log) ? File.ReadAllLines(_log) : [];
 
     private static string Printable(string name) => "name: " + new string(name.Take(40).Select(c => char.IsControl(c) ? '?' : c).ToArray());

@@ -31,6 +31,34 @@ internal static class CommonOptions
         CustomParser = ParseClusterSize,
     };
 
+    /// <summary>
+    /// <c>--zfs-base-protection hold|none</c>: whether ZFS volumes hold the common base (<see cref="Zfs.ZfsBaseProtection"/>;
+    /// default hold).
+    /// </summary>
+    public static Option<Zfs.ZfsBaseProtection> ZfsBaseProtection()
+    {
+        var option = new Option<Zfs.ZfsBaseProtection>("--zfs-base-protection")
+        {
+            Description = "How ZFS volumes protect the snapshot both sides share: hold (zfs hold on both sides, the default) or none (no hold or release commands, as syncoid by default).",
+            HelpName = "hold|none",
+            DefaultValueFactory = _ => Zfs.ZfsBaseProtection.Hold,
+            CustomParser = static result => result.Tokens[0].Value switch
+            {
+                "hold" => Zfs.ZfsBaseProtection.Hold,
+                "none" => Zfs.ZfsBaseProtection.None,
+                var other => Fail(result, $"--zfs-base-protection must be hold or none, not '{other}'."),
+            },
+        };
+        option.CompletionSources.Add(["hold", "none"]);
+        return option;
+
+        static Zfs.ZfsBaseProtection Fail(ArgumentResult result, string message)
+        {
+            result.AddError(message);
+            return default;
+        }
+    }
+
     /// <summary><c>--json</c>: one JSON object on standard output instead of text.</summary>
     public static Option<bool> Json(string description) => new("--json") { Description = description };
 

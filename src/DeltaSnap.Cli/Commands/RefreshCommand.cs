@@ -4,6 +4,7 @@ using DeltaSnap.Cli.Output;
 using DeltaSnap.Drivers;
 using DeltaSnap.Lineage;
 using DeltaSnap.Replication;
+using DeltaSnap.Zfs;
 
 namespace DeltaSnap.Cli.Commands;
 
@@ -26,11 +27,12 @@ internal static class RefreshCommand
             Description = "Keep resume checkpoints in DIR: a refresh that is interrupted leaves its partial copy (checksum route) or its spooled stream (native route, Btrfs), and the next one continues it.",
             HelpName = "DIR",
         };
+        var zfsBaseProtection = CommonOptions.ZfsBaseProtection();
         var abortResume = new Option<bool>("--abort-resume") { Description = "Discard TARGET's resume checkpoint in --checkpoint-dir and refresh from its newest complete snapshot." };
         var output = new RefreshOutputOptions();
         var command = new Command("refresh", "Refresh TARGET from SOURCE: send the snapshots it lacks and the live state, incrementally. Either side may be remote (ssh://HOST/ADDRESS, tls://HOST:PORT/ADDRESS).")
         {
-            source, target, noCreate, json, planOptions.AllowFullResend, planOptions.SnapshotsOnly, clusterSize, algorithm, noNative, checkpointDir, abortResume,
+            source, target, noCreate, json, planOptions.AllowFullResend, planOptions.SnapshotsOnly, clusterSize, algorithm, noNative, checkpointDir, abortResume, zfsBaseProtection,
             output.Quiet, output.Progress, output.NoProgress, output.ProgressInterval,
         };
         remoteOptions.AddTo(command);
@@ -39,7 +41,8 @@ internal static class RefreshCommand
             // The command's own resolver: its remote schemes carry this command line's TLS, ssh and session options,
             // and disposing it ends the sessions (one per peer, shared by source and target on the same peer).
             var (progressStyle, lineInterval) = output.Decide(parseResult, writers.Error);
-            var context = outer.WithRemote(remoteOptions.ToTransportOptions(parseResult, parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target)));
+            var context = outer.WithRemote(remoteOptions.ToTransportOptions(parseResult, parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target)),
+                new ZfsDriverOptions { BaseProtection = parseResult.GetValue(zfsBaseProtection) });
             await using var _ = context.ConfigureAwait(false);
             return await WithVolumesAsync(context, parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target), !parseResult.GetValue(noCreate), async (s, t) =>
             {
