@@ -39,7 +39,7 @@ internal static class CommonOptions
     {
         var option = new Option<Zfs.ZfsBaseProtection>("--zfs-base-protection")
         {
-            Description = "How ZFS volumes protect the snapshot both sides share: hold (zfs hold on both sides, the default) or none (no hold or release commands, as syncoid by default).",
+            Description = "How this machine's ZFS volumes protect the snapshot both sides share: hold (zfs hold, the default) or none (no hold or release commands, as syncoid by default). A remote side follows its server's setting.",
             HelpName = "hold|none",
             DefaultValueFactory = _ => Zfs.ZfsBaseProtection.Hold,
             CustomParser = static result => result.Tokens[0].Value switch

@@ -35,9 +35,10 @@ internal static class ServeCommand
         var peerName = new Option<string?>("--peer-name") { Description = "With --stdio: the name the peer has in the authorisation file (default 'stdio'; set it per key in authorized_keys).", HelpName = "NAME" };
         var maxSessions = new Option<int>("--max-sessions") { Description = "With --listen: sessions served at once (default 8); further connections are closed at once.", DefaultValueFactory = _ => 8 };
         var bandwidth = new Option<string?>("--bwlimit") { Description = "Limit the data this server sends, in bytes per second (K, M, G suffixes; shared by all sessions).", HelpName = "RATE" };
+        var zfsBaseProtection = CommonOptions.ZfsBaseProtection();
         var command = new Command("serve", "Serve this machine's volumes to remote refreshes (tls:// and ssh:// addresses).")
         {
-            listen, stdio, cert, key, trust, authorize, peerName, maxSessions, bandwidth,
+            listen, stdio, cert, key, trust, authorize, peerName, maxSessions, bandwidth, zfsBaseProtection,
         };
         CommandRunner.SetHandler(command, async (parseResult, output, cancellationToken) =>
         {
@@ -55,7 +56,8 @@ internal static class ServeCommand
                 // client, which puts it into its error message when the session fails: warnings and errors only.
                 context.Logging.MinimumLevel = useStdio ? LogLevel.Warning : LogLevel.Information;
             }
-            var resolver = CliContext.CreateLocalResolver(context.Logging, context.AddBackends);
+            var resolver = CliContext.CreateLocalResolver(context.Logging, context.AddBackends,
+                new Zfs.ZfsDriverOptions { BaseProtection = parseResult.GetValue(zfsBaseProtection) });
             if (useStdio)
             {
                 if (parseResult.GetValue(cert) is not null || parseResult.GetValue(trust) is { Length: > 0 } || parseResult.GetValue(key) is not null)
