@@ -135,7 +135,7 @@ public sealed class ClusterChecksums
     /// Reads <paramref name="device"/> once and computes the map: clusters in holes are unallocated and not
     /// read, every other cluster is read and hashed exactly once. Each of up to
     /// <see cref="ClusterChecksumOptions.MaxDegreeOfParallelism"/> workers reads contiguous segments of the device
-    /// front to back in 128 KiB pieces into one pooled buffer and hashes each piece while it is in cache (memory
+    /// front to back, 1 MiB at a time, into one pooled buffer and hashes the clusters in place (memory
     /// does not grow with the volume beyond the map itself).
     /// </summary>
     /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
@@ -175,7 +175,7 @@ public sealed class ClusterChecksums
         return builder.Build();
     }
 
-    // The digest of an all-zero cluster, hashed from one 128 KiB zero piece at a time (no cluster-sized buffer).
+    // The digest of an all-zero cluster, hashed from one zero piece of at most 1 MiB at a time.
     private static byte[] ZeroDigest(ClusterChecksumOptions options, int clusterSize)
     {
         var hasher = options.CustomAlgorithm is { } custom ? custom.CreateHasher() : ChecksumHasher.Create(options.Algorithm);

@@ -5,26 +5,26 @@ namespace DeltaSnap.Checksums;
 
 /// <summary>
 /// One pass of <see cref="ClusterChecksums.ComputeAsync"/> over a device: hands contiguous segments of clusters to
-/// workers, and has each worker read its segment front to back in pieces of <see cref="ReadSize"/> bytes and hash
-/// every piece right after it was read, while it is still in the core's cache.
+/// workers, and has each worker read its segment front to back, <see cref="ReadSize"/> bytes at a time into one
+/// pooled buffer, and hash the clusters in place (clusters larger than a read incrementally, piece by piece).
 /// </summary>
 /// <remarks>
-/// Measured on a page-cached 1 GiB file, one core, XXH3-128 (benchmarks/README.md): hashing a 1 MiB cluster right
-/// after reading it whole costs about 4.5 times what hashing it hot costs, because a 1 MiB read leaves the buffer
-/// outside the 512 KiB L2 cache; reading 128 KiB at a time and hashing each piece incrementally costs what hashing
-/// hot costs. Segments are contiguous so that each worker reads sequentially, and large (64 MiB) so that two
-/// workers do not share cache lines or kernel read-ahead windows; taking them from a counter keeps a worker that
-/// the machine slows from holding up the end.
+/// Segments are contiguous (64 MiB) so that each worker reads sequentially and two workers never share a read;
+/// taking them from a counter keeps a worker that the machine slows from holding up the end. Devices that can read
+/// synchronously (files: <c>pread</c>) are read on a thread per worker: an asynchronous file read on Unix is a
+/// synchronous one queued to the thread pool. Measured (benchmarks/README.md): the read size (128 KiB to 4 MiB)
+/// made no difference once the hashing code was JIT-optimized; what made the scan slow in the tool was the hashing
+/// running as quick-JIT code.
 /// </remarks>
 internal sealed class ClusterScan
 {
-    /// <summary>The size of one read: small enough that it is still in L2 when it is hashed.</summary>
-    internal const int ReadSize = 128 * 1024;
+    /// <summary>The size of one read: whole clusters up to 1 MiB, or a 1 MiB piece of a larger one.</summary>
+    internal const int ReadSize = 1 << 20;
 
     private const long SegmentBytes = 64L << 20;
 
     // Zero-filled, never written: stands in for the leading zero pieces of a cluster that turns out to hold data.
-    private static readonly byte[] Zeros = new byte[ReadSize];
+    private static readonly byte[] Zeros = new byte[64 * 1024];
 
     private readonly BlockDevice _device;
     private readonly ClusterChecksumsBuilder _builder;
@@ -265,9 +265,9 @@ internal sealed class ClusterScan
 
         private void AppendZeros(int count)
         {
-            for (; count > 0; count -= ReadSize)
+            for (; count > 0; count -= Zeros.Length)
             {
-                _hasher!.Append(Zeros.AsSpan(0, Math.Min(count, ReadSize)));
+                _hasher!.Append(Zeros.AsSpan(0, Math.Min(count, Zeros.Length)));
             }
         }
 

@@ -30,7 +30,7 @@ public abstract class BlockDevice : IAsyncDisposable, IDisposable
     /// <summary>
     /// Whether <see cref="ReadSynchronously"/> reads without going through the thread pool (files: <c>pread</c>).
     /// The checksum scan uses it: an asynchronous file read on Unix is a synchronous one queued to the thread pool,
-    /// and that hop cost a fifth of the scan's CPU time at 128 KiB reads (benchmarks/README.md).
+    /// and that hop cost a fifth of the scan's CPU time at 128 KiB reads (measured in-process, one core).
     /// </summary>
     internal virtual bool CanReadSynchronously => false;
 

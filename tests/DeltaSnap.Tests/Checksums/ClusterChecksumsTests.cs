@@ -120,7 +120,7 @@ public class ClusterChecksumsTests
 
     [Test]
     public async Task Compute_fileWithHolesAndShortTail_oneWorkerAndParallelAgreeWithDirectHashes(
-        [Values] ChecksumAlgorithm algorithm, [Values(4096, 1 << 20)] int clusterSize, [Values] bool zeroTail)
+        [Values] ChecksumAlgorithm algorithm, [Values(4096, 1 << 20, 2 << 20)] int clusterSize, [Values] bool zeroTail)
     {
         var path = Path.GetTempFileName();
         try
@@ -128,7 +128,8 @@ public class ClusterChecksumsTests
             var content = await WriteImageWithHolesAsync(path, zeroTail);
             using var device = FileBlockDevice.Open(path, readOnly: true);
             var one = await ClusterChecksums.ComputeAsync(device, new() { ClusterSize = clusterSize, Algorithm = algorithm, MaxDegreeOfParallelism = 1 });
-            Assert.That(one.UnallocatedClusters, Is.GreaterThan(0), "the image has holes");
+            // 2 MiB clusters: cluster 0 is data and a hole, cluster 1 written zeros up to 3.7 MiB, then data.
+            Assert.That(one.UnallocatedClusters, clusterSize <= 1 << 20 ? Is.GreaterThan(0) : Is.Zero, "whole clusters in holes");
             if (clusterSize == 1 << 20)
             {
                 var expected = new[] { ClusterState.Data, ClusterState.Unallocated, ClusterState.Zero, ClusterState.Data, ClusterState.Data,
@@ -162,6 +163,24 @@ public class ClusterChecksumsTests
         {
             File.Delete(path);
         }
+    }
+
+    [Test]
+    public async Task Compute_clustersLargerThanOneRead_zeroAndZerosThenDataAndShortTail([Values] ChecksumAlgorithm algorithm)
+    {
+        // 4 MiB clusters (read 1 MiB at a time): 0 written zeros, 1 zeros for 3 MiB then one byte, 2 a short zero tail.
+        const int Large = 4 << 20;
+        await using var device = new MemoryBlockDevice(2L * Large + 12345, pageSize: 4096);
+        await device.WriteAsync(0, new byte[Large]);
+        var second = new byte[Large];
+        second[(3 << 20) + 5] = 1;
+        await device.WriteAsync(Large, second);
+        await device.WriteAsync(2L * Large, new byte[12345]);
+        var map = await ClusterChecksums.ComputeAsync(device, new() { ClusterSize = Large, Algorithm = algorithm, MaxDegreeOfParallelism = 2 });
+        Assert.That(Enumerable.Range(0, 3).Select(i => map.GetState(i)), Is.EqualTo(new[] { ClusterState.Zero, ClusterState.Data, ClusterState.Zero }));
+        Assert.That(map.GetChecksum(0).ToArray(), Is.EqualTo(ChecksumHasher.Hash(algorithm, new byte[Large])));
+        Assert.That(map.GetChecksum(1).ToArray(), Is.EqualTo(ChecksumHasher.Hash(algorithm, second)));
+        Assert.That(map.GetChecksum(2).ToArray(), Is.EqualTo(ChecksumHasher.Hash(algorithm, new byte[12345])));
     }
 
     private static void AssertSameMap(ClusterChecksums actual, ClusterChecksums expected, string what)
