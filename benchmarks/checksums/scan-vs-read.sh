@@ -3,7 +3,8 @@
 # /dev/null`), whole processes, paired and interleaved: each run times both, in an order that alternates, and the
 # figures are medians of the per-pair ratios. Start-up (`deltasnap checksums --help`, timed the same way) is
 # subtracted from the tool's times. Also prints the in-process pair: the seconds the tool reports for its scan
-# (its own stopwatch around ClusterChecksums.ComputeAsync) against `dd bs=128K`'s own copy time.
+# (its own stopwatch around ClusterChecksums.ComputeAsync) against `dd bs=128K`'s own copy time. The start-up taken
+# off each pair is the median of all the runs' start-ups (one pair's can exceed its own scan under load).
 #
 # Usage: benchmarks/checksums/scan-vs-read.sh [CPUS] [RUNS] [FILE] [SIZE]
 #   CPUS: the processors for `taskset -c` (default 0; 0,1 for two cores), RUNS: pairs (default 7),
@@ -47,10 +48,11 @@ paste "$work/read" "$work/scan" "$work/help" "$work/dd.inproc" "$work/scan.inpro
 import statistics, sys
 bytes = int(sys.argv[1]); rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
 med = statistics.median
-print("pair  cat wall/cpu   tool wall/cpu   start-up wall/cpu   ratio wall/cpu (read time / (tool - start-up))   in-process dd / tool")
+print("pair  cat wall/cpu   tool wall/cpu   start-up wall/cpu   ratio wall/cpu (read time / (tool - median start-up))   in-process dd / tool")
 rw, rc, ip = [], [], []
+mhw, mhc = med(r[4] for r in rows), med(r[5] for r in rows)
 for i, (cw, cc, tw, tc, hw, hc, dd, ts) in enumerate(rows):
-    w, c = cw / max(tw - hw, 1e-9), cc / max(tc - hc, 1e-9); rw.append(w); rc.append(c); ip.append(dd / ts)
+    w, c = cw / max(tw - mhw, 0.01), cc / max(tc - mhc, 0.01); rw.append(w); rc.append(c); ip.append(dd / ts)
     print(f"{i:4}  {cw:.3f}/{cc:.3f}    {tw:.3f}/{tc:.3f}    {hw:.3f}/{hc:.3f}        {w:.2f} / {c:.2f}    {dd:.3f} / {ts:.3f} = {dd / ts:.2f}")
 print(f"median cat {med(r[0] for r in rows):.3f} s wall {med(r[1] for r in rows):.3f} s cpu; tool {med(r[2] for r in rows):.3f} / {med(r[3] for r in rows):.3f}; start-up {med(r[4] for r in rows):.3f} / {med(r[5] for r in rows):.3f}")
 print(f"median ratio (scan throughput / read throughput): whole process, start-up off: wall {med(rw):.2f}x, cpu {med(rc):.2f}x; in-process (dd bs=128K / tool stopwatch): {med(ip):.2f}x")
