@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using DeltaSnap.Devices;
 
@@ -134,8 +133,10 @@ public sealed class ClusterChecksums
 
     /// <summary>
     /// Reads <paramref name="device"/> once and computes the map: clusters in holes are unallocated and not
-    /// read, every other cluster is read and hashed exactly once, several at a time, with one pooled
-    /// buffer per worker (memory does not grow with the volume beyond the map itself).
+    /// read, every other cluster is read and hashed exactly once. Each of up to
+    /// <see cref="ClusterChecksumOptions.MaxDegreeOfParallelism"/> workers reads contiguous segments of the device
+    /// front to back, 1 MiB at a time, into one pooled buffer and hashes the clusters in place (memory
+    /// does not grow with the volume beyond the map itself).
     /// </summary>
     /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
     public static async Task<ClusterChecksums> ComputeAsync(
@@ -166,67 +167,24 @@ public sealed class ClusterChecksums
             }
         }
 
-        var zeroCluster = new byte[layout.ClusterSize];
-        var zeroDigest = options.CustomAlgorithm is { } zeroHash ? zeroHash.Hash(zeroCluster) : ChecksumHasher.Hash(options.Algorithm, zeroCluster);
-        var state = new ComputeState(layout.ClusterCount, progress);
+        var zeroDigest = ZeroDigest(options, layout.ClusterSize);
         var workers = (int)Math.Min(options.MaxDegreeOfParallelism, Math.Max(1, allocated.AllocatedCount));
-        var tasks = new Task[workers];
-        for (var w = 0; w < workers; w++)
-        {
-            tasks[w] = Task.Run(() => WorkAsync(device, builder, allocated, zeroDigest, state, cancellationToken), cancellationToken);
-        }
-        await Task.WhenAll(tasks).ConfigureAwait(false);
-        progress?.Report(new ChecksumProgress(layout.ClusterCount, layout.ClusterCount, Interlocked.Read(ref state.BytesRead)));
+        var scan = new ClusterScan(device, builder, allocated, zeroDigest, workers, progress);
+        await scan.RunAsync(workers, cancellationToken).ConfigureAwait(false);
+        progress?.Report(new ChecksumProgress(layout.ClusterCount, layout.ClusterCount, scan.BytesRead));
         return builder.Build();
     }
 
-    private static async Task WorkAsync(BlockDevice device, ClusterChecksumsBuilder builder, AllocationMap allocated,
-        byte[] zeroDigest, ComputeState state, CancellationToken cancellationToken)
+    // The digest of an all-zero cluster, hashed from one zero piece of at most 1 MiB at a time.
+    private static byte[] ZeroDigest(ClusterChecksumOptions options, int clusterSize)
     {
-        var layout = builder.Layout;
-        var buffer = ArrayPool<byte>.Shared.Rent(layout.ClusterSize);
-        try
+        var hasher = options.CustomAlgorithm is { } custom ? custom.CreateHasher() : ChecksumHasher.Create(options.Algorithm);
+        var zeros = new byte[Math.Min(clusterSize, ClusterScan.ReadSize)];
+        for (var left = clusterSize; left > 0; left -= zeros.Length)
         {
-            while (true)
-            {
-                var index = Interlocked.Increment(ref state.Next);
-                if (index >= layout.ClusterCount)
-                {
-                    return;
-                }
-                cancellationToken.ThrowIfCancellationRequested();
-                if (allocated[index])
-                {
-                    var length = layout.LengthOf(index);
-                    var data = buffer.AsMemory(0, length);
-                    await device.ReadAsync(layout.OffsetOf(index), data, cancellationToken).ConfigureAwait(false);
-                    builder.SetFromData(index, data.Span, zeroDigest);
-                    Interlocked.Add(ref state.BytesRead, length);
-                }
-                state.ClusterDone();
-            }
+            hasher.Append(zeros);
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    private sealed class ComputeState(long clusterCount, IProgress<ChecksumProgress>? progress)
-    {
-        private readonly long _reportEvery = Math.Max(1, clusterCount / 100);
-        private long _done;
-        public long Next = -1;
-        public long BytesRead;
-
-        public void ClusterDone()
-        {
-            var done = Interlocked.Increment(ref _done);
-            if (progress is not null && done % _reportEvery == 0 && done < clusterCount)
-            {
-                progress.Report(new ChecksumProgress(done, clusterCount, Interlocked.Read(ref BytesRead)));
-            }
-        }
+        return hasher.GetCurrentHash();
     }
 
     /// <summary>

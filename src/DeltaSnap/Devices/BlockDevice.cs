@@ -27,8 +27,30 @@ public abstract class BlockDevice : IAsyncDisposable, IDisposable
     /// </summary>
     public virtual bool CanReportAllocation => false;
 
+    /// <summary>
+    /// Whether <see cref="ReadSynchronously"/> reads without going through the thread pool (files: <c>pread</c>).
+    /// The checksum scan uses it: an asynchronous file read on Unix is a synchronous one queued to the thread pool,
+    /// and that hop cost a fifth of the scan's CPU time at 128 KiB reads (measured in-process, one core).
+    /// </summary>
+    internal virtual bool CanReadSynchronously => false;
+
     /// <summary>Whether <see cref="SetLengthAsync"/> is supported.</summary>
     public virtual bool CanResize => false;
+
+    /// <summary>Reads exactly <c>buffer.Length</c> bytes at <paramref name="offset"/> on the calling thread; only when <see cref="CanReadSynchronously"/>.</summary>
+    internal void ReadSynchronously(long offset, Span<byte> buffer)
+    {
+        CheckRange(offset, buffer.Length);
+        if (!CanReadSynchronously)
+        {
+            ThrowHelper.ThrowInvalidOperation("The device cannot read synchronously.");
+        }
+        ReadSynchronouslyCore(offset, buffer);
+    }
+
+    /// <summary>Reads exactly <c>buffer.Length</c> bytes on the calling thread; devices that say <see cref="CanReadSynchronously"/> override it.</summary>
+    private protected virtual void ReadSynchronouslyCore(long offset, Span<byte> buffer) =>
+        ThrowHelper.ThrowInvalidOperation("The device cannot read synchronously.");
 
     /// <summary>Reads exactly <c>buffer.Length</c> bytes starting at <paramref name="offset"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The bytes are not all inside the device.</exception>

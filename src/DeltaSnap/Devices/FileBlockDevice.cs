@@ -90,6 +90,24 @@ public sealed class FileBlockDevice : BlockDevice
     }
 
     /// <inheritdoc />
+    internal override bool CanReadSynchronously => true;
+
+    /// <inheritdoc />
+    private protected override void ReadSynchronouslyCore(long offset, Span<byte> buffer)
+    {
+        while (!buffer.IsEmpty)
+        {
+            var n = RandomAccess.Read(_handle, buffer, offset);
+            if (n == 0)
+            {
+                throw new EndOfStreamException($"{Path} ended at byte {offset}, before its expected length of {Length}.");
+            }
+            buffer = buffer[n..];
+            offset += n;
+        }
+    }
+
+    /// <inheritdoc />
     protected override ValueTask WriteCoreAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
         RandomAccess.WriteAsync(_handle, data, offset, cancellationToken);
 

@@ -91,6 +91,110 @@ public class ClusterChecksumsTests
         Assert.That(parallel.ContentChecksum.ToArray(), Is.EqualTo(serial.ContentChecksum.ToArray()));
     }
 
+    // An image of 5 MiB + 300 KiB + 5 bytes (the last 1 MiB cluster is short): 1 MiB clusters 0 data, 1 a hole, 2 written
+    // zeros, 3 zeros up to 700 KiB and data after them, 4 a hole but for 10 bytes at its end, 5 (the tail) data or
+    // written zeros.
+    private static async Task<byte[]> WriteImageWithHolesAsync(string path, bool zeroTail)
+    {
+        const int MiB = 1 << 20;
+        var length = 5L * MiB + (300 << 10) + 5;
+        var random = new Random(11);
+        byte[] Random(int count)
+        {
+            var bytes = new byte[count];
+            random.NextBytes(bytes);
+            return bytes;
+        }
+        using (var image = FileBlockDevice.Create(path, length))
+        {
+            await image.WriteAsync(0, Random(MiB));
+            await image.WriteAsync(2L * MiB, new byte[MiB]);
+            await image.WriteAsync(3L * MiB, new byte[700 << 10]);
+            await image.WriteAsync(3L * MiB + (700 << 10), Random(MiB - (700 << 10)));
+            await image.WriteAsync(5L * MiB - 10, Random(10));
+            await image.WriteAsync(5L * MiB, zeroTail ? new byte[(300 << 10) + 5] : Random((300 << 10) + 5));
+            await image.FlushAsync();
+        }
+        return await File.ReadAllBytesAsync(path);
+    }
+
+    [Test]
+    public async Task Compute_fileWithHolesAndShortTail_oneWorkerAndParallelAgreeWithDirectHashes(
+        [Values] ChecksumAlgorithm algorithm, [Values(4096, 1 << 20, 2 << 20)] int clusterSize, [Values] bool zeroTail)
+    {
+        var path = Path.GetTempFileName();
+        try
+        {
+            var content = await WriteImageWithHolesAsync(path, zeroTail);
+            using var device = FileBlockDevice.Open(path, readOnly: true);
+            var one = await ClusterChecksums.ComputeAsync(device, new() { ClusterSize = clusterSize, Algorithm = algorithm, MaxDegreeOfParallelism = 1 });
+            // 2 MiB clusters: cluster 0 is data and a hole, cluster 1 written zeros up to 3.7 MiB, then data.
+            Assert.That(one.UnallocatedClusters, clusterSize <= 1 << 20 ? Is.GreaterThan(0) : Is.Zero, "whole clusters in holes");
+            if (clusterSize == 1 << 20)
+            {
+                var expected = new[] { ClusterState.Data, ClusterState.Unallocated, ClusterState.Zero, ClusterState.Data, ClusterState.Data,
+                    zeroTail ? ClusterState.Zero : ClusterState.Data };
+                Assert.That(Enumerable.Range(0, 6).Select(i => one.GetState(i)), Is.EqualTo(expected));
+            }
+            for (long i = 0; i < one.Layout.ClusterCount; i++)
+            {
+                if (one.GetState(i) != ClusterState.Unallocated)
+                {
+                    var range = one.Layout.RangeOf(i);
+                    var bytes = content.AsSpan((int)range.Offset, (int)range.Length);
+                    Assert.That(one.GetChecksum(i).ToArray(), Is.EqualTo(ChecksumHasher.Hash(algorithm, bytes)), $"cluster {i}");
+                    Assert.That(one.GetState(i), Is.EqualTo(bytes.ContainsAnyExcept((byte)0) ? ClusterState.Data : ClusterState.Zero), $"cluster {i}");
+                }
+            }
+            foreach (var workers in new[] { 2, 8 })
+            {
+                var parallel = await ClusterChecksums.ComputeAsync(device, new() { ClusterSize = clusterSize, Algorithm = algorithm, MaxDegreeOfParallelism = workers });
+                AssertSameMap(parallel, one, $"{workers} workers");
+            }
+            // The same bytes and holes through an asynchronous device (memory) give the same map.
+            await using var memory = new MemoryBlockDevice(content.Length, pageSize: 4096);
+            await foreach (var range in device.GetAllocatedRangesAsync(new ByteRange(0, content.Length)))
+            {
+                await memory.WriteAsync(range.Offset, content.AsMemory((int)range.Offset, (int)range.Length));
+            }
+            AssertSameMap(await ClusterChecksums.ComputeAsync(memory, new() { ClusterSize = clusterSize, Algorithm = algorithm, MaxDegreeOfParallelism = 2 }), one, "memory device");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
+    public async Task Compute_clustersLargerThanOneRead_zeroAndZerosThenDataAndShortTail([Values] ChecksumAlgorithm algorithm)
+    {
+        // 4 MiB clusters (read 1 MiB at a time): 0 written zeros, 1 zeros for 3 MiB then one byte, 2 a short zero tail.
+        const int Large = 4 << 20;
+        await using var device = new MemoryBlockDevice(2L * Large + 12345, pageSize: 4096);
+        await device.WriteAsync(0, new byte[Large]);
+        var second = new byte[Large];
+        second[(3 << 20) + 5] = 1;
+        await device.WriteAsync(Large, second);
+        await device.WriteAsync(2L * Large, new byte[12345]);
+        var map = await ClusterChecksums.ComputeAsync(device, new() { ClusterSize = Large, Algorithm = algorithm, MaxDegreeOfParallelism = 2 });
+        Assert.That(Enumerable.Range(0, 3).Select(i => map.GetState(i)), Is.EqualTo(new[] { ClusterState.Zero, ClusterState.Data, ClusterState.Zero }));
+        Assert.That(map.GetChecksum(0).ToArray(), Is.EqualTo(ChecksumHasher.Hash(algorithm, new byte[Large])));
+        Assert.That(map.GetChecksum(1).ToArray(), Is.EqualTo(ChecksumHasher.Hash(algorithm, second)));
+        Assert.That(map.GetChecksum(2).ToArray(), Is.EqualTo(ChecksumHasher.Hash(algorithm, new byte[12345])));
+    }
+
+    private static void AssertSameMap(ClusterChecksums actual, ClusterChecksums expected, string what)
+    {
+        Assert.That(actual.Layout, Is.EqualTo(expected.Layout), what);
+        for (long i = 0; i < expected.Layout.ClusterCount; i++)
+        {
+            Assert.That(actual.GetState(i), Is.EqualTo(expected.GetState(i)), $"{what}: cluster {i}");
+            Assert.That(actual.GetChecksum(i).ToArray(), Is.EqualTo(expected.GetChecksum(i).ToArray()), $"{what}: cluster {i}");
+        }
+        Assert.That(actual.VolumeChecksum.ToArray(), Is.EqualTo(expected.VolumeChecksum.ToArray()), what);
+        Assert.That(actual.ContentChecksum.ToArray(), Is.EqualTo(expected.ContentChecksum.ToArray()), what);
+    }
+
     [Test]
     public async Task ContentChecksum_sameBytesDifferentAllocation_isEqual()
     {
