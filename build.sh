@@ -89,7 +89,7 @@ run_tests() {
 case "${1:-build}" in
   build) build ;;
   test) run_tests ;;
-  pack) dotnet pack DeltaSnap.sln -c Release -o artifacts/packages ;;
+  pack) bash scripts/pack.sh artifacts/packages ;;
   packcheck) bash scripts/check-packages.sh ;;
   *) echo "usage: ./build.sh [build|test|pack|packcheck]" >&2; exit 2 ;;
 esac

@@ -46,7 +46,7 @@ finish() {
 # 1. Pack. Every src/ project must give a package and a symbol package, each package with its README.
 echo "packcheck: packing $version into $feed"
 rm -f "$feed"/*.nupkg "$feed"/*.snupkg
-if dotnet pack DeltaSnap.sln -c Release -o "$feed" --nologo -v quiet -clp:NoSummary -p:VersionSuffix="$suffix"; then
+if bash scripts/pack.sh "$feed" -p:VersionSuffix="$suffix" | tee "$work/pack.log"; then
   missing=()
   for project in src/*/*.csproj; do
     id=$(sed -n 's:.*<PackageId>\(.*\)</PackageId>.*:\1:p' "$project")
@@ -79,10 +79,20 @@ tool_check() {
   dotnet tool install --tool-path "$work/tools" --add-source "$feed" DeltaSnap.Cli --version "$version" || return 1
   local deltasnap="$work/tools/deltasnap"
   "$deltasnap" --help >/dev/null || return 1
-  # On linux-x64 the install must have picked the precompiled package, not the framework-dependent fallback.
-  if [ "$(uname -m)" = x86_64 ] && ! find "$work/tools/.store" -path '*deltasnap.cli.linux-x64*' -name DeltaSnap.Cli.dll | grep -q .; then
-    echo "packcheck: the tool installed is not the linux-x64 (ReadyToRun) package" >&2
-    return 1
+  # On linux-x64 the install must have picked the precompiled package, not the framework-dependent fallback: Native
+  # AOT (one executable, no managed assembly) when scripts/pack.sh said it packed that, ReadyToRun otherwise.
+  if [ "$(uname -m)" = x86_64 ]; then
+    local store="$work/tools/.store"
+    if grep -q "is Native AOT" "$work/pack.log"; then
+      if ! find "$store" -path '*deltasnap.cli.linux-x64*' -name DeltaSnap.Cli -type f -perm -u+x | grep -q . \
+        || find "$store" -path '*deltasnap.cli.linux-x64*' -name DeltaSnap.Cli.dll | grep -q .; then
+        echo "packcheck: the tool installed is not the linux-x64 Native AOT package" >&2
+        return 1
+      fi
+    elif ! find "$store" -path '*deltasnap.cli.linux-x64*' -name DeltaSnap.Cli.dll | grep -q .; then
+      echo "packcheck: the tool installed is not the linux-x64 (ReadyToRun) package" >&2
+      return 1
+    fi
   fi
   head -c $((3 << 20)) /dev/urandom >monday.bin
   head -c $((5 << 20)) /dev/urandom >tuesday.bin

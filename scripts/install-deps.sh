@@ -24,9 +24,10 @@ declare -A CMD_PKG=(
   [timeout]=coreutils
   [setsid]=util-linux
   [python3]=python3
+  [clang]=clang # the Native AOT compiler's linker: scripts/pack.sh packs the linux-x64 tool as Native AOT with it
 )
 # packages checked with dpkg -s (libraries have no command)
-LIB_PKGS=(librbd1 librados2)
+LIB_PKGS=(librbd1 librados2 zlib1g-dev)
 
 missing=()
 for cmd in "${!CMD_PKG[@]}"; do
