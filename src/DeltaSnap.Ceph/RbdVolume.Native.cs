@@ -52,23 +52,66 @@ public sealed partial class RbdVolume
             await writer.WriteExtraRecordAsync(IdentityTag, NativeIdentities.Create(from, to).Serialize(), cancellationToken).ConfigureAwait(false);
             // The header goes out before the extents are listed, so the receiver starts reading it meanwhile.
             await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
-            var extents = await Task.Run(() => ChangedExtents(device.Image, baseSnapshot), cancellationToken).ConfigureAwait(false);
-            foreach (var coverage in RbdStreamCoverage.Encode(extents.Select(e => e.Range)))
+            var compare = baseSnapshot is not null && _driver.Options.SendChangedContentOnly;
+            var openBase = compare ? OpenRbdDeviceAsync(baseSnapshot, writable: false, cancellationToken) : null;
+            long written, zeroed;
+            try
             {
-                await writer.WriteExtraRecordAsync(CoverageTag, coverage, cancellationToken).ConfigureAwait(false);
+                var extents = await Task.Run(() => ChangedExtents(device.Image, baseSnapshot), cancellationToken).ConfigureAwait(false);
+                var work = extents.Select(e => (e.Range, !e.HasData)).ToList();
+                if (openBase is not null)
+                {
+                    var baseDevice = await openBase.ConfigureAwait(false);
+                    openBase = null;
+                    await using (baseDevice.ConfigureAwait(false))
+                    {
+                        var result = await RbdContentDelta.WriteAsync(device, baseDevice, work, writer,
+                            (ranges, token) => WriteCoverageAsync(writer, ranges, token), SendReadsInFlight, RbdContentDelta.HeldBytesLimit, cancellationToken).ConfigureAwait(false);
+                        (written, zeroed) = (result.Written, result.Zeroed);
+                        Log.NativeContentCompared(Logger, _location.ToString(), snapshot, baseSnapshot!, result.Unchanged, result.Covered);
+                    }
+                }
+                else
+                {
+                    await WriteCoverageAsync(writer, work.Select(e => e.Range), cancellationToken).ConfigureAwait(false);
+                    var exportOptions = new RbdDiffExportOptions
+                    {
+                        FromSnapshot = baseSnapshot,
+                        ToSnapshot = snapshot,
+                        Format = RbdDiffFormat.V2,
+                        ImageSize = device.Length,
+                        MaxReadsInFlight = SendReadsInFlight,
+                    };
+                    (written, zeroed, _) = await RbdDiff.WriteExtentsAsync(device, work, writer, exportOptions, cancellationToken).ConfigureAwait(false);
+                }
             }
-            var exportOptions = new RbdDiffExportOptions
+            finally
             {
-                FromSnapshot = baseSnapshot,
-                ToSnapshot = snapshot,
-                Format = RbdDiffFormat.V2,
-                ImageSize = device.Length,
-                MaxReadsInFlight = SendReadsInFlight,
-            };
-            var (written, zeroed, _) = await RbdDiff.WriteExtentsAsync(device, extents.Select(e => (e.Range, !e.HasData)).ToList(), writer, exportOptions, cancellationToken).ConfigureAwait(false);
+                if (openBase is not null)
+                {
+                    // Listing the extents failed: close the base unused (the listing's error is the one reported).
+                    try
+                    {
+                        await (await openBase.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is DeltaSnapException or OperationCanceledException)
+                    {
+                        Log.NativeBaseUnused(Logger, e, _location.ToString(), baseSnapshot!);
+                    }
+                }
+            }
             await writer.WriteExtraRecordAsync(DigestTag, writer.Digest.GetHash(), cancellationToken).ConfigureAwait(false);
             await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
             Log.NativeSent(Logger, _location.ToString(), snapshot, baseSnapshot, written, zeroed, writer.Length);
+        }
+    }
+
+    /// <summary>Writes the coverage records of <paramref name="ranges"/> (the ranges the records after them write).</summary>
+    private static async ValueTask WriteCoverageAsync(RbdDiffWriter writer, IEnumerable<ByteRange> ranges, CancellationToken cancellationToken)
+    {
+        foreach (var coverage in RbdStreamCoverage.Encode(ranges))
+        {
+            await writer.WriteExtraRecordAsync(CoverageTag, coverage, cancellationToken).ConfigureAwait(false);
         }
     }
 
