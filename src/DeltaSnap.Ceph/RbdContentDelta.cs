@@ -10,17 +10,19 @@ namespace DeltaSnap.Ceph;
 internal readonly record struct RbdContentDeltaResult(long Written, long Zeroed, long Unchanged, long Covered);
 
 /// <summary>
-/// The data and zero records of an incremental native RBD stream, content rather than writes: every extent
-/// <c>rbd_diff_iterate2</c> reports as written since the base is read at the snapshot and at the base (the sender's
-/// own base snapshot, which the receiver's base equals), and only the 4 KiB blocks (aligned to the image) whose content
-/// differs are sent: as zero records when they read as zeros, else as data. A range the diff reports as zeroed is sent
-/// as a zero record only where the base holds data. An image rewritten whole with 1 % of its content different thus
-/// sends that 1 %, as the checksum route would, instead of the whole image.
+/// The data and zero records of an incremental native RBD stream, content rather than writes: every run of extents
+/// <c>rbd_diff_iterate2</c> reports as written since the base that is at least <see cref="CompareMinimumLength"/> long
+/// is read at the snapshot and at the base (the sender's own base snapshot, which the receiver's base equals), and only
+/// the 4 KiB blocks (aligned to the image) whose content differs are sent: as zero records when they read as zeros,
+/// else as data. Shorter runs are sent whole, after the compared ones. A range the diff reports as zeroed is sent as a
+/// zero record only where the base holds data. An image rewritten whole with 1 % of its content different thus sends
+/// that 1 %, as the checksum route would, instead of the whole image.
 /// </summary>
 /// <remarks>
 /// <para>The stream's coverage records (which the receiver trusts to write what they list, and leaves alone when
 /// bringing a diverged live image back to the base) must come before the first data record, yet only the comparison
-/// tells what will be written. So the records are held until all are known and the coverage lists them exactly; when
+/// tells what will be written. So the records of the compared runs are held until all are known and the coverage lists
+/// them exactly, with the runs sent whole (which are written in full) after them; when
 /// more than <see cref="HeldBytesLimit"/> of data would be held, the records held so far are listed and written and
 /// the rest streams without coverage (allowed: a range not listed is restored first on a diverged target, then
 /// overwritten). The output is a function of the two snapshots' content alone, so every send of the same two
@@ -33,6 +35,14 @@ internal sealed class RbdContentDelta
 
     /// <summary>Reads (and the largest data record) split at multiples of this: RBD's default object size.</summary>
     public const int ChunkSize = 4 << 20;
+
+    /// <summary>
+    /// Runs of written extents shorter than this are sent as they are, without reading the base: small writes are how
+    /// applications change data, and comparing them costs reads and holds the stream back while changing nothing
+    /// (measured: 1 % of 256 MiB in scattered 4 KiB writes took 1.28x as long compared). Whole rewrites, which write the
+    /// same content again, come as long runs.
+    /// </summary>
+    public const long CompareMinimumLength = 1 << 20;
 
     /// <summary>Data held back (for exact coverage) at most before the records start streaming.</summary>
     public const long HeldBytesLimit = 64L << 20;
@@ -55,6 +65,7 @@ internal sealed class RbdContentDelta
     private bool _streaming;
     private ByteRange _pendingZero;
     private long _written, _zeroed, _unchanged, _covered;
+    private List<(ByteRange Range, bool KnownZero)> _direct = [];
 
     private RbdContentDelta(BlockDevice snapshot, BlockDevice baseDevice, RbdDiffWriter writer, Func<IReadOnlyList<ByteRange>, CancellationToken, ValueTask> writeCoverage, long heldBytesLimit)
     {
@@ -113,25 +124,64 @@ internal sealed class RbdContentDelta
     private async Task RunAsync(IReadOnlyList<(ByteRange Range, bool KnownZero)> extents, int readsInFlight, CancellationToken cancellationToken)
     {
         var baseData = await BaseDataInZeroedExtentsAsync(extents, cancellationToken).ConfigureAwait(false);
-        // The work in order: zeroed ranges (where the base holds data), and chunks to read and compare.
-        var order = new List<(ByteRange Range, bool Zero)>();
-        var chunks = new List<ByteRange>();
+        // Runs of adjacent written extents (rbd_diff_iterate2 lists them per object): long ones are compared with the
+        // base, short ones and zeroed ranges (where the base holds data) are sent as they are, after the compared ones.
+        var compared = new List<ByteRange>();
+        var direct = new List<(ByteRange Range, bool KnownZero)>();
+        var run = default(ByteRange);
+        void EndRun()
+        {
+            if (run.Length >= CompareMinimumLength)
+            {
+                compared.Add(run);
+            }
+            else if (!run.IsEmpty)
+            {
+                direct.Add((run, false));
+            }
+            run = default;
+        }
         foreach (var (range, knownZero) in extents)
         {
             if (knownZero)
             {
-                var zeroed = new RangeSet([range]);
-                var needed = zeroed.Intersect(baseData);
+                EndRun();
+                var needed = new RangeSet([range]).Intersect(baseData);
                 _unchanged += range.Length - needed.TotalLength;
-                order.AddRange(needed.Select(r => (r, true)));
+                direct.AddRange(needed.Select(r => (r, true)));
                 continue;
             }
+            if (!run.IsEmpty && run.End != range.Offset)
+            {
+                EndRun();
+            }
+            run = run.IsEmpty ? range : ByteRange.FromBounds(run.Offset, range.End);
+        }
+        EndRun();
+        _direct = direct;
+
+        await CompareAllAsync(compared, readsInFlight, cancellationToken).ConfigureAwait(false);
+        await FlushZeroAsync(cancellationToken).ConfigureAwait(false);
+        await ReleaseAsync(cancellationToken).ConfigureAwait(false);
+        if (direct.Count > 0)
+        {
+            var options = new RbdDiffExportOptions { ChunkSize = ChunkSize, ZeroBlockSize = BlockSize, MaxReadsInFlight = readsInFlight };
+            var (written, zeroed, _) = await RbdDiff.WriteExtentsAsync(_snapshot, direct, _writer, options, cancellationToken).ConfigureAwait(false);
+            _written += written;
+            _zeroed += zeroed;
+        }
+    }
+
+    /// <summary>Reads <paramref name="ranges"/> at the snapshot and the base, chunk by chunk, and passes on the blocks that differ.</summary>
+    private async Task CompareAllAsync(List<ByteRange> ranges, int readsInFlight, CancellationToken cancellationToken)
+    {
+        var chunks = new List<ByteRange>();
+        foreach (var range in ranges)
+        {
             for (var offset = range.Offset; offset < range.End;)
             {
                 var end = Math.Min(range.End, ((offset / ChunkSize) + 1) * ChunkSize);
-                var chunk = ByteRange.FromBounds(offset, end);
-                order.Add((chunk, false));
-                chunks.Add(chunk);
+                chunks.Add(ByteRange.FromBounds(offset, end));
                 offset = end;
             }
         }
@@ -157,13 +207,8 @@ internal sealed class RbdContentDelta
         try
         {
             StartReads();
-            foreach (var (range, zero) in order)
+            foreach (var range in chunks)
             {
-                if (zero)
-                {
-                    await ZeroAsync(range, cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
                 var (now, then, bytes, read) = inFlight.Dequeue();
                 try
                 {
@@ -181,8 +226,6 @@ internal sealed class RbdContentDelta
                     }
                 }
             }
-            await FlushZeroAsync(cancellationToken).ConfigureAwait(false);
-            await ReleaseAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -331,7 +374,8 @@ internal sealed class RbdContentDelta
             return;
         }
         _streaming = true;
-        var ranges = _held.Select(h => h.Range).ToList();
+        // The held records, then what is sent as it is after the compared ranges (written whole).
+        var ranges = _held.Select(h => h.Range).Concat(_direct.Select(d => d.Range)).ToList();
         _covered = ranges.Sum(r => r.Length);
         await _writeCoverage(ranges, cancellationToken).ConfigureAwait(false);
         foreach (var (range, segment, offset) in _held)

@@ -100,9 +100,9 @@ public class RbdContentDeltaTests
     {
         var (then, baseContent) = await BaseAsync();
         var now = new MemoryBlockDevice(baseContent);
-        // Whole blocks, an unaligned piece, the allocated zero blocks, and the never-written hole rewritten with zeros.
-        List<(ByteRange, bool)> extents = [(new ByteRange(0, 1 << 20), false), (new ByteRange((1 << 20) + 1000, 5000), false),
-            (new ByteRange(2 << 20, 64 << 10), false), (new ByteRange(21 << 20, 1 << 20), false)];
+        // Whole blocks, an unaligned run over the allocated zero blocks, and the never-written hole rewritten with zeros.
+        List<(ByteRange, bool)> extents = [(new ByteRange(0, 1 << 20), false), (ByteRange.FromBounds((1 << 20) + 1000, (2 << 20) + (64 << 10)), false),
+            (new ByteRange(21 << 20, 1 << 20), false)];
 
         var delta = await WriteAsync(now, then, extents);
         var (image, records) = await ApplyAsync(baseContent, Size, delta.Stream);
@@ -113,6 +113,35 @@ public class RbdContentDeltaTests
             Assert.That(delta.Coverage, Is.Empty);
             Assert.That(delta.Result, Is.EqualTo(new RbdContentDeltaResult(0, 0, extents.Sum(e => e.Item1.Length), 0)));
             Assert.That(image, Is.EqualTo(baseContent));
+        });
+    }
+
+    [Test]
+    public async Task Write_shortRunsWrittenWithTheirOwnContent_areSentWholeAfterTheComparedOnes()
+    {
+        var (then, baseContent) = await BaseAsync();
+        var content = (byte[])baseContent.Clone();
+        RandomBytes(Block, 5).CopyTo(content, 6 << 20);
+        var now = new MemoryBlockDevice(content);
+        // Short runs (a 4 KiB write, 64 KiB and 512 KiB rewritten with the same bytes) and a compared 2 MiB one with a changed block;
+        // per-object extents that touch form one run.
+        List<(ByteRange, bool)> extents = [(new ByteRange(1 << 20, Block), false), (new ByteRange(3 << 20, 64 << 10), false),
+            (ByteRange.FromBounds((4 << 20) - (256 << 10), 4 << 20), false), (new ByteRange(4 << 20, 256 << 10), false),
+            (new ByteRange(5 << 20, 1 << 20), false), (new ByteRange(6 << 20, 1 << 20), false)];
+
+        var delta = await WriteAsync(now, then, extents);
+        var (image, records) = await ApplyAsync(baseContent, Size, delta.Stream);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(image, Is.EqualTo(content));
+            Assert.That(records.Select(r => r.Range), Is.EqualTo(new[]
+            {
+                new ByteRange(6 << 20, Block), new ByteRange(1 << 20, Block), new ByteRange(3 << 20, 64 << 10),
+                ByteRange.FromBounds((4 << 20) - (256 << 10), 4 << 20), new ByteRange(4 << 20, 256 << 10), // split at the object boundary, as rbd export-diff does
+            }));
+            Assert.That(delta.Result.Unchanged, Is.EqualTo((2 << 20) - Block));
+            Assert.That(new RangeSet(delta.Coverage), Is.EqualTo(new RangeSet(records.Select(r => r.Range))));
         });
     }
 
