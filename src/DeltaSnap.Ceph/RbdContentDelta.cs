@@ -51,8 +51,9 @@ internal sealed class RbdContentDelta
     private const long ReadBytesInFlight = 64L << 20;
 
     private readonly BlockDevice _snapshot;
-    private readonly BlockDevice _base;
-    private readonly long _baseLength;
+    private readonly Func<CancellationToken, Task<BlockDevice>> _openBase;
+    private BlockDevice? _base;
+    private long _baseLength;
     private readonly RbdDiffWriter _writer;
     private readonly Func<IReadOnlyList<ByteRange>, CancellationToken, ValueTask> _writeCoverage;
     private readonly long _heldBytesLimit;
@@ -67,12 +68,11 @@ internal sealed class RbdContentDelta
     private long _written, _zeroed, _unchanged, _covered;
     private List<(ByteRange Range, bool KnownZero)> _direct = [];
 
-    private RbdContentDelta(BlockDevice snapshot, BlockDevice baseDevice, RbdDiffWriter writer, Func<IReadOnlyList<ByteRange>, CancellationToken, ValueTask> writeCoverage, long heldBytesLimit)
+    private RbdContentDelta(BlockDevice snapshot, Func<CancellationToken, Task<BlockDevice>> openBase, RbdDiffWriter writer, Func<IReadOnlyList<ByteRange>, CancellationToken, ValueTask> writeCoverage, long heldBytesLimit)
     {
         _heldBytesLimit = heldBytesLimit;
         _snapshot = snapshot;
-        _base = baseDevice;
-        _baseLength = baseDevice.Length;
+        _openBase = openBase;
         _writer = writer;
         _writeCoverage = writeCoverage;
     }
@@ -89,7 +89,7 @@ internal sealed class RbdContentDelta
     /// <paramref name="extents"/> (in offset order, not overlapping), leaving out content equal to the base's.
     /// </summary>
     /// <param name="snapshot">The snapshot being sent.</param>
-    /// <param name="baseDevice">The base snapshot, on the same image.</param>
+    /// <param name="openBase">Opens the base snapshot (on the same image); called only when something is to be compared with it. The caller closes it.</param>
     /// <param name="extents">The extents written since the base; <c>KnownZero</c> for those the diff reports as zeroed.</param>
     /// <param name="writer">The stream's writer, header written.</param>
     /// <param name="writeCoverage">Writes the coverage records of the ranges given; called once, before the first data or zero record.</param>
@@ -98,7 +98,7 @@ internal sealed class RbdContentDelta
     /// <param name="cancellationToken">Cancels the send.</param>
     public static async Task<RbdContentDeltaResult> WriteAsync(
         BlockDevice snapshot,
-        BlockDevice baseDevice,
+        Func<CancellationToken, Task<BlockDevice>> openBase,
         IReadOnlyList<(ByteRange Range, bool KnownZero)> extents,
         RbdDiffWriter writer,
         Func<IReadOnlyList<ByteRange>, CancellationToken, ValueTask> writeCoverage,
@@ -106,7 +106,7 @@ internal sealed class RbdContentDelta
         long heldBytesLimit,
         CancellationToken cancellationToken)
     {
-        var delta = new RbdContentDelta(snapshot, baseDevice, writer, writeCoverage, heldBytesLimit);
+        var delta = new RbdContentDelta(snapshot, openBase, writer, writeCoverage, heldBytesLimit);
         try
         {
             await delta.RunAsync(extents, readsInFlight, cancellationToken).ConfigureAwait(false);
@@ -123,7 +123,14 @@ internal sealed class RbdContentDelta
 
     private async Task RunAsync(IReadOnlyList<(ByteRange Range, bool KnownZero)> extents, int readsInFlight, CancellationToken cancellationToken)
     {
-        var baseData = await BaseDataInZeroedExtentsAsync(extents, cancellationToken).ConfigureAwait(false);
+        // The base is opened only when something is compared with it (not for scattered small writes alone).
+        var compare = extents.Any(e => e.KnownZero) || RunLengths(extents).Any(l => l >= CompareMinimumLength);
+        if (compare)
+        {
+            _base = await _openBase(cancellationToken).ConfigureAwait(false);
+            _baseLength = _base.Length;
+        }
+        var baseData = compare ? await BaseDataInZeroedExtentsAsync(extents, cancellationToken).ConfigureAwait(false) : new RangeSet();
         // Runs of adjacent written extents (rbd_diff_iterate2 lists them per object): long ones are compared with the
         // base, short ones and zeroed ranges (where the base holds data) are sent as they are, after the compared ones.
         var compared = new List<ByteRange>();
@@ -172,6 +179,25 @@ internal sealed class RbdContentDelta
         }
     }
 
+    /// <summary>The lengths of the runs of adjacent written (not zeroed) extents.</summary>
+    private static IEnumerable<long> RunLengths(IReadOnlyList<(ByteRange Range, bool KnownZero)> extents)
+    {
+        var run = default(ByteRange);
+        foreach (var (range, knownZero) in extents)
+        {
+            if (knownZero || (!run.IsEmpty && run.End != range.Offset))
+            {
+                yield return run.Length;
+                run = default;
+            }
+            if (!knownZero)
+            {
+                run = run.IsEmpty ? range : ByteRange.FromBounds(run.Offset, range.End);
+            }
+        }
+        yield return run.Length;
+    }
+
     /// <summary>Reads <paramref name="ranges"/> at the snapshot and the base, chunk by chunk, and passes on the blocks that differ.</summary>
     private async Task CompareAllAsync(List<ByteRange> ranges, int readsInFlight, CancellationToken cancellationToken)
     {
@@ -198,7 +224,7 @@ internal sealed class RbdContentDelta
                 var comparable = (int)Math.Clamp(_baseLength - chunk.Offset, 0, chunk.Length);
                 var then = comparable > 0 ? IoBuffers.Pool.Rent(comparable) : null;
                 var readNow = _snapshot.ReadAsync(chunk.Offset, now.AsMemory(0, (int)chunk.Length), cancellationToken).AsTask();
-                var read = then is null ? readNow : Task.WhenAll(readNow, _base.ReadAsync(chunk.Offset, then.AsMemory(0, comparable), cancellationToken).AsTask());
+                var read = then is null ? readNow : Task.WhenAll(readNow, _base!.ReadAsync(chunk.Offset, then.AsMemory(0, comparable), cancellationToken).AsTask());
                 inFlight.Enqueue((now, then, chunk.Length + comparable, read));
                 bytesInFlight += chunk.Length + comparable;
             }
@@ -262,7 +288,7 @@ internal sealed class RbdContentDelta
         var allocated = new List<ByteRange>();
         if (!span.IsEmpty)
         {
-            await foreach (var range in _base.GetAllocatedRangesAsync(span, cancellationToken).ConfigureAwait(false))
+            await foreach (var range in _base!.GetAllocatedRangesAsync(span, cancellationToken).ConfigureAwait(false))
             {
                 allocated.Add(range);
             }

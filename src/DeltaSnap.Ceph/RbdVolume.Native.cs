@@ -52,53 +52,39 @@ public sealed partial class RbdVolume
             await writer.WriteExtraRecordAsync(IdentityTag, NativeIdentities.Create(from, to).Serialize(), cancellationToken).ConfigureAwait(false);
             // The header goes out before the extents are listed, so the receiver starts reading it meanwhile.
             await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
-            var compare = baseSnapshot is not null && _driver.Options.SendChangedContentOnly;
-            var openBase = compare ? OpenRbdDeviceAsync(baseSnapshot, writable: false, cancellationToken) : null;
+            var extents = await Task.Run(() => ChangedExtents(device.Image, baseSnapshot), cancellationToken).ConfigureAwait(false);
+            var work = extents.Select(e => (e.Range, !e.HasData)).ToList();
             long written, zeroed;
-            try
+            if (baseSnapshot is not null && _driver.Options.SendChangedContentOnly)
             {
-                var extents = await Task.Run(() => ChangedExtents(device.Image, baseSnapshot), cancellationToken).ConfigureAwait(false);
-                var work = extents.Select(e => (e.Range, !e.HasData)).ToList();
-                if (openBase is not null)
+                RbdBlockDevice? baseDevice = null;
+                try
                 {
-                    var baseDevice = await openBase.ConfigureAwait(false);
-                    openBase = null;
-                    await using (baseDevice.ConfigureAwait(false))
-                    {
-                        var result = await RbdContentDelta.WriteAsync(device, baseDevice, work, writer,
-                            (ranges, token) => WriteCoverageAsync(writer, ranges, token), SendReadsInFlight, RbdContentDelta.HeldBytesLimit, cancellationToken).ConfigureAwait(false);
-                        (written, zeroed) = (result.Written, result.Zeroed);
-                        Log.NativeContentCompared(Logger, _location.ToString(), snapshot, baseSnapshot!, result.Unchanged, result.Covered);
-                    }
+                    var result = await RbdContentDelta.WriteAsync(device, async token => baseDevice = await OpenRbdDeviceAsync(baseSnapshot, writable: false, token).ConfigureAwait(false),
+                        work, writer, (ranges, token) => WriteCoverageAsync(writer, ranges, token), SendReadsInFlight, RbdContentDelta.HeldBytesLimit, cancellationToken).ConfigureAwait(false);
+                    (written, zeroed) = (result.Written, result.Zeroed);
+                    Log.NativeContentCompared(Logger, _location.ToString(), snapshot, baseSnapshot, result.Unchanged, result.Covered);
                 }
-                else
+                finally
                 {
-                    await WriteCoverageAsync(writer, work.Select(e => e.Range), cancellationToken).ConfigureAwait(false);
-                    var exportOptions = new RbdDiffExportOptions
+                    if (baseDevice is not null)
                     {
-                        FromSnapshot = baseSnapshot,
-                        ToSnapshot = snapshot,
-                        Format = RbdDiffFormat.V2,
-                        ImageSize = device.Length,
-                        MaxReadsInFlight = SendReadsInFlight,
-                    };
-                    (written, zeroed, _) = await RbdDiff.WriteExtentsAsync(device, work, writer, exportOptions, cancellationToken).ConfigureAwait(false);
+                        await baseDevice.DisposeAsync().ConfigureAwait(false);
+                    }
                 }
             }
-            finally
+            else
             {
-                if (openBase is not null)
+                await WriteCoverageAsync(writer, work.Select(e => e.Range), cancellationToken).ConfigureAwait(false);
+                var exportOptions = new RbdDiffExportOptions
                 {
-                    // Listing the extents failed: close the base unused (the listing's error is the one reported).
-                    try
-                    {
-                        await (await openBase.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
-                    }
-                    catch (Exception e) when (e is DeltaSnapException or OperationCanceledException)
-                    {
-                        Log.NativeBaseUnused(Logger, e, _location.ToString(), baseSnapshot!);
-                    }
-                }
+                    FromSnapshot = baseSnapshot,
+                    ToSnapshot = snapshot,
+                    Format = RbdDiffFormat.V2,
+                    ImageSize = device.Length,
+                    MaxReadsInFlight = SendReadsInFlight,
+                };
+                (written, zeroed, _) = await RbdDiff.WriteExtentsAsync(device, work, writer, exportOptions, cancellationToken).ConfigureAwait(false);
             }
             await writer.WriteExtraRecordAsync(DigestTag, writer.Digest.GetHash(), cancellationToken).ConfigureAwait(false);
             await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);

@@ -39,7 +39,7 @@ public class RbdContentDeltaTests
         await writer.WriteHeaderAsync(new RbdDiffHeader { FromSnapshot = "a", ToSnapshot = "b", ImageSize = now.Length });
         var headerLength = writer.Length;
         List<ByteRange>? coverage = null;
-        var result = await RbdContentDelta.WriteAsync(now, then, extents, writer, async (ranges, token) =>
+        var result = await RbdContentDelta.WriteAsync(now, _ => Task.FromResult(then), extents, writer, async (ranges, token) =>
         {
             Assert.That(coverage, Is.Null, "coverage is written once");
             Assert.That(writer.Length, Is.EqualTo(headerLength), "coverage comes before every data and zero record");

@@ -50,9 +50,6 @@ internal static partial class Log
     [LoggerMessage(5054, LogLevel.Debug, "Compared {Spec}@{Snapshot}'s extents written since {Base} with it: {Unchanged} bytes of unchanged content not sent, {Covered} bytes listed as coverage")]
     public static partial void NativeContentCompared(ILogger logger, string spec, string snapshot, string @base, long unchanged, long covered);
 
-    [LoggerMessage(5055, LogLevel.Debug, "The base snapshot {Spec}@{Base} opened for comparison was not used")]
-    public static partial void NativeBaseUnused(ILogger logger, Exception exception, string spec, string @base);
-
     [LoggerMessage(5051, LogLevel.Information, "Received {Spec}@{Snapshot} natively from {Base}: {Data} data bytes, {Zero} zero bytes, read back {ReadBack}")]
     public static partial void NativeReceived(ILogger logger, string spec, string snapshot, string? @base, long data, long zero, bool readBack);
 
