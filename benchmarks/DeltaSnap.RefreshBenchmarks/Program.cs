@@ -112,13 +112,31 @@ public static class Program
     {
         var source = new Option<string>("--source-pool") { Description = "The pool the source image is made in (and deleted from after).", HelpName = "POOL", Required = true };
         var target = new Option<string>("--target-pool") { Description = "The pool the target image is made in (another pool, typically).", HelpName = "POOL", Required = true };
+        var pattern = new Option<string>("--pattern")
+        {
+            Description = "How the image changes: blocks (random 64 KiB blocks, the default), scattered-4k (random 4 KiB blocks) or rewrite " +
+                "(the whole image written again, the --changed share of its 4 KiB blocks with new content).",
+            HelpName = "PATTERN",
+        };
+        pattern.AcceptOnlyFromAmong("blocks", "scattered-4k", "rewrite");
+        var writesRoute = new Option<bool>("--with-writes-route")
+        {
+            Description = "Also time the native stream without the content comparison (every extent written since the base sent), paired with the others.",
+        };
         return RefreshBenchmarkCommand.Create(
             "rbd",
             "Compare DeltaSnap's RBD refresh with a piped `rbd export-diff --from-snap A … - | rbd import-diff - …` on the same data " +
             "(connects with CEPH_CONF, CEPH_KEYRING and CEPH_ARGS, as the rbd command does).",
-            [source, target],
+            [source, target, pattern, writesRoute],
             (parseResult, settings) => new RbdRefreshBenchmark
             {
+                Pattern = parseResult.GetValue(pattern) switch
+                {
+                    "scattered-4k" => RbdChangePattern.Scattered4K,
+                    "rewrite" => RbdChangePattern.Rewrite,
+                    _ => RbdChangePattern.Blocks,
+                },
+                WithWritesRoute = parseResult.GetValue(writesRoute),
                 // A pool name reaches the rbd command: the driver's rule for pool names (as for RbdDriverOptions.DefaultPool).
                 SourcePool = RefreshBenchmarkCommand.CheckName(parseResult.GetRequiredValue(source), "--source-pool", "a pool name", p => NameRules.Snapshot.Validate(p, "pool name")),
                 TargetPool = RefreshBenchmarkCommand.CheckName(parseResult.GetRequiredValue(target), "--target-pool", "a pool name", p => NameRules.Snapshot.Validate(p, "pool name")),
@@ -128,11 +146,14 @@ public static class Program
             },
             RefreshBenchmarkJsonContext.Default.IReadOnlyListRbdRefreshBenchmarkResult,
             [
-                "seconds: median (fastest); ratios: DeltaSnap / rbd pipe, median of per-run ratios",
-                $"{"changed",8} {"stream MiB",11} {"rbd pipe",16} {"deltasnap",16} {"ratio",6} {"refresh",16} {"ratio",6}",
+                "seconds: median (fastest); ratios: DeltaSnap / rbd pipe, median of per-run ratios; writes: the stream without the content comparison (÷: deltasnap / writes)",
+                $"{"changed",8} {"stream MiB",11} {"rbd pipe",16} {"deltasnap",16} {"ratio",6} {"refresh",16} {"ratio",6} {"writes MiB",10} {"writes",8} {"÷",6}",
             ],
             r => string.Create(CultureInfo.InvariantCulture,
-                $"{r.ChangedPercent,7}% {r.StreamBytes / (1024.0 * 1024),11:F1} {r.RawSeconds,7:F3} ({r.RawFastestSeconds,6:F3}) {r.DeltaSnapSeconds,7:F3} ({r.DeltaSnapFastestSeconds,6:F3}) {r.PairedTransferRatio,6:F3} {r.RefreshSeconds,7:F3} ({r.RefreshFastestSeconds,6:F3}) {r.PairedRefreshRatio,6:F3}"));
+                $"{r.ChangedPercent,7}% {r.StreamBytes / (1024.0 * 1024),11:F1} {r.RawSeconds,7:F3} ({r.RawFastestSeconds,6:F3}) {r.DeltaSnapSeconds,7:F3} ({r.DeltaSnapFastestSeconds,6:F3}) {r.PairedTransferRatio,6:F3} {r.RefreshSeconds,7:F3} ({r.RefreshFastestSeconds,6:F3}) {r.PairedRefreshRatio,6:F3}") +
+                (r.WritesSeconds is { } writes
+                    ? string.Create(CultureInfo.InvariantCulture, $" {r.WritesStreamBytes / (1024.0 * 1024),10:F1} {writes,8:F3} {r.PairedContentRatio,6:F3}")
+                    : ""));
     }
 }
 

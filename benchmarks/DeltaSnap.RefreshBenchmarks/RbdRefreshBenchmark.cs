@@ -19,6 +19,10 @@ namespace DeltaSnap.RefreshBenchmarks;
 /// <param name="RefreshFastestSeconds">Fastest run of the whole refresh.</param>
 /// <param name="PairedTransferRatio">Median over runs of DeltaSnap's transfer time over the raw pipeline's in the same run.</param>
 /// <param name="PairedRefreshRatio">Median over runs of the whole refresh's time over the raw pipeline's.</param>
+/// <param name="Pattern">How the data changed (<see cref="RbdChangePattern"/>, in the command's spelling).</param>
+/// <param name="WritesStreamBytes">With the writes route: the size of the stream that sends every written extent (no content comparison).</param>
+/// <param name="WritesSeconds">With the writes route: its median time.</param>
+/// <param name="PairedContentRatio">With the writes route: median over runs of DeltaSnap's transfer time over the writes route's in the same run.</param>
 public sealed record RbdRefreshBenchmarkResult(
     double ChangedPercent,
     long StreamBytes,
@@ -29,7 +33,24 @@ public sealed record RbdRefreshBenchmarkResult(
     double DeltaSnapFastestSeconds,
     double RefreshFastestSeconds,
     double PairedTransferRatio,
-    double PairedRefreshRatio);
+    double PairedRefreshRatio,
+    string Pattern = "blocks",
+    long? WritesStreamBytes = null,
+    double? WritesSeconds = null,
+    double? PairedContentRatio = null);
+
+/// <summary>How <see cref="RbdRefreshBenchmark"/> changes the image between the base and the sent snapshot.</summary>
+public enum RbdChangePattern
+{
+    /// <summary>Random 64 KiB blocks get new content (the default, as before).</summary>
+    Blocks,
+
+    /// <summary>Random 4 KiB blocks get new content.</summary>
+    Scattered4K,
+
+    /// <summary>The whole image is written again, the given share of its 4 KiB blocks with new content (an image saved whole).</summary>
+    Rewrite,
+}
 
 /// <summary>
 /// Measures DeltaSnap's RBD refresh against a piped <c>rbd export-diff --from-snap BASE SRC@SNAP - | rbd import-diff -
@@ -38,16 +59,22 @@ public sealed record RbdRefreshBenchmarkResult(
 /// changes in random 64 KiB blocks. Three routes, rotating: the pipe, DeltaSnap's transfer, and a whole refresh.
 /// Before each run the cluster gets a second to settle; after it the target goes back to the base (its received
 /// snapshot deleted, its image rolled back); each case starts from the base again. Both DeltaSnap and the
-/// <c>rbd</c> command connect with <c>CEPH_CONF</c>, <c>CEPH_KEYRING</c> and <c>CEPH_ARGS</c>.
+/// <c>rbd</c> command connect with <c>CEPH_CONF</c>, <c>CEPH_KEYRING</c> and <c>CEPH_ARGS</c>. With
+/// <see cref="WithWritesRoute"/> a fourth route sends the same snapshot as the native stream did before it compared
+/// written extents with the base (every written extent), through a second connection to the source.
 /// </summary>
 public sealed class RbdRefreshBenchmark : NativeRefreshBenchmark<RbdRefreshBenchmarkResult>
 {
-    private static readonly string[] AllRoutes = [RawRoute, DeltaSnapRoute, RefreshRoute];
+    /// <summary>DeltaSnap's transfer sending every extent written since the base, as the native stream did before it compared content.</summary>
+    private const string WritesRoute = "writes";
 
     private RbdDriver? _sourceDriver;
+    private RbdDriver? _writesDriver;
     private RbdDriver? _targetDriver;
     private RbdVolume? _source;
+    private RbdVolume? _writesSource;
     private RbdVolume? _target;
+    private long _writesBytes;
 
     /// <summary>The pool the source image is made in (and deleted from after).</summary>
     public required string SourcePool { get; init; }
@@ -55,14 +82,20 @@ public sealed class RbdRefreshBenchmark : NativeRefreshBenchmark<RbdRefreshBench
     /// <summary>The pool the target image is made in (another pool, typically).</summary>
     public required string TargetPool { get; init; }
 
-    /// <inheritdoc />
-    protected override int ChangeSize => 64 << 10;
+    /// <summary>How the image changes (default: random 64 KiB blocks).</summary>
+    public RbdChangePattern Pattern { get; init; } = RbdChangePattern.Blocks;
+
+    /// <summary>Also time the <c>writes</c> route: the stream without the content comparison (the "before" of issue 16).</summary>
+    public bool WithWritesRoute { get; init; }
 
     /// <inheritdoc />
-    protected override string ChangeUnit => "blocks";
+    protected override int ChangeSize => Pattern == RbdChangePattern.Blocks ? 64 << 10 : 4 << 10;
 
     /// <inheritdoc />
-    protected override IReadOnlyList<string> Routes => AllRoutes;
+    protected override string ChangeUnit => Pattern == RbdChangePattern.Rewrite ? "blocks, after the whole image was written again" : "blocks";
+
+    /// <inheritdoc />
+    protected override IReadOnlyList<string> Routes => WithWritesRoute ? [RawRoute, DeltaSnapRoute, WritesRoute, RefreshRoute] : [RawRoute, DeltaSnapRoute, RefreshRoute];
 
     /// <inheritdoc />
     protected override async Task<(Volume Source, Volume Target)> CreateVolumesAsync(string id, CancellationToken cancellationToken)
@@ -72,6 +105,11 @@ public sealed class RbdRefreshBenchmark : NativeRefreshBenchmark<RbdRefreshBench
         _targetDriver = await RbdDriver.ConnectAsync(cancellationToken: cancellationToken);
         _source = (RbdVolume)await _sourceDriver.CreateVolumeAsync($"{SourcePool}/{id}", new VolumeCreateOptions { Size = Size }, cancellationToken);
         _target = (RbdVolume)await _targetDriver.CreateVolumeAsync($"{TargetPool}/{id}", new VolumeCreateOptions { Size = Size }, cancellationToken);
+        if (WithWritesRoute)
+        {
+            _writesDriver = await RbdDriver.ConnectAsync(new RbdDriverOptions { SendChangedContentOnly = false }, cancellationToken: cancellationToken);
+            _writesSource = (RbdVolume)await _writesDriver.OpenVolumeAsync(_source.Name, cancellationToken);
+        }
         return (_source, _target);
     }
 
@@ -85,7 +123,7 @@ public sealed class RbdRefreshBenchmark : NativeRefreshBenchmark<RbdRefreshBench
                 await driver.DeleteVolumeAsync(volume.Name, cancellationToken);
             }
         }
-        foreach (var driver in new[] { _sourceDriver, _targetDriver })
+        foreach (var driver in new[] { _writesDriver, _sourceDriver, _targetDriver })
         {
             if (driver is not null)
             {
@@ -95,8 +133,31 @@ public sealed class RbdRefreshBenchmark : NativeRefreshBenchmark<RbdRefreshBench
     }
 
     /// <inheritdoc />
-    protected override Task AfterFullTransferAsync(SnapshotInfo baseOnTarget, CancellationToken cancellationToken) =>
-        Target.PromoteAsync(baseOnTarget.Name, cancellationToken);
+    protected override async Task AfterFullTransferAsync(SnapshotInfo baseOnTarget, CancellationToken cancellationToken)
+    {
+        await Target.PromoteAsync(baseOnTarget.Name, cancellationToken);
+        await RewriteIfAskedAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    protected override async Task<(SnapshotInfo Base, SnapshotInfo BaseOnTarget)> NextCaseAsync(
+        SnapshotInfo baseSnapshot, SnapshotInfo baseOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
+    {
+        var next = await base.NextCaseAsync(baseSnapshot, baseOnTarget, snapshot, cancellationToken);
+        await RewriteIfAskedAsync(cancellationToken);
+        return next;
+    }
+
+    // For the rewrite pattern: every byte of the source written again with what it holds (after the base snapshot),
+    // before the case's change gives a share of its blocks new content.
+    private async Task RewriteIfAskedAsync(CancellationToken cancellationToken)
+    {
+        if (Pattern == RbdChangePattern.Rewrite)
+        {
+            var data = await VolumeData.OpenAsync(Source, Size, FileSize, cancellationToken);
+            await data.RewriteAsync(4 << 20, static (_, _) => { }, cancellationToken);
+        }
+    }
 
     /// <inheritdoc />
     protected override Task BeforeRunAsync(CancellationToken cancellationToken) =>
@@ -116,6 +177,10 @@ public sealed class RbdRefreshBenchmark : NativeRefreshBenchmark<RbdRefreshBench
                 return 0;
             case DeltaSnapRoute:
                 return (await TransferAsync(Source, Target, routeCase.Base, routeCase.BaseOnTarget, routeCase.Snapshot, cancellationToken)).Bytes;
+            case WritesRoute:
+                var writesSource = _writesSource ?? throw new InvalidOperationException("The volumes are not made yet.");
+                _writesBytes = (await TransferAsync(writesSource, Target, routeCase.Base, routeCase.BaseOnTarget, routeCase.Snapshot, cancellationToken)).Bytes;
+                return 0;
             default:
                 await RefreshSnapshotsAsync(cancellationToken);
                 return 0;
@@ -126,7 +191,19 @@ public sealed class RbdRefreshBenchmark : NativeRefreshBenchmark<RbdRefreshBench
     protected override RbdRefreshBenchmarkResult CreateResult(double percent, long streamBytes, RouteTimes times) => new(
         percent, streamBytes, times.Median(RawRoute), times.Median(DeltaSnapRoute), times.Median(RefreshRoute),
         times.Fastest(RawRoute), times.Fastest(DeltaSnapRoute), times.Fastest(RefreshRoute),
-        times.PairedRatio(DeltaSnapRoute), times.PairedRatio(RefreshRoute));
+        times.PairedRatio(DeltaSnapRoute), times.PairedRatio(RefreshRoute),
+        PatternName(Pattern),
+        WithWritesRoute ? _writesBytes : null,
+        WithWritesRoute ? times.Median(WritesRoute) : null,
+        WithWritesRoute ? Median(times[DeltaSnapRoute].Select((t, i) => t / times[WritesRoute][i]).ToList()) : null);
+
+    /// <summary>The command-line spelling of <paramref name="pattern"/>.</summary>
+    public static string PatternName(RbdChangePattern pattern) => pattern switch
+    {
+        RbdChangePattern.Scattered4K => "scattered-4k",
+        RbdChangePattern.Rewrite => "rewrite",
+        _ => "blocks",
+    };
 
     private RbdVolume Source => _source ?? throw new InvalidOperationException("The volumes are not made yet.");
 

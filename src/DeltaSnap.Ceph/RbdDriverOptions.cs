@@ -34,6 +34,14 @@ public sealed record RbdDriverOptions
     public bool ReadBackAfterReceive { get; init; }
 
     /// <summary>
+    /// Whether an incremental native stream sends content rather than writes (on): each extent written since the base
+    /// is compared with the base snapshot and only the 4 KiB blocks that differ are sent (see <see cref="RbdContentDelta"/>).
+    /// Off sends every written extent as <c>rbd export-diff</c> does. Internal: the refresh benchmark's route for the
+    /// stream as it was before.
+    /// </summary>
+    internal bool SendChangedContentOnly { get; init; } = true;
+
+    /// <summary>
     /// A rollback whose changes since the snapshot are at most this many bytes copies just those extents back from
     /// the snapshot instead of rolling every object back (<c>rbd_snap_rollback</c> rewrites the whole image). Zero
     /// always uses <c>rbd_snap_rollback</c>.

@@ -53,22 +53,51 @@ public sealed partial class RbdVolume
             // The header goes out before the extents are listed, so the receiver starts reading it meanwhile.
             await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
             var extents = await Task.Run(() => ChangedExtents(device.Image, baseSnapshot), cancellationToken).ConfigureAwait(false);
-            foreach (var coverage in RbdStreamCoverage.Encode(extents.Select(e => e.Range)))
+            var work = extents.Select(e => (e.Range, !e.HasData)).ToList();
+            long written, zeroed;
+            if (baseSnapshot is not null && _driver.Options.SendChangedContentOnly)
             {
-                await writer.WriteExtraRecordAsync(CoverageTag, coverage, cancellationToken).ConfigureAwait(false);
+                RbdBlockDevice? baseDevice = null;
+                try
+                {
+                    var result = await RbdContentDelta.WriteAsync(device, async token => baseDevice = await OpenRbdDeviceAsync(baseSnapshot, writable: false, token).ConfigureAwait(false),
+                        work, writer, (ranges, token) => WriteCoverageAsync(writer, ranges, token), SendReadsInFlight, RbdContentDelta.HeldBytesLimit, cancellationToken).ConfigureAwait(false);
+                    (written, zeroed) = (result.Written, result.Zeroed);
+                    Log.NativeContentCompared(Logger, _location.ToString(), snapshot, baseSnapshot, result.Unchanged, result.Covered);
+                }
+                finally
+                {
+                    if (baseDevice is not null)
+                    {
+                        await baseDevice.DisposeAsync().ConfigureAwait(false);
+                    }
+                }
             }
-            var exportOptions = new RbdDiffExportOptions
+            else
             {
-                FromSnapshot = baseSnapshot,
-                ToSnapshot = snapshot,
-                Format = RbdDiffFormat.V2,
-                ImageSize = device.Length,
-                MaxReadsInFlight = SendReadsInFlight,
-            };
-            var (written, zeroed, _) = await RbdDiff.WriteExtentsAsync(device, extents.Select(e => (e.Range, !e.HasData)).ToList(), writer, exportOptions, cancellationToken).ConfigureAwait(false);
+                await WriteCoverageAsync(writer, work.Select(e => e.Range), cancellationToken).ConfigureAwait(false);
+                var exportOptions = new RbdDiffExportOptions
+                {
+                    FromSnapshot = baseSnapshot,
+                    ToSnapshot = snapshot,
+                    Format = RbdDiffFormat.V2,
+                    ImageSize = device.Length,
+                    MaxReadsInFlight = SendReadsInFlight,
+                };
+                (written, zeroed, _) = await RbdDiff.WriteExtentsAsync(device, work, writer, exportOptions, cancellationToken).ConfigureAwait(false);
+            }
             await writer.WriteExtraRecordAsync(DigestTag, writer.Digest.GetHash(), cancellationToken).ConfigureAwait(false);
             await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
             Log.NativeSent(Logger, _location.ToString(), snapshot, baseSnapshot, written, zeroed, writer.Length);
+        }
+    }
+
+    /// <summary>Writes the coverage records of <paramref name="ranges"/> (the ranges the records after them write).</summary>
+    private static async ValueTask WriteCoverageAsync(RbdDiffWriter writer, IEnumerable<ByteRange> ranges, CancellationToken cancellationToken)
+    {
+        foreach (var coverage in RbdStreamCoverage.Encode(ranges))
+        {
+            await writer.WriteExtraRecordAsync(CoverageTag, coverage, cancellationToken).ConfigureAwait(false);
         }
     }
 

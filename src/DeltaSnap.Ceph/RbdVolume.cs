@@ -402,10 +402,13 @@ public sealed partial class RbdVolume : Volume
     protected override Task<bool> IsLiveStateUnchangedCoreAsync(string snapshot, CancellationToken cancellationToken) =>
         _driver.RunAsync(_location, null, readOnly: true, image =>
         {
-            // The image's own diff from the snapshot to the live image: empty, and the same size.
+            // The image's own diff from the snapshot to the live image: empty, and the same size. Whole objects first:
+            // with fast-diff that is the object maps alone, where the exact diff lists the snapshots of every object
+            // (what `rbd diff --from-snap` does); an empty whole-object diff means an empty exact one.
             var size = image.GetSize();
             var entry = image.ListSnapshots().Find(s => s.Name == snapshot);
-            return entry.Name == snapshot && (long)entry.Size == size && image.DiffIterate(snapshot, 0, size, wholeObject: false).Count == 0;
+            return entry.Name == snapshot && (long)entry.Size == size
+                && (image.DiffIterate(snapshot, 0, size, wholeObject: true).Count == 0 || image.DiffIterate(snapshot, 0, size, wholeObject: false).Count == 0);
         }, cancellationToken);
 
     /// <inheritdoc />

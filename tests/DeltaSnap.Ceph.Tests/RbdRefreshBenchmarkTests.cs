@@ -37,6 +37,36 @@ public class RbdRefreshBenchmarkTests
         Assert.That(await scope.Driver.ListVolumesAsync(), Has.None.Contains("dsbench-"), "the benchmark deletes its images");
     }
 
+    [Test]
+    public async Task Rbd_rewritePatternWithWritesRoute_sendsTheChangeWhereTheStreamBeforeSentTheImage()
+    {
+        var (exit, output, error) = await RunAsync(
+            "rbd", "--source-pool", CephCluster.PoolA, "--target-pool", CephCluster.PoolB, "--size", "16M", "--changed", "10", "--runs", "1",
+            "--pattern", "rewrite", "--with-writes-route", "--json");
+
+        Assert.That(exit, Is.EqualTo(0), error);
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        var result = json.RootElement.EnumerateArray().Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.GetProperty("pattern").GetString(), Is.EqualTo("rewrite"));
+            // 10 % of 16 MiB in 4 KiB blocks is 1.6 MiB changed; every byte was written again.
+            Assert.That(result.GetProperty("streamBytes").GetInt64(), Is.InRange(1_600_000, 1_800_000));
+            Assert.That(result.GetProperty("writesStreamBytes").GetInt64(), Is.GreaterThan(16 << 20));
+            Assert.That(result.GetProperty("pairedContentRatio").GetDouble(), Is.GreaterThan(0));
+            Assert.That(error, Does.Contain("run 1 writes"));
+        });
+    }
+
+    [Test]
+    public async Task Rbd_unknownPattern_isUsageError()
+    {
+        var (exit, _, error) = await RunAsync("rbd", "--source-pool", CephCluster.PoolA, "--target-pool", CephCluster.PoolB, "--pattern", "sideways");
+
+        Assert.That(exit, Is.EqualTo(2));
+        Assert.That(error, Does.Contain("sideways"));
+    }
+
     [TestCase("-x", "rbd2")]
     [TestCase("rbd", "a/b")]
     public async Task Rbd_badPool_isUsageError(string sourcePool, string targetPool)

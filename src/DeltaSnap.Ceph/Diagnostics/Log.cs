@@ -47,6 +47,9 @@ internal static partial class Log
     [LoggerMessage(5050, LogLevel.Information, "Sent {Spec}@{Snapshot} natively from {Base}: {Data} data bytes, {Zero} zero bytes, {StreamBytes} stream bytes")]
     public static partial void NativeSent(ILogger logger, string spec, string snapshot, string? @base, long data, long zero, long streamBytes);
 
+    [LoggerMessage(5054, LogLevel.Debug, "Compared {Spec}@{Snapshot}'s extents written since {Base} with it: {Unchanged} bytes of unchanged content not sent, {Covered} bytes listed as coverage")]
+    public static partial void NativeContentCompared(ILogger logger, string spec, string snapshot, string @base, long unchanged, long covered);
+
     [LoggerMessage(5051, LogLevel.Information, "Received {Spec}@{Snapshot} natively from {Base}: {Data} data bytes, {Zero} zero bytes, read back {ReadBack}")]
     public static partial void NativeReceived(ILogger logger, string spec, string snapshot, string? @base, long data, long zero, bool readBack);
 
