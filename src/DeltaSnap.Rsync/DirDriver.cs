@@ -40,7 +40,8 @@ public sealed class DirDriver : VolumeDriver
 
     /// <inheritdoc />
     public override DriverCapabilities Capabilities =>
-        DriverCapabilities.FilesystemVolumes | (CanReflink ? DriverCapabilities.CopyOnWriteTarget : DriverCapabilities.None);
+        DriverCapabilities.FilesystemVolumes
+        | (CanReflink ? DriverCapabilities.CopyOnWriteTarget : DriverCapabilities.StagedTrees | DriverCapabilities.LiveStateComparison);
 
     /// <inheritdoc />
     public override NameRules VolumeNameRules => VolumeDirectoryLayout.VolumeNames;
