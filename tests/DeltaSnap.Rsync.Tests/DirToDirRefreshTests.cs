@@ -1,0 +1,124 @@
+using DeltaSnap.Drivers;
+using DeltaSnap.Replication;
+
+namespace DeltaSnap.Rsync.Tests;
+
+/// <summary>
+/// dir: to dir: refreshes without reflinks (ext4 here): each snapshot received aside with one rsync --link-dest, the
+/// live tree swapped in sharing files with the newest snapshot, and nothing shared ever written in place.
+/// </summary>
+public sealed class DirToDirRefreshTests
+{
+    [Test]
+    public async Task Refresh_dirToDir_snapshotsAndLiveTreeShareUnchangedFilesAndEarlierSnapshotsKeepTheirContent()
+    {
+        await using var bed = new RsyncTestBed();
+        var source = await bed.DirAsync();
+        var target = await bed.DirAsync();
+        Assert.That(target.Driver.Has(DriverCapabilities.StagedTrees), Is.True, "ext4 here: no reflinks");
+        var sourcePath = await source.GetPathAsync(null);
+        TestTrees.Build(sourcePath, xattrs: true);
+        await source.CreateSnapshotAsync("s1");
+        var replicator = new Replicator { TreeSynchronizer = new RsyncTreeSynchronizer() };
+        await replicator.RefreshAsync(source, target, new RefreshOptions());
+        var s1Digest = TreeDigest.Describe(await target.GetPathAsync("s1"));
+
+        // Changed in place, and a file whose mode alone changes (rsync would chmod it in place if it were the target's).
+        File.WriteAllText(Path.Combine(sourcePath, "a", "b", "deep.txt"), "changed");
+        File.SetUnixFileMode(Path.Combine(sourcePath, "a", "data.bin"), (UnixFileMode)Convert.ToInt32("600", 8));
+        await source.CreateSnapshotAsync("s2");
+        var result = await replicator.RefreshAsync(source, target, new RefreshOptions());
+
+        Assert.That(result.SnapshotsSent, Is.EqualTo(new[] { "s2" }));
+        await RsyncRefreshTests.AssertEqualAsync(source, target, ["s1", "s2"], TreeDigestOptions.Full);
+        Assert.That(TreeDigest.Describe(await target.GetPathAsync("s1")), Is.EqualTo(s1Digest), "s1 untouched by the later refresh");
+        var (t1, t2, live) = (await target.GetPathAsync("s1"), await target.GetPathAsync("s2"), await target.GetPathAsync(null));
+        Assert.That(Ino(t2, "sparse.img"), Is.EqualTo(Ino(t1, "sparse.img")), "unchanged: one inode in s1 and s2");
+        Assert.That(Ino(live, "sparse.img"), Is.EqualTo(Ino(t2, "sparse.img")), "and in the live tree");
+        Assert.That(Ino(t2, "a/b/deep.txt"), Is.Not.EqualTo(Ino(t1, "a/b/deep.txt")));
+        Assert.That(Ino(t2, "a/data.bin"), Is.Not.EqualTo(Ino(t1, "a/data.bin")), "a mode change makes a new inode, not a chmod of s1's");
+        Assert.That(File.GetUnixFileMode(Path.Combine(t1, "a", "data.bin")), Is.Not.EqualTo((UnixFileMode)Convert.ToInt32("600", 8)));
+        Assert.That(await target.IsLiveStateUnchangedAsync("s2"), Is.True, "the live tree is a linked copy of s2");
+        Assert.That(await target.IsLiveStateUnchangedAsync("s1"), Is.False);
+        Assert.That(StagingDirectories(target), Is.Empty);
+    }
+
+    [Test]
+    public async Task Refresh_dirToDir_targetLiveTreeChanged_rollbackSwapsInNewLinkTreeWithoutTouchingSnapshot()
+    {
+        await using var bed = new RsyncTestBed();
+        var source = await bed.DirAsync();
+        var target = await bed.DirAsync();
+        var sourcePath = await source.GetPathAsync(null);
+        TestTrees.Build(sourcePath, xattrs: true);
+        await source.CreateSnapshotAsync("s1");
+        var replicator = new Replicator { TreeSynchronizer = new RsyncTreeSynchronizer() };
+        await replicator.RefreshAsync(source, target, new RefreshOptions());
+        var s1Digest = TreeDigest.Describe(await target.GetPathAsync("s1"));
+        var live = await target.GetPathAsync(null);
+        // Replaced (not written in place), removed and added: the snapshot's files are not touched.
+        File.Delete(Path.Combine(live, "plain.txt"));
+        File.WriteAllText(Path.Combine(live, "plain.txt"), "scribbled");
+        File.Delete(Path.Combine(live, "to-rename.txt"));
+        File.WriteAllText(Path.Combine(live, "a", "new.txt"), "new");
+
+        Assert.That(await target.IsLiveStateUnchangedAsync("s1"), Is.False);
+        var result = await replicator.RefreshAsync(source, target, new RefreshOptions());
+
+        Assert.That(result.SnapshotsSent, Is.Empty);
+        Assert.That(TreeDigest.Describe(await target.GetPathAsync("s1")), Is.EqualTo(s1Digest));
+        Assert.That(TreeDigest.Describe(live), Is.EqualTo(TreeDigest.Describe(sourcePath)));
+        Assert.That(await target.IsLiveStateUnchangedAsync("s1"), Is.True);
+    }
+
+    [Test]
+    public async Task Refresh_dirToDir_rsyncKilledThenLeftoverStaging_nextRunRemovesItAndCompletes()
+    {
+        await using var bed = new RsyncTestBed();
+        var source = await bed.DirAsync();
+        var target = await bed.DirAsync();
+        var sourcePath = await source.GetPathAsync(null);
+        TestTrees.Build(sourcePath, xattrs: true);
+        await source.CreateSnapshotAsync("s1");
+        var good = new Replicator { TreeSynchronizer = new RsyncTreeSynchronizer() };
+        await good.RefreshAsync(source, target, new RefreshOptions());
+        var liveDigest = TreeDigest.Describe(await target.GetPathAsync(null));
+        File.WriteAllBytes(Path.Combine(sourcePath, "a-new-big.bin"), TestTrees.Random(8 << 20, 77));
+        TestTrees.Change(sourcePath, xattrs: true, 1);
+        await source.CreateSnapshotAsync("s2");
+        var script = Path.Combine(bed.NewDirectory(Path.GetTempPath()), "killing-rsync");
+        File.WriteAllText(script, "#!/bin/sh\nrsync \"$@\" &\npid=$!\nsleep 1\nkill -KILL $pid\nwait $pid\nexit $?\n");
+        File.SetUnixFileMode(script, (UnixFileMode)Convert.ToInt32("755", 8));
+        var killing = new Replicator
+        {
+            TreeSynchronizer = new RsyncTreeSynchronizer(new RsyncTreeSynchronizerOptions { RsyncPath = script, BandwidthLimitKiBPerSecond = 1024 }),
+        };
+
+        var error = Assert.ThrowsAsync<BackendCommandException>(() => killing.RefreshAsync(source, target, new RefreshOptions()));
+
+        Assert.That(error!.ExitCode, Is.EqualTo(128 + 9), error.Message);
+        Assert.That((await target.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }));
+        Assert.That(TreeDigest.Describe(await target.GetPathAsync(null)), Is.EqualTo(liveDigest), "the live tree was never written");
+        Assert.That(StagingDirectories(target), Is.Empty, "a failed write removes its staging directory");
+
+        // What a killed process leaves: a half-written staging directory.
+        var metadata = Path.GetDirectoryName(StagingGlobRoot(target))!;
+        var leftover = Path.Combine(metadata, "staging-leftover");
+        Directory.CreateDirectory(Path.Combine(leftover, "half"));
+        File.WriteAllText(Path.Combine(leftover, "half", "file"), "partial");
+        var result = await good.RefreshAsync(source, target, new RefreshOptions());
+
+        Assert.That(result.SnapshotsSent, Is.EqualTo(new[] { "s2" }));
+        await RsyncRefreshTests.AssertEqualAsync(source, target, ["s1", "s2"], TreeDigestOptions.Full);
+        Assert.That(StagingDirectories(target), Is.Empty);
+        Assert.That((await source.GetLineageAsync()).Temporary, Is.Empty);
+    }
+
+    private static ulong Ino(string root, string relative) => TreeDigest.Stat(Path.Combine(root, relative)).Ino;
+
+    private static string StagingGlobRoot(DirVolume volume) =>
+        Path.Combine(Path.GetDirectoryName(volume.LivePath)!, "." + Path.GetFileName(volume.LivePath) + ".deltasnap", "x");
+
+    private static string[] StagingDirectories(DirVolume volume) =>
+        Directory.GetDirectories(Path.GetDirectoryName(StagingGlobRoot(volume))!, "staging-*");
+}
