@@ -67,6 +67,8 @@ public sealed class DirVolume : Volume
         var partial = Path.Combine(SnapshotDirectory, ".partial-" + name);
         RemoveIfPresent(partial);
         var previous = entries.OrderByDescending(e => e.Sequence).Select(e => SnapshotPath(e.Name)).FirstOrDefault(Directory.Exists);
+        // Read before the copy begins: a live tree with no entry changed since is equal to this snapshot.
+        var clock = LinkedTrees.ReadClock(Path.Combine(_catalog.MetadataDirectory, "clock"));
         try
         {
             await CopyTreeAsync(LivePath, partial, previous, cancellationToken).ConfigureAwait(false);
@@ -77,17 +79,17 @@ public sealed class DirVolume : Volume
             RemoveIfPresent(partial);
             throw;
         }
-        return await CommitSnapshotAsync(name, partial, options, entries, _driver.SnapshotMethod, cancellationToken).ConfigureAwait(false);
+        return await CommitSnapshotAsync(name, partial, options, entries, _driver.SnapshotMethod, clock, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Renames a complete copy into place, then records it in the catalog (a copy without its entry is removed by the next one of that name).</summary>
     private async Task<SnapshotInfo> CommitSnapshotAsync(string name, string copy, SnapshotCreateOptions options, List<CatalogEntry> entries, SnapshotCopyMethod method,
-        CancellationToken cancellationToken)
+        long? liveClock, CancellationToken cancellationToken)
     {
         var final = SnapshotPath(name);
         RemoveIfPresent(final); // a copy left by a crash before its catalog entry was written
         Directory.Move(copy, final);
-        var entry = SnapshotCatalog.NewEntry(name, options, entries, method);
+        var entry = SnapshotCatalog.NewEntry(name, options, entries, method) with { LiveClock = liveClock };
         entries.Add(entry);
         await _catalog.WriteAsync(entries, cancellationToken).ConfigureAwait(false);
         Log.SnapshotCopied(Logger, Address, name, entry.Method.ToString());
@@ -122,7 +124,7 @@ public sealed class DirVolume : Volume
         if (snapshot is not null)
         {
             Directory.CreateDirectory(SnapshotDirectory);
-            return await CommitSnapshotAsync(snapshot, staging, options, entries, SnapshotCopyMethod.HardLinkTree, cancellationToken).ConfigureAwait(false);
+            return await CommitSnapshotAsync(snapshot, staging, options, entries, SnapshotCopyMethod.HardLinkTree, null, cancellationToken).ConfigureAwait(false);
         }
         await ReplaceLiveTreeAsync(staging, cancellationToken).ConfigureAwait(false);
         return null;
@@ -198,12 +200,13 @@ public sealed class DirVolume : Volume
             var staging = NewStaging();
             try
             {
-                var copy = await RsyncPrograms.RunAsync(_driver.Rsync,
-                    ["--archive", "--hard-links", "--acls", "--xattrs", "--numeric-ids", "--link-dest=" + path, "--", path + "/", staging + "/"],
-                    Logger, cancellationToken).ConfigureAwait(false);
+                // cp -al: directories made with their modes, owners, times, xattrs and ACLs; everything else hard-linked.
+                Directory.Delete(staging);
+                var copy = await RsyncPrograms.RunAsync(_driver.Cp, ["-a", "--link", "--no-target-directory", "--", path, staging], Logger, cancellationToken)
+                    .ConfigureAwait(false);
                 if (!copy.Succeeded)
                 {
-                    throw RsyncPrograms.Failure(copy, $"linking a copy of snapshot {name} of {Address}", isRsync: true);
+                    throw RsyncPrograms.Failure(copy, $"linking a copy of snapshot {name} of {Address}", isRsync: false);
                 }
             }
             catch
@@ -223,16 +226,25 @@ public sealed class DirVolume : Volume
         }
     }
 
-    /// <summary>True when the live tree shares its files with snapshots and still is a linked copy of <paramref name="snapshot"/>'s tree.</summary>
+    /// <summary>
+    /// True when no entry of the live tree changed since the snapshot was copied from it (change times older than the
+    /// clock read before the copy began), or when the live tree shares its files with snapshots and still is a linked
+    /// copy of this one. (Assumes the wall clock is not set back meanwhile.)
+    /// </summary>
     protected override async Task<bool> IsLiveStateUnchangedCoreAsync(string snapshot, CancellationToken cancellationToken)
     {
-        if (!File.Exists(LiveSharesSnapshotFilesMarker))
+        var entries = await _catalog.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var entry = entries.FirstOrDefault(e => e.Name == snapshot);
+        var path = SnapshotPath(snapshot);
+        if (entry is null || !Directory.Exists(path))
         {
             return false;
         }
-        var entries = await _catalog.ReadAsync(cancellationToken).ConfigureAwait(false);
-        var path = SnapshotPath(snapshot);
-        return entries.Any(e => e.Name == snapshot) && LinkedTrees.IsLinkedCopy(LivePath, path, cancellationToken);
+        if (entry.LiveClock is { } clock && LinkedTrees.IsUnchangedSince(LivePath, clock, cancellationToken))
+        {
+            return true;
+        }
+        return File.Exists(LiveSharesSnapshotFilesMarker) && LinkedTrees.IsLinkedCopy(LivePath, path, cancellationToken);
     }
 
     /// <inheritdoc />

@@ -64,6 +64,59 @@ internal static class LinkedTrees
         return true;
     }
 
+    /// <summary>
+    /// Whether no entry of <paramref name="tree"/> (the tree itself included) changed at or after <paramref name="clock"/>
+    /// (nanoseconds since the epoch): every change to an entry (data, metadata, a name added, removed or renamed in a
+    /// directory) sets its change time to the file system's clock. False at the first newer entry or unreadable one.
+    /// </summary>
+    public static bool IsUnchangedSince(string tree, long clock, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return UnchangedSince(tree, clock, cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static bool UnchangedSince(string directory, long clock, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!TryStat(directory, out var self) || ChangeTime(self) >= clock)
+        {
+            return false;
+        }
+        foreach (var name in Names(directory))
+        {
+            var path = Path.Combine(directory, name);
+            if (!TryStat(path, out var entry))
+            {
+                return false;
+            }
+            if ((entry.Mode & TypeMask) == DirectoryType ? !UnchangedSince(path, clock, cancellationToken) : ChangeTime(entry) >= clock)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>The file system's clock now: the change time it gives <paramref name="probe"/> (created or rewritten).</summary>
+    public static long ReadClock(string probe)
+    {
+        File.Delete(probe); // a new inode: its change time is now
+        File.WriteAllBytes(probe, []);
+        if (!TryStat(probe, out var buffer))
+        {
+            throw new IOException($"Cannot read the change time of {probe} (errno {Marshal.GetLastPInvokeError()}).");
+        }
+        return ChangeTime(buffer);
+    }
+
+    private static long ChangeTime(NativeMethods.StatxBuffer buffer) => buffer.ChangedSeconds * 1_000_000_000 + buffer.ChangedNanoseconds;
+
     private static bool SameDirectory(NativeMethods.StatxBuffer a, NativeMethods.StatxBuffer b) =>
         (a.Mode & TypeMask) == DirectoryType && a.Mode == b.Mode && a.Uid == b.Uid && a.Gid == b.Gid
         && a.ModifiedSeconds == b.ModifiedSeconds && a.ModifiedNanoseconds == b.ModifiedNanoseconds;

@@ -52,6 +52,12 @@ internal static partial class NativeMethods
         [FieldOffset(32)]
         public ulong Inode;
 
+        [FieldOffset(96)]
+        public long ChangedSeconds;
+
+        [FieldOffset(104)]
+        public uint ChangedNanoseconds;
+
         [FieldOffset(112)]
         public long ModifiedSeconds;
 

@@ -114,6 +114,31 @@ public sealed class DirToDirRefreshTests
         Assert.That((await source.GetLineageAsync()).Temporary, Is.Empty);
     }
 
+    [Test]
+    public async Task IsLiveStateUnchanged_dirSource_trueUntilAnEntryChanges()
+    {
+        await using var bed = new RsyncTestBed();
+        var source = await bed.DirAsync();
+        var live = await source.GetPathAsync(null);
+        TestTrees.Build(live, xattrs: true);
+        await source.CreateSnapshotAsync("s1");
+
+        Assert.That(await source.IsLiveStateUnchangedAsync("s1"), Is.True);
+        File.SetUnixFileMode(Path.Combine(live, "a", "data.bin"), (UnixFileMode)Convert.ToInt32("600", 8));
+        Assert.That(await source.IsLiveStateUnchangedAsync("s1"), Is.False, "a mode change");
+        await source.CreateSnapshotAsync("s2");
+        Assert.That(await source.IsLiveStateUnchangedAsync("s2"), Is.True);
+        Assert.That(await source.IsLiveStateUnchangedAsync("s1"), Is.False);
+        File.Delete(Path.Combine(live, "a", "b", "deep.txt"));
+        Assert.That(await source.IsLiveStateUnchangedAsync("s2"), Is.False, "a file removed deep down");
+        await source.CreateSnapshotAsync("s3");
+        await using (var f = new FileStream(Path.Combine(live, "a", "data.bin"), FileMode.Open, FileAccess.Write))
+        {
+            f.Write([1]);
+        }
+        Assert.That(await source.IsLiveStateUnchangedAsync("s3"), Is.False, "one byte written in place");
+    }
+
     private static ulong Ino(string root, string relative) => TreeDigest.Stat(Path.Combine(root, relative)).Ino;
 
     private static string StagingGlobRoot(DirVolume volume) =>

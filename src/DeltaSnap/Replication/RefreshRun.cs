@@ -133,7 +133,10 @@ internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions op
         {
             await Target.DeleteSnapshotAsync(doomed.Name, cancellationToken).ConfigureAwait(false);
         }
-        if (rollBack && plan.RollBackTargetToBase && plan.TargetBase is not null)
+        // A live state the backend knows equals the base (LiveStateComparison: one query) needs no rollback (a snapshot,
+        // a clone or a copy on most backends).
+        if (rollBack && plan.RollBackTargetToBase && plan.TargetBase is not null
+            && !await Target.IsLiveStateUnchangedAsync(plan.TargetBase.Name, cancellationToken).ConfigureAwait(false))
         {
             await Target.RollbackAsync(plan.TargetBase.Name, cancellationToken).ConfigureAwait(false);
         }
