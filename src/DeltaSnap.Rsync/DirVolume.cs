@@ -188,12 +188,29 @@ public sealed class DirVolume : Volume
     /// other live tree is updated with <c>rsync --delete</c> (changed files are replaced, not written in place, so the
     /// snapshot's files are never touched).
     /// </summary>
-    protected override async Task RollbackCoreAsync(string name, CancellationToken cancellationToken)
+    protected override Task RollbackCoreAsync(string name, CancellationToken cancellationToken) =>
+        RestoreAsync(name, linked: File.Exists(LiveSharesSnapshotFilesMarker), justReceived: false, cancellationToken);
+
+    /// <summary>
+    /// Makes a received snapshot the live tree: on a volume that receives trees aside (no reflinks), a linked copy
+    /// swapped in, as a received live state is (so the live tree shares the snapshot's files); otherwise a rollback.
+    /// </summary>
+    protected override Task PromoteCoreAsync(string snapshot, CancellationToken cancellationToken) =>
+        Driver.Has(DriverCapabilities.StagedTrees)
+            ? RestoreAsync(snapshot, linked: true, justReceived: true, cancellationToken)
+            : RestoreAsync(snapshot, File.Exists(LiveSharesSnapshotFilesMarker), justReceived: false, cancellationToken);
+
+    /// <summary>
+    /// Makes the live tree equal to snapshot <paramref name="name"/>: a linked copy swapped in (<paramref name="linked"/>;
+    /// no comparison first when the snapshot was <paramref name="justReceived"/>, which the live tree cannot be a copy of),
+    /// or rsync into the live tree.
+    /// </summary>
+    private async Task RestoreAsync(string name, bool linked, bool justReceived, CancellationToken cancellationToken)
     {
         var path = await RequireSnapshotAsync(name, cancellationToken).ConfigureAwait(false);
-        if (File.Exists(LiveSharesSnapshotFilesMarker))
+        if (linked)
         {
-            if (LinkedTrees.IsLinkedCopy(LivePath, path, cancellationToken))
+            if (!justReceived && File.Exists(LiveSharesSnapshotFilesMarker) && LinkedTrees.IsLinkedCopy(LivePath, path, cancellationToken))
             {
                 return;
             }

@@ -26,6 +26,9 @@ public sealed class DirToDirRefreshTests
         // Changed in place, and a file whose mode alone changes (rsync would chmod it in place if it were the target's).
         File.WriteAllText(Path.Combine(sourcePath, "a", "b", "deep.txt"), "changed");
         File.SetUnixFileMode(Path.Combine(sourcePath, "a", "data.bin"), (UnixFileMode)Convert.ToInt32("600", 8));
+        // Past the file system's clock tick (coarse: up to 10 ms), so that the snapshot's clock is later than the changes;
+        // within one tick the live tree counts as changed (safe, but then a live state is sent).
+        await Task.Delay(50);
         await source.CreateSnapshotAsync("s2");
         var result = await replicator.RefreshAsync(source, target, new RefreshOptions());
 
@@ -41,6 +44,30 @@ public sealed class DirToDirRefreshTests
         Assert.That(await target.IsLiveStateUnchangedAsync("s2"), Is.True, "the live tree is a linked copy of s2");
         Assert.That(await target.IsLiveStateUnchangedAsync("s1"), Is.False);
         Assert.That(StagingDirectories(target), Is.Empty);
+        Assert.That(result.LiveStateSent, Is.False, "the source's live tree did not change since s2");
+    }
+
+    [Test]
+    public async Task Refresh_dirToDir_sourceLiveChangedAfterSnapshot_liveStateSentAndLinkedToNewestSnapshot()
+    {
+        await using var bed = new RsyncTestBed();
+        var source = await bed.DirAsync();
+        var target = await bed.DirAsync();
+        var sourcePath = await source.GetPathAsync(null);
+        TestTrees.Build(sourcePath, xattrs: true);
+        await source.CreateSnapshotAsync("s1");
+        File.WriteAllText(Path.Combine(sourcePath, "after-s1.txt"), "live only");
+        var replicator = new Replicator { TreeSynchronizer = new RsyncTreeSynchronizer() };
+
+        var result = await replicator.RefreshAsync(source, target, new RefreshOptions());
+
+        Assert.That(result.LiveStateSent, Is.True);
+        await RsyncRefreshTests.AssertEqualAsync(source, target, ["s1"], TreeDigestOptions.Full);
+        var (t1, live) = (await target.GetPathAsync("s1"), await target.GetPathAsync(null));
+        Assert.That(Ino(live, "sparse.img"), Is.EqualTo(Ino(t1, "sparse.img")), "the live tree shares unchanged files with s1");
+        Assert.That(File.Exists(Path.Combine(t1, "after-s1.txt")), Is.False);
+        Assert.That((await source.GetLineageAsync()).Temporary, Is.Empty);
+        Assert.That((await target.GetLineageAsync()).Temporary, Is.Empty);
     }
 
     [Test]
@@ -121,11 +148,13 @@ public sealed class DirToDirRefreshTests
         var source = await bed.DirAsync();
         var live = await source.GetPathAsync(null);
         TestTrees.Build(live, xattrs: true);
+        await Task.Delay(50); // past the file system's clock tick: changes in the snapshot's own tick count as later
         await source.CreateSnapshotAsync("s1");
 
         Assert.That(await source.IsLiveStateUnchangedAsync("s1"), Is.True);
         File.SetUnixFileMode(Path.Combine(live, "a", "data.bin"), (UnixFileMode)Convert.ToInt32("600", 8));
         Assert.That(await source.IsLiveStateUnchangedAsync("s1"), Is.False, "a mode change");
+        await Task.Delay(50);
         await source.CreateSnapshotAsync("s2");
         Assert.That(await source.IsLiveStateUnchangedAsync("s2"), Is.True);
         Assert.That(await source.IsLiveStateUnchangedAsync("s1"), Is.False);

@@ -28,6 +28,7 @@ internal sealed class TreeTransfer : SnapshotTransfer
             throw new NotSupportedException(
                 $"Refreshing {run.Target.Address} from {run.Source.Address} needs the rsync route between two other machines: run the refresh on one of them.");
         }
+        run.TargetLiveReplacedWhole = Staged;
     }
 
     public override async Task<SnapshotInfo> SendSnapshotAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
