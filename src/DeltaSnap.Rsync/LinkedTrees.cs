@@ -16,11 +16,14 @@ internal static class LinkedTrees
     /// directory the very same inode (a hard link, so the same data and metadata), every directory with the same mode,
     /// owner and modification time. False at the first difference; false when either cannot be read.
     /// </summary>
-    public static bool IsLinkedCopy(string tree, string original, CancellationToken cancellationToken)
+    public static bool IsLinkedCopy(string tree, string original, CancellationToken cancellationToken) =>
+        FalseWhenUnreadable(() => Compare(tree, original, cancellationToken));
+
+    private static bool FalseWhenUnreadable(Func<bool> walk)
     {
         try
         {
-            return Compare(tree, original, cancellationToken);
+            return walk();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -69,17 +72,8 @@ internal static class LinkedTrees
     /// (nanoseconds since the epoch): every change to an entry (data, metadata, a name added, removed or renamed in a
     /// directory) sets its change time to the file system's clock. False at the first newer entry or unreadable one.
     /// </summary>
-    public static bool IsUnchangedSince(string tree, long clock, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return UnchangedSince(tree, clock, cancellationToken);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
+    public static bool IsUnchangedSince(string tree, long clock, CancellationToken cancellationToken) =>
+        FalseWhenUnreadable(() => UnchangedSince(tree, clock, cancellationToken));
 
     private static bool UnchangedSince(string directory, long clock, CancellationToken cancellationToken)
     {
