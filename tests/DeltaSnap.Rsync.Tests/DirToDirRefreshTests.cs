@@ -13,15 +13,9 @@ public sealed class DirToDirRefreshTests
     public async Task Refresh_dirToDir_snapshotsAndLiveTreeShareUnchangedFilesAndEarlierSnapshotsKeepTheirContent()
     {
         await using var bed = new RsyncTestBed();
-        var source = await bed.DirAsync();
-        var target = await bed.DirAsync();
+        var (source, target, replicator, s1Digest) = await RefreshedPairAsync(bed);
         Assert.That(target.Driver.Has(DriverCapabilities.StagedTrees), Is.True, "ext4 here: no reflinks");
         var sourcePath = await source.GetPathAsync(null);
-        TestTrees.Build(sourcePath, xattrs: true);
-        await source.CreateSnapshotAsync("s1");
-        var replicator = new Replicator { TreeSynchronizer = new RsyncTreeSynchronizer() };
-        await replicator.RefreshAsync(source, target, new RefreshOptions());
-        var s1Digest = TreeDigest.Describe(await target.GetPathAsync("s1"));
 
         // Changed in place, and a file whose mode alone changes (rsync would chmod it in place if it were the target's).
         File.WriteAllText(Path.Combine(sourcePath, "a", "b", "deep.txt"), "changed");
@@ -74,14 +68,8 @@ public sealed class DirToDirRefreshTests
     public async Task Refresh_dirToDir_targetLiveTreeChanged_rollbackSwapsInNewLinkTreeWithoutTouchingSnapshot()
     {
         await using var bed = new RsyncTestBed();
-        var source = await bed.DirAsync();
-        var target = await bed.DirAsync();
+        var (source, target, replicator, s1Digest) = await RefreshedPairAsync(bed);
         var sourcePath = await source.GetPathAsync(null);
-        TestTrees.Build(sourcePath, xattrs: true);
-        await source.CreateSnapshotAsync("s1");
-        var replicator = new Replicator { TreeSynchronizer = new RsyncTreeSynchronizer() };
-        await replicator.RefreshAsync(source, target, new RefreshOptions());
-        var s1Digest = TreeDigest.Describe(await target.GetPathAsync("s1"));
         var live = await target.GetPathAsync(null);
         // Replaced (not written in place), removed and added: the snapshot's files are not touched.
         File.Delete(Path.Combine(live, "plain.txt"));
@@ -104,22 +92,7 @@ public sealed class DirToDirRefreshTests
         await using var bed = new RsyncTestBed();
         var source = await bed.DirAsync();
         var target = await bed.DirAsync();
-        var sourcePath = await source.GetPathAsync(null);
-        TestTrees.Build(sourcePath, xattrs: true);
-        await source.CreateSnapshotAsync("s1");
-        var good = new Replicator { TreeSynchronizer = new RsyncTreeSynchronizer() };
-        await good.RefreshAsync(source, target, new RefreshOptions());
-        var liveDigest = TreeDigest.Describe(await target.GetPathAsync(null));
-        File.WriteAllBytes(Path.Combine(sourcePath, "a-new-big.bin"), TestTrees.Random(8 << 20, 77));
-        TestTrees.Change(sourcePath, xattrs: true, 1);
-        await source.CreateSnapshotAsync("s2");
-        var script = Path.Combine(bed.NewDirectory(Path.GetTempPath()), "killing-rsync");
-        File.WriteAllText(script, "#!/bin/sh\nrsync \"$@\" &\npid=$!\nsleep 1\nkill -KILL $pid\nwait $pid\nexit $?\n");
-        File.SetUnixFileMode(script, (UnixFileMode)Convert.ToInt32("755", 8));
-        var killing = new Replicator
-        {
-            TreeSynchronizer = new RsyncTreeSynchronizer(new RsyncTreeSynchronizerOptions { RsyncPath = script, BandwidthLimitKiBPerSecond = 1024 }),
-        };
+        var (good, killing, liveDigest) = await RsyncFailureTests.PrepareKilledRefreshAsync(bed, source, target);
 
         var error = Assert.ThrowsAsync<BackendCommandException>(() => killing.RefreshAsync(source, target, new RefreshOptions()));
 
@@ -166,6 +139,18 @@ public sealed class DirToDirRefreshTests
             f.Write([1]);
         }
         Assert.That(await source.IsLiveStateUnchangedAsync("s3"), Is.False, "one byte written in place");
+    }
+
+    /// <summary>Two dir: volumes, the source with the full test tree in s1, refreshed once; the target's s1 digest.</summary>
+    private static async Task<(DirVolume Source, DirVolume Target, Replicator Replicator, IReadOnlyList<string> S1Digest)> RefreshedPairAsync(RsyncTestBed bed)
+    {
+        var source = await bed.DirAsync();
+        var target = await bed.DirAsync();
+        TestTrees.Build(await source.GetPathAsync(null), xattrs: true);
+        await source.CreateSnapshotAsync("s1");
+        var replicator = new Replicator { TreeSynchronizer = new RsyncTreeSynchronizer() };
+        await replicator.RefreshAsync(source, target, new RefreshOptions());
+        return (source, target, replicator, TreeDigest.Describe(await target.GetPathAsync("s1")));
     }
 
     private static ulong Ino(string root, string relative) => TreeDigest.Stat(Path.Combine(root, relative)).Ino;
