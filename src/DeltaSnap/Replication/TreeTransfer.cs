@@ -6,7 +6,9 @@ namespace DeltaSnap.Replication;
 /// <summary>
 /// The route for file system volumes of different backends: each snapshot's tree is made consistent on the
 /// target's live tree by a <see cref="TreeSynchronizer"/>, then the target snapshot is taken, recording which
-/// source snapshot it was made from so that the next refresh finds the common base by identity.
+/// source snapshot it was made from so that the next refresh finds the common base by identity. A target that receives
+/// trees aside (StagedTrees: a dir: volume without reflinks) gets each snapshot synchronized straight into a fresh
+/// directory that hard-links the unchanged files of its newest snapshot, and its live tree replaced whole at the end.
 /// </summary>
 /// <remarks>
 /// A volume on another machine (<see cref="DriverCapabilities.RemoteTrees"/>) has no local path: the synchronizer then
