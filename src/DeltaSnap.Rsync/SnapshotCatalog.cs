@@ -4,8 +4,12 @@ using DeltaSnap.Lineage;
 
 namespace DeltaSnap.Rsync;
 
-/// <summary>One snapshot as a catalog records it.</summary>
-internal sealed record CatalogEntry(string Name, string Id, long Created, string? ReceivedFrom, long Sequence, SnapshotCopyMethod Method);
+/// <summary>
+/// One snapshot as a catalog records it. <paramref name="LiveClock"/>: for a copy of the live tree, the file system's
+/// clock just before the copy began (a probe file's change time, nanoseconds since the epoch): a live tree with no
+/// entry changed since is still equal to the snapshot. Null for received snapshots and older catalogs.
+/// </summary>
+internal sealed record CatalogEntry(string Name, string Id, long Created, string? ReceivedFrom, long Sequence, SnapshotCopyMethod Method, long? LiveClock = null);
 
 /// <summary>The catalog file's content.</summary>
 internal sealed record CatalogFile(int Version, List<CatalogEntry> Snapshots);

@@ -48,24 +48,7 @@ public sealed class RsyncFailureTests
         await using var bed = new RsyncTestBed();
         var source = await bed.DirAsync();
         var target = await bed.BtrfsAsync('b');
-        var sourcePath = await source.GetPathAsync(null);
-        TestTrees.Build(sourcePath, xattrs: true);
-        await source.CreateSnapshotAsync("s1");
-        var good = new Replicator { TreeSynchronizer = new RsyncTreeSynchronizer() };
-        await good.RefreshAsync(source, target, new RefreshOptions());
-        var s1Digest = TreeDigest.Describe(await target.GetPathAsync(null));
-        File.WriteAllBytes(Path.Combine(sourcePath, "a-new-big.bin"), TestTrees.Random(8 << 20, 77));
-        TestTrees.Change(sourcePath, xattrs: true, 1);
-        await source.CreateSnapshotAsync("s2");
-
-        // A wrapper that starts the real rsync (slowed to 1 MiB/s), then kills it by its PID with SIGKILL.
-        var script = Path.Combine(bed.NewDirectory(Path.GetTempPath()), "killing-rsync");
-        File.WriteAllText(script, "#!/bin/sh\nrsync \"$@\" &\npid=$!\nsleep 1\nkill -KILL $pid\nwait $pid\nexit $?\n");
-        File.SetUnixFileMode(script, (UnixFileMode)Convert.ToInt32("755", 8));
-        var killing = new Replicator
-        {
-            TreeSynchronizer = new RsyncTreeSynchronizer(new RsyncTreeSynchronizerOptions { RsyncPath = script, BandwidthLimitKiBPerSecond = 1024 }),
-        };
+        var (good, killing, s1Digest) = await PrepareKilledRefreshAsync(bed, source, target);
 
         var error = Assert.ThrowsAsync<BackendCommandException>(() => killing.RefreshAsync(source, target, new RefreshOptions()));
 
@@ -79,6 +62,32 @@ public sealed class RsyncFailureTests
         await RsyncRefreshTests.AssertEqualAsync(source, target, ["s1", "s2"], TreeDigestOptions.Full);
         Assert.That((await source.GetLineageAsync()).Temporary, Is.Empty);
         Assert.That((await target.GetLineageAsync()).Temporary, Is.Empty);
+    }
+
+    /// <summary>
+    /// Refreshes s1 (a full tree) from a dir: source, then adds 8 MiB and changes, snapshots s2, and returns a replicator
+    /// whose rsync (slowed to 1 MiB/s) is killed by its PID with SIGKILL after a second, a good one, and the target's
+    /// live digest after s1.
+    /// </summary>
+    internal static async Task<(Replicator Good, Replicator Killing, IReadOnlyList<string> LiveDigest)> PrepareKilledRefreshAsync(RsyncTestBed bed, Volume source, Volume target)
+    {
+        var sourcePath = await source.GetPathAsync(null);
+        TestTrees.Build(sourcePath, xattrs: true);
+        await source.CreateSnapshotAsync("s1");
+        var good = new Replicator { TreeSynchronizer = new RsyncTreeSynchronizer() };
+        await good.RefreshAsync(source, target, new RefreshOptions());
+        var liveDigest = TreeDigest.Describe(await target.GetPathAsync(null));
+        File.WriteAllBytes(Path.Combine(sourcePath, "a-new-big.bin"), TestTrees.Random(8 << 20, 77));
+        TestTrees.Change(sourcePath, xattrs: true, 1);
+        await source.CreateSnapshotAsync("s2");
+        var script = Path.Combine(bed.NewDirectory(Path.GetTempPath()), "killing-rsync");
+        File.WriteAllText(script, "#!/bin/sh\nrsync \"$@\" &\npid=$!\nsleep 1\nkill -KILL $pid\nwait $pid\nexit $?\n");
+        File.SetUnixFileMode(script, (UnixFileMode)Convert.ToInt32("755", 8));
+        var killing = new Replicator
+        {
+            TreeSynchronizer = new RsyncTreeSynchronizer(new RsyncTreeSynchronizerOptions { RsyncPath = script, BandwidthLimitKiBPerSecond = 1024 }),
+        };
+        return (good, killing, liveDigest);
     }
 
     [Test]

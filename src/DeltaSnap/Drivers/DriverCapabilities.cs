@@ -70,6 +70,14 @@ public enum DriverCapabilities
     /// with a checkpoint directory, the replicator spools such streams on the receiving side and resumes them.
     /// </summary>
     ReproducibleNativeStream = 1 << 14,
+
+    /// <summary>
+    /// File system volumes receive each tree in a fresh directory that replaces nothing until it is complete
+    /// (<see cref="Volume.ReceiveTreeAsync"/>): a tree synchronizer fills it, hard-linking the files that equal the
+    /// newest snapshot's (<c>rsync --link-dest</c>), and the volume makes it a snapshot or its live tree. The live tree
+    /// is never written in place, so files it shares with snapshots are never modified.
+    /// </summary>
+    StagedTrees = 1 << 15,
 }
 
 /// <summary>The kind of data a volume holds.</summary>

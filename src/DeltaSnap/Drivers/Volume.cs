@@ -280,6 +280,28 @@ public abstract class Volume
     }
 
     /// <summary>
+    /// Receives a tree in a fresh directory (<see cref="DriverCapabilities.StagedTrees"/>): <paramref name="write"/> fills
+    /// <see cref="TreeStaging.Directory"/> (it may hard-link unchanged files from <see cref="TreeStaging.LinkDirectory"/>,
+    /// which it must never write); when it returns, the directory becomes snapshot <paramref name="snapshot"/> (returned),
+    /// or, when that is null, the live tree (null returned). When it throws, the directory is removed and nothing changed;
+    /// a directory left by a killed process is removed by the next receive.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The backend does not receive trees this way.</exception>
+    /// <exception cref="ArgumentException">The snapshot name breaks the backend's rules.</exception>
+    public Task<SnapshotInfo?> ReceiveTreeAsync(string? snapshot, SnapshotCreateOptions? options, Func<TreeStaging, CancellationToken, Task> write,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        Require(DriverCapabilities.StagedTrees, "receive trees in a fresh directory");
+        if (snapshot is not null)
+        {
+            Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
+            Log.SnapshotCreating(Logger, Address, snapshot);
+        }
+        return ReceiveTreeCoreAsync(snapshot, options ?? new SnapshotCreateOptions(), write, cancellationToken);
+    }
+
+    /// <summary>
     /// Makes snapshot <paramref name="snapshot"/> (just received) the live state. The default rolls back to it;
     /// backends whose received snapshots are separate trees (Btrfs) replace the live tree instead.
     /// </summary>
@@ -422,6 +444,11 @@ public abstract class Volume
     /// <summary>Tells whether the live state equals the snapshot (only called with <see cref="DriverCapabilities.LiveStateComparison"/>); false when unsure.</summary>
     protected virtual Task<bool> IsLiveStateUnchangedCoreAsync(string snapshot, CancellationToken cancellationToken) => Task.FromResult(false);
 
+    /// <summary>Receives a tree in a fresh directory (capability and name checked).</summary>
+    protected virtual Task<SnapshotInfo?> ReceiveTreeCoreAsync(string? snapshot, SnapshotCreateOptions options, Func<TreeStaging, CancellationToken, Task> write,
+        CancellationToken cancellationToken) =>
+        throw Unsupported("receive trees in a fresh directory");
+
     /// <summary>Reports changed ranges (capability checked).</summary>
     protected virtual Task<RangeSet> GetChangedRangesCoreAsync(string? baseSnapshot, string snapshot, CancellationToken cancellationToken) =>
         throw Unsupported("report changed ranges");
@@ -456,3 +483,8 @@ public abstract class Volume
 
     private NotSupportedException Unsupported(string what) => new($"The {Driver.Scheme} backend cannot {what} ({Address}).");
 }
+
+/// <summary>Where <see cref="Volume.ReceiveTreeAsync"/> has a tree written.</summary>
+/// <param name="Directory">The fresh, empty directory to fill.</param>
+/// <param name="LinkDirectory">The volume's newest snapshot tree, whose files equal to the new ones may be hard-linked instead of copied (never written); null for none.</param>
+public sealed record TreeStaging(string Directory, string? LinkDirectory);

@@ -67,6 +67,13 @@ internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions op
 
     public bool LiveStateSent { get; set; }
 
+    /// <summary>
+    /// Whether the route replaces the target's live tree whole at the end instead of writing into it (the rsync route to
+    /// a target with <see cref="DriverCapabilities.StagedTrees"/>): then a refresh that sends anything needs no rollback
+    /// first, and a failure leaves the live tree as it was.
+    /// </summary>
+    public bool TargetLiveReplacedWhole { get; set; }
+
     /// <summary>Bytes sent from the source to the target so far.</summary>
     public long BytesSent => Interlocked.Read(ref _bytesSent);
 
@@ -133,7 +140,11 @@ internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions op
         {
             await Target.DeleteSnapshotAsync(doomed.Name, cancellationToken).ConfigureAwait(false);
         }
-        if (rollBack && plan.RollBackTargetToBase && plan.TargetBase is not null)
+        // A live state the backend knows equals the base (LiveStateComparison: one query) needs no rollback (a snapshot,
+        // a clone or a copy on most backends).
+        if (rollBack && plan.RollBackTargetToBase && plan.TargetBase is not null
+            && !(TargetLiveReplacedWhole && (plan.SnapshotsToSend.Count > 0 || plan.CaptureLiveState))
+            && !await Target.IsLiveStateUnchangedAsync(plan.TargetBase.Name, cancellationToken).ConfigureAwait(false))
         {
             await Target.RollbackAsync(plan.TargetBase.Name, cancellationToken).ConfigureAwait(false);
         }

@@ -28,6 +28,14 @@ public abstract class TreeSynchronizer
         {
             ThrowHelper.ThrowArgument(nameof(request), $"The source directory '{source}' and the target directory '{target}' overlap.");
         }
+        if (request.LinkDirectory is { } link)
+        {
+            link = ValidateDirectory(link, nameof(request.LinkDirectory));
+            if (IsSameOrBelow(target, link) || IsSameOrBelow(link, target))
+            {
+                ThrowHelper.ThrowArgument(nameof(request), $"The link directory '{link}' and the target directory '{target}' overlap.");
+            }
+        }
         return SynchronizeCoreAsync(request, cancellationToken);
     }
 
@@ -130,6 +138,12 @@ public sealed record TreeSyncRequest
 
     /// <summary>Whether files that vanish from the source during the copy are tolerated (an inconsistent copy) rather than an error.</summary>
     public bool AllowVanishedFiles { get; init; }
+
+    /// <summary>
+    /// A tree (the target volume's newest snapshot) whose files equal to the source's are hard-linked into the empty
+    /// target directory instead of copied (<c>rsync --link-dest</c>); never written. Null: none.
+    /// </summary>
+    public string? LinkDirectory { get; init; }
 
     /// <summary>
     /// Told the bytes of file data done so far, as often as the synchronizer learns them (from any thread); null when

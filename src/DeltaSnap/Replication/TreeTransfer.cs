@@ -6,7 +6,9 @@ namespace DeltaSnap.Replication;
 /// <summary>
 /// The route for file system volumes of different backends: each snapshot's tree is made consistent on the
 /// target's live tree by a <see cref="TreeSynchronizer"/>, then the target snapshot is taken, recording which
-/// source snapshot it was made from so that the next refresh finds the common base by identity.
+/// source snapshot it was made from so that the next refresh finds the common base by identity. A target that receives
+/// trees aside (StagedTrees: a dir: volume without reflinks) gets each snapshot synchronized straight into a fresh
+/// directory that hard-links the unchanged files of its newest snapshot, and its live tree replaced whole at the end.
 /// </summary>
 /// <remarks>
 /// A volume on another machine (<see cref="DriverCapabilities.RemoteTrees"/>) has no local path: the synchronizer then
@@ -28,23 +30,49 @@ internal sealed class TreeTransfer : SnapshotTransfer
             throw new NotSupportedException(
                 $"Refreshing {run.Target.Address} from {run.Source.Address} needs the rsync route between two other machines: run the refresh on one of them.");
         }
+        run.TargetLiveReplacedWhole = Staged;
     }
 
     public override async Task<SnapshotInfo> SendSnapshotAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
     {
-        var bytes = await SynchronizeIntoLiveAsync(snapshot, snapshot.Name, cancellationToken).ConfigureAwait(false);
-        var created = await Run.Target.CreateSnapshotAsync(snapshot.Name,
-            new SnapshotCreateOptions { CreatedUtc = snapshot.CreatedUtc, ReceivedFrom = snapshot.ReceivedFrom ?? snapshot.Identity },
-            cancellationToken).ConfigureAwait(false);
+        var options = new SnapshotCreateOptions { CreatedUtc = snapshot.CreatedUtc, ReceivedFrom = snapshot.ReceivedFrom ?? snapshot.Identity };
+        long bytes;
+        SnapshotInfo created;
+        if (Staged)
+        {
+            // One synchronization straight into the new snapshot, its unchanged files hard-linked from the previous one.
+            bytes = 0;
+            created = (await Run.Target.ReceiveTreeAsync(snapshot.Name, options,
+                async (staging, token) => bytes = await SynchronizeAsync(snapshot, snapshot.Name, staging.Directory, staging.LinkDirectory, token).ConfigureAwait(false),
+                cancellationToken).ConfigureAwait(false))!;
+        }
+        else
+        {
+            bytes = await SynchronizeIntoLiveAsync(snapshot, snapshot.Name, cancellationToken).ConfigureAwait(false);
+            created = await Run.Target.CreateSnapshotAsync(snapshot.Name, options, cancellationToken).ConfigureAwait(false);
+        }
         Diagnostics.Log.SnapshotSent(Run.Logger, Run.Target.Address, snapshot.Name, bytes);
         return created;
     }
 
     public override Task SendLiveStateAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo live, CancellationToken cancellationToken) =>
-        SynchronizeIntoLiveAsync(live, LiveStateLabel, cancellationToken);
+        Staged
+            // The new live tree is made aside and replaces the old one only when complete: nothing to roll back on failure.
+            ? Run.Target.ReceiveTreeAsync(null, null,
+                (staging, token) => SynchronizeAsync(live, LiveStateLabel, staging.Directory, staging.LinkDirectory, token), cancellationToken)
+            : SynchronizeIntoLiveAsync(live, LiveStateLabel, cancellationToken);
 
-    // The target's live tree was synchronized and then snapshotted: it already is the last snapshot.
-    public override Task FinishWithoutLiveStateAsync(SnapshotInfo lastOnTarget, CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>
+    /// In place, the target's live tree was synchronized and then snapshotted: it already is the last snapshot. Staged,
+    /// the snapshots were received aside, so the live tree is made the last one now.
+    /// </summary>
+    public override Task FinishWithoutLiveStateAsync(SnapshotInfo lastOnTarget, CancellationToken cancellationToken) =>
+        Staged ? Run.Target.PromoteAsync(lastOnTarget.Name, cancellationToken) : Task.CompletedTask;
+
+    /// <summary>Whether the target receives each tree aside (<see cref="DriverCapabilities.StagedTrees"/>) rather than in its live tree; both volumes local.</summary>
+    private bool Staged =>
+        Run.Target.Driver.Has(DriverCapabilities.StagedTrees)
+        && !Run.Source.Driver.Has(DriverCapabilities.RemoteTrees) && !Run.Target.Driver.Has(DriverCapabilities.RemoteTrees);
 
     private async Task<long> SynchronizeIntoLiveAsync(SnapshotInfo snapshot, string label, CancellationToken cancellationToken)
     {
@@ -52,17 +80,24 @@ internal sealed class TreeTransfer : SnapshotTransfer
         {
             return Count(await SynchronizeRemoteAsync(snapshot, label, cancellationToken).ConfigureAwait(false));
         }
+        var targetPath = await Run.Target.GetPathAsync(null, cancellationToken).ConfigureAwait(false);
+        Run.TargetLiveTouched = true;
+        return await SynchronizeAsync(snapshot, label, targetPath, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Makes <paramref name="targetPath"/> equal to the source snapshot's tree (both local).</summary>
+    private async Task<long> SynchronizeAsync(SnapshotInfo snapshot, string label, string targetPath, string? linkDirectory, CancellationToken cancellationToken)
+    {
         var sourcePath = await Run.Source.GetPathAsync(snapshot.Name, cancellationToken).ConfigureAwait(false);
         TreeSyncResult result;
         try
         {
-            var targetPath = await Run.Target.GetPathAsync(null, cancellationToken).ConfigureAwait(false);
             Run.Progress?.Report(new RefreshProgress(SynchronizingStage, label, 0, 0));
-            Run.TargetLiveTouched = true;
             result = await _synchronizer.SynchronizeAsync(new TreeSyncRequest
             {
                 SourceDirectory = sourcePath,
                 TargetDirectory = targetPath,
+                LinkDirectory = linkDirectory,
                 TargetIsCopyOnWrite = Run.Target.Driver.Has(DriverCapabilities.CopyOnWriteTarget),
                 AllowVanishedFiles = Run.Options.AllowVanishedFiles,
                 Progress = ProgressMapping.Map(Run.Progress, (long done) => new RefreshProgress(SynchronizingStage, label, done, 0)),
