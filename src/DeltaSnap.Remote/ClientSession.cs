@@ -28,6 +28,12 @@ internal sealed class ClientSession : IAsyncDisposable
 
     public IReadOnlyList<string> RemoteSchemes { get; private set; } = [];
 
+    /// <summary>The features the server announced (its welcome's list; its banner's when the welcome has none).</summary>
+    public IReadOnlyList<string> RemoteFeatures { get; private set; } = [];
+
+    /// <summary>Whether the server announced <paramref name="feature"/>.</summary>
+    public bool PeerSupports(string feature) => RemoteFeatures.Contains(feature, StringComparer.Ordinal);
+
     public static async Task<ClientSession> ConnectAsync(Stream stream, RemoteSessionOptions options, ILoggerFactory? loggerFactory, CancellationToken cancellationToken)
     {
         loggerFactory ??= NullLoggerFactory.Instance;
@@ -42,7 +48,7 @@ internal sealed class ClientSession : IAsyncDisposable
         try
         {
             await connection.WriteBannerAsync(Features, timeout.Token).ConfigureAwait(false);
-            var (version, _) = await connection.ReadBannerAsync(timeout.Token).ConfigureAwait(false);
+            var (version, bannerFeatures) = await connection.ReadBannerAsync(timeout.Token).ConfigureAwait(false);
             if (version != SessionConnection.ProtocolVersion)
             {
                 throw new SessionException(SessionErrorReason.Incompatible, $"{peer} speaks session protocol version {version}; this side speaks {SessionConnection.ProtocolVersion}.");
@@ -65,6 +71,7 @@ internal sealed class ClientSession : IAsyncDisposable
             var slots = Math.Clamp(welcome.MaxConcurrentRequests ?? 1, 1, 64);
             session._slots = new SemaphoreSlim(slots, slots);
             session.RemoteSchemes = welcome.Schemes ?? [];
+            session.RemoteFeatures = welcome.Features ?? bannerFeatures;
             connection.SetBandwidthLimit(options.BandwidthLimit);
             Log.SessionEstablished(logger, peer, SessionConnection.ProtocolVersion, connection.Compression);
             return session;
@@ -85,8 +92,16 @@ internal sealed class ClientSession : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The feature of a server whose <c>volume.send</c> takes <c>prefixLength</c> and <c>prefixDigest</c>: it checks the
+    /// stream's first bytes against the digest where the volume is and sends only what follows (native resume of a pull).
+    /// A client never sends those fields to a server that did not announce it (an older server would ignore them and send
+    /// the whole stream).
+    /// </summary>
+    public const string SendAfterPrefixFeature = "send-after-prefix";
+
     /// <summary>The features this implementation announces in its banner and hello.</summary>
-    public static readonly string[] Features = ["lz4", "zstd", "credit", "digests"];
+    public static readonly string[] Features = ["lz4", "zstd", "credit", "digests", SendAfterPrefixFeature];
 
     public static string Name(SessionCompression compression) => compression.ToString().ToLowerInvariant();
 

@@ -74,6 +74,9 @@ public sealed record VolumeServerOptions
     /// </summary>
     public DeltaSnap.Replication.TreeSynchronizer? TreeSynchronizer { get; init; }
 
+    /// <summary>The features the server announces in its banner and welcome (tests leave some out to act as an older server).</summary>
+    internal IReadOnlyList<string> AnnouncedFeatures { get; init; } = ClientSession.Features;
+
     /// <summary>How often the server sends a heartbeat. Default 5 s.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Not positive or over a day.</exception>
     public TimeSpan HeartbeatInterval { get => _heartbeatInterval; init => _heartbeatInterval = SessionLimits.Positive(value, nameof(HeartbeatInterval)); }
