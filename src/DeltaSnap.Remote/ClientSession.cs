@@ -10,6 +10,7 @@ internal sealed class ClientSession : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<long, TaskCompletionSource<ControlMessage>> _pending = new();
     private readonly TaskCompletionSource<ControlMessage> _welcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentDictionary<string, int> _requestsByOperation = new(StringComparer.Ordinal);
     private SemaphoreSlim _slots = new(16, 16);
     private long _nextId;
     private int _disposed;
@@ -164,6 +165,7 @@ internal sealed class ClientSession : IAsyncDisposable
             throw Connection.Ended(ended);
         }
         await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _requestsByOperation.AddOrUpdate(request.Op ?? "", 1, (_, n) => n + 1);
         var id = Interlocked.Increment(ref _nextId);
         request.Id = id;
         request.Type = "request";
@@ -423,6 +425,12 @@ internal sealed class ClientSession : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
+        }
+        if (_requestsByOperation.Values.Sum() is var count and > 0)
+        {
+            // What one command cost in round trips (benchmarks/README.md, "Remote refresh").
+            Log.RequestsSent(Connection.Logger, count, PeerName,
+                string.Join(", ", _requestsByOperation.OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}")));
         }
         await Connection.CloseAsync("client closed the session").ConfigureAwait(false);
         await Connection.DisposeAsync().ConfigureAwait(false);

@@ -17,6 +17,9 @@ internal static partial class Log
     [LoggerMessage(8003, LogLevel.Debug, "{Peer} closed the session: {Reason}")]
     public static partial void PeerClosed(ILogger logger, string peer, string reason);
 
+    [LoggerMessage(8004, LogLevel.Debug, "Sent {Count} requests to {Peer} in the session: {Operations}")]
+    public static partial void RequestsSent(ILogger logger, int count, string peer, string operations);
+
     [LoggerMessage(8010, LogLevel.Debug, "Request {Id} {Operation} from {Peer}")]
     public static partial void RequestReceived(ILogger logger, long id, string operation, string peer);
 
