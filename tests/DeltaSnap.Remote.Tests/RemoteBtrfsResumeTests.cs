@@ -61,27 +61,7 @@ public sealed class RemoteBtrfsResumeTests
         var options = new RefreshOptions { CheckpointDirectory = _checkpoints.Path, CheckpointInterval = TimeSpan.FromMilliseconds(200) };
         var replicator = new Replicator();
 
-        // The spool is the checkpoint directory's only *.spool file (the library names it after the target's address).
-        string? Spool() => Directory.Exists(_checkpoints.Path) ? Directory.GetFiles(_checkpoints.Path, "*.spool").SingleOrDefault() : null;
-        using (var cut = new CancellationTokenSource())
-        {
-            var watching = Task.Run(async () =>
-            {
-                while (!cut.IsCancellationRequested)
-                {
-                    if (Spool() is { } spool && new FileInfo(spool).Length >= 16 * MiB)
-                    {
-                        await cut.CancelAsync();
-                        return;
-                    }
-                    await Task.Delay(2, CancellationToken.None);
-                }
-            }, CancellationToken.None);
-            Assert.That(() => replicator.RefreshAsync(source, target, options, cancellationToken: cut.Token), Throws.InstanceOf<OperationCanceledException>());
-            await cut.CancelAsync();
-            await watching;
-        }
-        var spooled = new FileInfo(Spool()!).Length;
+        var spooled = await SpooledCut.RefreshCutAtAsync(replicator, source, target, options, 16 * MiB);
 
         var wireBefore = loop.Session.WireBytesReceived + loop.Session.WireBytesSent;
         var rerun = await replicator.RefreshAsync(source, target, options);

@@ -30,10 +30,7 @@ public sealed class RemoteResumeTests
         var stream = await SendAsync(source);
         var prefix = stream.Length / 2;
 
-        var rest = new MemoryStream();
-        var before = loop.Session.WireBytesReceived;
-        var matched = await source.SendAfterPrefixAsync(null, "s1", prefix, XxHash128.HashToUInt128(stream.AsSpan(0, prefix)), rest);
-        var wire = loop.Session.WireBytesReceived - before;
+        var (matched, rest, wire) = await SendAfterAsync(loop, source, stream, prefix);
 
         Assert.That(matched, Is.True);
         Assert.That(rest.ToArray(), Is.EqualTo(stream[prefix..]));
@@ -77,10 +74,7 @@ public sealed class RemoteResumeTests
         var stream = await SendAsync(source);
         var prefix = stream.Length / 2;
 
-        var rest = new MemoryStream();
-        var before = loop.Session.WireBytesReceived;
-        var matched = await source.SendAfterPrefixAsync(null, "s1", prefix, XxHash128.HashToUInt128(stream.AsSpan(0, prefix)), rest);
-        var wire = loop.Session.WireBytesReceived - before;
+        var (matched, rest, wire) = await SendAfterAsync(loop, source, stream, prefix);
 
         Assert.That(matched, Is.True);
         Assert.That(rest.ToArray(), Is.EqualTo(stream[prefix..]));
@@ -103,26 +97,7 @@ public sealed class RemoteResumeTests
         var options = new RefreshOptions { CheckpointDirectory = checkpoints.Path, CheckpointInterval = TimeSpan.FromMilliseconds(100) };
         var replicator = new Replicator();
 
-        string? Spool() => Directory.GetFiles(checkpoints.Path, "*.spool").SingleOrDefault();
-        using (var cut = new CancellationTokenSource())
-        {
-            var watching = Task.Run(async () =>
-            {
-                while (!cut.IsCancellationRequested)
-                {
-                    if (Spool() is { } spool && new FileInfo(spool).Length >= 16 * MiB)
-                    {
-                        await cut.CancelAsync();
-                        return;
-                    }
-                    await Task.Delay(2, CancellationToken.None);
-                }
-            }, CancellationToken.None);
-            Assert.That(() => replicator.RefreshAsync(source, target, options, cancellationToken: cut.Token), Throws.InstanceOf<OperationCanceledException>());
-            await cut.CancelAsync();
-            await watching;
-        }
-        var spooled = new FileInfo(Spool()!).Length;
+        var spooled = await SpooledCut.RefreshCutAtAsync(replicator, source, target, options, 16 * MiB);
 
         var before = loop.Session.WireBytesReceived;
         var rerun = await replicator.RefreshAsync(source, target, options);
@@ -150,6 +125,15 @@ public sealed class RemoteResumeTests
         var volume = await store.CreateVolumeAsync("vm", new VolumeCreateOptions { Size = (long)sizeMiB * MiB });
         await RemoteRefreshTests.WriteRandomAsync(volume, seed: sizeMiB, blocks: sizeMiB, blockSize: MiB, sequential: true);
         await volume.CreateSnapshotAsync("s1");
+    }
+
+    /// <summary>The stream after its first <paramref name="prefix"/> bytes, asked of the server with their digest; and the bytes that came over the session meanwhile.</summary>
+    private static async Task<(bool Matched, MemoryStream Rest, long Wire)> SendAfterAsync(Loopback loop, Volume source, byte[] stream, int prefix)
+    {
+        var rest = new MemoryStream();
+        var before = loop.Session.WireBytesReceived;
+        var matched = await source.SendAfterPrefixAsync(null, "s1", prefix, XxHash128.HashToUInt128(stream.AsSpan(0, prefix)), rest);
+        return (matched, rest, loop.Session.WireBytesReceived - before);
     }
 
     private static async Task<byte[]> SendAsync(Volume source)
