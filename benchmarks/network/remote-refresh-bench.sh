@@ -150,7 +150,10 @@ PY
         for order in $( ((run % 2)) && echo "ds raw" || echo "raw ds"); do
             local b0 t0; b0=$(( $(tx_bytes) + $(rx_bytes) )); t0=$(now)
             if [[ $order == ds ]]; then
-                ip netns exec "$NS_C" "${DS[@]}" refresh "btrfs:$WORK/bt-a/vol" "tls://$SERVE_AT/btrfs:$WORK/bt-b/ds" --snapshots-only --compress none "${TLS[@]}" > /dev/null
+                # The last run logs at debug level: its "Sent N requests" line is the round trips of one refresh.
+                local logging=(); ((run == RUNS)) && logging=(--log-level debug)
+                ip netns exec "$NS_C" "${DS[@]}" refresh "btrfs:$WORK/bt-a/vol" "tls://$SERVE_AT/btrfs:$WORK/bt-b/ds" --snapshots-only --compress none "${TLS[@]}" \
+                    "${logging[@]}" > /dev/null 2> ds.log
                 ds=$(echo "$(now) - $t0" | bc -l); echo $(( $(tx_bytes) + $(rx_bytes) - b0 )) >> ds.wire
             else
                 ip netns exec "$NS_S" socat -b "$RAW_BLOCK" -u OPENSSL-LISTEN:$port,bind=$IP_S,reuseaddr,cert=server.crt,key=server.key,cafile=ca.pem,verify=1 \
@@ -169,6 +172,7 @@ PY
         printf '  run %d: deltasnap %.2f s (%s wire bytes), btrfs send|socat|receive %.2f s (%s wire bytes)\n' \
             "$run" "$ds" "$(tail -1 ds.wire)" "$raw" "$(tail -1 raw.wire)"
     done
+    grep -o 'Sent [0-9]* requests.*' ds.log || true
     printf 'incremental 1%%: deltasnap median %.2f s, raw pipe median %.2f s, ratio %.2f; wire bytes median deltasnap %d, raw %d; load after: %s\n' \
         "$(median < ds.times)" "$(median < raw.times)" "$(median < ratio.times)" "$(median < ds.wire)" "$(median < raw.wire)" "$(load)"
 }

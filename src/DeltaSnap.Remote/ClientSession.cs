@@ -10,6 +10,7 @@ internal sealed class ClientSession : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<long, TaskCompletionSource<ControlMessage>> _pending = new();
     private readonly TaskCompletionSource<ControlMessage> _welcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentDictionary<string, int> _requestsByOperation = new(StringComparer.Ordinal);
     private SemaphoreSlim _slots = new(16, 16);
     private long _nextId;
     private int _disposed;
@@ -28,6 +29,12 @@ internal sealed class ClientSession : IAsyncDisposable
 
     public IReadOnlyList<string> RemoteSchemes { get; private set; } = [];
 
+    /// <summary>The features the server announced (its welcome's list; its banner's when the welcome has none).</summary>
+    public IReadOnlyList<string> RemoteFeatures { get; private set; } = [];
+
+    /// <summary>Whether the server announced <paramref name="feature"/>.</summary>
+    public bool PeerSupports(string feature) => RemoteFeatures.Contains(feature, StringComparer.Ordinal);
+
     public static async Task<ClientSession> ConnectAsync(Stream stream, RemoteSessionOptions options, ILoggerFactory? loggerFactory, CancellationToken cancellationToken)
     {
         loggerFactory ??= NullLoggerFactory.Instance;
@@ -42,7 +49,7 @@ internal sealed class ClientSession : IAsyncDisposable
         try
         {
             await connection.WriteBannerAsync(Features, timeout.Token).ConfigureAwait(false);
-            var (version, _) = await connection.ReadBannerAsync(timeout.Token).ConfigureAwait(false);
+            var (version, bannerFeatures) = await connection.ReadBannerAsync(timeout.Token).ConfigureAwait(false);
             if (version != SessionConnection.ProtocolVersion)
             {
                 throw new SessionException(SessionErrorReason.Incompatible, $"{peer} speaks session protocol version {version}; this side speaks {SessionConnection.ProtocolVersion}.");
@@ -65,6 +72,7 @@ internal sealed class ClientSession : IAsyncDisposable
             var slots = Math.Clamp(welcome.MaxConcurrentRequests ?? 1, 1, 64);
             session._slots = new SemaphoreSlim(slots, slots);
             session.RemoteSchemes = welcome.Schemes ?? [];
+            session.RemoteFeatures = welcome.Features ?? bannerFeatures;
             connection.SetBandwidthLimit(options.BandwidthLimit);
             Log.SessionEstablished(logger, peer, SessionConnection.ProtocolVersion, connection.Compression);
             return session;
@@ -85,8 +93,16 @@ internal sealed class ClientSession : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The feature of a server whose <c>volume.send</c> takes <c>prefixLength</c> and <c>prefixDigest</c>: it checks the
+    /// stream's first bytes against the digest where the volume is and sends only what follows (native resume of a pull).
+    /// A client never sends those fields to a server that did not announce it (an older server would ignore them and send
+    /// the whole stream).
+    /// </summary>
+    public const string SendAfterPrefixFeature = "send-after-prefix";
+
     /// <summary>The features this implementation announces in its banner and hello.</summary>
-    public static readonly string[] Features = ["lz4", "zstd", "credit", "digests"];
+    public static readonly string[] Features = ["lz4", "zstd", "credit", "digests", SendAfterPrefixFeature];
 
     public static string Name(SessionCompression compression) => compression.ToString().ToLowerInvariant();
 
@@ -149,6 +165,7 @@ internal sealed class ClientSession : IAsyncDisposable
             throw Connection.Ended(ended);
         }
         await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _requestsByOperation.AddOrUpdate(request.Op ?? "", 1, (_, n) => n + 1);
         var id = Interlocked.Increment(ref _nextId);
         request.Id = id;
         request.Type = "request";
@@ -408,6 +425,12 @@ internal sealed class ClientSession : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
+        }
+        if (_requestsByOperation.Values.Sum() is var count and > 0)
+        {
+            // What one command cost in round trips (benchmarks/README.md, "Remote refresh").
+            Log.RequestsSent(Connection.Logger, count, PeerName,
+                string.Join(", ", _requestsByOperation.OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {p.Value}")));
         }
         await Connection.CloseAsync("client closed the session").ConfigureAwait(false);
         await Connection.DisposeAsync().ConfigureAwait(false);

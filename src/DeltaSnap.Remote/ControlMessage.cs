@@ -73,6 +73,12 @@ internal sealed class ControlMessage
 
     public string? ResumeToken { get; set; }
 
+    /// <summary>volume.send: the bytes of the stream's start the client holds already (feature <c>send-after-prefix</c>).</summary>
+    public long? PrefixLength { get; set; }
+
+    /// <summary>volume.send: the XXH128 (seed 0) of those bytes, 32 hex digits.</summary>
+    public string? PrefixDigest { get; set; }
+
     public SnapshotMessage? Info { get; set; }
 
     public SnapshotMessage? TargetBase { get; set; }

@@ -269,7 +269,7 @@ internal sealed class ChannelReadStream(DataChannel channel, CancellationToken c
 
 /// <summary>
 /// A write-only stream that sends what is written as data frames of a channel (flow-controlled), gathering small writes
-/// into frames of up to 1 MiB. <see cref="FlushAsync(CancellationToken)"/> sends what is gathered.
+/// into frames of up to 256 KiB and cutting large ones into frames of 256 KiB (1 MiB when they are compressed). <see cref="FlushAsync(CancellationToken)"/> sends what is gathered.
 /// </summary>
 internal sealed class ChannelWriteStream(SessionConnection connection, DataChannel channel, bool precompressed, CancellationToken cancellationToken) : Stream
 {
@@ -316,9 +316,10 @@ internal sealed class ChannelWriteStream(SessionConnection connection, DataChann
         }
         await FlushAsync(token).ConfigureAwait(false);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, cancellationToken);
+        var frame = precompressed || connection.Compression == SessionCompression.None ? SessionLimits.RawDataFrame : SessionLimits.MaxDataFrame;
         while (!buffer.IsEmpty)
         {
-            var n = Math.Min(buffer.Length, SessionLimits.MaxDataFrame);
+            var n = Math.Min(buffer.Length, frame);
             Count(n, await connection.SendDataAsync(channel, buffer[..n], precompressed, linked.Token).ConfigureAwait(false));
             buffer = buffer[n..];
         }

@@ -108,20 +108,54 @@ public sealed class RemoteVolume : Volume
             writeInput, readOutput, cancellationToken);
 
     /// <inheritdoc />
-    protected override async Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken)
+    protected override async Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken) =>
+        await Session.CallAsync(SendRequest(baseSnapshot, snapshot, options), upload: null, (stream, token) => stream.CopyToAsync(destination, 1 << 20, token), cancellationToken)
+            .ConfigureAwait(false);
+
+    /// <summary>
+    /// <c>volume.send</c> with <c>prefixLength</c> and <c>prefixDigest</c>: the server reads the stream's first bytes and
+    /// checks their digest where the volume is, and only what follows crosses the wire. A server that did not announce
+    /// <c>send-after-prefix</c> (an older one) gets the plain request; the whole stream then crosses the wire and the prefix
+    /// is checked and dropped here, as <see cref="Volume"/>'s default does.
+    /// </summary>
+    /// <returns>Whether the stream began with the prefix (false: nothing was written; the server found another stream).</returns>
+    protected override async Task<bool> SendAfterPrefixCoreAsync(string? baseSnapshot, string snapshot, long prefixLength, UInt128 prefixDigest, Stream destination,
+        NativeSendOptions options, CancellationToken cancellationToken)
     {
-        var request = new ControlMessage
+        if (prefixLength == 0)
         {
-            Op = "volume.send",
-            Handle = _handle,
-            Base = baseSnapshot,
-            Snapshot = snapshot,
-            Compressed = options.Compressed ? true : null,
-            Raw = options.Raw ? true : null,
-            ResumeToken = options.ResumeToken,
-        };
-        await Session.CallAsync(request, upload: null, (stream, token) => stream.CopyToAsync(destination, 1 << 20, token), cancellationToken).ConfigureAwait(false);
+            await SendCoreAsync(baseSnapshot, snapshot, destination, options, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        if (!Session.PeerSupports(ClientSession.SendAfterPrefixFeature))
+        {
+            Log.PrefixNotSkippedByPeer(Logger, _driver.PeerName, snapshot, prefixLength);
+            return await base.SendAfterPrefixCoreAsync(baseSnapshot, snapshot, prefixLength, prefixDigest, destination, options, cancellationToken).ConfigureAwait(false);
+        }
+        var request = SendRequest(baseSnapshot, snapshot, options);
+        var digest = prefixDigest.ToString("x32", System.Globalization.CultureInfo.InvariantCulture);
+        request.PrefixLength = prefixLength;
+        request.PrefixDigest = digest;
+        var answer = await Session.CallAsync(request, upload: null, (stream, token) => stream.CopyToAsync(destination, 1 << 20, token), cancellationToken)
+            .ConfigureAwait(false);
+        var matched = answer.Flag ?? throw Session.Missing("volume.send with a prefix", "flag saying whether the prefix matched");
+        if (!matched)
+        {
+            Log.PrefixRefusedByPeer(Logger, _driver.PeerName, snapshot, prefixLength, digest);
+        }
+        return matched;
     }
+
+    private ControlMessage SendRequest(string? baseSnapshot, string snapshot, NativeSendOptions options) => new()
+    {
+        Op = "volume.send",
+        Handle = _handle,
+        Base = baseSnapshot,
+        Snapshot = snapshot,
+        Compressed = options.Compressed ? true : null,
+        Raw = options.Raw ? true : null,
+        ResumeToken = options.ResumeToken,
+    };
 
     /// <summary>The server's volume checks the stream against its own state; nothing is read here.</summary>
     protected override Task<NativeReceiveTarget> ReadNativeReceiveTargetCoreAsync(NativeReceiveRequest request, CancellationToken cancellationToken) =>

@@ -71,7 +71,7 @@ internal sealed class ServerSession
         timeout.CancelAfter(_options.HandshakeTimeout);
         try
         {
-            await _connection.WriteBannerAsync(ClientSession.Features, timeout.Token).ConfigureAwait(false);
+            await _connection.WriteBannerAsync(_options.AnnouncedFeatures, timeout.Token).ConfigureAwait(false);
             var (version, _) = await _connection.ReadBannerAsync(timeout.Token).ConfigureAwait(false);
             if (version != SessionConnection.ProtocolVersion)
             {
@@ -97,7 +97,7 @@ internal sealed class ServerSession
             {
                 Type = "welcome",
                 Version = SessionConnection.ProtocolVersion,
-                Features = ClientSession.Features,
+                Features = [.. _options.AnnouncedFeatures],
                 Compression = [ClientSession.Name(chosen.Value)],
                 MaxConcurrentRequests = _options.MaxConcurrentRequests,
                 Schemes = _resolver.Schemes.ToArray(),
@@ -400,9 +400,23 @@ internal sealed class ServerSession
             case "volume.send":
             {
                 var options = new NativeSendOptions { Compressed = r.Compressed == true, Raw = r.Raw == true, ResumeToken = r.ResumeToken };
+                var snapshot = Required(r.Snapshot, "snapshot");
+                if (r.PrefixLength is not { } prefix)
+                {
+                    await DownloadAsync(channel!, options.Compressed || options.Raw, (s, token) => volume.SendAsync(r.Base, snapshot, s, options, token), ct).ConfigureAwait(false);
+                    return new ControlMessage();
+                }
+                // The client holds the stream's first bytes: they are read and hashed here, and only the rest is sent.
+                var digest = ParseDigest(Required(r.PrefixDigest, "prefixDigest"));
+                var matched = false;
                 await DownloadAsync(channel!, options.Compressed || options.Raw,
-                    (s, token) => volume.SendAsync(r.Base, Required(r.Snapshot, "snapshot"), s, options, token), ct).ConfigureAwait(false);
-                return new ControlMessage();
+                    async (s, token) => matched = await volume.SendAfterPrefixAsync(r.Base, snapshot, prefix, digest, s, options, token).ConfigureAwait(false),
+                    ct).ConfigureAwait(false);
+                if (!matched)
+                {
+                    Log.PrefixMismatched(_logger, r.Id, entry.Address, snapshot, prefix, _peer.Name);
+                }
+                return new ControlMessage { Flag = matched };
             }
             case "volume.treeServer":
                 await ServeTreeAsync(volume, r, channel!, ct).ConfigureAwait(false);
@@ -666,6 +680,12 @@ internal sealed class ServerSession
             throw new UnauthorizedAccessException($"{_peer.Name} may not {(access == VolumeAccess.Read ? "read" : "change")} {address} ({op}).");
         }
     }
+
+    /// <summary>An XXH128 digest as 32 hex digits.</summary>
+    private static UInt128 ParseDigest(string hex) =>
+        hex.Length == 32 && UInt128.TryParse(hex, System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new ArgumentException($"The prefix digest '{hex}' is not 32 hex digits.");
 
     private static VolumeCreateOptions CreateOptions(ControlMessage r) => new() { Kind = r.Kind ?? VolumeKind.Block, Size = r.Size ?? 0, Thin = r.Thin ?? true };
 

@@ -55,6 +55,8 @@ internal sealed class SessionConnection : IAsyncDisposable
 
     public string PeerName { get; }
 
+    public ILogger Logger => _logger;
+
     public TimeSpan HeartbeatInterval { get; }
 
     public TimeSpan PeerTimeout { get; }

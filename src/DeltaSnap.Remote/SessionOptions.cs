@@ -6,6 +6,13 @@ internal static class SessionLimits
     /// <summary>The largest data frame payload: 1 MiB.</summary>
     public const int MaxDataFrame = 1 << 20;
 
+    /// <summary>
+    /// The data frames a stream sends when nothing is compressed: 256 KiB, so that the 2 MiB window holds eight and the
+    /// receiver credits back every two it consumed (with 1 MiB frames only two fit, and the sender waited on each credit).
+    /// Frames to compress stay 1 MiB (the compressors see more at once).
+    /// </summary>
+    public const int RawDataFrame = 256 << 10;
+
     /// <summary>The smallest accepted limit on control messages: 64 KiB.</summary>
     public const int MinMessageBytes = 64 << 10;
 
@@ -73,6 +80,9 @@ public sealed record VolumeServerOptions
     /// default): clients cannot refresh file system volumes of other backends to or from this server.
     /// </summary>
     public DeltaSnap.Replication.TreeSynchronizer? TreeSynchronizer { get; init; }
+
+    /// <summary>The features the server announces in its banner and welcome (tests leave some out to act as an older server).</summary>
+    internal IReadOnlyList<string> AnnouncedFeatures { get; init; } = ClientSession.Features;
 
     /// <summary>How often the server sends a heartbeat. Default 5 s.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Not positive or over a day.</exception>

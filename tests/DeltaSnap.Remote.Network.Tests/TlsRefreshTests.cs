@@ -54,6 +54,38 @@ public class TlsRefreshTests
     }
 
     [Test]
+    public async Task SnapshotAndPlan_remoteVolumeOverTls_actOnTheServersVolume()
+    {
+        var source = $"lvol:{_hosts.File("client.lvs")}#vm";
+        var target = $"lvol:{_hosts.File("server.lvs")}#vm";
+        await LocalVolumes.CreateBlockAsync(source, 8 << 20, [(0, 1 << 20)], seed: 5, snapshot: "s1");
+        var server = await _hosts.ServeAsync(_hosts.Authorization($"backup1 write lvol:{_hosts.Dir}/"));
+        var remote = $"tls://{server.EndPoint}/{target}";
+        var refreshed = await _hosts.ClientAsync(["refresh", source, remote, .. _hosts.ClientTls()]);
+        Assert.That(refreshed.ExitCode, Is.Zero, refreshed.ToString());
+
+        var created = await _hosts.ClientAsync(["snapshot", "create", remote, "extra", .. _hosts.ClientTls()]);
+        var listed = await _hosts.ClientAsync(["snapshot", "list", remote, "--json", .. _hosts.ClientTls()]);
+        var deleted = await _hosts.ClientAsync(["snapshot", "delete", remote, "extra", .. _hosts.ClientTls()]);
+        await LocalVolumes.ChangeAsync(source, [(1 << 20, 4096)], seed: 6, snapshot: "s2");
+        var planned = await _hosts.ClientAsync(["plan", source, remote, "--json", .. _hosts.ClientTls()]);
+        var withoutTls = await _hosts.ClientAsync("snapshot", "list", remote);
+
+        Assert.That(created.ExitCode, Is.Zero, created.ToString());
+        Assert.That(created.Out, Does.StartWith($"created tls://{server.EndPoint}/{target}@extra"));
+        Assert.That(listed.ExitCode, Is.Zero, listed.ToString());
+        Assert.That(listed.Out, Does.Contain("\"name\": \"s1\"").Or.Contain("\"name\":\"s1\""), listed.Out);
+        Assert.That(listed.Out, Does.Contain("extra"), listed.Out);
+        Assert.That(deleted.ExitCode, Is.Zero, deleted.ToString());
+        // The plan is a dry run: it reads the remote target's lineage and changes nothing there.
+        Assert.That(planned.ExitCode, Is.Zero, planned.ToString());
+        Assert.That(planned.Out, Does.Contain("incremental").And.Contain("s2"), planned.Out);
+        Assert.That(await LocalVolumes.SnapshotsAsync(target), Is.EqualTo(new[] { "s1" }));
+        Assert.That(withoutTls.ExitCode, Is.EqualTo(2), "a tls:// volume without --tls-* options is a usage error");
+        Assert.That(withoutTls.Error, Does.Contain("--tls-cert"), withoutTls.ToString());
+    }
+
+    [Test]
     public async Task Refresh_pinnedSelfSignedClientAndServer_succeeds()
     {
         var source = $"lvol:{_hosts.File("client.lvs")}#vm";

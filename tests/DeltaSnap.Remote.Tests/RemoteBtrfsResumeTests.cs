@@ -7,7 +7,7 @@ namespace DeltaSnap.Remote.Tests;
 
 /// <summary>
 /// A spooled Btrfs refresh cut half-way and rerun across a session, either way: the source on the server (a pull: the
-/// source volume is a proxy, whose default <see cref="Volume.SendAfterPrefixAsync"/> drops the prefix on this side) or the
+/// source volume is a proxy whose <see cref="Volume.SendAfterPrefixAsync"/> asks the server to hash the prefix there) or the
 /// target on the server (a push: the spool is on this side and the receive reads it across the session).
 /// </summary>
 public sealed class RemoteBtrfsResumeTests
@@ -61,32 +61,20 @@ public sealed class RemoteBtrfsResumeTests
         var options = new RefreshOptions { CheckpointDirectory = _checkpoints.Path, CheckpointInterval = TimeSpan.FromMilliseconds(200) };
         var replicator = new Replicator();
 
-        // The spool is the checkpoint directory's only *.spool file (the library names it after the target's address).
-        string? Spool() => Directory.Exists(_checkpoints.Path) ? Directory.GetFiles(_checkpoints.Path, "*.spool").SingleOrDefault() : null;
-        using (var cut = new CancellationTokenSource())
-        {
-            var watching = Task.Run(async () =>
-            {
-                while (!cut.IsCancellationRequested)
-                {
-                    if (Spool() is { } spool && new FileInfo(spool).Length >= 16 * MiB)
-                    {
-                        await cut.CancelAsync();
-                        return;
-                    }
-                    await Task.Delay(2, CancellationToken.None);
-                }
-            }, CancellationToken.None);
-            Assert.That(() => replicator.RefreshAsync(source, target, options, cancellationToken: cut.Token), Throws.InstanceOf<OperationCanceledException>());
-            await cut.CancelAsync();
-            await watching;
-        }
-        var spooled = new FileInfo(Spool()!).Length;
+        var spooled = await SpooledCut.RefreshCutAtAsync(replicator, source, target, options, 16 * MiB);
 
+        var wireBefore = loop.Session.WireBytesReceived + loop.Session.WireBytesSent;
         var rerun = await replicator.RefreshAsync(source, target, options);
+        var wire = loop.Session.WireBytesReceived + loop.Session.WireBytesSent - wireBefore;
 
         Assert.That(rerun.Resumed, Is.True);
         Assert.That(rerun.BytesSent, Is.EqualTo(rerun.BytesWritten - spooled));
+        if (sourceIsRemote)
+        {
+            // A pull's server skips the prefix where the source is: only the rest crosses the session. (A push's spool is
+            // here and its receive reads all of it across the session, so it moves the whole stream either way.)
+            Assert.That(wire, Is.LessThan(rerun.BytesWritten - spooled / 2), $"{spooled} of {rerun.BytesWritten} bytes spooled; {wire} on the wire");
+        }
         Assert.That(TreeDigest.Describe(Path.Combine(rootB, "vm1")), Is.EqualTo(TreeDigest.Describe(data.LivePath)));
         Assert.That(Directory.GetFiles(_checkpoints.Path), Is.Empty);
     }

@@ -5,7 +5,7 @@ using DeltaSnap.Replication;
 
 namespace DeltaSnap.Cli.Commands;
 
-/// <summary><c>deltasnap plan SOURCE TARGET [--json]</c>: what a refresh would do, changing nothing.</summary>
+/// <summary><c>deltasnap plan SOURCE TARGET [--json]</c>: what a refresh would do, changing nothing; either side may be remote, as for <c>refresh</c>.</summary>
 internal static class PlanCommand
 {
     public static Command Create(CliContext context)
@@ -18,14 +18,17 @@ internal static class PlanCommand
         {
             source, target, json, planOptions.AllowFullResend, planOptions.SnapshotsOnly,
         };
+        var remote = new RemoteOptions();
+        remote.AddTo(command);
         CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
-            SnapshotCommands.WithVolumesAsync(context, parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target), async (s, t) =>
+            remote.RunAsync(context, parseResult, [parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target)], c =>
+            SnapshotCommands.WithVolumesAsync(c, parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target), async (s, t) =>
             {
                 var options = planOptions.ToRefreshOptions(parseResult);
                 PlanReport report;
                 try
                 {
-                    var (plan, route) = await context.CreateReplicator().PlanAsync(s, t, options, cancellationToken).ConfigureAwait(false);
+                    var (plan, route) = await c.CreateReplicator().PlanAsync(s, t, options, cancellationToken).ConfigureAwait(false);
                     report = new PlanReport(s.Address, t.Address, null, Camel(plan.Kind.ToString()), Camel(route.ToString()), plan.SourceBase?.Name,
                         plan.SnapshotsToSend.Select(x => x.Name).ToList(), plan.TargetSnapshotsToDelete.Select(x => x.Name).ToList(),
                         plan.RollBackTargetToBase, plan.CaptureLiveState, plan.SourceLeftovers.Concat(plan.TargetLeftovers).Select(x => x.Name).ToList());
@@ -43,7 +46,7 @@ internal static class PlanCommand
                     await WriteTextAsync(output.Out, report).ConfigureAwait(false);
                 }
                 return report.Refused is null ? ExitCodes.Success : ExitCodes.Failure;
-            }, cancellationToken));
+            }, cancellationToken)));
         return command;
     }
 

@@ -38,13 +38,8 @@ internal static class RefreshCommand
         remoteOptions.AddTo(command);
         CommandRunner.SetHandler(command, async (parseResult, writers, cancellationToken) =>
         {
-            // The command's own resolver: its remote schemes carry this command line's TLS, ssh and session options,
-            // and disposing it ends the sessions (one per peer, shared by source and target on the same peer).
             var (progressStyle, lineInterval) = output.Decide(parseResult, writers.Error);
-            var context = outer.WithRemote(remoteOptions.ToTransportOptions(parseResult, parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target)),
-                new ZfsDriverOptions { BaseProtection = parseResult.GetValue(zfsBaseProtection) });
-            await using var _ = context.ConfigureAwait(false);
-            return await WithVolumesAsync(context, parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target), !parseResult.GetValue(noCreate), async (s, t) =>
+            return await remoteOptions.RunAsync(outer, parseResult, [parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target)], context => WithVolumesAsync(context, parseResult.GetRequiredValue(source), parseResult.GetRequiredValue(target), !parseResult.GetValue(noCreate), async (s, t) =>
             {
                 var options = planOptions.ToRefreshOptions(parseResult);
                 if (parseResult.GetValue(clusterSize) is { } size)
@@ -90,7 +85,7 @@ internal static class RefreshCommand
                     await writers.Out.WriteLineAsync(string.Create(i, $"seconds: {report.Seconds:F3}")).ConfigureAwait(false);
                 }
                 return ExitCodes.Success;
-            }, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken), new ZfsDriverOptions { BaseProtection = parseResult.GetValue(zfsBaseProtection) }).ConfigureAwait(false);
         });
         return command;
     }

@@ -49,6 +49,20 @@ internal sealed class RemoteOptions
         command.Options.Add(SshOptions);
     }
 
+    /// <summary>
+    /// Runs <paramref name="action"/> with the command's own context: its resolver's remote schemes carry this command
+    /// line's TLS, ssh and session options, and disposing it afterwards ends the sessions (one per peer, shared by every
+    /// volume of the command on that peer).
+    /// </summary>
+    public async Task<int> RunAsync(CliContext context, ParseResult parseResult, string[] addresses, Func<CliContext, Task<int>> action, Zfs.ZfsDriverOptions? zfs = null)
+    {
+        var remote = context.WithRemote(ToTransportOptions(parseResult, addresses), zfs);
+        await using (remote.ConfigureAwait(false))
+        {
+            return await action(remote).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>The transport options the command line gives; <paramref name="addresses"/> decide which TLS options are required.</summary>
     public RemoteTransportOptions ToTransportOptions(ParseResult parseResult, params string[] addresses)
     {

@@ -5,7 +5,7 @@ using DeltaSnap.Drivers;
 
 namespace DeltaSnap.Cli.Commands;
 
-/// <summary><c>deltasnap snapshot create|list|delete URI …</c>: a volume's snapshots, on any backend.</summary>
+/// <summary><c>deltasnap snapshot create|list|delete URI …</c>: a volume's snapshots, on any backend, here or on a server (<c>tls://</c>, <c>ssh://</c> with the remote options).</summary>
 internal static class SnapshotCommands
 {
     public static Command Create(CliContext context) => new("snapshot", "Create, list and delete a volume's snapshots.")
@@ -20,13 +20,15 @@ internal static class SnapshotCommands
         var volume = VolumeArgument(context);
         var name = new Argument<string>("NAME") { Description = "The snapshot's name." };
         var command = new Command("create", "Take a snapshot of the volume's live state.") { volume, name };
-        CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
-            WithVolumeAsync(context, parseResult.GetRequiredValue(volume), async v =>
+        var remote = new RemoteOptions();
+        remote.AddTo(command);
+        CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) => remote.RunAsync(context, parseResult, [parseResult.GetRequiredValue(volume)], c =>
+            WithVolumeAsync(c, parseResult.GetRequiredValue(volume), async v =>
             {
                 var info = await v.CreateSnapshotAsync(parseResult.GetRequiredValue(name), cancellationToken: cancellationToken).ConfigureAwait(false);
                 await output.Out.WriteLineAsync($"created {v.Address}@{info.Name} ({info.Identity})").ConfigureAwait(false);
                 return ExitCodes.Success;
-            }, cancellationToken));
+            }, cancellationToken)));
         return command;
     }
 
@@ -35,8 +37,10 @@ internal static class SnapshotCommands
         var volume = VolumeArgument(context);
         var json = CommonOptions.Json("Print a JSON array instead of text.");
         var command = new Command("list", "List the volume's snapshots, oldest first: name, identity, creation time.") { volume, json };
-        CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
-            WithVolumeAsync(context, parseResult.GetRequiredValue(volume), async v =>
+        var remote = new RemoteOptions();
+        remote.AddTo(command);
+        CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) => remote.RunAsync(context, parseResult, [parseResult.GetRequiredValue(volume)], c =>
+            WithVolumeAsync(c, parseResult.GetRequiredValue(volume), async v =>
             {
                 var lineage = await v.GetLineageAsync(cancellationToken).ConfigureAwait(false);
                 var entries = lineage.Select(s => new SnapshotEntry(
@@ -51,7 +55,7 @@ internal static class SnapshotCommands
                     await output.Out.WriteLineAsync($"{e.Name}\t{e.Identity}\t{e.Created}" + (e.ReceivedFrom is null ? "" : $"\treceived from {e.ReceivedFrom}")).ConfigureAwait(false);
                 }
                 return ExitCodes.Success;
-            }, cancellationToken));
+            }, cancellationToken)));
         return command;
     }
 
@@ -60,13 +64,15 @@ internal static class SnapshotCommands
         var volume = VolumeArgument(context);
         var name = new Argument<string>("NAME") { Description = "The snapshot to delete." };
         var command = new Command("delete", "Delete a snapshot.") { volume, name };
-        CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) =>
-            WithVolumeAsync(context, parseResult.GetRequiredValue(volume), async v =>
+        var remote = new RemoteOptions();
+        remote.AddTo(command);
+        CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) => remote.RunAsync(context, parseResult, [parseResult.GetRequiredValue(volume)], c =>
+            WithVolumeAsync(c, parseResult.GetRequiredValue(volume), async v =>
             {
                 await v.DeleteSnapshotAsync(parseResult.GetRequiredValue(name), cancellationToken).ConfigureAwait(false);
                 await output.Out.WriteLineAsync($"deleted {v.Address}@{parseResult.GetRequiredValue(name)}").ConfigureAwait(false);
                 return ExitCodes.Success;
-            }, cancellationToken));
+            }, cancellationToken)));
         return command;
     }
 

@@ -85,7 +85,7 @@ internal sealed class PeerSessionPool(RemoteTransportOptions options, ILoggerFac
         try
         {
             var session = await RemoteSession.ConnectAsync(connection, sessionOptions, loggerFactory, cancellationToken).ConfigureAwait(false);
-            TransportLog.SessionOpened(_logger, peer.Name, peer.Scheme, session.Compression.ToString());
+            Log.SessionOpened(_logger, peer.Name, peer.Scheme, session.Compression.ToString());
             return new PeerSession(peer.Name, connection, session, _logger);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -143,7 +143,7 @@ internal sealed class PeerSession(string peerName, Stream connection, RemoteSess
         }
         finally
         {
-            TransportLog.SessionClosed(logger, PeerName, session.WireBytesSent, session.WireBytesReceived);
+            Log.SessionClosed(logger, PeerName, session.WireBytesSent, session.WireBytesReceived);
             await connection.DisposeAsync().ConfigureAwait(false);
         }
     }

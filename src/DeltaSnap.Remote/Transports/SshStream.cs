@@ -212,7 +212,7 @@ public sealed class SshStream : Stream
         ExternalCommandRunner.Kill(_process);
         await _exited.ConfigureAwait(false);
         await _stderrRead.ConfigureAwait(false);
-        TransportLog.SshEnded(_logger, Peer, _process.ExitCode);
+        Log.SshEnded(_logger, Peer, _process.ExitCode);
         await _output.DisposeAsync().ConfigureAwait(false);
         _process.Dispose();
     }

@@ -37,7 +37,7 @@ public static class SshTransport
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger(typeof(SshTransport));
         var arguments = Arguments(host, user, port, options);
         var commandLine = new ExternalCommandRunner(options.Program, logger).Format(arguments);
-        TransportLog.SshStarting(logger, commandLine);
+        Log.SshStarting(logger, commandLine);
         var info = new ProcessStartInfo(options.Program)
         {
             UseShellExecute = false,

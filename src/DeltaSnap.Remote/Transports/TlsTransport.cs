@@ -34,7 +34,7 @@ public static class TlsTransport
         var trust = options.Validate();
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger(typeof(TlsTransport));
         var peer = $"{host}:{port}";
-        TransportLog.TlsConnecting(logger, peer);
+        Log.TlsConnecting(logger, peer);
 
         var client = new TcpClient { NoDelay = true };
         try
@@ -91,7 +91,7 @@ public static class TlsTransport
                 }
                 catch (Exception e) when (refusal is not null && e is AuthenticationException or IOException)
                 {
-                    TransportLog.TlsServerRefused(logger, peer, refusal);
+                    Log.TlsServerRefused(logger, peer, refusal);
                     throw new PeerRefusedException($"Refused the server {peer}: {refusal}.", e);
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -106,7 +106,7 @@ public static class TlsTransport
                 {
                     throw new PeerRefusedException($"The server {peer} ended the TLS handshake: {Inner(e)} (it did not accept this client's certificate, or is not a deltasnap TLS server).", e);
                 }
-                TransportLog.TlsConnected(logger, peer, ssl.RemoteCertificate is { } c ? CertificateFingerprint.Sha256(c) : "");
+                Log.TlsConnected(logger, peer, ssl.RemoteCertificate is { } c ? CertificateFingerprint.Sha256(c) : "");
                 return new TlsSessionStream(ssl, peer, isClient: true);
             }
             catch

@@ -75,7 +75,7 @@ public sealed class TlsVolumeListener : IAsyncDisposable
         _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         _listener.Start();
         _started = true;
-        TransportLog.TlsListening(_logger, LocalEndPoint.ToString(), CertificateFingerprint.Sha256(_options.ServerCertificate!));
+        Log.TlsListening(_logger, LocalEndPoint.ToString(), CertificateFingerprint.Sha256(_options.ServerCertificate!));
     }
 
     /// <summary>
@@ -106,7 +106,7 @@ public sealed class TlsVolumeListener : IAsyncDisposable
                 catch (SocketException e)
                 {
                     // A connection reset while it waited in the backlog: nothing to serve.
-                    TransportLog.AcceptFailed(_logger, e.Message);
+                    Log.AcceptFailed(_logger, e.Message);
                     continue;
                 }
                 var remote = client.Client.RemoteEndPoint?.ToString() ?? "?";
@@ -114,7 +114,7 @@ public sealed class TlsVolumeListener : IAsyncDisposable
                 {
                     if (_sessions.Count >= _options.MaxConcurrentSessions)
                     {
-                        TransportLog.TooManySessions(_logger, remote, _options.MaxConcurrentSessions);
+                        Log.TooManySessions(_logger, remote, _options.MaxConcurrentSessions);
                         client.Client.Close(0);
                         client.Dispose();
                         continue;
@@ -208,15 +208,15 @@ public sealed class TlsVolumeListener : IAsyncDisposable
                 {
                     if (refusal is not null)
                     {
-                        TransportLog.ClientRefused(_logger, remote, fingerprint ?? "none", refusal);
+                        Log.ClientRefused(_logger, remote, fingerprint ?? "none", refusal);
                     }
                     else if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
                     {
-                        TransportLog.HandshakeFailed(_logger, remote, $"no TLS handshake within {_options.HandshakeTimeout.TotalSeconds:0.#} s");
+                        Log.HandshakeFailed(_logger, remote, $"no TLS handshake within {_options.HandshakeTimeout.TotalSeconds:0.#} s");
                     }
                     else if (!cancellationToken.IsCancellationRequested)
                     {
-                        TransportLog.HandshakeFailed(_logger, remote, TlsTransport.Inner(e));
+                        Log.HandshakeFailed(_logger, remote, TlsTransport.Inner(e));
                     }
                     return;
                 }
@@ -224,23 +224,23 @@ public sealed class TlsVolumeListener : IAsyncDisposable
             if (refusal is not null || fingerprint is null || commonName is null)
             {
                 // The handshake completed without our check saying yes (it cannot, but never serve such a client).
-                TransportLog.ClientRefused(_logger, remote, fingerprint ?? "none", refusal ?? "its certificate was not checked");
+                Log.ClientRefused(_logger, remote, fingerprint ?? "none", refusal ?? "its certificate was not checked");
                 return;
             }
             var peer = new PeerIdentity(commonName, fingerprint);
-            TransportLog.ClientAccepted(_logger, remote, commonName, fingerprint);
+            Log.ClientAccepted(_logger, remote, commonName, fingerprint);
             try
             {
                 await _server.ServeAsync(new TlsSessionStream(ssl, remote, isClient: false), peer, cancellationToken).ConfigureAwait(false);
-                TransportLog.SessionEnded(_logger, remote, commonName);
+                Log.SessionEnded(_logger, remote, commonName);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                TransportLog.SessionEnded(_logger, remote, commonName);
+                Log.SessionEnded(_logger, remote, commonName);
             }
             catch (Exception e)
             {
-                TransportLog.SessionFailed(_logger, remote, commonName, TlsTransport.Inner(e));
+                Log.ListenerSessionFailed(_logger, remote, commonName, TlsTransport.Inner(e));
             }
         }
     }

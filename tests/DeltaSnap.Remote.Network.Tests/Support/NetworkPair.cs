@@ -76,6 +76,14 @@ internal sealed class NetworkPair : IDisposable
         }
     }
 
+    /// <summary>The bytes the client's veth end has received so far (the kernel's count: everything the server sent it, headers included).</summary>
+    public long ClientReceivedBytes()
+    {
+        var json = BackendRequirement.Run("ip", "-n", ClientNamespace, "-j", "-s", "link", "show", "dev", ClientLink);
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        return document.RootElement[0].GetProperty("stats64").GetProperty("rx").GetProperty("bytes").GetInt64();
+    }
+
     /// <summary>Takes the link down (both ends) or up again.</summary>
     public void SetLink(bool up)
     {

@@ -72,7 +72,9 @@ internal sealed class TestCertificates
         var serial = new byte[12];
         RandomNumberGenerator.Fill(serial);
         serial[0] &= 0x7f;
-        using var issued = request.Create(_ca, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1), serial);
+        // Within the CA's validity (its NotAfter, to the second, was fixed when it was made: on a loaded machine a second
+        // or more before this).
+        using var issued = request.Create(_ca, DateTimeOffset.UtcNow.AddMinutes(-5), new DateTimeOffset(_ca.NotAfter.ToUniversalTime()).AddMinutes(-1), serial);
         return Write(name, issued, key);
     }
 

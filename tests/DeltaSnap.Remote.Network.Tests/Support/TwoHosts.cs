@@ -44,14 +44,20 @@ internal sealed class TwoHosts : IAsyncDisposable
     }
 
     /// <summary>Starts <c>deltasnap serve --listen</c> in the server's namespace, trusting the CA, with these rules.</summary>
-    public async Task<ServeProcess> ServeAsync(string? authorization, params string[] extra)
+    public Task<ServeProcess> ServeAsync(string? authorization, params string[] extra) => ServeAtAsync($"{Network.ServerAddress}:0", authorization, extra);
+
+    /// <summary>
+    /// Starts <c>deltasnap serve --listen</c> at <paramref name="listen"/> (a killed server's endpoint: a restarted server
+    /// keeps its address, and so the remote volumes keep theirs).
+    /// </summary>
+    public async Task<ServeProcess> ServeAtAsync(string listen, string? authorization, params string[] extra)
     {
         string[] args = ["--cert", Server.CertificateFile, "--key", Server.KeyFile, "--trust", Certificates.CaFile, .. extra];
         if (authorization is not null)
         {
             args = [.. args, "--authorize", authorization];
         }
-        var server = await ServeProcess.StartAsync(Network.ServerNamespace, $"{Network.ServerAddress}:0", args);
+        var server = await ServeProcess.StartAsync(Network.ServerNamespace, listen, args);
         _servers.Add(server);
         return server;
     }
