@@ -264,9 +264,52 @@ public sealed class DirVolume : Volume
         return File.Exists(LiveSharesSnapshotFilesMarker) && LinkedTrees.IsLinkedCopy(LivePath, path, cancellationToken);
     }
 
-    /// <inheritdoc />
-    protected override async Task<string> GetPathCoreAsync(string? snapshot, CancellationToken cancellationToken) =>
-        snapshot is null ? LivePath : await RequireSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false);
+    /// <summary>
+    /// A snapshot's tree, or the live tree. The caller may write the live tree (a pull's rsync, a server's
+    /// <c>rsync --server</c>, a program restoring the replica), and rsync changes a file's mode, owner or times in place:
+    /// so a live tree that shares files with snapshots is first replaced by a copy of its own (a full copy, once), and
+    /// the snapshots stay as they were. The refresh's own staged flow never asks for it. (<see cref="LivePath"/> is the
+    /// directory itself, as it is.)
+    /// </summary>
+    protected override async Task<string> GetPathCoreAsync(string? snapshot, CancellationToken cancellationToken)
+    {
+        if (snapshot is not null)
+        {
+            return await RequireSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false);
+        }
+        if (File.Exists(LiveSharesSnapshotFilesMarker))
+        {
+            await UnshareLiveTreeAsync(cancellationToken).ConfigureAwait(false);
+        }
+        return LivePath;
+    }
+
+    /// <summary>
+    /// Replaces a live tree that shares files with snapshots by a copy of its own (<c>cp -a</c>, reflinks where the file
+    /// system has them), swapped in atomically; the marker goes only after the swap, so a crash leaves at worst a
+    /// copy done twice.
+    /// </summary>
+    private async Task UnshareLiveTreeAsync(CancellationToken cancellationToken)
+    {
+        var staging = NewStaging();
+        try
+        {
+            Directory.Delete(staging);
+            var copy = await RsyncPrograms.RunAsync(_driver.Cp, ["-a", "--reflink=auto", "--no-target-directory", "--", LivePath, staging], Logger, cancellationToken)
+                .ConfigureAwait(false);
+            if (!copy.Succeeded)
+            {
+                throw RsyncPrograms.Failure(copy, $"copying the live tree of {Address} apart from its snapshots' files", isRsync: false);
+            }
+            // A live tree that cannot be swapped (a mount point, another file system) was copied into, never linked.
+            LinkedTrees.TryExchange(staging, LivePath);
+        }
+        finally
+        {
+            RemoveIfPresent(staging);
+        }
+        File.Delete(LiveSharesSnapshotFilesMarker);
+    }
 
     private async Task<string> RequireSnapshotAsync(string name, CancellationToken cancellationToken)
     {

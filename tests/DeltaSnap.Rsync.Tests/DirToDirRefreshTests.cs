@@ -27,9 +27,8 @@ public sealed class DirToDirRefreshTests
         var result = await replicator.RefreshAsync(source, target, new RefreshOptions());
 
         Assert.That(result.SnapshotsSent, Is.EqualTo(new[] { "s2" }));
-        await RsyncRefreshTests.AssertEqualAsync(source, target, ["s1", "s2"], TreeDigestOptions.Full);
         Assert.That(TreeDigest.Describe(await target.GetPathAsync("s1")), Is.EqualTo(s1Digest), "s1 untouched by the later refresh");
-        var (t1, t2, live) = (await target.GetPathAsync("s1"), await target.GetPathAsync("s2"), await target.GetPathAsync(null));
+        var (t1, t2, live) = (await target.GetPathAsync("s1"), await target.GetPathAsync("s2"), target.LivePath);
         Assert.That(Ino(t2, "sparse.img"), Is.EqualTo(Ino(t1, "sparse.img")), "unchanged: one inode in s1 and s2");
         Assert.That(Ino(live, "sparse.img"), Is.EqualTo(Ino(t2, "sparse.img")), "and in the live tree");
         Assert.That(Ino(t2, "a/b/deep.txt"), Is.Not.EqualTo(Ino(t1, "a/b/deep.txt")));
@@ -37,6 +36,8 @@ public sealed class DirToDirRefreshTests
         Assert.That(File.GetUnixFileMode(Path.Combine(t1, "a", "data.bin")), Is.Not.EqualTo((UnixFileMode)Convert.ToInt32("600", 8)));
         Assert.That(await target.IsLiveStateUnchangedAsync("s2"), Is.True, "the live tree is a linked copy of s2");
         Assert.That(await target.IsLiveStateUnchangedAsync("s1"), Is.False);
+        // (Reading the live tree through GetPathAsync copies it apart from the snapshots first: compared last.)
+        await RsyncRefreshTests.AssertEqualAsync(source, target, ["s1", "s2"], TreeDigestOptions.Full);
         Assert.That(StagingDirectories(target), Is.Empty);
         Assert.That(result.LiveStateSent, Is.False, "the source's live tree did not change since s2");
     }
@@ -56,9 +57,9 @@ public sealed class DirToDirRefreshTests
         var result = await replicator.RefreshAsync(source, target, new RefreshOptions());
 
         Assert.That(result.LiveStateSent, Is.True);
-        await RsyncRefreshTests.AssertEqualAsync(source, target, ["s1"], TreeDigestOptions.Full);
-        var (t1, live) = (await target.GetPathAsync("s1"), await target.GetPathAsync(null));
+        var (t1, live) = (await target.GetPathAsync("s1"), target.LivePath);
         Assert.That(Ino(live, "sparse.img"), Is.EqualTo(Ino(t1, "sparse.img")), "the live tree shares unchanged files with s1");
+        await RsyncRefreshTests.AssertEqualAsync(source, target, ["s1"], TreeDigestOptions.Full);
         Assert.That(File.Exists(Path.Combine(t1, "after-s1.txt")), Is.False);
         Assert.That((await source.GetLineageAsync()).Temporary, Is.Empty);
         Assert.That((await target.GetLineageAsync()).Temporary, Is.Empty);
@@ -142,6 +143,30 @@ public sealed class DirToDirRefreshTests
     }
 
     /// <summary>Two dir: volumes, the source with the full test tree in s1, refreshed once; the target's s1 digest.</summary>
+    [Test]
+    public async Task GetPath_liveTreeSharingSnapshotFiles_isCopiedApartFirst_soWritesThroughItNeverReachASnapshot()
+    {
+        await using var bed = new RsyncTestBed();
+        var (source, target, replicator, s1Digest) = await RefreshedPairAsync(bed);
+        var t1 = await target.GetPathAsync("s1");
+        Assert.That(Ino(target.LivePath, "a/data.bin"), Is.EqualTo(Ino(t1, "a/data.bin")), "shared after the refresh");
+
+        // What a pull's rsync or a server's rsync --server does with a file whose mode alone differs: chmod in place.
+        var live = await target.GetPathAsync(null);
+        Assert.That(Ino(live, "a/data.bin"), Is.Not.EqualTo(Ino(t1, "a/data.bin")), "the live tree was copied apart");
+        File.SetUnixFileMode(Path.Combine(live, "a", "data.bin"), (UnixFileMode)Convert.ToInt32("600", 8));
+        await File.AppendAllTextAsync(Path.Combine(live, "plain.txt"), " appended in place");
+
+        Assert.That(TreeDigest.Describe(t1), Is.EqualTo(s1Digest), "s1 untouched by writes into the live tree");
+        Assert.That(StagingDirectories(target), Is.Empty);
+        Assert.That(await target.IsLiveStateUnchangedAsync("s1"), Is.False);
+        // The next refresh rolls the written live tree back and converges.
+        await source.CreateSnapshotAsync("s2");
+        await replicator.RefreshAsync(source, target, new RefreshOptions());
+        await RsyncRefreshTests.AssertEqualAsync(source, target, ["s1", "s2"], TreeDigestOptions.Full);
+        Assert.That(TreeDigest.Describe(await target.GetPathAsync("s1")), Is.EqualTo(s1Digest));
+    }
+
     private static async Task<(DirVolume Source, DirVolume Target, Replicator Replicator, IReadOnlyList<string> S1Digest)> RefreshedPairAsync(RsyncTestBed bed)
     {
         var source = await bed.DirAsync();
