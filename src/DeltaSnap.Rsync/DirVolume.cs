@@ -145,6 +145,30 @@ public sealed class DirVolume : Volume
     }
 
     /// <summary>
+    /// <c>cp -a MODE TREE</c> into a fresh staging directory, returned; removed again when the copy fails
+    /// (<paramref name="what"/> names the copy in the error).
+    /// </summary>
+    private async Task<string> CopyToStagingAsync(string tree, string mode, string what, CancellationToken cancellationToken)
+    {
+        var staging = NewStaging();
+        try
+        {
+            Directory.Delete(staging);
+            var copy = await RsyncPrograms.RunAsync(_driver.Cp, ["-a", mode, "--no-target-directory", "--", tree, staging], Logger, cancellationToken).ConfigureAwait(false);
+            if (!copy.Succeeded)
+            {
+                throw RsyncPrograms.Failure(copy, what, isRsync: false);
+            }
+            return staging;
+        }
+        catch
+        {
+            RemoveIfPresent(staging);
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Makes the complete tree <paramref name="staging"/> the live tree: swapped in atomically, the old tree then removed.
     /// Where the two cannot be swapped (the live tree is a mount point or on another file system, which also means it
     /// cannot share files with the snapshots), it is copied into the live tree instead.
@@ -214,23 +238,8 @@ public sealed class DirVolume : Volume
             {
                 return;
             }
-            var staging = NewStaging();
-            try
-            {
-                // cp -al: directories made with their modes, owners, times, xattrs and ACLs; everything else hard-linked.
-                Directory.Delete(staging);
-                var copy = await RsyncPrograms.RunAsync(_driver.Cp, ["-a", "--link", "--no-target-directory", "--", path, staging], Logger, cancellationToken)
-                    .ConfigureAwait(false);
-                if (!copy.Succeeded)
-                {
-                    throw RsyncPrograms.Failure(copy, $"linking a copy of snapshot {name} of {Address}", isRsync: false);
-                }
-            }
-            catch
-            {
-                RemoveIfPresent(staging);
-                throw;
-            }
+            // cp -al: directories made with their modes, owners, times, xattrs and ACLs; everything else hard-linked.
+            var staging = await CopyToStagingAsync(path, "--link", $"linking a copy of snapshot {name} of {Address}", cancellationToken).ConfigureAwait(false);
             await ReplaceLiveTreeAsync(staging, cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -291,16 +300,10 @@ public sealed class DirVolume : Volume
     /// </summary>
     private async Task UnshareLiveTreeAsync(CancellationToken cancellationToken)
     {
-        var staging = NewStaging();
+        var staging = await CopyToStagingAsync(LivePath, "--reflink=auto", $"copying the live tree of {Address} apart from its snapshots' files", cancellationToken)
+            .ConfigureAwait(false);
         try
         {
-            Directory.Delete(staging);
-            var copy = await RsyncPrograms.RunAsync(_driver.Cp, ["-a", "--reflink=auto", "--no-target-directory", "--", LivePath, staging], Logger, cancellationToken)
-                .ConfigureAwait(false);
-            if (!copy.Succeeded)
-            {
-                throw RsyncPrograms.Failure(copy, $"copying the live tree of {Address} apart from its snapshots' files", isRsync: false);
-            }
             // A live tree that cannot be swapped (a mount point, another file system) was copied into, never linked.
             LinkedTrees.TryExchange(staging, LivePath);
         }
