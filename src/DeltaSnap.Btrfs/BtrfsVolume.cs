@@ -19,6 +19,7 @@ public sealed class BtrfsVolume : Volume
     private const string StagingPrefix = ".deltasnap-staging.";
     private const string ReplacedPrefix = ".deltasnap-replaced.";
     private const string MetadataSuffix = ".deltasnap-meta";
+    private const string CreatingSuffix = ".deltasnap-creating";
 
     private readonly BtrfsDriver _driver;
 
@@ -99,13 +100,48 @@ public sealed class BtrfsVolume : Volume
             throw new DeltaSnapException($"Snapshot '{name}' of {Address} already exists ({path}).");
         }
         Directory.CreateDirectory(SnapshotDirectory);
-        await Commands.RunAsync(["-q", "subvolume", "snapshot", "-r", LivePath, path], cancellationToken).ConfigureAwait(false);
-        var info = await ShowRequiredAsync(path, name, cancellationToken).ConfigureAwait(false);
-        if (options.CreatedUtc is not null || options.ReceivedFrom is not null)
+        if (options.CreatedUtc is null && options.ReceivedFrom is null)
         {
-            await WriteMetadataAsync(name, info.Uuid, options, cancellationToken).ConfigureAwait(false);
+            await Commands.RunAsync(["-q", "subvolume", "snapshot", "-r", LivePath, path], cancellationToken).ConfigureAwait(false);
+            return ToSnapshotInfo(name, await ShowRequiredAsync(path, name, cancellationToken).ConfigureAwait(false));
         }
-        return ToSnapshotInfo(name, info);
+
+        // The metadata names the snapshot's UUID, known only once it exists. The snapshot is made under a hidden name
+        // and renamed into place after its metadata is written, so a kill in between never leaves a received snapshot
+        // without the record that lets the next refresh recognise it (only a hidden leftover, removed next time).
+        await RemoveCreatingLeftoversAsync(cancellationToken).ConfigureAwait(false);
+        var creating = CreatingPath(name);
+        await Commands.RunAsync(["-q", "subvolume", "snapshot", "-r", LivePath, creating], cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var info = await ShowRequiredAsync(creating, name, cancellationToken).ConfigureAwait(false);
+            await WriteMetadataAsync(name, info.Uuid, options, cancellationToken).ConfigureAwait(false);
+            Directory.Move(creating, path);
+            return ToSnapshotInfo(name, info);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or DeltaSnapException or OperationCanceledException)
+        {
+            await Commands.RunAsync(["-q", "subvolume", "delete", creating], CancellationToken.None).ConfigureAwait(false);
+            File.Delete(MetadataPath(name));
+            throw;
+        }
+    }
+
+    /// <summary>Where snapshot <paramref name="name"/> is made before it has its metadata: hidden, so no lineage lists it.</summary>
+    private string CreatingPath(string name) => Path.Combine(SnapshotDirectory, "." + name + CreatingSuffix);
+
+    /// <summary>Removes snapshots an interrupted <see cref="CreateSnapshotCoreAsync"/> left under their hidden names.</summary>
+    private async Task RemoveCreatingLeftoversAsync(CancellationToken cancellationToken)
+    {
+        var leftovers = new DirectoryInfo(SnapshotDirectory).EnumerateDirectories()
+            .Where(d => d.LinkTarget is null && d.Name.StartsWith(BtrfsDriver.ReservedPrefix, StringComparison.Ordinal) && d.Name.EndsWith(CreatingSuffix, StringComparison.Ordinal))
+            .Select(d => d.FullName)
+            .ToArray();
+        foreach (var leftover in leftovers)
+        {
+            Log.LeftoverRemoving(Logger, Address, leftover);
+            await Commands.RunAsync(["-q", "subvolume", "delete", leftover], cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc />

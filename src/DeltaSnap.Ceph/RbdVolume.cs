@@ -169,50 +169,82 @@ public sealed partial class RbdVolume : Volume
     protected override Task<SnapshotInfo> CreateSnapshotCoreAsync(string name, SnapshotCreateOptions options, CancellationToken cancellationToken) =>
         _driver.RunAsync(_location, null, readOnly: false, image => CreateSnapshotOn(image, name, options), cancellationToken);
 
-    /// <summary>Creates a snapshot on an open, writable image and writes (or clears) its received-from record.</summary>
+    /// <summary>
+    /// Creates a snapshot on an open, writable image and writes (or clears) its received-from record: pending before
+    /// the snapshot exists, final after, so a kill between the two still leaves a snapshot that is recognised.
+    /// </summary>
     private SnapshotInfo CreateSnapshotOn(RbdImage image, string name, SnapshotCreateOptions options, bool skipQuiesce = false)
     {
-        if (skipQuiesce)
+        var key = ReceivedRecord.KeyOf(name);
+        var records = new Dictionary<string, string>(StringComparer.Ordinal);
+        SnapshotIdentity? received = options.ReceivedFrom is { IsEmpty: false } f ? f : null;
+        var sourceCreated = options.CreatedUtc?.ToUnixTimeSeconds();
+        var recorded = options.ReceivedFrom is not null || options.CreatedUtc is not null;
+        if (recorded)
         {
-            image.CreateSnapshotWithoutQuiesce(name);
+            var highest = image.ListSnapshots().Select(s => s.Id).DefaultIfEmpty(0UL).Max();
+            image.SetMetadata(key, ReceivedRecord.Pending(highest, DateTimeOffset.UtcNow, received, sourceCreated).Serialize());
         }
         else
         {
-            image.CreateSnapshot(name);
+            image.RemoveMetadata(key); // a record left by an earlier snapshot of this name
         }
-        var entry = image.ListSnapshots().Find(s => s.Name == name);
-        var key = ReceivedRecord.KeyOf(name);
-        var records = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
-            if (options.ReceivedFrom is not null || options.CreatedUtc is not null)
+            if (skipQuiesce)
             {
-                var record = new ReceivedRecord(entry.Id, options.ReceivedFrom is { IsEmpty: false } f ? f : null, options.CreatedUtc?.ToUnixTimeSeconds());
-                var text = record.Serialize();
-                image.SetMetadata(key, text);
-                records[key] = text;
+                image.CreateSnapshotWithoutQuiesce(name);
             }
             else
             {
-                image.RemoveMetadata(key); // a record left by an earlier snapshot of this name
+                image.CreateSnapshot(name);
             }
         }
-        catch (Exception e)
+        catch (Exception) when (recorded)
         {
-            Log.SnapshotUndone(Logger, e, _location.ToString(), name);
+            RemoveRecordQuietly(image, key);
+            throw;
+        }
+        var entry = image.ListSnapshots().Find(s => s.Name == name);
+        if (recorded)
+        {
             try
             {
-                image.RemoveSnapshot(name);
+                var text = new ReceivedRecord(entry.Id, received, sourceCreated).Serialize();
+                image.SetMetadata(key, text);
+                records[key] = text;
             }
-            catch (RbdException)
+            catch (Exception e)
             {
-                // The original failure is the one to report.
+                Log.SnapshotUndone(Logger, e, _location.ToString(), name);
+                try
+                {
+                    image.RemoveSnapshot(name);
+                }
+                catch (RbdException)
+                {
+                    // The original failure is the one to report.
+                }
+                RemoveRecordQuietly(image, key);
+                throw;
             }
-            throw;
         }
         var info = Describe(image, image.GetId(), entry, records);
         Log.SnapshotCreated(Logger, _location.ToString(), name, entry.Id, info.ReceivedFrom?.ToString());
         return info;
+    }
+
+    /// <summary>Removes a record after a failure that is itself the error to report.</summary>
+    private static void RemoveRecordQuietly(RbdImage image, string key)
+    {
+        try
+        {
+            image.RemoveMetadata(key);
+        }
+        catch (RbdException)
+        {
+            // A pending record of a snapshot that does not exist is ignored by the lineage.
+        }
     }
 
     /// <inheritdoc />
@@ -447,9 +479,9 @@ public sealed partial class RbdVolume : Volume
             {
                 Log.StaleRecord(Logger, _location.ToString(), snapshot.Name, problem ?? "unreadable");
             }
-            else if (record.SnapId != snapshot.Id)
+            else if (!record.BelongsTo(snapshot.Id, created, out var reason))
             {
-                Log.StaleRecord(Logger, _location.ToString(), snapshot.Name, $"it belongs to snapshot id {record.SnapId}, this one is {snapshot.Id}");
+                Log.StaleRecord(Logger, _location.ToString(), snapshot.Name, reason!);
                 record = null;
             }
         }

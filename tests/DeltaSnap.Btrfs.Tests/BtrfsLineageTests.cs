@@ -156,6 +156,29 @@ public sealed class BtrfsLineageTests : BtrfsTestBase
     }
 
     [Test]
+    public async Task CreateSnapshot_withRecordedOrigin_killedBeforeRename_leftoverHiddenAndRemovedNextTime()
+    {
+        var volume = await CreateVolumeAsync(Source, "vm1");
+        var origin = new SnapshotIdentity("zfs-guid", "42");
+        // What a kill after `btrfs subvolume snapshot`, before the metadata and the rename, leaves behind.
+        var leftover = Path.Combine(volume.SnapshotDirectory, ".s1.deltasnap-creating");
+        Directory.CreateDirectory(volume.SnapshotDirectory);
+        BackendRequirement.Run("btrfs", "-q", "subvolume", "snapshot", "-r", volume.LivePath, leftover);
+        Assert.That(await volume.GetLineageAsync(), Is.Empty, "a snapshot without its metadata is not listed");
+
+        var info = await volume.CreateSnapshotAsync("s1", new SnapshotCreateOptions { ReceivedFrom = origin });
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(Directory.Exists(leftover), Is.False);
+            Assert.That(info.ReceivedFrom, Is.EqualTo(origin));
+            Assert.That((await volume.GetLineageAsync()).Single().ReceivedFrom, Is.EqualTo(origin));
+            Assert.That(Directory.EnumerateFileSystemEntries(volume.SnapshotDirectory).Select(Path.GetFileName),
+                Is.EquivalentTo(new[] { "s1", ".s1.deltasnap-meta" }));
+        });
+    }
+
+    [Test]
     public async Task SubvolumeInfo_ioctlAndCommand_agreeOnEveryKindOfEntry()
     {
         var source = await CreateVolumeAsync(Source, "vm1");

@@ -34,6 +34,13 @@ internal static class CephCluster
     /// <summary>A fresh image name.</summary>
     public static string UniqueName(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 13)];
 
+    /// <summary>The snapshot ids of image <paramref name="spec"/>, read with <c>rbd snap ls --format json</c>.</summary>
+    public static async Task<ulong[]> SnapshotIdsAsync(string spec)
+    {
+        using var json = System.Text.Json.JsonDocument.Parse(await RbdAsync(["snap", "ls", "--format", "json", spec]));
+        return json.RootElement.EnumerateArray().Select(s => s.GetProperty("id").GetUInt64()).ToArray();
+    }
+
     /// <summary>Runs <c>rbd</c> with arguments; stdin from <paramref name="input"/> when given; returns stdout bytes.</summary>
     public static async Task<byte[]> RbdAsync(string[] arguments, Stream? input = null, int expectedExit = 0)
     {

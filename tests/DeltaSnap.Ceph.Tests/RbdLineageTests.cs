@@ -140,6 +140,46 @@ public class RbdLineageTests
     }
 
     [Test]
+    public async Task GetLineage_killedBetweenSnapshotAndItsRecord_pendingRecordStillIdentifiesIt()
+    {
+        await using var scope = await CephScope.CreateAsync();
+        var source = await scope.CreateAsync(CephCluster.PoolA, 1 << 20, "src");
+        var target = await scope.CreateAsync(CephCluster.PoolB, 1 << 20, "dst");
+        var s0 = await source.CreateSnapshotAsync("s0");
+        await target.CreateSnapshotAsync("s0", new SnapshotCreateOptions { ReceivedFrom = s0.Identity, CreatedUtc = s0.CreatedUtc });
+        var s1 = await source.CreateSnapshotAsync("s1");
+        var highest = (await CephCluster.SnapshotIdsAsync(target.Name)).Max();
+        // What a process killed after creating the snapshot, before writing its final record, leaves behind.
+        var pending = ReceivedRecord.Pending(highest, DateTimeOffset.UtcNow, s1.Identity, s1.CreatedUtc.ToUnixTimeSeconds()).Serialize();
+        await CephCluster.RbdAsync(["image-meta", "set", target.Name, ReceivedRecord.KeyOf("s1"), pending]);
+        await CephCluster.RbdAsync(["snap", "create", "--no-progress", $"{target.Name}@s1"]);
+        var targetLineage = await target.GetLineageAsync();
+        var plan = RefreshPlanner.Plan(await source.GetLineageAsync(), targetLineage);
+        Assert.Multiple(() =>
+        {
+            Assert.That(targetLineage.Find("s1")!.ReceivedFrom, Is.EqualTo(s1.Identity));
+            Assert.That(targetLineage.Find("s1")!.CreatedUtc, Is.EqualTo(s1.CreatedUtc));
+            Assert.That(plan.TargetBase?.Name, Is.EqualTo("s1"), "the snapshot is the common base");
+            Assert.That(plan.SnapshotsToSend, Is.Empty, "s1 is already there");
+        });
+    }
+
+    [Test]
+    public async Task GetLineage_pendingRecordOfOlderSnapshotId_isIgnored()
+    {
+        await using var scope = await CephScope.CreateAsync();
+        var source = await scope.CreateAsync(CephCluster.PoolA, 1 << 20, "src");
+        var target = await scope.CreateAsync(CephCluster.PoolB, 1 << 20, "dst");
+        var s1 = await source.CreateSnapshotAsync("s1");
+        // A snapshot made outside DeltaSnap before the pending record was written is not the one it describes.
+        await CephCluster.RbdAsync(["snap", "create", "--no-progress", $"{target.Name}@s1"]);
+        var highest = (await CephCluster.SnapshotIdsAsync(target.Name)).Max();
+        var pending = ReceivedRecord.Pending(highest, DateTimeOffset.UtcNow, s1.Identity, null).Serialize();
+        await CephCluster.RbdAsync(["image-meta", "set", target.Name, ReceivedRecord.KeyOf("s1"), pending]);
+        Assert.That((await target.GetLineageAsync()).Single().ReceivedFrom, Is.Null);
+    }
+
+    [Test]
     public async Task DeleteSnapshot_received_removesSnapshotAndRecord()
     {
         await using var scope = await CephScope.CreateAsync();
