@@ -146,6 +146,8 @@ public sealed partial class ZfsVolume
         }
         var atimeOff = Kind == VolumeKind.Block || state?.Atime == "off" || _driver.Options.AtimeOffOnReceive;
         _pristineHead = atimeOff ? name : null;
+        // Mounted before, so mounted now: kept mounted by the receive, or mounted again above.
+        _pristineHeadMounted = Kind == VolumeKind.Filesystem && state?.Mounted == true;
         return received.Info;
     }
 

@@ -34,6 +34,9 @@ public sealed partial class ZfsVolume : Volume
     /// </summary>
     private string? _pristineHead;
 
+    /// <summary>Whether the receive that made <see cref="_pristineHead"/> left the dataset mounted (it was mounted before).</summary>
+    private bool _pristineHeadMounted;
+
     /// <summary>The read-only views this volume mounted for <see cref="GetPathCoreAsync"/>, by snapshot name, until released.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _views = new(StringComparer.Ordinal);
 
@@ -164,12 +167,13 @@ public sealed partial class ZfsVolume : Volume
         // After a receive the head already is the received snapshot. Unless this object knows nothing touched it
         // since, a rollback undoes whatever did (atime, a reader, a writer); a receive without mounting (-u) may
         // have left it unmounted.
-        if (_pristineHead != snapshot)
+        var pristine = _pristineHead == snapshot;
+        if (!pristine)
         {
             await RollbackCoreAsync(snapshot, cancellationToken).ConfigureAwait(false);
         }
         _pristineHead = null;
-        if (Kind == VolumeKind.Filesystem)
+        if (Kind == VolumeKind.Filesystem && !(pristine && _pristineHeadMounted))
         {
             await MountIfMountableAsync(cancellationToken).ConfigureAwait(false);
         }

@@ -150,19 +150,24 @@ internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions op
         }
     }
 
-    /// <summary>Deletes the temporary snapshots on both sides after success.</summary>
+    /// <summary>Deletes the temporary snapshots on both sides after success, the two sides at once.</summary>
     public async Task DeleteTemporariesAsync(CancellationToken cancellationToken)
     {
-        if (TargetTemporary is { } t)
+        async Task DeleteOnTargetAsync(string name)
         {
-            await Target.DeleteSnapshotAsync(t, cancellationToken).ConfigureAwait(false);
+            await Target.DeleteSnapshotAsync(name, cancellationToken).ConfigureAwait(false);
             TargetTemporary = null;
         }
-        if (SourceTemporary is { } s)
+        async Task DeleteOnSourceAsync(string name)
         {
-            await Source.DeleteSnapshotAsync(s, cancellationToken).ConfigureAwait(false);
+            await Source.DeleteSnapshotAsync(name, cancellationToken).ConfigureAwait(false);
             SourceTemporary = null;
         }
+        // Independent volumes: a failure on one side still lets the other finish; the first failure is reported and
+        // the failure path retries whatever is left.
+        await Task.WhenAll(
+            TargetTemporary is { } t ? DeleteOnTargetAsync(t) : Task.CompletedTask,
+            SourceTemporary is { } s ? DeleteOnSourceAsync(s) : Task.CompletedTask).ConfigureAwait(false);
         if (ResumedTemporary is { } r)
         {
             if (ResumedTemporaryOnTarget)
