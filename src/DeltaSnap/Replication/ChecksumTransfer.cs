@@ -354,9 +354,24 @@ internal sealed class ChecksumTransfer(RefreshRun run) : SnapshotTransfer(run)
         }
     }
 
-    /// <summary>Compares the two devices' whole content checksums; tells <paramref name="progress"/> the bytes of both devices checksummed so far.</summary>
+    /// <summary>
+    /// Compares the two devices' whole content checksums (or, where a device is across a session, the digests of every
+    /// 1 MiB piece, computed on its own machine); tells <paramref name="progress"/> the bytes of both devices checked so far.
+    /// </summary>
     private async Task VerifyWholeAsync(BlockDevice source, BlockDevice target, ClusterChecksumOptions options, SnapshotInfo snapshot, IProgress<long>? progress, CancellationToken cancellationToken)
     {
+        if (source is DigestingBlockDevice || target is DigestingBlockDevice)
+        {
+            // A device across a session digests its whole content where it is: only the digests cross the wire.
+            if (source.Length != target.Length)
+            {
+                throw new VerificationFailedException(
+                    $"After copying {snapshot.Name} to {Run.Target.Address}, the target is {target.Length} bytes long, the source {source.Length}.");
+            }
+            var whole = new RangeSet([new ByteRange(0, source.Length)]);
+            await VerifyRangesByDigestsAsync(source, target, whole, 1 << 20, snapshot, ProgressMapping.Map(progress, (long done) => 2 * done), cancellationToken).ConfigureAwait(false);
+            return;
+        }
         var clusterSize = options.ClusterSize;
         var sourceMap = await ClusterChecksums.ComputeAsync(source, options,
             ProgressMapping.Map(progress, (ChecksumProgress p) => p.ClustersDone * clusterSize), cancellationToken).ConfigureAwait(false);
