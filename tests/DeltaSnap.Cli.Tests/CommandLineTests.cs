@@ -95,7 +95,7 @@ public class CommandLineTests
         var suggestions = result.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.That(suggestions, Is.SupersetOf(new[]
         {
-            "--json", "--quiet", "--progress", "--no-progress", "--progress-interval", "--no-create", "--no-native",
+            "--json", "--quiet", "--progress", "--no-progress", "--progress-interval", "--no-create", "--no-native", "--verify-whole",
             "--allow-full-resend", "--snapshots-only", "--checkpoint-dir", "--tls-cert", "--ssh-option", "--log-level", "--help",
         }));
         Assert.That(suggestions, Is.All.StartWith("--"));

@@ -52,6 +52,25 @@ public partial class RefreshCommandTests : LvolPairTests
     }
 
     [Test]
+    public async Task Refresh_verifyWhole_checksumRouteReadsBothWholeVolumesAfterTheCopy()
+    {
+        var plain = await LvolFixture.RunJsonAsync("refresh", Source, Target, "--no-native");
+        await Lvol.WriteAsync(SourceStore, "vm1", 300 * KiB, LvolFixture.RandomBytes(4 * KiB, 3));
+        await LvolFixture.RunOkAsync("snapshot", "create", Source, "s2");
+
+        var verified = await LvolFixture.RunJsonAsync("refresh", Source, Target, "--no-native", "--verify-whole");
+
+        var size = (await SourceBytesAsync()).Length;
+        Assert.That(plain.GetProperty("route").GetString(), Is.EqualTo("checksum"));
+        Assert.That(verified.GetProperty("route").GetString(), Is.EqualTo("checksum"));
+        // One transfer (the live state equals s2), then both whole volumes read; without the option only what was copied.
+        Assert.That(verified.GetProperty("bytesRead").GetInt64(), Is.GreaterThanOrEqualTo(2L * size), "both volumes read whole after the transfer");
+        Assert.That(verified.GetProperty("bytesWritten").GetInt64(), Is.LessThan(64L * KiB), "only the change was written");
+        Assert.That(await TargetBytesAsync("s2"), Is.EqualTo(await SourceBytesAsync("s2")));
+        Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync()));
+    }
+
+    [Test]
     public async Task Refresh_text_printsTheSummary()
     {
         var result = await LvolFixture.RunOkAsync("refresh", Source, Target);

@@ -22,6 +22,10 @@ internal static class RefreshCommand
         var algorithm = CommonOptions.Algorithm("The checksum algorithm of the checksum route (default xxh128).");
         var remoteOptions = new RemoteOptions();
         var noNative = new Option<bool>("--no-native") { Description = "Never take the native-stream route: block volumes of one backend take the checksum route." };
+        var verifyWhole = new Option<bool>("--verify-whole")
+        {
+            Description = "Checksum route: after each block transfer compare the whole target with the source, not only the ranges written (a remote side digests its own bytes; only digests cross the wire).",
+        };
         var checkpointDir = new Option<string?>("--checkpoint-dir")
         {
             Description = "Keep resume checkpoints in DIR: a refresh that is interrupted leaves its partial copy (checksum route) or its spooled stream (native route, Btrfs), and the next one continues it.",
@@ -32,7 +36,7 @@ internal static class RefreshCommand
         var output = new RefreshOutputOptions();
         var command = new Command("refresh", "Refresh TARGET from SOURCE: send the snapshots it lacks and the live state, incrementally. Either side may be remote (ssh://HOST/ADDRESS, tls://HOST:PORT/ADDRESS).")
         {
-            source, target, noCreate, json, planOptions.AllowFullResend, planOptions.SnapshotsOnly, clusterSize, algorithm, noNative, checkpointDir, abortResume, zfsBaseProtection,
+            source, target, noCreate, json, planOptions.AllowFullResend, planOptions.SnapshotsOnly, clusterSize, algorithm, noNative, verifyWhole, checkpointDir, abortResume, zfsBaseProtection,
             output.Quiet, output.Progress, output.NoProgress, output.ProgressInterval,
         };
         remoteOptions.AddTo(command);
@@ -57,6 +61,7 @@ internal static class RefreshCommand
                 options = options with
                 {
                     DisableNativeStreams = parseResult.GetValue(noNative),
+                    VerifyWholeVolume = parseResult.GetValue(verifyWhole),
                     CheckpointDirectory = parseResult.GetValue(checkpointDir) is { } dir ? Path.GetFullPath(dir) : null,
                     AbortResume = parseResult.GetValue(abortResume),
                 };
