@@ -122,10 +122,35 @@ public sealed class RbdDriver : VolumeDriver
         {
             var io = GetIoContext(location);
             var order = Options.ObjectSizeOrder;
-            RadosCluster.Check(LibRbd.Create2(io, location.Image, (ulong)options.Size, (ulong)Options.ImageFeatures, ref order), $"rbd_create2({location})");
+            var r = LibRbd.Create2(io, location.Image, (ulong)options.Size, (ulong)Options.ImageFeatures, ref order);
+            if (r == -LinuxErrno.Eexist && IsHalfCreated(location))
+            {
+                // librbd lists an image in the pool's directory before it writes its header: a creation killed in
+                // between (ours or `rbd create`'s) leaves a name that can neither be opened nor created again.
+                // rbd_remove clears what it left.
+                Log.HalfCreatedImageRemoving(Logger, location.ToString());
+                RadosCluster.Check(LibRbd.Remove(io, location.Image), $"rbd_remove({location})");
+                order = Options.ObjectSizeOrder;
+                r = LibRbd.Create2(io, location.Image, (ulong)options.Size, (ulong)Options.ImageFeatures, ref order);
+            }
+            RadosCluster.Check(r, $"rbd_create2({location})");
             Log.ImageCreated(Logger, location.ToString(), options.Size, (ulong)Options.ImageFeatures, order);
         }, cancellationToken).ConfigureAwait(false);
         return new RbdVolume(this, name, location);
+    }
+
+    /// <summary>Whether the image is listed but has no header to open: what an interrupted creation leaves.</summary>
+    private bool IsHalfCreated(RbdLocation location)
+    {
+        try
+        {
+            OpenImage(location, null, readOnly: true).Dispose();
+            return false;
+        }
+        catch (VolumeNotFoundException)
+        {
+            return true;
+        }
     }
 
     /// <inheritdoc />
@@ -135,13 +160,20 @@ public sealed class RbdDriver : VolumeDriver
         return Task.Run(() =>
         {
             var io = GetIoContext(location);
-            using (var image = OpenImage(location, null, readOnly: false))
+            try
             {
+                using var image = OpenImage(location, null, readOnly: false);
                 foreach (var snapshot in image.ListSnapshots())
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     image.RemoveSnapshot(snapshot.Name);
                 }
+            }
+            catch (VolumeNotFoundException) when (LibRbd.Remove(io, location.Image) == 0)
+            {
+                // A half-created image (listed, no header): rbd_remove cleared it.
+                Log.ImageRemoved(Logger, location.ToString());
+                return;
             }
             RadosCluster.Check(LibRbd.Remove(io, location.Image), $"rbd_remove({location})");
             Log.ImageRemoved(Logger, location.ToString());

@@ -34,6 +34,39 @@ internal static class CephCluster
     /// <summary>A fresh image name.</summary>
     public static string UniqueName(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 13)];
 
+    /// <summary>
+    /// What a creation killed after librbd listed the image, before it wrote the header, leaves: the id object and the
+    /// pool directory's two entries (values are length-prefixed strings), no header. Written with the <c>rados</c> CLI.
+    /// </summary>
+    public static async Task MakeHalfCreatedImageAsync(string pool, string name)
+    {
+        static byte[] Encoded(string text)
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+            return [.. BitConverter.GetBytes(bytes.Length), .. bytes];
+        }
+        var id = Guid.NewGuid().ToString("N")[..12];
+        await RadosAsync(["-p", pool, "put", $"rbd_id.{name}", "-"], Encoded(id));
+        await RadosAsync(["-p", pool, "setomapval", "rbd_directory", $"name_{name}"], Encoded(id));
+        await RadosAsync(["-p", pool, "setomapval", "rbd_directory", $"id_{id}"], Encoded(name));
+    }
+
+    private static async Task RadosAsync(string[] arguments, byte[] input)
+    {
+        var rados = BackendRequirement.RequireProgram("rados", "ceph-common");
+        var info = new ProcessStartInfo(rados) { RedirectStandardInput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in arguments)
+        {
+            info.ArgumentList.Add(a);
+        }
+        using var process = Process.Start(info)!;
+        await process.StandardInput.BaseStream.WriteAsync(input);
+        process.StandardInput.Close();
+        var stderr = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.That(process.ExitCode, Is.Zero, $"rados {string.Join(' ', arguments)}: {stderr}");
+    }
+
     /// <summary>The snapshot ids of image <paramref name="spec"/>, read with <c>rbd snap ls --format json</c>.</summary>
     public static async Task<ulong[]> SnapshotIdsAsync(string spec)
     {

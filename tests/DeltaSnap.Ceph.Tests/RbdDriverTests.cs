@@ -43,6 +43,43 @@ public class RbdDriverTests
         });
     }
 
+    [Test]
+    public async Task CreateVolume_creationInterruptedBefore_removesTheLeftoverAndCreates()
+    {
+        await using var scope = await CephScope.CreateAsync();
+        var name = CephCluster.UniqueName("half");
+        var spec = scope.Track($"{CephCluster.PoolB}/{name}");
+        await CephCluster.MakeHalfCreatedImageAsync(CephCluster.PoolB, name);
+        var listed = System.Text.Encoding.UTF8.GetString(await CephCluster.RbdAsync(["ls", CephCluster.PoolB]));
+        Assert.That(listed, Does.Contain(name), "librbd lists the half-created image");
+        Assert.That(await scope.Driver.VolumeExistsAsync(spec), Is.False, "it cannot be opened");
+
+        var volume = await scope.Driver.CreateVolumeAsync(spec, new VolumeCreateOptions { Size = 1 << 20 });
+        await using (var device = await volume.OpenDeviceAsync(null, writable: true))
+        {
+            await device.WriteAsync(0, new byte[] { 1, 2, 3 });
+        }
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(await scope.Driver.VolumeExistsAsync(spec), Is.True);
+            Assert.That((await volume.GetLineageAsync()).Count, Is.Zero);
+        });
+    }
+
+    [Test]
+    public async Task DeleteVolume_halfCreatedImage_removesIt()
+    {
+        await using var scope = await CephScope.CreateAsync();
+        var name = CephCluster.UniqueName("half");
+        await CephCluster.MakeHalfCreatedImageAsync(CephCluster.PoolB, name);
+
+        await scope.Driver.DeleteVolumeAsync($"{CephCluster.PoolB}/{name}");
+
+        var listed = System.Text.Encoding.UTF8.GetString(await CephCluster.RbdAsync(["ls", CephCluster.PoolB]));
+        Assert.That(listed, Does.Not.Contain(name));
+    }
+
     [TestCase("-rf")]
     [TestCase("rbd/../etc")]
     [TestCase("rbd/img@snap")]

@@ -50,6 +50,9 @@ internal static partial class Log
     [LoggerMessage(5054, LogLevel.Debug, "Compared {Spec}@{Snapshot}'s extents written since {Base} with it: {Unchanged} bytes of unchanged content not sent, {Covered} bytes listed as coverage")]
     public static partial void NativeContentCompared(ILogger logger, string spec, string snapshot, string @base, long unchanged, long covered);
 
+    [LoggerMessage(5055, LogLevel.Warning, "RBD image {Spec} is listed but cannot be opened (its creation was interrupted); removing it before creating it again")]
+    public static partial void HalfCreatedImageRemoving(ILogger logger, string spec);
+
     [LoggerMessage(5051, LogLevel.Information, "Received {Spec}@{Snapshot} natively from {Base}: {Data} data bytes, {Zero} zero bytes, read back {ReadBack}")]
     public static partial void NativeReceived(ILogger logger, string spec, string snapshot, string? @base, long data, long zero, bool readBack);
 
