@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using DeltaSnap.Cli.Tests.Support;
 using DeltaSnap.Remote.Network.Tests.Support;
+using ToolResult = DeltaSnap.Cli.Tests.Support.ToolResult;
 
 namespace DeltaSnap.Cli.Tests;
 
@@ -224,5 +225,33 @@ public sealed class RemoteVolumeCommandTests
             WriteLine(value);
             return Task.CompletedTask;
         }
+    }
+}
+
+/// <summary>
+/// <c>deltasnap volume create|list|delete</c> over ssh: an <c>sshd</c> on loopback with throw-away keys runs the built tool's
+/// <c>serve --stdio</c> (no authorisation file: what the ssh account can reach).
+/// </summary>
+[Category("Ssh")]
+public sealed class RemoteVolumeSshCommandTests
+{
+    [Test]
+    public async Task ListDelete_ssh_listsSshUrisAndDeletes()
+    {
+        await using var ssh = await SshServer.StartAsync();
+        using var dir = new TempDirectory();
+        var peer = $"ssh://root@127.0.0.1:{ssh.Port}";
+        var store = dir.File("over-ssh.lvs");
+        var vm = $"{peer}/lvol:{store}#vm";
+
+        // Made here (creating over ssh is the resolver's path, which the refresh tests take): each ssh command starts the tool there.
+        await LvolFixture.RunOkAsync("volume", "create", $"lvol:{store}#vm", "--size", "4M");
+
+        var listed = await DeltaSnapTool.RunAsync(["volume", "list", $"{peer}/lvol:{store}", .. ssh.ClientOptions]);
+        var deleted = await DeltaSnapTool.RunAsync(["volume", "delete", vm, "--yes", .. ssh.ClientOptions]);
+
+        Assert.That(listed.Out, Is.EqualTo(vm + "\n"), listed.ToString());
+        Assert.That(deleted.Out, Is.EqualTo($"deleted {vm}\n"), deleted.ToString());
+        Assert.That((await LvolFixture.RunOkAsync("volume", "list", $"lvol:{store}")).Out, Is.Empty, "deleted on the far side");
     }
 }
