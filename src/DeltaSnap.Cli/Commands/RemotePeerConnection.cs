@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.ExceptionServices;
 using DeltaSnap.Drivers;
 using DeltaSnap.Remote;
 using DeltaSnap.Remote.Transports;
@@ -10,86 +11,45 @@ namespace DeltaSnap.Cli.Commands;
 /// A session of the command's own with one peer (<c>ssh://</c> or <c>tls://</c>), for what the resolver's remote backends
 /// do not give: a driver at a location on the server (<see cref="RemoteSession.OpenDriverAsync"/>), which
 /// <c>volume list tls://HOST:PORT/SCHEME:LOCATION</c> lists. The resolver's remote backends open, create and check
-/// volumes by address only. Disposing it ends the session and closes the connection.
+/// volumes by address only.
 /// </summary>
-internal sealed class RemotePeerConnection : IAsyncDisposable
+internal static class RemotePeerConnection
 {
-    private readonly Stream _connection;
-
-    private RemotePeerConnection(Stream connection, RemoteSession session)
-    {
-        _connection = connection;
-        Session = session;
-    }
-
-    /// <summary>The session: driver handles opened on it are released when it ends.</summary>
-    public RemoteSession Session { get; }
-
     /// <summary>Whether <paramref name="address"/> names a volume or location on a peer (<c>ssh://…</c>, <c>tls://…</c>).</summary>
     public static bool IsRemote(string address) =>
         address.StartsWith("ssh:", StringComparison.OrdinalIgnoreCase) || address.StartsWith("tls:", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Connects to the peer of <paramref name="peer"/> (a remote address as the resolver parsed it: scheme, <c>[user@]host[:port]</c>).</summary>
+    /// <summary>
+    /// Connects to the peer of <paramref name="peer"/> (a remote address as the resolver parsed it: scheme,
+    /// <c>[user@]host[:port]</c>), runs <paramref name="request"/> on a session with it, and ends the session. A failed
+    /// session is reported as the transport saw it: a refused certificate or ssh login, a peer not there.
+    /// </summary>
     /// <exception cref="PeerUnreachableException">Nothing answers there.</exception>
     /// <exception cref="PeerRefusedException">A certificate or an ssh login was refused, either way.</exception>
-    /// <exception cref="SessionException">The peer is not a DeltaSnap server or did not answer in time.</exception>
-    public static async Task<RemotePeerConnection> ConnectAsync(VolumeAddress peer, RemoteTransportOptions options, ILoggerFactory logging, CancellationToken cancellationToken)
+    /// <exception cref="SessionException">The server refused the request, is not a DeltaSnap server, or did not answer in time.</exception>
+    public static async Task<T> RunAsync<T>(VolumeAddress peer, RemoteTransportOptions options, ILoggerFactory logging, Func<RemoteSession, Task<T>> request,
+        CancellationToken cancellationToken)
     {
         var (user, host, port) = SplitPeer(peer.Location);
         Stream connection = string.Equals(peer.Scheme, "ssh", StringComparison.OrdinalIgnoreCase)
             ? SshTransport.Start(host, user, port, options.Ssh, logging)
             : await TlsTransport.ConnectAsync(host, port ?? throw new UsageException($"{peer.Scheme}://{peer.Location} names no port."),
                 options.Tls ?? throw new UsageException("A tls:// address needs --tls-cert, --tls-key and --tls-trust."), logging, cancellationToken).ConfigureAwait(false);
-        try
+        await using (connection.ConfigureAwait(false))
         {
-            var session = await RemoteSession.ConnectAsync(connection, options.Session with { PeerName = $"{peer.Scheme}://{peer.Location}" }, logging, cancellationToken).ConfigureAwait(false);
-            return new RemotePeerConnection(connection, session);
-        }
-        catch (SessionException e)
-        {
-            var failure = await ExplainAsync(connection, e).ConfigureAwait(false);
-            await connection.DisposeAsync().ConfigureAwait(false);
-            if (ReferenceEquals(failure, e))
+            try
             {
+                var session = await RemoteSession.ConnectAsync(connection, options.Session with { PeerName = $"{peer.Scheme}://{peer.Location}" }, logging, cancellationToken).ConfigureAwait(false);
+                await using (session.ConfigureAwait(false))
+                {
+                    return await request(session).ConfigureAwait(false);
+                }
+            }
+            catch (SessionException e)
+            {
+                ExceptionDispatchInfo.Throw(await ExplainAsync(connection, e).ConfigureAwait(false));
                 throw;
             }
-            throw failure;
-        }
-        catch
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    /// <summary>Runs <paramref name="request"/> on the session; a broken connection is explained as the transport saw it (an ssh login refused, say).</summary>
-    public async Task<T> RunAsync<T>(Func<RemoteSession, Task<T>> request)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        try
-        {
-            return await request(Session).ConfigureAwait(false);
-        }
-        catch (SessionException e)
-        {
-            var failure = await ExplainAsync(_connection, e).ConfigureAwait(false);
-            if (ReferenceEquals(failure, e))
-            {
-                throw;
-            }
-            throw failure;
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            await Session.DisposeAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            await _connection.DisposeAsync().ConfigureAwait(false);
         }
     }
 

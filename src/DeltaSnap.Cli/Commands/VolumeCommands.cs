@@ -120,20 +120,19 @@ internal static class VolumeCommands
         // The resolver checks the peer's part and that SCHEME:LOCATION follows it; its remote backends open volumes, not locations.
         var peer = SnapshotCommands.ParseAddress(context, text);
         var (scheme, where) = SplitLocation(context, peer.Name);
-        var connection = await RemotePeerConnection.ConnectAsync(peer, context.RemoteTransport, context.Logging, cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        return await RemotePeerConnection.RunAsync(peer, context.RemoteTransport, context.Logging, async session =>
         {
             VolumeDriver driver;
             try
             {
-                driver = await connection.RunAsync(s => s.OpenDriverAsync(scheme, where, cancellationToken)).ConfigureAwait(false);
+                driver = await session.OpenDriverAsync(scheme, where, cancellationToken).ConfigureAwait(false);
             }
             catch (ArgumentException e)
             {
                 throw UsageException.FromArgument(e);
             }
             return await ListAsync(context, driver, scheme, where, prefix: $"{peer.Scheme}://{peer.Location}/", cancellationToken).ConfigureAwait(false);
-        }
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Lists <paramref name="driver"/>'s volumes at <paramref name="where"/> as URIs after <paramref name="prefix"/>, and releases the driver.</summary>
