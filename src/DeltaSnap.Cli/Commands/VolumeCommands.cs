@@ -95,19 +95,10 @@ internal static class VolumeCommands
     }
 
     /// <summary>The URIs of the volumes at SCHEME:LOCATION on this machine.</summary>
-    private static async Task<IReadOnlyList<string>> ListLocalAsync(CliContext context, string text, CancellationToken cancellationToken)
+    private static Task<IReadOnlyList<string>> ListLocalAsync(CliContext context, string text, CancellationToken cancellationToken)
     {
         var (scheme, where) = SplitLocation(context, text);
-        VolumeDriver driver;
-        try
-        {
-            driver = await context.Resolver.OpenDriverAsync(scheme, where, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ArgumentException e)
-        {
-            throw UsageException.FromArgument(e);
-        }
-        return await ListAsync(context, driver, scheme, where, prefix: "", cancellationToken).ConfigureAwait(false);
+        return ListAsync(context, () => context.Resolver.OpenDriverAsync(scheme, where, cancellationToken), scheme, where, prefix: "", cancellationToken);
     }
 
     /// <summary>
@@ -115,29 +106,28 @@ internal static class VolumeCommands
     /// SCHEME:LOCATION lists them (the peer needs read access to SCHEME:LOCATION), and each is named as a remote URI that
     /// <c>refresh</c>, <c>snapshot</c> and <c>volume delete</c> take as it is.
     /// </summary>
-    private static async Task<IReadOnlyList<string>> ListRemoteAsync(CliContext context, string text, CancellationToken cancellationToken)
+    private static Task<IReadOnlyList<string>> ListRemoteAsync(CliContext context, string text, CancellationToken cancellationToken)
     {
         // The resolver checks the peer's part and that SCHEME:LOCATION follows it; its remote backends open volumes, not locations.
         var peer = SnapshotCommands.ParseAddress(context, text);
         var (scheme, where) = SplitLocation(context, peer.Name);
-        return await RemotePeerConnection.RunAsync(peer, context.RemoteTransport, context.Logging, async session =>
-        {
-            VolumeDriver driver;
-            try
-            {
-                driver = await session.OpenDriverAsync(scheme, where, cancellationToken).ConfigureAwait(false);
-            }
-            catch (ArgumentException e)
-            {
-                throw UsageException.FromArgument(e);
-            }
-            return await ListAsync(context, driver, scheme, where, prefix: $"{peer.Scheme}://{peer.Location}/", cancellationToken).ConfigureAwait(false);
-        }, cancellationToken).ConfigureAwait(false);
+        return RemotePeerConnection.RunAsync(peer, context.RemoteTransport, context.Logging,
+            session => ListAsync(context, () => session.OpenDriverAsync(scheme, where, cancellationToken), scheme, where, prefix: $"{peer.Scheme}://{peer.Location}/", cancellationToken),
+            cancellationToken);
     }
 
-    /// <summary>Lists <paramref name="driver"/>'s volumes at <paramref name="where"/> as URIs after <paramref name="prefix"/>, and releases the driver.</summary>
-    private static async Task<IReadOnlyList<string>> ListAsync(CliContext context, VolumeDriver driver, string scheme, string where, string prefix, CancellationToken cancellationToken)
+    /// <summary>Opens a driver with <paramref name="open"/>, lists its volumes at <paramref name="where"/> as URIs after <paramref name="prefix"/>, and releases it.</summary>
+    private static async Task<IReadOnlyList<string>> ListAsync(CliContext context, Func<Task<VolumeDriver>> open, string scheme, string where, string prefix, CancellationToken cancellationToken)
     {
+        VolumeDriver driver;
+        try
+        {
+            driver = await open().ConfigureAwait(false);
+        }
+        catch (ArgumentException e)
+        {
+            throw UsageException.FromArgument(e);
+        }
         IReadOnlyList<string> names;
         try
         {
