@@ -4,7 +4,7 @@ using DeltaSnap.Drivers;
 
 namespace DeltaSnap.Cli.Commands;
 
-/// <summary><c>deltasnap volume create|list|delete …</c>: volumes on any registered backend, named by URI.</summary>
+/// <summary><c>deltasnap volume create|list|delete …</c>: volumes on any registered backend, named by URI, here or on a server (<c>tls://</c>, <c>ssh://</c> with the remote options).</summary>
 internal static class VolumeCommands
 {
     public static Command Create(CliContext context) => new("volume", "Create, list and delete volumes on any backend.")
@@ -19,8 +19,10 @@ internal static class VolumeCommands
         var volume = SnapshotCommands.VolumeArgument(context, description: "The volume to create");
         var size = new Option<string?>("--size") { Description = "The size of a block volume: bytes, or with a suffix K, M, G, T (64M, 10G). Required for block volumes." };
         var filesystem = new Option<bool>("--filesystem") { Description = "Create a file system volume (a ZFS dataset, a Btrfs subvolume, a dir: tree) instead of a block volume." };
-        var command = new Command("create", "Create an empty volume (a block volume of --size bytes, or with --filesystem a file system volume).") { volume, size, filesystem };
-        CommandRunner.SetHandler(command, async (parseResult, output, cancellationToken) =>
+        var command = new Command("create", "Create an empty volume (a block volume of --size bytes, or with --filesystem a file system volume), here or on a server (ssh://, tls://).") { volume, size, filesystem };
+        var remote = new RemoteOptions();
+        remote.AddTo(command);
+        CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) => remote.RunAsync(context, parseResult, [parseResult.GetRequiredValue(volume)], async c =>
         {
             var isFilesystem = parseResult.GetValue(filesystem);
             var sizeText = parseResult.GetValue(size);
@@ -35,12 +37,12 @@ internal static class VolumeCommands
                     ? "A block volume needs --size (e.g. --size 10G); give --filesystem for a file system volume."
                     : $"'{sizeText}' is not a size: give bytes or a number with K, M, G or T (e.g. 10G).");
             }
-            var address = SnapshotCommands.ParseAddress(context, parseResult.GetRequiredValue(volume));
+            var address = SnapshotCommands.ParseAddress(c, parseResult.GetRequiredValue(volume));
             var options = new VolumeCreateOptions { Kind = isFilesystem ? VolumeKind.Filesystem : VolumeKind.Block, Size = bytes };
             Volume created;
             try
             {
-                created = await context.Resolver.CreateVolumeAsync(address, options, cancellationToken).ConfigureAwait(false);
+                created = await c.Resolver.CreateVolumeAsync(address, options, cancellationToken).ConfigureAwait(false);
             }
             catch (ArgumentException e)
             {
@@ -57,7 +59,7 @@ internal static class VolumeCommands
                 await created.Driver.DisposeAsync().ConfigureAwait(false);
             }
             return ExitCodes.Success;
-        });
+        }));
         return command;
     }
 
@@ -65,43 +67,19 @@ internal static class VolumeCommands
     {
         var location = new Argument<string>("LOCATION")
         {
-            Description = "Where to list: SCHEME:LOCATION, the part of a volume URI before the volume's own name (lvol:/srv/a.lvs, zfs:POOL, btrfs:/mnt/pool, rbd:POOL, dir:/srv/trees, file:/srv/images).",
+            Description = "Where to list: SCHEME:LOCATION, the part of a volume URI before the volume's own name (lvol:/srv/a.lvs, zfs:POOL, btrfs:/mnt/pool, rbd:POOL, dir:/srv/trees, file:/srv/images), "
+                + "or that on a server: ssh://[USER@]HOST[:PORT]/SCHEME:LOCATION, tls://HOST:PORT/SCHEME:LOCATION.",
         };
         var json = CommonOptions.Json("Print a JSON array of volume URIs instead of one per line.");
-        var command = new Command("list", "List the volumes a backend holds at a location, as URIs.") { location, json };
-        CommandRunner.SetHandler(command, async (parseResult, output, cancellationToken) =>
+        var command = new Command("list", "List the volumes a backend holds at a location, here or on a server, as URIs.") { location, json };
+        var remote = new RemoteOptions();
+        remote.AddTo(command);
+        CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) => remote.RunAsync(context, parseResult, [parseResult.GetRequiredValue(location)], async c =>
         {
             var text = parseResult.GetRequiredValue(location);
-            var colon = text.IndexOf(':', StringComparison.Ordinal);
-            if (colon <= 0 || colon == text.Length - 1)
-            {
-                throw new UsageException($"'{text}' is not SCHEME:LOCATION (e.g. lvol:/srv/a.lvs or zfs:tank).");
-            }
-            var (scheme, where) = (text[..colon], text[(colon + 1)..]);
-            if (!context.Resolver.TryGetBackend(scheme, out _))
-            {
-                throw new UsageException($"Unknown scheme '{scheme}': this tool opens {string.Join(", ", context.Resolver.Schemes)}.");
-            }
-            VolumeDriver driver;
-            try
-            {
-                driver = await context.Resolver.OpenDriverAsync(scheme, where, cancellationToken).ConfigureAwait(false);
-            }
-            catch (ArgumentException e)
-            {
-                throw UsageException.FromArgument(e);
-            }
-            IReadOnlyList<string> names;
-            try
-            {
-                names = await driver.ListVolumesAsync(cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                await driver.DisposeAsync().ConfigureAwait(false);
-            }
-            // A driver may list more than the location holds (ZFS without a root lists every pool): only what is there is shown.
-            var addresses = names.Select(name => AddressOf(context, scheme, where, name)).OfType<string>().ToList();
+            var addresses = RemotePeerConnection.IsRemote(text)
+                ? await ListRemoteAsync(c, text, cancellationToken).ConfigureAwait(false)
+                : await ListLocalAsync(c, text, cancellationToken).ConfigureAwait(false);
             if (parseResult.GetValue(json))
             {
                 await JsonOutput.WriteAsync<IReadOnlyList<string>>(output, addresses, CliJsonContext.Default.IReadOnlyListString, cancellationToken).ConfigureAwait(false);
@@ -112,26 +90,105 @@ internal static class VolumeCommands
                 await output.Out.WriteLineAsync(address).ConfigureAwait(false);
             }
             return ExitCodes.Success;
-        });
+        }));
         return command;
+    }
+
+    /// <summary>The URIs of the volumes at SCHEME:LOCATION on this machine.</summary>
+    private static Task<IReadOnlyList<string>> ListLocalAsync(CliContext context, string text, CancellationToken cancellationToken)
+    {
+        var (scheme, where) = SplitLocation(context, text);
+        return ListAsync(context, () => context.Resolver.OpenDriverAsync(scheme, where, cancellationToken), scheme, where, prefix: "", cancellationToken);
+    }
+
+    /// <summary>
+    /// The URIs of the volumes at <c>ssh://…/SCHEME:LOCATION</c> or <c>tls://…/SCHEME:LOCATION</c>: the server's driver at
+    /// SCHEME:LOCATION lists them (the peer needs read access to SCHEME:LOCATION), and each is named as a remote URI that
+    /// <c>refresh</c>, <c>snapshot</c> and <c>volume delete</c> take as it is.
+    /// </summary>
+    private static Task<IReadOnlyList<string>> ListRemoteAsync(CliContext context, string text, CancellationToken cancellationToken)
+    {
+        // The resolver checks the peer's part and that SCHEME:LOCATION follows it; its remote backends open volumes, not locations.
+        var peer = SnapshotCommands.ParseAddress(context, text);
+        var (scheme, where) = SplitLocation(context, peer.Name);
+        return RemotePeerConnection.RunAsync(peer, context.RemoteTransport, context.Logging,
+            session => ListAsync(context, () => session.OpenDriverAsync(scheme, where, cancellationToken), scheme, where, prefix: $"{peer.Scheme}://{peer.Location}/", cancellationToken),
+            cancellationToken);
+    }
+
+    /// <summary>Opens a driver with <paramref name="open"/>, lists its volumes at <paramref name="where"/> as URIs after <paramref name="prefix"/>, and releases it.</summary>
+    private static async Task<IReadOnlyList<string>> ListAsync(CliContext context, Func<Task<VolumeDriver>> open, string scheme, string where, string prefix, CancellationToken cancellationToken)
+    {
+        VolumeDriver driver;
+        try
+        {
+            driver = await open().ConfigureAwait(false);
+        }
+        catch (ArgumentException e)
+        {
+            throw UsageException.FromArgument(e);
+        }
+        IReadOnlyList<string> names;
+        try
+        {
+            names = await driver.ListVolumesAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await driver.DisposeAsync().ConfigureAwait(false);
+        }
+        // A driver may list more than the location holds (ZFS without a root lists every pool): only what is there is shown.
+        return names.Select(name => AddressOf(context, scheme, where, name)).OfType<string>().Select(address => prefix + address).ToList();
+    }
+
+    /// <summary>Splits SCHEME:LOCATION; a malformed one, or a scheme this tool does not know, is a usage error.</summary>
+    private static (string Scheme, string Where) SplitLocation(CliContext context, string text)
+    {
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        if (colon <= 0 || colon == text.Length - 1)
+        {
+            throw new UsageException($"'{text}' is not SCHEME:LOCATION (e.g. lvol:/srv/a.lvs or zfs:tank).");
+        }
+        var (scheme, where) = (text[..colon], text[(colon + 1)..]);
+        if (!context.Resolver.TryGetBackend(scheme, out _) || RemotePeerConnection.IsRemote(text))
+        {
+            var local = context.Resolver.Schemes.Where(s => !RemotePeerConnection.IsRemote(s + ":"));
+            throw new UsageException($"Unknown scheme '{scheme}': this tool lists {string.Join(", ", local)} (on a server too: tls://HOST:PORT/SCHEME:LOCATION, ssh://HOST/SCHEME:LOCATION).");
+        }
+        return (scheme, where);
     }
 
     private static Command DeleteCommand(CliContext context)
     {
         var volume = SnapshotCommands.VolumeArgument(context, description: "The volume to delete");
         var yes = new Option<bool>("--yes") { Description = "Really delete it, with all its snapshots (required: nothing asks)." };
-        var command = new Command("delete", "Delete a volume and all its snapshots.") { volume, yes };
-        CommandRunner.SetHandler(command, async (parseResult, output, cancellationToken) =>
+        var command = new Command("delete", "Delete a volume and all its snapshots, here or on a server (ssh://, tls://).") { volume, yes };
+        var remote = new RemoteOptions();
+        remote.AddTo(command);
+        CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) => remote.RunAsync(context, parseResult, [parseResult.GetRequiredValue(volume)], async c =>
         {
-            var address = SnapshotCommands.ParseAddress(context, parseResult.GetRequiredValue(volume));
+            var text = parseResult.GetRequiredValue(volume);
+            var address = SnapshotCommands.ParseAddress(c, text);
             if (!parseResult.GetValue(yes))
             {
-                throw new UsageException($"Deleting {parseResult.GetRequiredValue(volume)} removes it and all its snapshots: give --yes to confirm.");
+                throw new UsageException($"Deleting {text} removes it and all its snapshots: give --yes to confirm.");
+            }
+            if (RemotePeerConnection.IsRemote(text))
+            {
+                // The volume is opened by its address and deleted through the driver that came with it, so the server
+                // authorises the deletion against the volume's own address (write), as it does a create.
+                await SnapshotCommands.WithVolumeAsync(c, text, async v =>
+                {
+                    await v.Driver.DeleteVolumeAsync(v.Name, cancellationToken).ConfigureAwait(false);
+                    return ExitCodes.Success;
+                }, cancellationToken).ConfigureAwait(false);
+                await output.Out.WriteLineAsync($"deleted {text}").ConfigureAwait(false);
+                return ExitCodes.Success;
             }
             VolumeDriver driver;
             try
             {
-                driver = await context.Resolver.OpenDriverAsync(address.Scheme, address.Location, cancellationToken).ConfigureAwait(false);
+                driver = await c.Resolver.OpenDriverAsync(address.Scheme, address.Location, cancellationToken).ConfigureAwait(false);
             }
             catch (ArgumentException e)
             {
@@ -149,9 +206,9 @@ internal static class VolumeCommands
             {
                 await driver.DisposeAsync().ConfigureAwait(false);
             }
-            await output.Out.WriteLineAsync($"deleted {parseResult.GetRequiredValue(volume)}").ConfigureAwait(false);
+            await output.Out.WriteLineAsync($"deleted {text}").ConfigureAwait(false);
             return ExitCodes.Success;
-        });
+        }));
         return command;
     }
 
