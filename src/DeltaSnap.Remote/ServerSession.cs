@@ -248,39 +248,44 @@ internal sealed class ServerSession
                 var address = $"{scheme}:{location}";
                 Authorize(op, address, VolumeAccess.Read);
                 var driver = await _resolver.OpenDriverAsync(scheme, location, ct).ConfigureAwait(false);
-                return new ControlMessage { Driver = Describe(driver, Add(new DriverEntry(driver, address))) };
+                return new ControlMessage { Driver = Describe(driver, Add(new DriverEntry(driver, address, scheme, location))) };
             }
             case "driver.list":
             {
                 var entry = Get<DriverEntry>(r);
-                Authorize(op, entry.Address, VolumeAccess.Read);
+                // The location, not the volume the driver came with: reading one volume does not reveal its neighbours.
+                Authorize(op, entry.LocationAddress, VolumeAccess.Read);
                 return new ControlMessage { Names = (await entry.Driver.ListVolumesAsync(ct).ConfigureAwait(false)).ToArray() };
             }
             case "driver.exists":
             {
                 var entry = Get<DriverEntry>(r);
-                Authorize(op, entry.Address, VolumeAccess.Read);
-                return new ControlMessage { Flag = await entry.Driver.VolumeExistsAsync(Required(r.Name, "name"), ct).ConfigureAwait(false) };
+                var address = VolumeAddressOf(op, entry, Required(r.Name, "name"));
+                Authorize(op, address.Text, VolumeAccess.Read);
+                return new ControlMessage { Flag = await entry.Driver.VolumeExistsAsync(address.Name, ct).ConfigureAwait(false) };
             }
             case "driver.openVolume":
             {
                 var entry = Get<DriverEntry>(r);
-                Authorize(op, entry.Address, VolumeAccess.Read);
-                var volume = await entry.Driver.OpenVolumeAsync(Required(r.Name, "name"), ct).ConfigureAwait(false);
-                return new ControlMessage { Volume = Register(volume, entry.Address, ownsDriver: false) };
+                var address = VolumeAddressOf(op, entry, Required(r.Name, "name"));
+                Authorize(op, address.Text, VolumeAccess.Read);
+                var volume = await entry.Driver.OpenVolumeAsync(address.Name, ct).ConfigureAwait(false);
+                return new ControlMessage { Volume = Register(volume, address.Text, ownsDriver: false) };
             }
             case "driver.createVolume":
             {
                 var entry = Get<DriverEntry>(r);
-                Authorize(op, entry.Address, VolumeAccess.Write);
-                var volume = await entry.Driver.CreateVolumeAsync(Required(r.Name, "name"), CreateOptions(r), ct).ConfigureAwait(false);
-                return new ControlMessage { Volume = Register(volume, entry.Address, ownsDriver: false) };
+                var address = VolumeAddressOf(op, entry, Required(r.Name, "name"));
+                Authorize(op, address.Text, VolumeAccess.Write);
+                var volume = await entry.Driver.CreateVolumeAsync(address.Name, CreateOptions(r), ct).ConfigureAwait(false);
+                return new ControlMessage { Volume = Register(volume, address.Text, ownsDriver: false) };
             }
             case "driver.deleteVolume":
             {
                 var entry = Get<DriverEntry>(r);
-                Authorize(op, entry.Address, VolumeAccess.Write);
-                await entry.Driver.DeleteVolumeAsync(Required(r.Name, "name"), ct).ConfigureAwait(false);
+                var address = VolumeAddressOf(op, entry, Required(r.Name, "name"));
+                Authorize(op, address.Text, VolumeAccess.Write);
+                await entry.Driver.DeleteVolumeAsync(address.Name, ct).ConfigureAwait(false);
                 return new ControlMessage();
             }
             case "release":
@@ -634,7 +639,12 @@ internal sealed class ServerSession
 
     private VolumeMessage Register(Volume volume, string address, bool ownsDriver)
     {
-        var driverHandle = ownsDriver ? Add(new DriverEntry(volume.Driver, address)) : 0;
+        var driverHandle = 0L;
+        if (ownsDriver)
+        {
+            var parsed = _resolver.ParseAddress(address);
+            driverHandle = Add(new DriverEntry(volume.Driver, address, parsed.Scheme, parsed.Location, volume.Name));
+        }
         var handle = Add(new VolumeEntry(volume, address));
         return new VolumeMessage
         {
@@ -670,6 +680,45 @@ internal sealed class ServerSession
         return _handles.TryGetValue(handle, out var entry) && entry is T typed
             ? typed
             : throw new ArgumentException($"Handle {handle} is not an open {typeof(T).Name.Replace("Entry", "", StringComparison.Ordinal).ToLowerInvariant()} of this session.");
+    }
+
+    /// <summary>
+    /// The address of volume <paramref name="name"/> at the driver's location, which a request about that volume is
+    /// authorised against (never the address the driver came with: write access to one volume is no licence to delete
+    /// its neighbour). It is the address the backend itself parses back to this location and to <paramref name="name"/>
+    /// (or to LOCATION/NAME, for backends whose names carry their pool); the request then uses the name as parsed, so
+    /// what is authorised is what is opened. A name for which there is none (traversal, separators) is refused. A
+    /// backend that parses no address of these forms (one registered to open drivers only) is authorised against the
+    /// location for a driver opened there, and a driver that came with a volume serves only that volume.
+    /// </summary>
+    private VolumeAddress VolumeAddressOf(string op, DriverEntry entry, string name)
+    {
+        var location = entry.Location.TrimEnd('/');
+        var parsedAny = false;
+        foreach (var candidate in new[] { $"{entry.Scheme}:{entry.Location}#{name}", $"{entry.Scheme}:{location}/{name}", $"{entry.Scheme}:{name}" })
+        {
+            try
+            {
+                var parsed = _resolver.ParseAddress(candidate);
+                parsedAny = true;
+                if (string.Equals(parsed.Scheme, entry.Scheme, StringComparison.OrdinalIgnoreCase)
+                    && parsed.Location.TrimEnd('/') == location
+                    && (parsed.Name == name || parsed.Name == $"{location}/{name}"))
+                {
+                    return parsed;
+                }
+            }
+            catch (Exception e) when (e is ArgumentException or FormatException)
+            {
+                // Not this form.
+            }
+        }
+        if (!parsedAny && (entry.VolumeName is null || entry.VolumeName == name))
+        {
+            return new VolumeAddress(entry.Scheme, entry.Location, name) { Text = entry.VolumeName is null ? entry.LocationAddress : entry.Address };
+        }
+        Log.RequestRefused(_logger, op, $"{entry.LocationAddress} + '{name}'", VolumeAccess.Read, _peer.Name);
+        throw new UnauthorizedAccessException($"'{name}' does not name a volume at {entry.LocationAddress} ({op}).");
     }
 
     private void Authorize(string op, string address, VolumeAccess access)
@@ -742,9 +791,20 @@ internal sealed class ServerSession
         public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
-    private sealed class DriverEntry(VolumeDriver driver, string address) : HandleEntry(address)
+    /// <summary>A driver handed out (by <c>driver.open</c>, or with an opened or created volume), and where it is.</summary>
+    private sealed class DriverEntry(VolumeDriver driver, string address, string scheme, string location, string? volumeName = null) : HandleEntry(address)
     {
         public VolumeDriver Driver { get; } = driver;
+
+        /// <summary>The volume the driver came with (by <c>volume.open</c> or <c>volume.create</c>); null for <c>driver.open</c>.</summary>
+        public string? VolumeName { get; } = volumeName;
+
+        public string Scheme { get; } = scheme;
+
+        public string Location { get; } = location;
+
+        /// <summary><c>SCHEME:LOCATION</c>, the address listing is authorised against.</summary>
+        public string LocationAddress => $"{Scheme}:{Location}";
 
         public override ValueTask DisposeAsync() => Driver.DisposeAsync();
     }
