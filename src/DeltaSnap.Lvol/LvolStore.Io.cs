@@ -177,12 +177,19 @@ public sealed partial class LvolStore
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>Bytes of data written past the page cache (<see cref="DirectDataWriter"/>); 0 where the file system refuses that.</summary>
+    internal long DirectBytesWritten => _direct?.BytesWritten ?? 0;
+
     private ValueTask WriteFileAsync(ReadOnlyMemory<byte> data, long fileOffset, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         try
         {
-            RandomAccess.Write(_file, data.Span, fileOffset);
+            var direct = _direct?.Write(data.Span, fileOffset) ?? 0;
+            if (direct < data.Length)
+            {
+                RandomAccess.Write(_file, data.Span[direct..], fileOffset + direct);
+            }
         }
         catch (IOException e)
         {
@@ -242,24 +249,14 @@ public sealed partial class LvolStore
                 return;
             }
             var span = CopyOnWritePlanner.PlanWrite(start, data.Length);
-            var buffer = ArrayPool<byte>.Shared.Rent(span.Length);
-            try
+            if (!span.FillFirst && !span.FillLast && span.AlignedStart == start && span.Length == data.Length)
             {
-                var memory = buffer.AsMemory(0, span.Length);
-                if (span.FillFirst)
-                {
-                    await FillBlockAsync(node, e, cluster, span.FirstBlock, memory[..BlockSize], cancellationToken).ConfigureAwait(false);
-                }
-                if (span.FillLast)
-                {
-                    await FillBlockAsync(node, e, cluster, span.LastBlock, memory[(span.Length - BlockSize)..], cancellationToken).ConfigureAwait(false);
-                }
-                data.CopyTo(memory[(start - span.AlignedStart)..]);
-                await WriteFileAsync(memory, clusterBase + span.AlignedStart, cancellationToken).ConfigureAwait(false);
+                // Whole blocks: written as they are (a receive's records), without a copy into a block-aligned buffer.
+                await WriteFileAsync(data, clusterBase + start, cancellationToken).ConfigureAwait(false);
             }
-            finally
+            else
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                await WriteBlocksAsync(node, e, cluster, span, start, data, clusterBase, cancellationToken).ConfigureAwait(false);
             }
             lock (_sync)
             {
@@ -274,6 +271,31 @@ public sealed partial class LvolStore
         finally
         {
             node.WriteGate.Release();
+        }
+    }
+
+    /// <summary>Writes a piece that covers blocks only in part: their other bytes are what they read now.</summary>
+    private async ValueTask WriteBlocksAsync(LvolNode node, ClusterEntry e, long cluster, WriteSpan span, int start, ReadOnlyMemory<byte> data, long clusterBase,
+        CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(span.Length);
+        try
+        {
+            var memory = buffer.AsMemory(0, span.Length);
+            if (span.FillFirst)
+            {
+                await FillBlockAsync(node, e, cluster, span.FirstBlock, memory[..BlockSize], cancellationToken).ConfigureAwait(false);
+            }
+            if (span.FillLast)
+            {
+                await FillBlockAsync(node, e, cluster, span.LastBlock, memory[(span.Length - BlockSize)..], cancellationToken).ConfigureAwait(false);
+            }
+            data.CopyTo(memory[(start - span.AlignedStart)..]);
+            await WriteFileAsync(memory, clusterBase + span.AlignedStart, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

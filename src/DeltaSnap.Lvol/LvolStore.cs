@@ -37,6 +37,7 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
     private static readonly byte[] SuperblockMagic = "DSNAPLVS"u8.ToArray();
 
     private readonly SafeFileHandle _file;
+    private readonly DirectDataWriter? _direct;
     private readonly object _sync = new();
     private readonly AsyncReaderWriterLock _gate = new();
     private readonly SemaphoreSlim _commitLock = new(1, 1);
@@ -54,6 +55,7 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
     {
         Path = path;
         _file = file;
+        _direct = DirectDataWriter.TryOpen(path);
         Uuid = uuid;
         _geometry = new StoreGeometry(clusterSize, dataOffset);
         Name = "";
@@ -285,6 +287,7 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
             }
             finally
             {
+                _direct?.Dispose();
                 _file.Dispose();
             }
         }
@@ -301,6 +304,7 @@ public sealed partial class LvolStore : IAsyncDisposable, IDisposable
             }
             finally
             {
+                _direct?.Dispose();
                 _file.Dispose();
             }
         }
