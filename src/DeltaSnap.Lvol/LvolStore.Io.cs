@@ -180,6 +180,9 @@ public sealed partial class LvolStore
     /// <summary>Bytes of data written past the page cache (<see cref="DirectDataWriter"/>); 0 where the file system refuses that.</summary>
     internal long DirectBytesWritten => _direct?.BytesWritten ?? 0;
 
+    /// <summary>Whether large data writes go past the page cache here (the file system took <c>O_DIRECT</c>).</summary>
+    internal bool WritesDirectly => _direct is { Active: true };
+
     private ValueTask WriteFileAsync(ReadOnlyMemory<byte> data, long fileOffset, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
