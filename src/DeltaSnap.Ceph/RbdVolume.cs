@@ -179,13 +179,15 @@ public sealed partial class RbdVolume : Volume
         var records = new Dictionary<string, string>(StringComparer.Ordinal);
         SnapshotIdentity? received = options.ReceivedFrom is { IsEmpty: false } f ? f : null;
         var sourceCreated = options.CreatedUtc?.ToUnixTimeSeconds();
-        var recorded = options.ReceivedFrom is not null || options.CreatedUtc is not null;
+        var existing = image.ListSnapshots();
+        // A snapshot of this name already there: librbd refuses the creation below, and its record must stay as it is.
+        var recorded = (options.ReceivedFrom is not null || options.CreatedUtc is not null) && !existing.Exists(s => s.Name == name);
         if (recorded)
         {
-            var highest = image.ListSnapshots().Select(s => s.Id).DefaultIfEmpty(0UL).Max();
+            var highest = existing.Select(s => s.Id).DefaultIfEmpty(0UL).Max();
             image.SetMetadata(key, ReceivedRecord.Pending(highest, DateTimeOffset.UtcNow, received, sourceCreated).Serialize());
         }
-        else
+        else if (!existing.Exists(s => s.Name == name))
         {
             image.RemoveMetadata(key); // a record left by an earlier snapshot of this name
         }

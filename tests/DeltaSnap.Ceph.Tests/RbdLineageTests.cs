@@ -165,6 +165,22 @@ public class RbdLineageTests
     }
 
     [Test]
+    public async Task CreateSnapshot_nameTaken_refusedAndTheExistingSnapshotKeepsItsRecord()
+    {
+        await using var scope = await CephScope.CreateAsync();
+        var source = await scope.CreateAsync(CephCluster.PoolA, 1 << 20, "src");
+        var target = await scope.CreateAsync(CephCluster.PoolB, 1 << 20, "dst");
+        var s1 = await source.CreateSnapshotAsync("s1");
+        await target.CreateSnapshotAsync("s1", new SnapshotCreateOptions { ReceivedFrom = s1.Identity, CreatedUtc = s1.CreatedUtc });
+
+        Assert.CatchAsync<DeltaSnapException>(() => target.CreateSnapshotAsync("s1", new SnapshotCreateOptions { ReceivedFrom = new SnapshotIdentity("rbd", "x.1@5") }));
+        Assert.CatchAsync<DeltaSnapException>(() => target.CreateSnapshotAsync("s1"));
+
+        var t1 = (await target.GetLineageAsync()).Single();
+        Assert.That(t1.ReceivedFrom, Is.EqualTo(s1.Identity), "the refused creations left the existing record alone");
+    }
+
+    [Test]
     public async Task GetLineage_pendingRecordOfOlderSnapshotId_isIgnored()
     {
         await using var scope = await CephScope.CreateAsync();
