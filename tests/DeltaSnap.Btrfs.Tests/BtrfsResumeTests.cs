@@ -203,8 +203,16 @@ public sealed class BtrfsResumeTests : BtrfsTestBase
     {
         var (source, target) = await VolumesAsync(48 * MiB, snapshot: true);
         var replicator = new Replicator(Logs);
-        using var cut = new CancellationTokenSource(TimeSpan.FromMilliseconds(150));
-        Assert.That(() => replicator.RefreshAsync(source, target, cancellationToken: cut.Token), Throws.InstanceOf<OperationCanceledException>());
+        using var cut = new CancellationTokenSource();
+        // Cut once the stream is flowing (not after a fixed time, which a fast machine outruns): 4 MiB of 48 sent.
+        var cutOnceFlowing = new SynchronousProgress(p =>
+        {
+            if (p.Stage == "sending" && p.BytesDone >= 4 * MiB)
+            {
+                cut.Cancel();
+            }
+        });
+        Assert.That(() => replicator.RefreshAsync(source, target, progress: cutOnceFlowing, cancellationToken: cut.Token), Throws.InstanceOf<OperationCanceledException>());
 
         var rerun = await replicator.RefreshAsync(source, target);
 
@@ -334,5 +342,11 @@ public sealed class BtrfsResumeTests : BtrfsTestBase
         Assert.That(Entries(source.SnapshotDirectory).Where(TemporarySnapshot.IsTemporary), Is.Empty);
         Assert.That(Entries(target.SnapshotDirectory).Where(TemporarySnapshot.IsTemporary), Is.Empty);
         Assert.That(Directory.Exists(_checkpoints) ? Directory.GetFiles(_checkpoints) : [], Is.Empty, "no checkpoint or spool left");
+    }
+
+    /// <summary>Reports on the reporting thread, so a cut lands while the stream is still flowing.</summary>
+    private sealed class SynchronousProgress(Action<RefreshProgress> report) : IProgress<RefreshProgress>
+    {
+        public void Report(RefreshProgress value) => report(value);
     }
 }
