@@ -239,8 +239,15 @@ public sealed partial class ZfsVolume : Volume
         if (_views.TryRemove(snapshot, out var view))
         {
             Log.ViewDestroying(Logger, view, FullName(snapshot));
-            // zfs-fuse reports the view busy for a moment after the last reader closed it.
-            await Zfs.RunRetryingBusyAsync(["destroy", view], cancellationToken).ConfigureAwait(false);
+            try
+            {
+                // zfs-fuse reports the view busy for a moment after the last reader closed it.
+                await Zfs.RunRetryingBusyAsync(["destroy", view], cancellationToken).ConfigureAwait(false);
+            }
+            catch (BackendCommandException e) when (e.SaysNotFound())
+            {
+                // Released through another volume object already (views are shared by name).
+            }
         }
     }
 
