@@ -12,7 +12,7 @@ namespace DeltaSnap.Rsync.Tests;
 /// </summary>
 public sealed class RsyncSnapshotViewTests
 {
-    private static readonly TreeDigestOptions ZfsFuseDigest = new() { ExtendedAttributes = false, NanosecondTimes = false, Sparseness = false };
+    private static readonly TreeDigestOptions ZfsFuseDigest = RsyncRefreshTests.ZfsFuseDigest;
 
     [Test]
     public async Task Refresh_zfsSourceWithSnapshotsToSend_capturesLiveStateWhileTheyAreSent()
@@ -80,7 +80,7 @@ public sealed class RsyncSnapshotViewTests
         Assert.That(error!.Message, Does.Contain("injected"));
         Assert.That(viewOfS2, Is.Not.Null);
         Assert.That(Directory.Exists(viewOfS2), Is.False, "the view of s2 was destroyed");
-        Assert.That(await ViewsOfAsync(source.Dataset), Is.Empty, "no view is left, the live state's included");
+        Assert.That(await RsyncRefreshTests.ViewsOfAsync(source.Dataset), Is.Empty, "no view is left, the live state's included");
         Assert.That((await source.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1", "s2" }), "the temporary snapshot went");
         Assert.That((await target.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }));
         Assert.That(TreeDigest.Describe(await target.GetPathAsync(null), ZfsFuseDigest), Is.EqualTo(targetDigest), "the target is at its last complete snapshot");
@@ -89,25 +89,7 @@ public sealed class RsyncSnapshotViewTests
 
         Assert.That(retried.SnapshotsSent, Is.EqualTo(new[] { "s2" }));
         Assert.That(TreeDigest.Describe(await target.GetPathAsync(null), ZfsFuseDigest), Is.EqualTo(TreeDigest.Describe(await source.GetPathAsync(null), ZfsFuseDigest)));
-        Assert.That(await ViewsOfAsync(source.Dataset), Is.Empty);
-    }
-
-    /// <summary>The views (clones under POOL/deltasnap-views) of the dataset's snapshots.</summary>
-    private static async Task<IReadOnlyList<string>> ViewsOfAsync(string dataset)
-    {
-        var volume = dataset.Split('/')[0] + "/" + ZfsDriver.ViewsDatasetName;
-        using var zfs = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("zfs", ["list", "-H", "-o", "name,origin", "-r", "-d", "1", volume])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        var output = await zfs.StandardOutput.ReadToEndAsync();
-        await zfs.WaitForExitAsync();
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(line => line.Split('\t'))
-            .Where(fields => fields.Length == 2 && fields[1].StartsWith(dataset + "@", StringComparison.Ordinal))
-            .Select(fields => fields[0])
-            .ToArray();
+        Assert.That(await RsyncRefreshTests.ViewsOfAsync(source.Dataset), Is.Empty);
     }
 
     /// <summary>rsync, with a hook before each synchronization (its 1-based number and the request).</summary>
