@@ -26,6 +26,12 @@ $DS refresh zfs:$Z btrfs:$B/vol >/dev/null
 if [ -n "$BASE" ]; then $BASE refresh zfs:$Z btrfs:$A/vol >/dev/null; fi
 rsync -aHAX --inplace --no-whole-file /$Z/ $B/plain/
 cold() { if [ "${DROP_CACHES:-1}" = 1 ]; then sync; echo 3 >/proc/sys/vm/drop_caches; fi; }
+# timed CMD...: prints the command's wall seconds; a failing command's standard error goes to ours and the run stops.
+errors=$(mktemp)
+timed() {
+  if ! /usr/bin/time -f %e -o $errors.time "$@" >/dev/null 2>$errors; then echo "failed: $*" >&2; tail -20 $errors >&2; return 1; fi
+  cat $errors.time
+}
 for r in $(seq 1 "$ROUNDS"); do
   python3 -c "
 import os,random
@@ -39,18 +45,18 @@ f.close()"
   if [ -n "$BASE" ]; then
     for k in $(seq 0 2); do
       case $(( (r + k) % 3 )) in
-        0) cold; a=$( { /usr/bin/time -f %e $DS refresh zfs:$Z btrfs:$B/vol >/dev/null; } 2>&1 ) ;;
-        1) cold; b=$( { /usr/bin/time -f %e rsync -aHAX --inplace --no-whole-file /$Z/ $B/plain/; } 2>&1 ) ;;
-        2) cold; c=$( { /usr/bin/time -f %e $BASE refresh zfs:$Z btrfs:$A/vol >/dev/null; } 2>&1 ) ;;
+        0) cold; a=$(timed $DS refresh zfs:$Z btrfs:$B/vol) ;;
+        1) cold; b=$(timed rsync -aHAX --inplace --no-whole-file /$Z/ $B/plain/) ;;
+        2) cold; c=$(timed $BASE refresh zfs:$Z btrfs:$A/vol) ;;
       esac
     done
     echo "round $r deltasnap=$a rsync=$b base=$c load=$(cut -d' ' -f1 /proc/loadavg)"
     continue
   fi
   if [ $((r % 2)) = 1 ]; then
-    cold; a=$( { /usr/bin/time -f %e $DS refresh zfs:$Z btrfs:$B/vol >/dev/null; } 2>&1 ); cold; b=$( { /usr/bin/time -f %e rsync -aHAX --inplace --no-whole-file /$Z/ $B/plain/; } 2>&1 )
+    cold; a=$(timed $DS refresh zfs:$Z btrfs:$B/vol); cold; b=$(timed rsync -aHAX --inplace --no-whole-file /$Z/ $B/plain/)
   else
-    cold; b=$( { /usr/bin/time -f %e rsync -aHAX --inplace --no-whole-file /$Z/ $B/plain/; } 2>&1 ); cold; a=$( { /usr/bin/time -f %e $DS refresh zfs:$Z btrfs:$B/vol >/dev/null; } 2>&1 )
+    cold; b=$(timed rsync -aHAX --inplace --no-whole-file /$Z/ $B/plain/); cold; a=$(timed $DS refresh zfs:$Z btrfs:$B/vol)
   fi
   echo "round $r deltasnap=$a rsync=$b load=$(cut -d' ' -f1 /proc/loadavg)"
 done
@@ -65,4 +71,5 @@ if [ -n "$BASE" ]; then
   find $A -xdev -maxdepth 4 -type d | while read d; do [ "$(stat -c %i "$d")" = 256 ] && echo "$d"; done | sort -r | while read v; do btrfs -q subvolume delete "$v"; done
   rm -rf $A
 fi
+rm -f $errors $errors.time
 echo cleaned

@@ -483,7 +483,8 @@ public sealed partial class ZfsVolume : Volume
     private async Task<bool> CloneViewAsync(string full, string view, CancellationToken cancellationToken)
     {
         string[] clone = ["clone", "-o", "readonly=on", "-o", "atime=off", full, view];
-        var result = await Zfs.TryRunAsync(clone, cancellationToken).ConfigureAwait(false);
+        // Busy: zfs-fuse says so while another command works on the same dataset.
+        var result = await Zfs.TryRunRetryingBusyAsync(clone, cancellationToken).ConfigureAwait(false);
         if (!result.Succeeded && result.StandardErrorContains("parent does not exist"))
         {
             var root = ZfsDriver.ViewsRootOf(Dataset);
@@ -492,7 +493,7 @@ public sealed partial class ZfsVolume : Volume
             {
                 made.ThrowIfFailed();
             }
-            result = await Zfs.TryRunAsync(clone, cancellationToken).ConfigureAwait(false);
+            result = await Zfs.TryRunRetryingBusyAsync(clone, cancellationToken).ConfigureAwait(false);
         }
         if (result.Succeeded)
         {

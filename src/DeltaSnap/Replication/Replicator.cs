@@ -238,13 +238,12 @@ public sealed class Replicator
         };
         var liveName = TemporarySnapshot.NewName();
         Task<SnapshotInfo>? capturing = null;
+        // Stops an early capture that has not begun when the refresh fails first.
+        using var captureStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
             // The first snapshot's tree (a route that reads trees) is exposed while the target prepares.
-            if (plan.SnapshotsToSend.Count > 0)
-            {
-                transfer.Prefetch(plan.SnapshotsToSend[0].Name, cancellationToken);
-            }
+            var exposing = plan.SnapshotsToSend.Count > 0 ? transfer.Prefetch(plan.SnapshotsToSend[0].Name, cancellationToken) : Task.CompletedTask;
             // A receiver that restores the base itself makes the replicator's own rollback a second round trip.
             // (Nothing is received when the plan neither sends snapshots nor captures the live state: then roll back here.)
             var receiverRestoresBase = route == RefreshRoute.NativeStream && target.Driver.Has(DriverCapabilities.NativeReceiveRestoresBase)
@@ -265,8 +264,8 @@ public sealed class Replicator
             }).ConfigureAwait(false);
             if (plan.CaptureLiveState && run.ResumedCapture is null && plan.SnapshotsToSend.Count > 0 && transfer.CapturesLiveStateEarly)
             {
-                // Taken (after the leftovers went) and exposed while the snapshots are sent.
-                capturing = CaptureLiveStateAsync(run, transfer, liveName, cancellationToken);
+                // Taken (after the leftovers went, and once the first tree is exposed) and exposed while the snapshots are sent.
+                capturing = CaptureLiveStateAsync(run, transfer, liveName, exposing, captureStop.Token);
             }
 
             var previous = plan.SourceBase;
@@ -307,7 +306,7 @@ public sealed class Replicator
             {
                 await run.StepAsync(DiagnosticNames.LiveStateSpan, liveName, async () =>
                 {
-                    var live = await (capturing ?? CaptureLiveStateAsync(run, transfer: null, liveName, cancellationToken)).ConfigureAwait(false);
+                    var live = await (capturing ?? CaptureLiveStateAsync(run, transfer: null, liveName, Task.CompletedTask, cancellationToken)).ConfigureAwait(false);
                     progress?.Report(new RefreshProgress(SnapshotTransfer.SendingStage, SnapshotTransfer.LiveStateLabel, 0, 0));
                     await transfer.SendLiveStateAsync(previous, previousOnTarget, live, cancellationToken).ConfigureAwait(false);
                     run.LiveStateSent = true;
@@ -323,6 +322,7 @@ public sealed class Replicator
             // Nothing the transfer started may outlive it: the capture (whose snapshot cleanup deletes) and the exposed trees.
             if (capturing is not null)
             {
+                await captureStop.CancelAsync().ConfigureAwait(false);
                 await ObserveAsync(capturing).ConfigureAwait(false);
             }
             await transfer.FinishAsync().ConfigureAwait(false);
@@ -332,12 +332,20 @@ public sealed class Replicator
         await run.StepAsync(DiagnosticNames.CleanupSpan, null, () => run.DeleteTemporariesAsync(cancellationToken)).ConfigureAwait(false);
     }
 
-    /// <summary>Takes the source's temporary snapshot of its live state and, given a transfer, starts exposing it (<see cref="SnapshotTransfer.Prefetch"/>).</summary>
-    private static async Task<SnapshotInfo> CaptureLiveStateAsync(RefreshRun run, SnapshotTransfer? transfer, string name, CancellationToken cancellationToken)
+    /// <summary>
+    /// After <paramref name="after"/>, takes the source's temporary snapshot of its live state and, given a transfer,
+    /// starts exposing it (<see cref="SnapshotTransfer.Prefetch"/>).
+    /// </summary>
+    private static async Task<SnapshotInfo> CaptureLiveStateAsync(RefreshRun run, SnapshotTransfer? transfer, string name, Task after, CancellationToken cancellationToken)
     {
+        await after.ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
         run.SourceTemporary = name; // deleted by cleanup from now on
         var live = await run.Source.CreateSnapshotAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false);
-        transfer?.Prefetch(name, cancellationToken);
+        if (transfer is not null)
+        {
+            _ = transfer.Prefetch(name, cancellationToken);
+        }
         return live;
     }
 

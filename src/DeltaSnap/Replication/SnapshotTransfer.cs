@@ -31,10 +31,12 @@ internal abstract class SnapshotTransfer(RefreshRun run)
     /// </summary>
     public virtual bool CapturesLiveStateEarly => false;
 
-    /// <summary>Starts whatever the transfer of <paramref name="snapshot"/> will need from the source ahead of it (a route that needs nothing ignores it).</summary>
-    public virtual void Prefetch(string snapshot, CancellationToken cancellationToken)
-    {
-    }
+    /// <summary>
+    /// Starts whatever the transfer of <paramref name="snapshot"/> will need from the source ahead of it (a route that
+    /// needs nothing ignores it); the task completes when that is ready or failed (it never throws: the transfer meets
+    /// the failure when it gets there).
+    /// </summary>
+    public virtual Task Prefetch(string snapshot, CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>
     /// Waits for the work this transfer left running in the background or started ahead (<see cref="Prefetch"/>) and

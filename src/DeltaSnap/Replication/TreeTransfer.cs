@@ -15,7 +15,8 @@ namespace DeltaSnap.Replication;
 /// Exposing a source snapshot's tree can take several backend commands (ZFS without <c>.zfs/snapshot</c> clones and
 /// mounts a view, and destroys it afterwards): the first snapshot's tree is exposed while the target prepares, the live
 /// state is captured and exposed while the snapshots before it are synchronized (on a source with cheap copy-on-write
-/// snapshots), and each tree is released in the background while the refresh goes on; <see cref="FinishAsync"/> waits for
+/// snapshots; after the first snapshot's tree is exposed, so that two commands never change the source dataset at once), and
+/// each tree is released in the background while the refresh goes on; <see cref="FinishAsync"/> waits for
 /// all of it before the temporary snapshots are deleted.
 /// </para>
 /// A volume on another machine (<see cref="DriverCapabilities.RemoteTrees"/>) has no local path: the synchronizer then
@@ -87,12 +88,14 @@ internal sealed class TreeTransfer : SnapshotTransfer
         !Run.Source.Driver.Has(DriverCapabilities.RemoteTrees) && Run.Source.Driver.Has(DriverCapabilities.CopyOnWriteTarget);
 
     /// <inheritdoc />
-    public override void Prefetch(string snapshot, CancellationToken cancellationToken)
+    public override Task Prefetch(string snapshot, CancellationToken cancellationToken)
     {
-        if (!Run.Source.Driver.Has(DriverCapabilities.RemoteTrees) && !_prefetched.ContainsKey(snapshot))
+        if (Run.Source.Driver.Has(DriverCapabilities.RemoteTrees))
         {
-            _prefetched[snapshot] = Run.Source.GetPathAsync(snapshot, cancellationToken);
+            return Task.CompletedTask;
         }
+        var opening = _prefetched.GetOrAdd(snapshot, name => Run.Source.GetPathAsync(name, cancellationToken));
+        return opening.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     /// <inheritdoc />
