@@ -31,6 +31,9 @@ public sealed partial class ZfsVolume : Volume
     private const string LineageQueryProperties = LineageProperties + ",mountpoint,mounted";
     private const int MaxFullNameLength = 255;
 
+    /// <summary>How long the destroy of a released snapshot view retries while zfs-fuse says it is busy.</summary>
+    private static readonly TimeSpan ViewBusyRetryTime = TimeSpan.FromSeconds(30);
+
     private readonly ZfsDriver _driver;
 
     /// <summary>
@@ -241,8 +244,9 @@ public sealed partial class ZfsVolume : Volume
             Log.ViewDestroying(Logger, view, FullName(snapshot));
             try
             {
-                // zfs-fuse reports the view busy for a moment after the last reader closed it.
-                await Zfs.RunRetryingBusyAsync(["destroy", view], cancellationToken).ConfigureAwait(false);
+                // zfs-fuse reports the view busy for a moment after the last reader closed it (seconds under load; a view
+                // left behind keeps its snapshot from being deleted, so this waits longer than other commands).
+                await Zfs.RunRetryingBusyAsync(["destroy", view], cancellationToken, ViewBusyRetryTime).ConfigureAwait(false);
             }
             catch (BackendCommandException e) when (e.SaysNotFound())
             {

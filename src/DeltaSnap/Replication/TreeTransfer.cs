@@ -15,9 +15,9 @@ namespace DeltaSnap.Replication;
 /// Exposing a source snapshot's tree can take several backend commands (ZFS without <c>.zfs/snapshot</c> clones and
 /// mounts a view, and destroys it afterwards): the first snapshot's tree is exposed while the target prepares, the live
 /// state is captured and exposed while the snapshots before it are synchronized (on a source with cheap copy-on-write
-/// snapshots; after the first snapshot's tree is exposed, so that two commands never change the source dataset at once), and
-/// each tree is released in the background while the refresh goes on; <see cref="FinishAsync"/> waits for
-/// all of it before the temporary snapshots are deleted.
+/// snapshots; after the first snapshot's tree is exposed, so that two commands never change the source dataset at once);
+/// <see cref="FinishAsync"/> waits for all of it and releases what was exposed and not used before the temporary
+/// snapshots are deleted.
 /// </para>
 /// A volume on another machine (<see cref="DriverCapabilities.RemoteTrees"/>) has no local path: the synchronizer then
 /// runs its client half here and its server half there, through the volume (push or pull). Two remote volumes (a
@@ -158,9 +158,10 @@ internal sealed class TreeTransfer : SnapshotTransfer
         }
         finally
         {
-            // A view mounted to expose the snapshot (ZFS without .zfs/snapshot) is not left behind, even after a failure;
-            // it goes while the refresh moves on (FinishAsync waits for it).
-            Release(snapshot.Name);
+            // A view mounted to expose the snapshot (ZFS without .zfs/snapshot) is not left behind, even after a failure.
+            // Released before the next transfer reads the source: on zfs-fuse a view destroyed while another tree is read
+            // stayed busy past the retries under load (measured: the refresh failed and left its temporary snapshot).
+            await ReleaseAsync(snapshot.Name).ConfigureAwait(false);
         }
         return Count(result);
     }
@@ -203,7 +204,7 @@ internal sealed class TreeTransfer : SnapshotTransfer
             // The remote side releases its own snapshot view when its server half ends.
             if (!pull)
             {
-                Release(snapshot.Name);
+                await ReleaseAsync(snapshot.Name).ConfigureAwait(false);
             }
         }
     }
