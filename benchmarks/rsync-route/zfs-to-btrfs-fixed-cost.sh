@@ -26,7 +26,7 @@ for line in open(sys.argv[1]):
     m = re.match(r'(\d+)\s+(\S+)\s+(.*)', line)
     if not m: continue
     pid, ts, rest = m.group(1), t(m.group(2)), m.group(3)
-    if rest.startswith('execve(') and rest.rstrip().endswith('= 0'):
+    if rest.startswith('execve('):  # whole, or "<unfinished ...>" when strace splits it (a failed PATH lookup costs microseconds)
         start.setdefault(pid, ts); prog[pid] = rest.split('"')[1]
     elif '+++ exited' in rest or 'exit_group' in rest:
         end[pid] = ts
