@@ -471,12 +471,43 @@ public sealed partial class ZfsVolume : Volume
             }
             if (props.GetValueOrDefault("mounted") != "yes")
             {
-                await Zfs.RunAsync(["mount", view], cancellationToken).ConfigureAwait(false);
+                await MountViewAsync(view, cancellationToken).ConfigureAwait(false);
             }
             _views[snapshot] = view;
             return props.GetValueOrDefault("mountpoint", "-") is ['/', ..] mountpoint
                 ? mountpoint
                 : throw new DeltaSnapException($"The snapshot view {view} has mountpoint={props.GetValueOrDefault("mountpoint")}; it cannot be read.");
+        }
+    }
+
+    /// <summary>
+    /// Mounts a view that <c>zfs get</c> said was not mounted. zfs-fuse mounts a new clone by itself a moment after
+    /// <c>zfs clone</c> returns, and a <c>zfs mount</c> meanwhile says "mountpoint or dataset is busy" (seen at 1 GiB under
+    /// load): while it says so, the view is checked again and the mount retried, for up to the views' busy limit.
+    /// </summary>
+    private async Task MountViewAsync(string view, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var delay = TimeSpan.FromMilliseconds(50);
+        while (true)
+        {
+            var result = await Zfs.TryRunAsync(["mount", view], cancellationToken).ConfigureAwait(false);
+            if (result.Succeeded || result.StandardErrorContains("already mounted"))
+            {
+                return;
+            }
+            if (!result.SaysBusy() || clock.Elapsed > ViewBusyRetryTime)
+            {
+                result.ThrowIfFailed();
+            }
+            var mounted = await Zfs.TryRunAsync(["get", "-H", "-p", "-o", "value", "mounted", view], cancellationToken).ConfigureAwait(false);
+            if (mounted.Succeeded && mounted.StandardOutput.Trim() == "yes")
+            {
+                return;
+            }
+            Log.CommandBusy(Logger, result.CommandLine, delay.TotalMilliseconds);
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 500));
         }
     }
 
