@@ -71,16 +71,21 @@ internal sealed class ZfsCommandRunner
     /// Runs the command, retrying for a few seconds while it says "dataset is busy" (zfs-fuse releases files
     /// asynchronously after I/O); throws <see cref="BackendCommandException"/> when it still fails.
     /// </summary>
-    public async Task<string> RunRetryingBusyAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    public async Task<string> RunRetryingBusyAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken, TimeSpan? retryTime = null) =>
+        (await TryRunRetryingBusyAsync(arguments, cancellationToken, retryTime).ConfigureAwait(false)).ThrowIfFailed().StandardOutput;
+
+    /// <summary>Runs the command, retrying for a few seconds (or <paramref name="retryTime"/>) while it says "dataset is busy"; returns the last result, failed or not.</summary>
+    public async Task<ExternalCommandResult> TryRunRetryingBusyAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken, TimeSpan? retryTime = null)
     {
+        var limit = retryTime ?? BusyRetryTime;
         var clock = Stopwatch.StartNew();
         var delay = TimeSpan.FromMilliseconds(50);
         while (true)
         {
             var result = await _runner.TryRunAsync(arguments, cancellationToken).ConfigureAwait(false);
-            if (result.Succeeded || !result.SaysBusy() || clock.Elapsed > BusyRetryTime)
+            if (result.Succeeded || !result.SaysBusy() || clock.Elapsed > limit)
             {
-                return result.ThrowIfFailed().StandardOutput;
+                return result;
             }
             Log.CommandBusy(_logger, result.CommandLine, delay.TotalMilliseconds);
             await Task.Delay(delay, cancellationToken).ConfigureAwait(false);

@@ -83,6 +83,24 @@ internal static class ZfsProperties
         return refs;
     }
 
+    /// <summary>
+    /// The properties of one dataset (<paramref name="name"/>) in <c>zfs get -H -p -o name,property,value</c> output over
+    /// several datasets; an empty dictionary when the output has none of its rows.
+    /// </summary>
+    public static Dictionary<string, string> ParseNamedProperties(string output, string name)
+    {
+        var props = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var fields = line.Split('\t');
+            if (fields.Length >= 3 && fields[0] == name)
+            {
+                props[fields[1]] = fields[2];
+            }
+        }
+        return props;
+    }
+
     /// <summary>Parses <c>zfs get -Hp -o property,value,source</c> output of one dataset: value and source by property.</summary>
     public static Dictionary<string, (string Value, string Source)> ParseOwnProperties(string output)
     {

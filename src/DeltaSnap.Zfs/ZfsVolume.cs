@@ -23,7 +23,16 @@ public sealed partial class ZfsVolume : Volume
     public const string ReceivedFromProperty = "deltasnap:received-from";
 
     private const string LineageProperties = "guid,createtxg,creation," + CreatedProperty + "," + ReceivedFromProperty;
+
+    /// <summary>
+    /// What the lineage query reads: the snapshots' properties, and the dataset's mountpoint (for the snapshot paths'
+    /// <c>.zfs/snapshot</c> probe, which then needs no command of its own).
+    /// </summary>
+    private const string LineageQueryProperties = LineageProperties + ",mountpoint,mounted";
     private const int MaxFullNameLength = 255;
+
+    /// <summary>How long the destroy of a released snapshot view retries while zfs-fuse says it is busy.</summary>
+    private static readonly TimeSpan ViewBusyRetryTime = TimeSpan.FromSeconds(30);
 
     private readonly ZfsDriver _driver;
 
@@ -39,6 +48,16 @@ public sealed partial class ZfsVolume : Volume
 
     /// <summary>The read-only views this volume mounted for <see cref="GetPathCoreAsync"/>, by snapshot name, until released.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _views = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The GUIDs of snapshots as this object last read them (lineage, creation), by name: a snapshot view is named by its
+    /// snapshot's GUID, and with the GUID known the view is cloned at once and the GUID checked in the same command that
+    /// reads the view's mountpoint. A stale entry (a snapshot replaced under the same name) is caught by that check.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ulong> _guids = new(StringComparer.Ordinal);
+
+    /// <summary>The dataset's mountpoint when it was last seen mounted; only for the <c>.zfs/snapshot</c> probe (a stale value costs a view, never a wrong path).</summary>
+    private volatile string? _liveMountpoint;
 
     internal ZfsVolume(ZfsDriver driver, string name, string dataset, VolumeKind kind)
         : base(driver, name, kind)
@@ -74,7 +93,7 @@ public sealed partial class ZfsVolume : Volume
     {
         // One command for the whole lineage: `zfs list` prints GUIDs abbreviated and zfs-fuse rejects `list -p`,
         // so the exact values come from `zfs get -Hp`, over the dataset and its snapshots (depth 1).
-        var result = await Zfs.TryRunAsync(["get", "-H", "-p", "-r", "-d", "1", "-o", "name,property,value", LineageProperties, Dataset], cancellationToken)
+        var result = await Zfs.TryRunAsync(["get", "-H", "-p", "-r", "-d", "1", "-o", "name,property,value", LineageQueryProperties, Dataset], cancellationToken)
             .ConfigureAwait(false);
         if (!result.Succeeded)
         {
@@ -83,6 +102,15 @@ public sealed partial class ZfsVolume : Volume
                 : result.ToException();
         }
         var snapshots = ZfsProperties.ParseSnapshots(result.StandardOutput, Dataset + "@");
+        _guids.Clear();
+        foreach (var snapshot in snapshots)
+        {
+            _guids[snapshot.Info.Name] = snapshot.Guid;
+        }
+        var own = ZfsProperties.ParseNamedProperties(result.StandardOutput, Dataset);
+        _liveMountpoint = own.TryGetValue("mountpoint", out var mountpoint) && mountpoint.StartsWith('/') && own.GetValueOrDefault("mounted") == "yes"
+            ? mountpoint
+            : null;
         return new SnapshotLineage(snapshots.OrderBy(s => s.CreateTxg).Select(s => s.Info));
     }
 
@@ -108,6 +136,7 @@ public sealed partial class ZfsVolume : Volume
     protected override async Task DeleteSnapshotCoreAsync(string name, CancellationToken cancellationToken)
     {
         var full = FullName(name);
+        _guids.TryRemove(name, out _);
         if (_pristineHead == name)
         {
             _pristineHead = null;
@@ -154,12 +183,17 @@ public sealed partial class ZfsVolume : Volume
     protected override Task RollbackCoreAsync(string name, CancellationToken cancellationToken)
     {
         _pristineHead = null;
+        _guids.Clear(); // a rollback may destroy later snapshots
         return Zfs.RunRetryingBusyAsync(["rollback", FullName(name)], cancellationToken);
     }
 
     /// <inheritdoc />
-    protected override Task RenameSnapshotCoreAsync(string name, string newName, CancellationToken cancellationToken) =>
-        Zfs.RunAsync(["rename", FullName(name), FullName(newName)], cancellationToken);
+    protected override Task RenameSnapshotCoreAsync(string name, string newName, CancellationToken cancellationToken)
+    {
+        _guids.TryRemove(name, out _);
+        _guids.TryRemove(newName, out _);
+        return Zfs.RunAsync(["rename", FullName(name), FullName(newName)], cancellationToken);
+    }
 
     /// <inheritdoc />
     protected override async Task PromoteCoreAsync(string snapshot, CancellationToken cancellationToken)
@@ -182,23 +216,24 @@ public sealed partial class ZfsVolume : Volume
     /// <inheritdoc />
     protected override async Task<string> GetPathCoreAsync(string? snapshot, CancellationToken cancellationToken)
     {
-        var live = await MountedPathAsync(cancellationToken).ConfigureAwait(false);
         if (snapshot is null)
         {
             _pristineHead = null; // the caller may write there
-            return live;
+            return await MountedPathAsync(cancellationToken).ConfigureAwait(false);
         }
-        var record = await ReadSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false);
+        // The live mountpoint only serves to look for .zfs/snapshot: the one the lineage query read will do (a dataset
+        // unmounted since merely costs a view).
+        var live = _liveMountpoint ?? await MountedPathAsync(cancellationToken).ConfigureAwait(false);
         var control = Path.Combine(live, ".zfs", "snapshot", snapshot);
         if (Directory.Exists(control))
         {
-            return control;
+            return control; // ZFS lists exactly the snapshots that exist there
         }
         if (!_driver.Options.SnapshotViews)
         {
             throw new NotSupportedException($"{Address}: this ZFS has no .zfs/snapshot directory and snapshot views are turned off (ZfsDriverOptions.SnapshotViews).");
         }
-        return await ViewPathAsync(snapshot, record.Guid, cancellationToken).ConfigureAwait(false);
+        return await ViewPathAsync(snapshot, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -207,8 +242,16 @@ public sealed partial class ZfsVolume : Volume
         if (_views.TryRemove(snapshot, out var view))
         {
             Log.ViewDestroying(Logger, view, FullName(snapshot));
-            // zfs-fuse reports the view busy for a moment after the last reader closed it.
-            await Zfs.RunRetryingBusyAsync(["destroy", view], cancellationToken).ConfigureAwait(false);
+            try
+            {
+                // zfs-fuse reports the view busy for a moment after the last reader closed it (seconds under load; a view
+                // left behind keeps its snapshot from being deleted, so this waits longer than other commands).
+                await Zfs.RunRetryingBusyAsync(["destroy", view], cancellationToken, ViewBusyRetryTime).ConfigureAwait(false);
+            }
+            catch (BackendCommandException e) when (e.SaysNotFound())
+            {
+                // Released through another volume object already (views are shared by name).
+            }
         }
     }
 
@@ -372,37 +415,133 @@ public sealed partial class ZfsVolume : Volume
         {
             await Zfs.RunAsync(["mount", Dataset], cancellationToken).ConfigureAwait(false);
         }
+        _liveMountpoint = mountpoint;
         return mountpoint;
     }
 
-    /// <summary>A read-only clone of the snapshot, made once and destroyed when released or with the snapshot.</summary>
-    private async Task<string> ViewPathAsync(string snapshot, ulong guid, CancellationToken cancellationToken)
+    /// <summary>
+    /// A read-only clone of the snapshot named by its GUID, made once and destroyed when released or with the snapshot.
+    /// With the GUID known (the lineage or the snapshot's creation read it), two commands: the clone, then one
+    /// <c>zfs get</c> of the view's origin and mountpoint and the snapshot's GUID, which must be the one the view is named
+    /// by. The views dataset is made only when the clone says it is missing; a view that exists already (made by another
+    /// volume object, or left by an interrupted process) is used when it is a clone of this snapshot.
+    /// </summary>
+    private async Task<string> ViewPathAsync(string snapshot, CancellationToken cancellationToken)
     {
         var full = FullName(snapshot);
-        var root = ZfsDriver.ViewsRootOf(Dataset);
-        var view = root + "/" + Text(guid);
-        var existing = await Zfs.TryRunAsync(["get", "-H", "-p", "-o", "property,value", "origin,mountpoint,mounted", view], cancellationToken).ConfigureAwait(false);
-        if (!existing.Succeeded)
+        for (var attempt = 1; ; attempt++)
         {
+            var guid = _guids.TryGetValue(snapshot, out var known) ? known : (await ReadSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false)).Guid;
+            var view = ZfsDriver.ViewsRootOf(Dataset) + "/" + Text(guid);
+            var cloned = !(_views.TryGetValue(snapshot, out var held) && held == view)
+                && await CloneViewAsync(full, view, cancellationToken).ConfigureAwait(false);
+            if (cloned)
+            {
+                _views[snapshot] = view; // released from now on, even if what follows fails
+            }
+            var result = await Zfs.TryRunAsync(["get", "-H", "-p", "-o", "name,property,value", "origin,mountpoint,mounted,guid", view, full], cancellationToken)
+                .ConfigureAwait(false);
+            if (!result.Succeeded && result.SaysNotFound() && attempt == 1)
+            {
+                // The view this object held was destroyed by someone else, or the snapshot is gone: start over from its GUID.
+                _views.TryRemove(snapshot, out _);
+                _guids.TryRemove(snapshot, out _);
+                continue;
+            }
+            result.ThrowIfFailed();
+            var props = ZfsProperties.ParseNamedProperties(result.StandardOutput, view);
+            var origin = props.GetValueOrDefault("origin", "-");
+            if (origin != full)
+            {
+                throw new DeltaSnapException($"The snapshot view {view} is a clone of {origin}, not of {full}.");
+            }
+            var actual = ZfsProperties.ParseNamedProperties(result.StandardOutput, full).GetValueOrDefault("guid");
+            if (actual != Text(guid))
+            {
+                // The GUID this object remembered is stale: the snapshot was replaced under the same name. A view made
+                // just now is named wrongly; it goes, and the view is made again under the snapshot's real GUID.
+                if (!cloned || attempt > 1)
+                {
+                    throw new DeltaSnapException($"The snapshot view {view} is a clone of {full}, whose GUID is {actual}, not {Text(guid)}.");
+                }
+                _guids.TryRemove(snapshot, out _);
+                _views.TryRemove(snapshot, out _);
+                await Zfs.RunRetryingBusyAsync(["destroy", view], cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            if (props.GetValueOrDefault("mounted") != "yes")
+            {
+                await MountViewAsync(view, cancellationToken).ConfigureAwait(false);
+            }
+            _views[snapshot] = view;
+            return props.GetValueOrDefault("mountpoint", "-") is ['/', ..] mountpoint
+                ? mountpoint
+                : throw new DeltaSnapException($"The snapshot view {view} has mountpoint={props.GetValueOrDefault("mountpoint")}; it cannot be read.");
+        }
+    }
+
+    /// <summary>
+    /// Mounts a view that <c>zfs get</c> said was not mounted. zfs-fuse mounts a new clone by itself a moment after
+    /// <c>zfs clone</c> returns, and a <c>zfs mount</c> meanwhile says "mountpoint or dataset is busy" (seen at 1 GiB under
+    /// load): while it says so, the view is checked again and the mount retried, for up to the views' busy limit.
+    /// </summary>
+    private async Task MountViewAsync(string view, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var delay = TimeSpan.FromMilliseconds(50);
+        while (true)
+        {
+            var result = await Zfs.TryRunAsync(["mount", view], cancellationToken).ConfigureAwait(false);
+            if (result.Succeeded || result.StandardErrorContains("already mounted"))
+            {
+                return;
+            }
+            if (!result.SaysBusy() || clock.Elapsed > ViewBusyRetryTime)
+            {
+                result.ThrowIfFailed();
+            }
+            var mounted = await Zfs.TryRunAsync(["get", "-H", "-p", "-o", "value", "mounted", view], cancellationToken).ConfigureAwait(false);
+            if (mounted.Succeeded && mounted.StandardOutput.Trim() == "yes")
+            {
+                return;
+            }
+            Log.CommandBusy(Logger, result.CommandLine, delay.TotalMilliseconds);
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 500));
+        }
+    }
+
+    /// <summary>
+    /// Clones the snapshot <paramref name="full"/> as the read-only <paramref name="view"/>, making the views dataset
+    /// first when ZFS says it is missing. Returns false when the view exists already.
+    /// </summary>
+    private async Task<bool> CloneViewAsync(string full, string view, CancellationToken cancellationToken)
+    {
+        string[] clone = ["clone", "-o", "readonly=on", "-o", "atime=off", full, view];
+        // Busy: zfs-fuse says so while another command works on the same dataset.
+        var result = await Zfs.TryRunRetryingBusyAsync(clone, cancellationToken).ConfigureAwait(false);
+        if (!result.Succeeded && result.StandardErrorContains("parent does not exist"))
+        {
+            var root = ZfsDriver.ViewsRootOf(Dataset);
             var made = await Zfs.TryRunAsync(["create", "-o", "canmount=off", root], cancellationToken).ConfigureAwait(false);
-            if (!made.Succeeded && !made.StandardError.Contains("already exists", StringComparison.Ordinal))
+            if (!made.Succeeded && !made.StandardErrorContains("already exists"))
             {
                 made.ThrowIfFailed();
             }
-            await Zfs.RunAsync(["clone", "-o", "readonly=on", "-o", "atime=off", full, view], cancellationToken).ConfigureAwait(false);
+            result = await Zfs.TryRunRetryingBusyAsync(clone, cancellationToken).ConfigureAwait(false);
+        }
+        if (result.Succeeded)
+        {
             Log.ViewCreated(Logger, full, view);
+            return true;
         }
-        var props = await GetPropertiesAsync(view, ["origin", "mountpoint", "mounted"], cancellationToken).ConfigureAwait(false);
-        if (props["origin"].Value != full)
+        if (result.StandardErrorContains("already exists"))
         {
-            throw new DeltaSnapException($"The snapshot view {view} is a clone of {props["origin"].Value}, not of {full}.");
+            return false;
         }
-        if (props["mounted"].Value != "yes")
-        {
-            await Zfs.RunAsync(["mount", view], cancellationToken).ConfigureAwait(false);
-        }
-        _views[snapshot] = view;
-        return props["mountpoint"].Value;
+        throw result.SaysNotFound()
+            ? new VolumeNotFoundException($"The ZFS snapshot '{full}' does not exist.")
+            : result.ToException();
     }
 
     private async Task<Dictionary<string, (string Value, string Source)>> GetPropertiesAsync(string dataset, IReadOnlyList<string> names, CancellationToken cancellationToken)
@@ -429,6 +568,11 @@ public sealed partial class ZfsVolume : Volume
         {
             return result.SaysNotFound() ? null : throw result.ToException();
         }
-        return ZfsProperties.ParseSnapshots(result.StandardOutput, Dataset + "@").SingleOrDefault();
+        var record = ZfsProperties.ParseSnapshots(result.StandardOutput, Dataset + "@").SingleOrDefault();
+        if (record is not null)
+        {
+            _guids[name] = record.Guid;
+        }
+        return record;
     }
 }

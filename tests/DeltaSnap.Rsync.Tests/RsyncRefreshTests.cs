@@ -13,7 +13,7 @@ namespace DeltaSnap.Rsync.Tests;
 /// </summary>
 public sealed class RsyncRefreshTests
 {
-    private static readonly TreeDigestOptions ZfsFuseDigest = new() { ExtendedAttributes = false, NanosecondTimes = false, Sparseness = false };
+    internal static readonly TreeDigestOptions ZfsFuseDigest = new() { ExtendedAttributes = false, NanosecondTimes = false, Sparseness = false };
 
     [Test]
     public async Task Refresh_zfsToBtrfs_withoutXattrsAclsSubsecondTimesAndHoles_targetEqualsSource()
@@ -69,7 +69,7 @@ public sealed class RsyncRefreshTests
     }
 
     /// <summary>The snapshot views (clones under POOL/deltasnap-views) whose origin is a snapshot of <paramref name="dataset"/>.</summary>
-    private static async Task<IReadOnlyList<string>> ViewsOfAsync(string dataset)
+    internal static async Task<IReadOnlyList<string>> ViewsOfAsync(string dataset)
     {
         var pool = dataset.Split('/')[0];
         using var zfs = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("zfs", ["list", "-H", "-o", "name,origin", "-r", "-d", "1", pool + "/deltasnap-views"])

@@ -143,6 +143,63 @@ public class ZfsLineageTests : ZfsFixture
     }
 
     [Test]
+    public async Task GetPath_snapshotReplacedUnderItsNameAfterTheLineageWasRead_readsTheNewSnapshot()
+    {
+        // The view is named by the GUID the lineage read; the zfs get after the clone finds the GUID changed.
+        var volume = await Bed.CreateAsync(Bed.A, "lin");
+        var path = await volume.GetPathAsync(null);
+        await File.WriteAllTextAsync(Path.Combine(path, "f"), "old");
+        await volume.CreateSnapshotAsync("s1");
+        var old = (await volume.GetLineageAsync()).Single();
+        ZfsTestBed.Zfs("destroy", $"{volume.Dataset}@s1");
+        await File.WriteAllTextAsync(Path.Combine(path, "f"), "new");
+        ZfsTestBed.Zfs("snapshot", $"{volume.Dataset}@s1");
+        var guid = ZfsTestBed.GuidOf($"{volume.Dataset}@s1");
+        Assert.That(guid, Is.Not.EqualTo(old.Identity.Value));
+
+        var snapshotPath = await volume.GetPathAsync("s1");
+
+        Assert.That(await File.ReadAllTextAsync(Path.Combine(snapshotPath, "f")), Is.EqualTo("new"));
+        Assert.That(Path.GetFileName(snapshotPath), Is.EqualTo(guid), "the view is named by the snapshot's real GUID");
+        Assert.That(Directory.Exists(Path.Combine(Path.GetDirectoryName(snapshotPath)!, old.Identity.Value)), Is.False, "the view made under the stale GUID went");
+        await volume.ReleasePathAsync("s1");
+        Assert.That(Directory.Exists(snapshotPath), Is.False);
+    }
+
+    [Test]
+    public async Task GetPath_snapshotDestroyedElsewhereAfterTheLineageWasRead_throwsNotFound()
+    {
+        var volume = await Bed.CreateAsync(Bed.A, "lin");
+        await volume.CreateSnapshotAsync("s1");
+        _ = await volume.GetLineageAsync();
+        ZfsTestBed.Zfs("destroy", $"{volume.Dataset}@s1");
+
+        var error = Assert.ThrowsAsync<VolumeNotFoundException>(() => volume.GetPathAsync("s1"));
+
+        Assert.That(error!.Message, Does.Contain($"{volume.Dataset}@s1"));
+        Assert.ThrowsAsync<VolumeNotFoundException>(() => volume.GetPathAsync("never"));
+    }
+
+    [Test]
+    public async Task GetPath_viewMadeByAnotherVolumeObject_isUsedAndReleasedByEither()
+    {
+        var volume = await Bed.CreateAsync(Bed.A, "lin");
+        await File.WriteAllTextAsync(Path.Combine(await volume.GetPathAsync(null), "f"), "x");
+        await volume.CreateSnapshotAsync("s1");
+        var first = await volume.GetPathAsync("s1");
+        var other = await Bed.A.OpenVolumeAsync(volume.Name);
+        _ = await other.GetLineageAsync();
+
+        var second = await other.GetPathAsync("s1");
+
+        Assert.That(second, Is.EqualTo(first));
+        Assert.That(await File.ReadAllTextAsync(Path.Combine(second, "f")), Is.EqualTo("x"));
+        await other.ReleasePathAsync("s1");
+        Assert.That(Directory.Exists(first), Is.False);
+        await volume.ReleasePathAsync("s1"); // already gone: nothing to do
+    }
+
+    [Test]
     public async Task GetPath_live_isTheMountpointUnderThePool()
     {
         var volume = await Bed.CreateAsync(Bed.A, "lin");

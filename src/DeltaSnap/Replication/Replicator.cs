@@ -236,76 +236,130 @@ public sealed class Replicator
             RefreshRoute.Rsync => new TreeTransfer(run, TreeSynchronizer!),
             _ => new ChecksumTransfer(run),
         };
-        // A receiver that restores the base itself makes the replicator's own rollback a second round trip.
-        // (Nothing is received when the plan neither sends snapshots nor captures the live state: then roll back here.)
-        var receiverRestoresBase = route == RefreshRoute.NativeStream && target.Driver.Has(DriverCapabilities.NativeReceiveRestoresBase)
-            && (plan.SnapshotsToSend.Count > 0 || plan.CaptureLiveState);
-        await run.StepAsync(DiagnosticNames.PrepareSpan, null, async () =>
+        var liveName = TemporarySnapshot.NewName();
+        Task<SnapshotInfo>? capturing = null;
+        // Stops an early capture that has not begun when the refresh fails first.
+        using var captureStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
         {
-            // The checkpoint first: a live-state capture whose spooled stream it continues is no leftover to remove.
-            if (run.Options.CheckpointDirectory is { } directory)
+            // The first snapshot's tree (a route that reads trees) is exposed while the target prepares.
+            var exposing = plan.SnapshotsToSend.Count > 0 ? transfer.Prefetch(plan.SnapshotsToSend[0].Name, cancellationToken) : Task.CompletedTask;
+            // A receiver that restores the base itself makes the replicator's own rollback a second round trip.
+            // (Nothing is received when the plan neither sends snapshots nor captures the live state: then roll back here.)
+            var receiverRestoresBase = route == RefreshRoute.NativeStream && target.Driver.Has(DriverCapabilities.NativeReceiveRestoresBase)
+                && (plan.SnapshotsToSend.Count > 0 || plan.CaptureLiveState);
+            await run.StepAsync(DiagnosticNames.PrepareSpan, null, async () =>
             {
-                run.Resume = await FindResumeAsync(run, plan, route, directory, cancellationToken).ConfigureAwait(false);
-                run.ResumeComparesEverything = run.Resume is not null && plan.TargetSnapshotsToDelete.Count > 0;
+                // The checkpoint first: a live-state capture whose spooled stream it continues is no leftover to remove.
+                if (run.Options.CheckpointDirectory is { } directory)
+                {
+                    run.Resume = await FindResumeAsync(run, plan, route, directory, cancellationToken).ConfigureAwait(false);
+                    run.ResumeComparesEverything = run.Resume is not null && plan.TargetSnapshotsToDelete.Count > 0;
+                }
+                await run.RemoveLeftoversAsync(plan, cancellationToken).ConfigureAwait(false);
+                // A resumed checksum-route copy continues from the target's live state: rolling it back would throw the
+                // partial copy away. (A spooled native stream has not touched the target.)
+                var keepLive = run.Resume is { Route: RefreshCheckpoint.ChecksumRoute };
+                await run.PrepareTargetAsync(plan, rollBack: !receiverRestoresBase && !keepLive, cancellationToken).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+            if (plan.CaptureLiveState && run.ResumedCapture is null && plan.SnapshotsToSend.Count > 0 && transfer.CapturesLiveStateEarly)
+            {
+                // Taken (after the leftovers went, and once the first tree is exposed) and exposed while the snapshots are sent.
+                capturing = CaptureLiveStateAsync(run, transfer, liveName, exposing, captureStop.Token);
             }
-            await run.RemoveLeftoversAsync(plan, cancellationToken).ConfigureAwait(false);
-            // A resumed checksum-route copy continues from the target's live state: rolling it back would throw the
-            // partial copy away. (A spooled native stream has not touched the target.)
-            var keepLive = run.Resume is { Route: RefreshCheckpoint.ChecksumRoute };
-            await run.PrepareTargetAsync(plan, rollBack: !receiverRestoresBase && !keepLive, cancellationToken).ConfigureAwait(false);
-        }).ConfigureAwait(false);
 
-        var previous = plan.SourceBase;
-        var previousOnTarget = plan.TargetBase;
-        foreach (var snapshot in plan.SnapshotsToSend)
-        {
-            progress?.Report(new RefreshProgress(SnapshotTransfer.SendingStage, snapshot.Name, 0, 0));
-            var sent = await run.StepAsync(DiagnosticNames.SendSnapshotSpan, snapshot.Name,
-                _ => transfer.SendSnapshotAsync(previous, previousOnTarget, snapshot, cancellationToken)).ConfigureAwait(false);
-            previousOnTarget = sent;
-            run.LastCompleteOnTarget = previousOnTarget;
-            run.SnapshotsSent.Add(snapshot.Name);
-            previous = snapshot;
-        }
-        if (plan.CaptureLiveState && run.ResumedCapture is { } capture && transfer is NativeStreamTransfer native)
-        {
-            // The capture of the interrupted refresh goes first, continuing its spooled stream; then the live state as it
-            // is now, incremental from it (a small step), unless it did not move since.
-            await run.StepAsync(DiagnosticNames.LiveStateSpan, capture.Name, async () =>
+            var previous = plan.SourceBase;
+            var previousOnTarget = plan.TargetBase;
+            foreach (var snapshot in plan.SnapshotsToSend)
             {
-                progress?.Report(new RefreshProgress("sending", "live state", 0, 0));
-                var captureOnTarget = await native.ResendCaptureAsync(previous, previousOnTarget, capture, cancellationToken).ConfigureAwait(false);
-                if (await source.IsLiveStateUnchangedAsync(capture.Name, cancellationToken).ConfigureAwait(false))
-                {
-                    await native.PromoteCaptureAsync(capture.Name, cancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    var name = TemporarySnapshot.NewName();
-                    run.SourceTemporary = name;
-                    var live = await source.CreateSnapshotAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false);
-                    await native.SendLiveStateAsync(capture, captureOnTarget, live, cancellationToken).ConfigureAwait(false);
-                }
-                run.LiveStateSent = true;
-            }).ConfigureAwait(false);
-        }
-        else if (plan.CaptureLiveState)
-        {
-            var name = TemporarySnapshot.NewName();
-            await run.StepAsync(DiagnosticNames.LiveStateSpan, name, async () =>
+                progress?.Report(new RefreshProgress(SnapshotTransfer.SendingStage, snapshot.Name, 0, 0));
+                var sent = await run.StepAsync(DiagnosticNames.SendSnapshotSpan, snapshot.Name,
+                    _ => transfer.SendSnapshotAsync(previous, previousOnTarget, snapshot, cancellationToken)).ConfigureAwait(false);
+                previousOnTarget = sent;
+                run.LastCompleteOnTarget = previousOnTarget;
+                run.SnapshotsSent.Add(snapshot.Name);
+                previous = snapshot;
+            }
+            if (plan.CaptureLiveState && run.ResumedCapture is { } capture && transfer is NativeStreamTransfer native)
             {
-                run.SourceTemporary = name;
-                var live = await source.CreateSnapshotAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false);
-                progress?.Report(new RefreshProgress(SnapshotTransfer.SendingStage, SnapshotTransfer.LiveStateLabel, 0, 0));
-                await transfer.SendLiveStateAsync(previous, previousOnTarget, live, cancellationToken).ConfigureAwait(false);
-                run.LiveStateSent = true;
-            }).ConfigureAwait(false);
+                // The capture of the interrupted refresh goes first, continuing its spooled stream; then the live state as it
+                // is now, incremental from it (a small step), unless it did not move since.
+                await run.StepAsync(DiagnosticNames.LiveStateSpan, capture.Name, async () =>
+                {
+                    progress?.Report(new RefreshProgress("sending", "live state", 0, 0));
+                    var captureOnTarget = await native.ResendCaptureAsync(previous, previousOnTarget, capture, cancellationToken).ConfigureAwait(false);
+                    if (await source.IsLiveStateUnchangedAsync(capture.Name, cancellationToken).ConfigureAwait(false))
+                    {
+                        await native.PromoteCaptureAsync(capture.Name, cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        var name = TemporarySnapshot.NewName();
+                        run.SourceTemporary = name;
+                        var live = await source.CreateSnapshotAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false);
+                        await native.SendLiveStateAsync(capture, captureOnTarget, live, cancellationToken).ConfigureAwait(false);
+                    }
+                    run.LiveStateSent = true;
+                }).ConfigureAwait(false);
+            }
+            else if (plan.CaptureLiveState)
+            {
+                await run.StepAsync(DiagnosticNames.LiveStateSpan, liveName, async () =>
+                {
+                    var live = await (capturing ?? CaptureLiveStateAsync(run, transfer: null, liveName, Task.CompletedTask, cancellationToken)).ConfigureAwait(false);
+                    progress?.Report(new RefreshProgress(SnapshotTransfer.SendingStage, SnapshotTransfer.LiveStateLabel, 0, 0));
+                    await transfer.SendLiveStateAsync(previous, previousOnTarget, live, cancellationToken).ConfigureAwait(false);
+                    run.LiveStateSent = true;
+                }).ConfigureAwait(false);
+            }
+            else if (run.SnapshotsSent.Count > 0)
+            {
+                await transfer.FinishWithoutLiveStateAsync(previousOnTarget!, cancellationToken).ConfigureAwait(false);
+            }
         }
-        else if (run.SnapshotsSent.Count > 0)
+        catch
         {
-            await transfer.FinishWithoutLiveStateAsync(previousOnTarget!, cancellationToken).ConfigureAwait(false);
+            // Nothing the transfer started may outlive it: the capture (whose snapshot cleanup deletes) and the exposed trees.
+            if (capturing is not null)
+            {
+                await captureStop.CancelAsync().ConfigureAwait(false);
+                await ObserveAsync(capturing).ConfigureAwait(false);
+            }
+            await transfer.FinishAsync().ConfigureAwait(false);
+            throw;
         }
+        await transfer.FinishAsync().ConfigureAwait(false);
         await run.StepAsync(DiagnosticNames.CleanupSpan, null, () => run.DeleteTemporariesAsync(cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// After <paramref name="after"/>, takes the source's temporary snapshot of its live state and, given a transfer,
+    /// starts exposing it (<see cref="SnapshotTransfer.Prefetch"/>).
+    /// </summary>
+    private static async Task<SnapshotInfo> CaptureLiveStateAsync(RefreshRun run, SnapshotTransfer? transfer, string name, Task after, CancellationToken cancellationToken)
+    {
+        await after.ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        run.SourceTemporary = name; // deleted by cleanup from now on
+        var live = await run.Source.CreateSnapshotAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (transfer is not null)
+        {
+            _ = transfer.Prefetch(name, cancellationToken);
+        }
+        return live;
+    }
+
+    /// <summary>Waits for a task whose result is no longer wanted (the refresh is failing already).</summary>
+    private static async Task ObserveAsync(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The refresh fails for its own reason; cleanup deletes what the task made.
+        }
     }
 
     /// <summary>

@@ -24,4 +24,24 @@ internal abstract class SnapshotTransfer(RefreshRun run)
 
     /// <summary>When no live state is sent: makes the target's live state equal to the last snapshot sent.</summary>
     public abstract Task FinishWithoutLiveStateAsync(SnapshotInfo lastOnTarget, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether the source's live state is best captured (its temporary snapshot taken and <see cref="Prefetch"/>ed) while
+    /// the snapshots before it are sent rather than after them: the capture's commands then overlap the transfer.
+    /// </summary>
+    public virtual bool CapturesLiveStateEarly => false;
+
+    /// <summary>
+    /// Starts whatever the transfer of <paramref name="snapshot"/> will need from the source ahead of it (a route that
+    /// needs nothing ignores it); the task completes when that is ready or failed (it never throws: the transfer meets
+    /// the failure when it gets there).
+    /// </summary>
+    public virtual Task Prefetch(string snapshot, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// Waits for the work this transfer left running in the background or started ahead (<see cref="Prefetch"/>) and
+    /// gives back what it exposed: called before the temporary snapshots are deleted, after success and after a failure.
+    /// Never throws (failures are logged).
+    /// </summary>
+    public virtual Task FinishAsync() => Task.CompletedTask;
 }

@@ -11,6 +11,14 @@ namespace DeltaSnap.Replication;
 /// directory that hard-links the unchanged files of its newest snapshot, and its live tree replaced whole at the end.
 /// </summary>
 /// <remarks>
+/// <para>
+/// Exposing a source snapshot's tree can take several backend commands (ZFS without <c>.zfs/snapshot</c> clones and
+/// mounts a view, and destroys it afterwards): the first snapshot's tree is exposed while the target prepares, the live
+/// state is captured and exposed while the snapshots before it are synchronized (on a source with cheap copy-on-write
+/// snapshots; after the first snapshot's tree is exposed, so that two commands never change the source dataset at once);
+/// <see cref="FinishAsync"/> waits for all of it and releases what was exposed and not used before the temporary
+/// snapshots are deleted.
+/// </para>
 /// A volume on another machine (<see cref="DriverCapabilities.RemoteTrees"/>) has no local path: the synchronizer then
 /// runs its client half here and its server half there, through the volume (push or pull). Two remote volumes (a
 /// relay) are refused before anything changes: the synchronizer's two halves would both run elsewhere.
@@ -20,6 +28,12 @@ internal sealed class TreeTransfer : SnapshotTransfer
     private const string SynchronizingStage = "synchronizing";
 
     private readonly TreeSynchronizer _synchronizer;
+
+    /// <summary>Source snapshot paths being exposed ahead of their synchronization, by snapshot name.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<string>> _prefetched = new(StringComparer.Ordinal);
+
+    /// <summary>Releases of source snapshot paths left running while the refresh goes on.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Task> _releases = new();
 
     public TreeTransfer(RefreshRun run, TreeSynchronizer synchronizer)
         : base(run)
@@ -69,6 +83,45 @@ internal sealed class TreeTransfer : SnapshotTransfer
     public override Task FinishWithoutLiveStateAsync(SnapshotInfo lastOnTarget, CancellationToken cancellationToken) =>
         Staged ? Run.Target.PromoteAsync(lastOnTarget.Name, cancellationToken) : Task.CompletedTask;
 
+    /// <summary>On a local source whose snapshots are cheap (copy-on-write): a tree copy (a <c>dir:</c> snapshot without reflinks) would compete with the transfer for the disk.</summary>
+    public override bool CapturesLiveStateEarly =>
+        !Run.Source.Driver.Has(DriverCapabilities.RemoteTrees) && Run.Source.Driver.Has(DriverCapabilities.CopyOnWriteTarget);
+
+    /// <inheritdoc />
+    public override Task Prefetch(string snapshot, CancellationToken cancellationToken)
+    {
+        if (Run.Source.Driver.Has(DriverCapabilities.RemoteTrees))
+        {
+            return Task.CompletedTask;
+        }
+        var opening = _prefetched.GetOrAdd(snapshot, name => Run.Source.GetPathAsync(name, cancellationToken));
+        return opening.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <inheritdoc />
+    public override async Task FinishAsync()
+    {
+        foreach (var snapshot in _prefetched.Keys)
+        {
+            if (_prefetched.TryRemove(snapshot, out var opening))
+            {
+                try
+                {
+                    await opening.ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    // Never used; whatever it exposed before failing is released below.
+                }
+                Release(snapshot);
+            }
+        }
+        while (_releases.TryDequeue(out var release))
+        {
+            await release.ConfigureAwait(false); // logs its own failure
+        }
+    }
+
     /// <summary>Whether the target receives each tree aside (<see cref="DriverCapabilities.StagedTrees"/>) rather than in its live tree; both volumes local.</summary>
     private bool Staged =>
         Run.Target.Driver.Has(DriverCapabilities.StagedTrees)
@@ -88,10 +141,10 @@ internal sealed class TreeTransfer : SnapshotTransfer
     /// <summary>Makes <paramref name="targetPath"/> equal to the source snapshot's tree (both local).</summary>
     private async Task<long> SynchronizeAsync(SnapshotInfo snapshot, string label, string targetPath, string? linkDirectory, CancellationToken cancellationToken)
     {
-        var sourcePath = await Run.Source.GetPathAsync(snapshot.Name, cancellationToken).ConfigureAwait(false);
         TreeSyncResult result;
         try
         {
+            var sourcePath = await SourcePathAsync(snapshot.Name, cancellationToken).ConfigureAwait(false);
             Run.Progress?.Report(new RefreshProgress(SynchronizingStage, label, 0, 0));
             result = await _synchronizer.SynchronizeAsync(new TreeSyncRequest
             {
@@ -106,10 +159,16 @@ internal sealed class TreeTransfer : SnapshotTransfer
         finally
         {
             // A view mounted to expose the snapshot (ZFS without .zfs/snapshot) is not left behind, even after a failure.
+            // Released before the next transfer reads the source: on zfs-fuse a view destroyed while another tree is read
+            // stayed busy past the retries under load (measured: the refresh failed and left its temporary snapshot).
             await ReleaseAsync(snapshot.Name).ConfigureAwait(false);
         }
         return Count(result);
     }
+
+    /// <summary>The source snapshot's path: the one exposed ahead (<see cref="Prefetch"/>) or exposed now.</summary>
+    private Task<string> SourcePathAsync(string snapshot, CancellationToken cancellationToken) =>
+        _prefetched.TryRemove(snapshot, out var opening) ? opening : Run.Source.GetPathAsync(snapshot, cancellationToken);
 
     private long Count(TreeSyncResult result)
     {
@@ -123,10 +182,11 @@ internal sealed class TreeTransfer : SnapshotTransfer
     private async Task<TreeSyncResult> SynchronizeRemoteAsync(SnapshotInfo snapshot, string label, CancellationToken cancellationToken)
     {
         var pull = Run.Source.Driver.Has(DriverCapabilities.RemoteTrees);
-        var local = pull ? Run.Target : Run.Source;
-        var localPath = await local.GetPathAsync(pull ? null : snapshot.Name, cancellationToken).ConfigureAwait(false);
         try
         {
+            var localPath = pull
+                ? await Run.Target.GetPathAsync(null, cancellationToken).ConfigureAwait(false)
+                : await SourcePathAsync(snapshot.Name, cancellationToken).ConfigureAwait(false);
             Run.Progress?.Report(new RefreshProgress(SynchronizingStage, label, 0, 0));
             Run.TargetLiveTouched = true;
             return await _synchronizer.SynchronizeRemoteAsync(new RemoteTreeSyncRequest
@@ -148,6 +208,9 @@ internal sealed class TreeTransfer : SnapshotTransfer
             }
         }
     }
+
+    /// <summary>Starts releasing the source snapshot's path; <see cref="FinishAsync"/> waits for it.</summary>
+    private void Release(string snapshot) => _releases.Enqueue(ReleaseAsync(snapshot));
 
     private async Task ReleaseAsync(string snapshot)
     {
