@@ -204,22 +204,9 @@ internal sealed class ClientSession : IAsyncDisposable
     /// channel meanwhile (then data-end; data-error if the upload fails). With <paramref name="download"/>, the answer's
     /// data is read from the channel before the answer.
     /// </summary>
-    public async Task<ControlMessage> CallAsync(ControlMessage request, Func<ChannelWriteStream, CancellationToken, Task>? upload,
-        Func<ChannelReadStream, CancellationToken, Task>? download, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await CallCoreAsync(request, upload, download, cancellationToken).ConfigureAwait(false);
-        }
-        catch (SessionException e) when (MayHaveTransportAccount(e))
-        {
-            if (await _transportAccount.Value.ConfigureAwait(false) is { } explained)
-            {
-                throw explained;
-            }
-            throw;
-        }
-    }
+    public Task<ControlMessage> CallAsync(ControlMessage request, Func<ChannelWriteStream, CancellationToken, Task>? upload,
+        Func<ChannelReadStream, CancellationToken, Task>? download, CancellationToken cancellationToken) =>
+        ReportedAsTheTransportSawAsync(CallCoreAsync(request, upload, download, cancellationToken));
 
     private async Task<ControlMessage> CallCoreAsync(ControlMessage request, Func<ChannelWriteStream, CancellationToken, Task>? upload,
         Func<ChannelReadStream, CancellationToken, Task>? download, CancellationToken cancellationToken)
@@ -296,22 +283,9 @@ internal sealed class ClientSession : IAsyncDisposable
     /// server's to its data-end; then the answer. When the download fails, the request is cancelled on the server and the
     /// failure reported is the upload's own (a local failure), else the server's answer, else the download's.
     /// </summary>
-    public async Task<ControlMessage> CallDuplexAsync(ControlMessage request, Func<Stream, CancellationToken, Task> upload,
-        Func<Stream, CancellationToken, Task> download, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await CallDuplexCoreAsync(request, upload, download, cancellationToken).ConfigureAwait(false);
-        }
-        catch (SessionException e) when (MayHaveTransportAccount(e))
-        {
-            if (await _transportAccount.Value.ConfigureAwait(false) is { } explained)
-            {
-                throw explained;
-            }
-            throw;
-        }
-    }
+    public Task<ControlMessage> CallDuplexAsync(ControlMessage request, Func<Stream, CancellationToken, Task> upload,
+        Func<Stream, CancellationToken, Task> download, CancellationToken cancellationToken) =>
+        ReportedAsTheTransportSawAsync(CallDuplexCoreAsync(request, upload, download, cancellationToken));
 
     private async Task<ControlMessage> CallDuplexCoreAsync(ControlMessage request, Func<Stream, CancellationToken, Task> upload,
         Func<Stream, CancellationToken, Task> download, CancellationToken cancellationToken)
@@ -387,6 +361,23 @@ internal sealed class ClientSession : IAsyncDisposable
             _pending.TryRemove(id, out _);
             Connection.CloseChannel(channel);
             _slots.Release();
+        }
+    }
+
+    /// <summary>A request's result; a failure of the session is reported as the transport saw it when it can say.</summary>
+    private async Task<ControlMessage> ReportedAsTheTransportSawAsync(Task<ControlMessage> call)
+    {
+        try
+        {
+            return await call.ConfigureAwait(false);
+        }
+        catch (SessionException e) when (MayHaveTransportAccount(e))
+        {
+            if (await _transportAccount.Value.ConfigureAwait(false) is { } explained)
+            {
+                throw explained;
+            }
+            throw;
         }
     }
 
