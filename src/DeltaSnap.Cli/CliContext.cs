@@ -30,7 +30,6 @@ internal sealed class CliContext : IAsyncDisposable
     {
         Logging = logging;
         AddBackends = addBackends;
-        RemoteTransport = remote;
         Resolver = CreateLocalResolver(logging, addBackends, zfs).AddRemote(remote);
     }
 
@@ -39,9 +38,6 @@ internal sealed class CliContext : IAsyncDisposable
 
     /// <summary>Opens the volumes the commands name (local backends and ssh://, tls://).</summary>
     public VolumeResolver Resolver { get; }
-
-    /// <summary>How the resolver's remote schemes reach their peers (a command's TLS, ssh and session options; the defaults otherwise).</summary>
-    public RemoteTransportOptions RemoteTransport { get; }
 
     /// <summary>The embedding program's further backends, if any.</summary>
     public Action<VolumeResolver>? AddBackends { get; }

@@ -1,24 +1,33 @@
 using System.Collections.Concurrent;
 using DeltaSnap.Drivers;
+using DeltaSnap.Remote.Transports;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace DeltaSnap.Remote;
 
-/// <summary>The client's half of a session: the handshake, requests by id with their data channels, and the remote objects' calls.</summary>
+/// <summary>
+/// The client's half of a session: the handshake, requests by id with their data channels, and the remote objects' calls.
+/// A session that fails is reported as its transport saw it when the transport can say (<see cref="TransportFailure"/>: a
+/// refused certificate or ssh login, an ssh that ended), by the handshake and by every request.
+/// </summary>
 internal sealed class ClientSession : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<long, TaskCompletionSource<ControlMessage>> _pending = new();
     private readonly TaskCompletionSource<ControlMessage> _welcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConcurrentDictionary<string, int> _requestsByOperation = new(StringComparer.Ordinal);
+    private readonly Stream _transport;
+    private readonly Lazy<Task<Exception?>> _transportAccount;
     private SemaphoreSlim _slots = new(16, 16);
     private long _nextId;
     private int _disposed;
 
-    private ClientSession(SessionConnection connection, ILoggerFactory loggerFactory)
+    private ClientSession(SessionConnection connection, Stream transport, ILoggerFactory loggerFactory)
     {
         Connection = connection;
         LoggerFactory = loggerFactory;
+        _transport = transport;
+        _transportAccount = new(TransportAccountAsync);
     }
 
     public SessionConnection Connection { get; }
@@ -41,7 +50,7 @@ internal sealed class ClientSession : IAsyncDisposable
         var logger = loggerFactory.CreateLogger<RemoteSession>();
         var peer = options.PeerName ?? "remote";
         var connection = new SessionConnection(stream, peer, options.MaxMessageBytes, options.HeartbeatInterval, options.PeerTimeout, logger);
-        var session = new ClientSession(connection, loggerFactory);
+        var session = new ClientSession(connection, stream, loggerFactory);
         connection.ControlReceived = session.OnControl;
         connection.SessionEnded = session.OnEnded;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -79,17 +88,29 @@ internal sealed class ClientSession : IAsyncDisposable
         }
         catch (Exception e)
         {
+            // Disposing ends the session "normally": what failed it is read first.
+            var failure = connection.Failure;
             await connection.DisposeAsync().ConfigureAwait(false);
-            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            Exception reported = e switch
             {
-                throw new SessionException(SessionErrorReason.Timeout,
-                    $"The handshake with {peer} did not complete within {options.HandshakeTimeout.TotalSeconds:0.#} s.", e);
-            }
-            if (connection.Failure is SessionException failure && e is not SessionException)
+                OperationCanceledException when cancellationToken.IsCancellationRequested => e,
+                OperationCanceledException => new SessionException(SessionErrorReason.Timeout,
+                    $"The handshake with {peer} did not complete within {options.HandshakeTimeout.TotalSeconds:0.#} s.", e),
+                SessionException or DeltaSnapException => e,
+                _ when failure is SessionException ended => connection.Ended(ended),
+                IOException or ObjectDisposedException or NotSupportedException => new SessionException(SessionErrorReason.ConnectionLost,
+                    $"The handshake with {peer} failed: {e.Message}", e),
+                _ => e,
+            };
+            if (reported is SessionException sessionFailure && TransportFailure.MayExplain(sessionFailure))
             {
-                throw connection.Ended(failure);
+                reported = await TransportFailure.ExplainAsync(stream, reported).ConfigureAwait(false);
             }
-            throw;
+            if (ReferenceEquals(reported, e))
+            {
+                throw;
+            }
+            throw reported;
         }
     }
 
@@ -183,7 +204,11 @@ internal sealed class ClientSession : IAsyncDisposable
     /// channel meanwhile (then data-end; data-error if the upload fails). With <paramref name="download"/>, the answer's
     /// data is read from the channel before the answer.
     /// </summary>
-    public async Task<ControlMessage> CallAsync(ControlMessage request, Func<ChannelWriteStream, CancellationToken, Task>? upload,
+    public Task<ControlMessage> CallAsync(ControlMessage request, Func<ChannelWriteStream, CancellationToken, Task>? upload,
+        Func<ChannelReadStream, CancellationToken, Task>? download, CancellationToken cancellationToken) =>
+        ReportedAsTheTransportSawAsync(CallCoreAsync(request, upload, download, cancellationToken));
+
+    private async Task<ControlMessage> CallCoreAsync(ControlMessage request, Func<ChannelWriteStream, CancellationToken, Task>? upload,
         Func<ChannelReadStream, CancellationToken, Task>? download, CancellationToken cancellationToken)
     {
         var (id, answer) = await BeginAsync(request, cancellationToken).ConfigureAwait(false);
@@ -258,7 +283,11 @@ internal sealed class ClientSession : IAsyncDisposable
     /// server's to its data-end; then the answer. When the download fails, the request is cancelled on the server and the
     /// failure reported is the upload's own (a local failure), else the server's answer, else the download's.
     /// </summary>
-    public async Task<ControlMessage> CallDuplexAsync(ControlMessage request, Func<Stream, CancellationToken, Task> upload,
+    public Task<ControlMessage> CallDuplexAsync(ControlMessage request, Func<Stream, CancellationToken, Task> upload,
+        Func<Stream, CancellationToken, Task> download, CancellationToken cancellationToken) =>
+        ReportedAsTheTransportSawAsync(CallDuplexCoreAsync(request, upload, download, cancellationToken));
+
+    private async Task<ControlMessage> CallDuplexCoreAsync(ControlMessage request, Func<Stream, CancellationToken, Task> upload,
         Func<Stream, CancellationToken, Task> download, CancellationToken cancellationToken)
     {
         var (id, answer) = await BeginAsync(request, cancellationToken).ConfigureAwait(false);
@@ -333,6 +362,35 @@ internal sealed class ClientSession : IAsyncDisposable
             Connection.CloseChannel(channel);
             _slots.Release();
         }
+    }
+
+    /// <summary>A request's result; a failure of the session is reported as the transport saw it when it can say.</summary>
+    private async Task<ControlMessage> ReportedAsTheTransportSawAsync(Task<ControlMessage> call)
+    {
+        try
+        {
+            return await call.ConfigureAwait(false);
+        }
+        catch (SessionException e) when (MayHaveTransportAccount(e))
+        {
+            if (await _transportAccount.Value.ConfigureAwait(false) is { } explained)
+            {
+                throw explained;
+            }
+            throw;
+        }
+    }
+
+    /// <summary>Whether <paramref name="e"/> came from the session's failure (not from closing it here), which the transport may explain.</summary>
+    private bool MayHaveTransportAccount(SessionException e) =>
+        TransportFailure.MayExplain(e) && Connection.Failure is not null && Volatile.Read(ref _disposed) == 0;
+
+    /// <summary>The transport's account of the session's failure, asked once (every request then reports the same); null when it has none.</summary>
+    private async Task<Exception?> TransportAccountAsync()
+    {
+        var failure = Connection.Failure!;
+        var explained = await TransportFailure.ExplainAsync(_transport, failure).ConfigureAwait(false);
+        return ReferenceEquals(explained, failure) ? null : explained;
     }
 
     private void SendCancel(long id) =>

@@ -8,6 +8,13 @@ namespace DeltaSnap.Remote;
 /// volumes as <see cref="RemoteVolume"/>s, which the <see cref="DeltaSnap.Replication.Replicator"/> refreshes like local
 /// ones (push: the target is remote; pull: the source is; relay: both). Requests run concurrently. Disposing closes the
 /// session (the server then releases everything it opened for it) but not the stream.
+/// <para>
+/// On a stream of <see cref="Transports.TlsTransport"/> or <see cref="Transports.SshTransport"/>, a session that fails
+/// is reported as the transport saw it, by the handshake and by every request: <see cref="Transports.PeerRefusedException"/>
+/// for a server that did not accept this client's certificate or an ssh login that was refused,
+/// <see cref="Transports.PeerUnreachableException"/> with what ssh said when it ended; otherwise a
+/// <see cref="SessionException"/>.
+/// </para>
 /// </summary>
 public sealed class RemoteSession : IAsyncDisposable
 {
@@ -24,6 +31,8 @@ public sealed class RemoteSession : IAsyncDisposable
     /// <param name="loggerFactory">Where to log; null for nowhere.</param>
     /// <param name="cancellationToken">Cancels the handshake.</param>
     /// <exception cref="SessionException">The peer is not a DeltaSnap server, shares no version or compression, or did not answer within the handshake timeout.</exception>
+    /// <exception cref="Transports.PeerRefusedException">The transport says the peer refused this client (a TLS server that did not accept its certificate, an ssh login that was refused).</exception>
+    /// <exception cref="Transports.PeerUnreachableException">The transport says the peer is not there (ssh ended before the session started).</exception>
     public static async Task<RemoteSession> ConnectAsync(Stream connection, RemoteSessionOptions? options = null, ILoggerFactory? loggerFactory = null,
         CancellationToken cancellationToken = default)
     {
@@ -43,6 +52,9 @@ public sealed class RemoteSession : IAsyncDisposable
 
     /// <summary>How the peer is named in addresses and messages (<see cref="RemoteSessionOptions.PeerName"/>, or <c>remote</c>).</summary>
     public string PeerName => _session.PeerName;
+
+    /// <summary>Whether the session has ended (it failed, the server closed it, or it was disposed).</summary>
+    internal bool HasEnded => _session.Connection.Failure is not null;
 
     /// <summary>The schemes of the backends the server offers, in its order.</summary>
     public IReadOnlyList<string> RemoteSchemes => _session.RemoteSchemes;

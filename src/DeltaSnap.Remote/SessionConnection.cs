@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Threading.RateLimiting;
+using DeltaSnap.Remote.Transports;
 using Microsoft.Extensions.Logging;
 
 namespace DeltaSnap.Remote;
@@ -332,7 +333,8 @@ internal sealed class SessionConnection : IAsyncDisposable
         {
             throw Ended(f);
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException or PeerRefusedException or PeerUnreachableException
+            && !cancellationToken.IsCancellationRequested)
         {
             var lost = new SessionException(SessionErrorReason.ConnectionLost, $"Writing to {PeerName} failed: {e.Message}", e);
             Fail(lost);
@@ -440,8 +442,10 @@ internal sealed class SessionConnection : IAsyncDisposable
                 }
             }
         }
-        catch (Exception e) when (e is SessionException or IOException or ObjectDisposedException or OperationCanceledException or NotSupportedException)
+        catch (Exception e) when (e is SessionException or IOException or ObjectDisposedException or OperationCanceledException or NotSupportedException
+            or PeerRefusedException or PeerUnreachableException)
         {
+            // A transport's own account of a broken connection (a refused certificate, what ssh said) stays under the session's failure.
             if (_life.IsCancellationRequested && _failure is null && Volatile.Read(ref _closed) != 0)
             {
                 Fail(null, endOfStream: true);

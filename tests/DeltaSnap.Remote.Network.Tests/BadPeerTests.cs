@@ -48,6 +48,22 @@ public class BadPeerTests
 
         Assert.That(result.ExitCode, Is.EqualTo(PeerRefused), result.ToString());
         Assert.That(result.Error, Does.Match(@"^deltasnap: [^\n]*certificate[^\n]*\n$"));
+        Assert.That(result.Error, Does.Not.Contain("closed the session").And.Not.Contain("connection lost"), "the refusal, not a lost connection");
+        Assert.That(await server.WaitForLogAsync(stranger.Sha256), Is.True, server.Log);
+    }
+
+    [Test]
+    public async Task VolumeList_untrustedClientCertificate_exitsPeerRefusedNotALostConnection()
+    {
+        var server = await _hosts.ServeAsync(_hosts.Authorization($"* write lvol:{_hosts.Dir}/"));
+        var stranger = _hosts.Certificates.SelfSigned("stranger");
+
+        var result = await _hosts.ClientAsync(["volume", "list", $"tls://{server.EndPoint}/lvol:{_hosts.File("server.lvs")}", .. _hosts.ClientTls(stranger)]);
+
+        Assert.That(result.ExitCode, Is.EqualTo(PeerRefused), result.ToString());
+        Assert.That(result.Error, Does.Match(@"^deltasnap: [^\n]*certificate[^\n]*\n$"));
+        Assert.That(result.Error, Does.Not.Contain("closed the session").And.Not.Contain("connection lost"), "the refusal, not a lost connection");
+        Assert.That(result.Out, Is.Empty);
         Assert.That(await server.WaitForLogAsync(stranger.Sha256), Is.True, server.Log);
     }
 

@@ -57,6 +57,20 @@ public class SshRefreshTests
         Assert.That(result.Error, Does.Match(@"^deltasnap: ssh to 127\.0\.0\.1:\d+ ended with exit code 255: [^\n]*Permission denied[^\n]*\n$"));
     }
 
+    [Test]
+    public async Task VolumeList_sshLoginRefused_exitsPeerRefusedWithWhatSshSaid()
+    {
+        var otherKey = Path.Combine(_dir, "other_key");
+        DeltaSnap.Testing.BackendRequirement.Run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", otherKey);
+        string[] options = [.. _ssh.ClientOptions.Select(o => o.StartsWith("IdentityFile=", StringComparison.Ordinal) ? "IdentityFile=" + otherKey : o)];
+
+        var result = await CliProcess.RunAsync(null, ["volume", "list", $"ssh://127.0.0.1:{_ssh.Port}/lvol:{_dir}/b.lvs", .. options]);
+
+        Assert.That(result.ExitCode, Is.EqualTo(7), result.ToString());
+        Assert.That(result.Error, Does.Match(@"^deltasnap: ssh to 127\.0\.0\.1:\d+ ended with exit code 255: [^\n]*Permission denied[^\n]*\n$"));
+        Assert.That(result.Out, Is.Empty);
+    }
+
     [TestCase("ssh://-oProxyCommand=touch${IFS}/tmp/pwned/lvol:/x.lvs#vm")]
     [TestCase("ssh://bad host/lvol:/x.lvs#vm")]
     [TestCase("ssh://-l/lvol:/x.lvs#vm")]

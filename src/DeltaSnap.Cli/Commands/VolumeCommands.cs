@@ -77,7 +77,7 @@ internal static class VolumeCommands
         CommandRunner.SetHandler(command, (parseResult, output, cancellationToken) => remote.RunAsync(context, parseResult, [parseResult.GetRequiredValue(location)], async c =>
         {
             var text = parseResult.GetRequiredValue(location);
-            var addresses = RemotePeerConnection.IsRemote(text)
+            var addresses = IsRemote(text)
                 ? await ListRemoteAsync(c, text, cancellationToken).ConfigureAwait(false)
                 : await ListLocalAsync(c, text, cancellationToken).ConfigureAwait(false);
             if (parseResult.GetValue(json))
@@ -102,19 +102,23 @@ internal static class VolumeCommands
     }
 
     /// <summary>
-    /// The URIs of the volumes at <c>ssh://…/SCHEME:LOCATION</c> or <c>tls://…/SCHEME:LOCATION</c>: the server's driver at
-    /// SCHEME:LOCATION lists them (the peer needs read access to SCHEME:LOCATION), and each is named as a remote URI that
-    /// <c>refresh</c>, <c>snapshot</c> and <c>volume delete</c> take as it is.
+    /// The URIs of the volumes at <c>ssh://…/SCHEME:LOCATION</c> or <c>tls://…/SCHEME:LOCATION</c>: the resolver's remote
+    /// backend opens the server's driver at SCHEME:LOCATION (location <c>PEER/SCHEME:LOCATION</c>; the peer needs read
+    /// access to SCHEME:LOCATION), and each volume is named as a remote URI that <c>refresh</c>, <c>snapshot</c> and
+    /// <c>volume delete</c> take as it is.
     /// </summary>
     private static Task<IReadOnlyList<string>> ListRemoteAsync(CliContext context, string text, CancellationToken cancellationToken)
     {
-        // The resolver checks the peer's part and that SCHEME:LOCATION follows it; its remote backends open volumes, not locations.
+        // The resolver checks the peer's part and that SCHEME:LOCATION follows it (as the name of a remote address).
         var peer = SnapshotCommands.ParseAddress(context, text);
         var (scheme, where) = SplitLocation(context, peer.Name);
-        return RemotePeerConnection.RunAsync(peer, context.RemoteTransport, context.Logging,
-            session => ListAsync(context, () => session.OpenDriverAsync(scheme, where, cancellationToken), scheme, where, prefix: $"{peer.Scheme}://{peer.Location}/", cancellationToken),
-            cancellationToken);
+        return ListAsync(context, () => context.Resolver.OpenDriverAsync(peer.Scheme, $"{peer.Location}/{peer.Name}", cancellationToken),
+            scheme, where, prefix: $"{peer.Scheme}://{peer.Location}/", cancellationToken);
     }
+
+    /// <summary>Whether <paramref name="address"/> names a volume or location on a peer (<c>ssh://…</c>, <c>tls://…</c>).</summary>
+    private static bool IsRemote(string address) =>
+        address.StartsWith("ssh:", StringComparison.OrdinalIgnoreCase) || address.StartsWith("tls:", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Opens a driver with <paramref name="open"/>, lists its volumes at <paramref name="where"/> as URIs after <paramref name="prefix"/>, and releases it.</summary>
     private static async Task<IReadOnlyList<string>> ListAsync(CliContext context, Func<Task<VolumeDriver>> open, string scheme, string where, string prefix, CancellationToken cancellationToken)
@@ -150,9 +154,9 @@ internal static class VolumeCommands
             throw new UsageException($"'{text}' is not SCHEME:LOCATION (e.g. lvol:/srv/a.lvs or zfs:tank).");
         }
         var (scheme, where) = (text[..colon], text[(colon + 1)..]);
-        if (!context.Resolver.TryGetBackend(scheme, out _) || RemotePeerConnection.IsRemote(text))
+        if (!context.Resolver.TryGetBackend(scheme, out _) || IsRemote(text))
         {
-            var local = context.Resolver.Schemes.Where(s => !RemotePeerConnection.IsRemote(s + ":"));
+            var local = context.Resolver.Schemes.Where(s => !IsRemote(s + ":"));
             throw new UsageException($"Unknown scheme '{scheme}': this tool lists {string.Join(", ", local)} (on a server too: tls://HOST:PORT/SCHEME:LOCATION, ssh://HOST/SCHEME:LOCATION).");
         }
         return (scheme, where);
@@ -173,18 +177,8 @@ internal static class VolumeCommands
             {
                 throw new UsageException($"Deleting {text} removes it and all its snapshots: give --yes to confirm.");
             }
-            if (RemotePeerConnection.IsRemote(text))
-            {
-                // The volume is opened by its address and deleted through the driver that came with it, so the server
-                // authorises the deletion against the volume's own address (write), as it does a create.
-                await SnapshotCommands.WithVolumeAsync(c, text, async v =>
-                {
-                    await v.Driver.DeleteVolumeAsync(v.Name, cancellationToken).ConfigureAwait(false);
-                    return ExitCodes.Success;
-                }, cancellationToken).ConfigureAwait(false);
-                await output.Out.WriteLineAsync($"deleted {text}").ConfigureAwait(false);
-                return ExitCodes.Success;
-            }
+            // A remote address's driver (the peer's) opens the volume on the server and deletes it through the driver that
+            // came with it, so the server authorises the deletion against the volume's own address (write), as it does a create.
             VolumeDriver driver;
             try
             {

@@ -84,19 +84,10 @@ internal sealed class PeerSessionPool(RemoteTransportOptions options, ILoggerFac
         }
         try
         {
+            // A failed handshake is reported as the transport saw it (a refused certificate or login): the session explains it.
             var session = await RemoteSession.ConnectAsync(connection, sessionOptions, loggerFactory, cancellationToken).ConfigureAwait(false);
             Log.SessionOpened(_logger, peer.Name, peer.Scheme, session.Compression.ToString());
             return new PeerSession(peer.Name, connection, session, _logger);
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            var failure = await PeerSession.TranslateAsync(connection, e).ConfigureAwait(false);
-            await connection.DisposeAsync().ConfigureAwait(false);
-            if (ReferenceEquals(failure, e))
-            {
-                throw;
-            }
-            throw failure;
         }
         catch
         {
@@ -106,70 +97,29 @@ internal sealed class PeerSessionPool(RemoteTransportOptions options, ILoggerFac
     }
 }
 
-/// <summary>A session with one peer and the transport under it.</summary>
+/// <summary>
+/// A session with one peer and the transport under it. Its requests' failures are reported as the transport saw them
+/// (the session explains them); once it has ended, the pool makes a new one for the next volume.
+/// </summary>
 internal sealed class PeerSession(string peerName, Stream connection, RemoteSession session, ILogger logger) : IAsyncDisposable
 {
-    private int _broken;
-
     public string PeerName { get; } = peerName;
 
-    /// <summary>Whether the connection failed (the pool then makes a new session for the next volume).</summary>
-    public bool IsBroken => Volatile.Read(ref _broken) != 0;
+    public RemoteSession Session { get; } = session;
 
-    /// <summary>Runs a request on the session; a failure of the connection marks the session broken and is explained by the transport when it can.</summary>
-    public async Task<T> RunAsync<T>(Func<RemoteSession, Task<T>> request)
-    {
-        try
-        {
-            return await request(session).ConfigureAwait(false);
-        }
-        catch (SessionException e) when (e.Reason is SessionErrorReason.ConnectionLost or SessionErrorReason.Timeout or SessionErrorReason.ProtocolViolation)
-        {
-            Interlocked.Exchange(ref _broken, 1);
-            var failure = await TranslateAsync(connection, e).ConfigureAwait(false);
-            if (ReferenceEquals(failure, e))
-            {
-                throw;
-            }
-            throw failure;
-        }
-    }
+    /// <summary>Whether the session has ended (its connection failed, or the server closed it).</summary>
+    public bool IsBroken => Session.HasEnded;
 
     public async ValueTask DisposeAsync()
     {
         try
         {
-            await session.DisposeAsync().ConfigureAwait(false);
+            await Session.DisposeAsync().ConfigureAwait(false);
         }
         finally
         {
-            Log.SessionClosed(logger, PeerName, session.WireBytesSent, session.WireBytesReceived);
+            Log.SessionClosed(logger, PeerName, Session.WireBytesSent, Session.WireBytesReceived);
             await connection.DisposeAsync().ConfigureAwait(false);
         }
-    }
-
-    /// <summary>
-    /// What to throw for a session that failed on <paramref name="connection"/>: a refusal the transport saw
-    /// (<see cref="PeerRefusedException"/> under the session's exception), what ssh said when it ended, else <paramref name="e"/> itself.
-    /// </summary>
-    public static async Task<Exception> TranslateAsync(Stream connection, Exception e)
-    {
-        if (connection is TlsSessionStream { Refusal: { } refusal })
-        {
-            return refusal;
-        }
-        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
-        {
-            if (inner is PeerRefusedException or PeerUnreachableException)
-            {
-                return inner;
-            }
-        }
-        if (connection is SshStream ssh && e is SessionException { Reason: not SessionErrorReason.Unauthorized and not SessionErrorReason.PeerError })
-        {
-            var described = await ssh.DescribeFailureAsync(TimeSpan.FromSeconds(2), e).ConfigureAwait(false);
-            return ssh.HasExited ? described : e;
-        }
-        return e;
     }
 }

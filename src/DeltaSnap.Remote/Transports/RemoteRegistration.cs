@@ -21,6 +21,14 @@ namespace DeltaSnap
         /// that peer (a source and a target on the same host use one connection); the sessions end when the backends are
         /// disposed (each registered backend is <see cref="IAsyncDisposable"/>: dispose the resolver's
         /// <see cref="VolumeResolver.Backends"/> that are when done with the resolver).
+        /// <para>
+        /// <see cref="VolumeResolver.OpenDriverAsync"/> takes two kinds of location for them: <c>PEER</c>
+        /// (<c>[user@]host[:port]</c>), a driver that opens, creates and deletes volumes by their address on the server; and
+        /// <c>PEER/SCHEME:LOCATION</c> (<c>OpenDriverAsync("tls", "host:7480/lvol:/srv/a.lvs")</c>), the server's own driver
+        /// at SCHEME:LOCATION (a <see cref="RemoteVolumeDriver"/>), which also lists its volumes. The server authorises every
+        /// request. A session that fails is reported as the transport saw it: <see cref="PeerRefusedException"/> (a
+        /// certificate or an ssh login refused), <see cref="PeerUnreachableException"/> (nobody there, ssh ended).
+        /// </para>
         /// </summary>
         /// <exception cref="ArgumentException">The resolver has an <c>ssh</c> or <c>tls</c> backend already, or the options are not usable.</exception>
         public static VolumeResolver AddRemote(this VolumeResolver resolver, RemoteTransportOptions options)
