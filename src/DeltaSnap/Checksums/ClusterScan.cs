@@ -69,18 +69,35 @@ internal sealed class ClusterScan
     private void Work(CancellationToken cancellationToken)
     {
         var worker = new Worker(this);
+        var mapped = _device.OpenMappedReads();
         try
         {
             while (worker.TryGetNextRead(out var offset, out var length))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var data = worker.Buffer.AsSpan(0, length);
-                _device.ReadSynchronously(offset, data);
-                worker.Consume(data);
+                if (mapped is not null && mapped.TryBegin(offset, length, out var view))
+                {
+                    try
+                    {
+                        worker.Consume(view);
+                    }
+                    finally
+                    {
+                        mapped.End();
+                    }
+                }
+                else
+                {
+                    var data = worker.Buffer.AsSpan(0, length);
+                    _device.ReadSynchronously(offset, data);
+                    worker.Consume(data);
+                }
+                worker.ReportConsumed(); // outside the mapped access: a progress callback may take its time
             }
         }
         finally
         {
+            mapped?.Dispose();
             worker.Dispose();
         }
     }
@@ -96,6 +113,7 @@ internal sealed class ClusterScan
                 var data = worker.Buffer.AsMemory(0, length);
                 await _device.ReadAsync(offset, data, cancellationToken).ConfigureAwait(false);
                 worker.Consume(data.Span);
+                worker.ReportConsumed();
             }
         }
         finally
@@ -141,12 +159,15 @@ internal sealed class ClusterScan
         private int _consumed;
         private bool _allZero = true;
 
+        // Clusters finished by the last Consume (and their bytes), reported by ReportConsumed.
+        private long _finishedClusters;
+        private long _finishedBytes;
+        private byte[]? _buffer;
+
         public Worker(ClusterScan scan)
         {
             _scan = scan;
             _layout = scan._builder.Layout;
-            // Cluster sizes and ReadSize are powers of two: a read holds whole small clusters or a piece of a large one.
-            Buffer = ArrayPool<byte>.Shared.Rent(ReadSize);
             if (_layout.ClusterSize > ReadSize)
             {
                 var builder = scan._builder;
@@ -155,7 +176,11 @@ internal sealed class ClusterScan
             _digest = new byte[scan._builder.HashLength];
         }
 
-        public byte[] Buffer { get; }
+        /// <summary>
+        /// The buffer reads go into, rented on first use (not at all when every read comes from a map). Cluster sizes
+        /// and ReadSize are powers of two: a read holds whole small clusters or a piece of a large one.
+        /// </summary>
+        public byte[] Buffer => _buffer ??= ArrayPool<byte>.Shared.Rent(ReadSize);
 
         public bool TryGetNextRead(out long offset, out int length)
         {
@@ -222,7 +247,8 @@ internal sealed class ClusterScan
                     builder.SetFromData(i, data.Slice(position, length), _scan._zeroDigest);
                     position += length;
                 }
-                _scan.ClustersDone(_clusters, data.Length);
+                _finishedClusters = _clusters;
+                _finishedBytes = data.Length;
                 return;
             }
 
@@ -258,10 +284,28 @@ internal sealed class ClusterScan
             _consumed = 0;
             _allZero = true;
             _next = _first + 1;
-            _scan.ClustersDone(1, clusterLength);
+            _finishedClusters = 1;
+            _finishedBytes = clusterLength;
         }
 
-        public void Dispose() => ArrayPool<byte>.Shared.Return(Buffer);
+        /// <summary>Counts (and reports progress for) the clusters the last <see cref="Consume"/> finished.</summary>
+        public void ReportConsumed()
+        {
+            if (_finishedClusters > 0)
+            {
+                _scan.ClustersDone(_finishedClusters, _finishedBytes);
+                _finishedClusters = 0;
+                _finishedBytes = 0;
+            }
+        }
+
+        public void Dispose()
+        {
+            if (_buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_buffer);
+            }
+        }
 
         private void AppendZeros(int count)
         {

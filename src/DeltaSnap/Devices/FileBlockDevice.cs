@@ -13,6 +13,7 @@ public sealed class FileBlockDevice : BlockDevice
 {
     private readonly SafeFileHandle _handle;
     private readonly bool _isBlockDevice;
+    private readonly FileReadLease? _lease;
     private long _length;
     private bool _canPunch = OperatingSystem.IsLinux();
     private bool _canSeekHoles = OperatingSystem.IsLinux();
@@ -24,6 +25,10 @@ public sealed class FileBlockDevice : BlockDevice
         IsReadOnly = readOnly;
         _isBlockDevice = isBlockDevice;
         _length = length;
+        if (readOnly && !isBlockDevice && OperatingSystem.IsLinux() && FileReadLease.IsLocalFileSystem(handle))
+        {
+            _lease = new FileReadLease(handle, length);
+        }
     }
 
     /// <summary>The path the device was opened from.</summary>
@@ -105,6 +110,13 @@ public sealed class FileBlockDevice : BlockDevice
             buffer = buffer[n..];
             offset += n;
         }
+    }
+
+    /// <inheritdoc />
+    internal override MappedReads? OpenMappedReads()
+    {
+        CheckDisposed();
+        return _lease is not null && _lease.TryOpenView() ? new MappedReads(_lease, _handle, _length) : null;
     }
 
     /// <inheritdoc />
