@@ -5,8 +5,10 @@ namespace DeltaSnap.Checksums;
 
 /// <summary>
 /// One pass of <see cref="ClusterChecksums.ComputeAsync"/> over a device: hands contiguous segments of clusters to
-/// workers, and has each worker read its segment front to back, <see cref="ReadSize"/> bytes at a time into one
-/// pooled buffer, and hash the clusters in place (clusters larger than a read incrementally, piece by piece).
+/// workers, and has each worker read its segment front to back, <see cref="ReadSize"/> bytes at a time, and hash the
+/// clusters in place (clusters larger than a read incrementally, piece by piece): straight from a memory map of the
+/// page cache where the device offers one (<see cref="BlockDevice.OpenMappedReads"/>: read-only image files under a
+/// read lease), else from one pooled buffer it reads into.
 /// </summary>
 /// <remarks>
 /// Segments are contiguous (64 MiB) so that each worker reads sequentially and two workers never share a read;
@@ -14,7 +16,9 @@ namespace DeltaSnap.Checksums;
 /// synchronously (files: <c>pread</c>) are read on a thread per worker: an asynchronous file read on Unix is a
 /// synchronous one queued to the thread pool. Measured (benchmarks/README.md): the read size (128 KiB to 4 MiB)
 /// made no difference once the hashing code was JIT-optimized; what made the scan slow in the tool was the hashing
-/// running as quick-JIT code.
+/// running as quick-JIT code; what made it slower than a plain read was the copy out of the page cache, which the map
+/// avoids (one core: 0.08 s of CPU per GiB against 0.13 s). Progress is reported outside a mapped access, so a slow
+/// progress callback never keeps another process's truncation of the file waiting.
 /// </remarks>
 internal sealed class ClusterScan
 {
