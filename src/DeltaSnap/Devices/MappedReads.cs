@@ -14,8 +14,12 @@ namespace DeltaSnap.Devices;
 /// </remarks>
 internal sealed class MappedReads : IDisposable
 {
-    /// <summary>The size of one mapped window.</summary>
-    internal const long WindowBytes = 64L << 20;
+    /// <summary>
+    /// The size of one mapped window: the most of the file one reader has mapped (and counted in the process's RSS) at a
+    /// time. Measured (one core, thread CPU per GiB): 8 MiB windows cost 1 % more than 64 MiB ones, 4 MiB 3.5 %,
+    /// 2 MiB 4 %, 1 MiB 70 %.
+    /// </summary>
+    internal const long WindowBytes = 8L << 20;
 
     private readonly FileReadLease _lease;
     private readonly SafeFileHandle _handle;
