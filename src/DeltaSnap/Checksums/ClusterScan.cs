@@ -5,8 +5,10 @@ namespace DeltaSnap.Checksums;
 
 /// <summary>
 /// One pass of <see cref="ClusterChecksums.ComputeAsync"/> over a device: hands contiguous segments of clusters to
-/// workers, and has each worker read its segment front to back, <see cref="ReadSize"/> bytes at a time into one
-/// pooled buffer, and hash the clusters in place (clusters larger than a read incrementally, piece by piece).
+/// workers, and has each worker read its segment front to back, <see cref="ReadSize"/> bytes at a time, and hash the
+/// clusters in place (clusters larger than a read incrementally, piece by piece): straight from a memory map of the
+/// page cache where the device offers one (<see cref="BlockDevice.OpenMappedReads"/>: read-only image files under a
+/// read lease), else from one pooled buffer it reads into.
 /// </summary>
 /// <remarks>
 /// Segments are contiguous (64 MiB) so that each worker reads sequentially and two workers never share a read;
@@ -14,7 +16,10 @@ namespace DeltaSnap.Checksums;
 /// synchronously (files: <c>pread</c>) are read on a thread per worker: an asynchronous file read on Unix is a
 /// synchronous one queued to the thread pool. Measured (benchmarks/README.md): the read size (128 KiB to 4 MiB)
 /// made no difference once the hashing code was JIT-optimized; what made the scan slow in the tool was the hashing
-/// running as quick-JIT code.
+/// running as quick-JIT code; what made it slower than a plain read was the copy out of the page cache, which the map
+/// avoids (one core: 0.08 s of CPU per GiB against 0.13 s). Progress is reported outside a mapped access: a worker
+/// notices a broken lease before its next piece, so a slow progress callback delays another process's opening of the
+/// file for writing by as long as it takes (the kernel stops waiting after <c>lease-break-time</c>), never faults.
 /// </remarks>
 internal sealed class ClusterScan
 {
@@ -69,18 +74,35 @@ internal sealed class ClusterScan
     private void Work(CancellationToken cancellationToken)
     {
         var worker = new Worker(this);
+        var mapped = _device.OpenMappedReads();
         try
         {
             while (worker.TryGetNextRead(out var offset, out var length))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var data = worker.Buffer.AsSpan(0, length);
-                _device.ReadSynchronously(offset, data);
-                worker.Consume(data);
+                if (mapped is not null && mapped.TryBegin(offset, length, out var view))
+                {
+                    try
+                    {
+                        worker.Consume(view);
+                    }
+                    finally
+                    {
+                        mapped.End();
+                    }
+                }
+                else
+                {
+                    var data = worker.Buffer.AsSpan(0, length);
+                    _device.ReadSynchronously(offset, data);
+                    worker.Consume(data);
+                }
+                worker.ReportConsumed(); // outside the mapped access: a progress callback may take its time
             }
         }
         finally
         {
+            mapped?.Dispose();
             worker.Dispose();
         }
     }
@@ -96,6 +118,7 @@ internal sealed class ClusterScan
                 var data = worker.Buffer.AsMemory(0, length);
                 await _device.ReadAsync(offset, data, cancellationToken).ConfigureAwait(false);
                 worker.Consume(data.Span);
+                worker.ReportConsumed();
             }
         }
         finally
@@ -141,12 +164,15 @@ internal sealed class ClusterScan
         private int _consumed;
         private bool _allZero = true;
 
+        // Clusters finished by the last Consume (and their bytes), reported by ReportConsumed.
+        private long _finishedClusters;
+        private long _finishedBytes;
+        private byte[]? _buffer;
+
         public Worker(ClusterScan scan)
         {
             _scan = scan;
             _layout = scan._builder.Layout;
-            // Cluster sizes and ReadSize are powers of two: a read holds whole small clusters or a piece of a large one.
-            Buffer = ArrayPool<byte>.Shared.Rent(ReadSize);
             if (_layout.ClusterSize > ReadSize)
             {
                 var builder = scan._builder;
@@ -155,7 +181,11 @@ internal sealed class ClusterScan
             _digest = new byte[scan._builder.HashLength];
         }
 
-        public byte[] Buffer { get; }
+        /// <summary>
+        /// The buffer reads go into, rented on first use (not at all when every read comes from a map). Cluster sizes
+        /// and ReadSize are powers of two: a read holds whole small clusters or a piece of a large one.
+        /// </summary>
+        public byte[] Buffer => _buffer ??= ArrayPool<byte>.Shared.Rent(ReadSize);
 
         public bool TryGetNextRead(out long offset, out int length)
         {
@@ -222,7 +252,8 @@ internal sealed class ClusterScan
                     builder.SetFromData(i, data.Slice(position, length), _scan._zeroDigest);
                     position += length;
                 }
-                _scan.ClustersDone(_clusters, data.Length);
+                _finishedClusters = _clusters;
+                _finishedBytes = data.Length;
                 return;
             }
 
@@ -258,10 +289,28 @@ internal sealed class ClusterScan
             _consumed = 0;
             _allZero = true;
             _next = _first + 1;
-            _scan.ClustersDone(1, clusterLength);
+            _finishedClusters = 1;
+            _finishedBytes = clusterLength;
         }
 
-        public void Dispose() => ArrayPool<byte>.Shared.Return(Buffer);
+        /// <summary>Counts (and reports progress for) the clusters the last <see cref="Consume"/> finished.</summary>
+        public void ReportConsumed()
+        {
+            if (_finishedClusters > 0)
+            {
+                _scan.ClustersDone(_finishedClusters, _finishedBytes);
+                _finishedClusters = 0;
+                _finishedBytes = 0;
+            }
+        }
+
+        public void Dispose()
+        {
+            if (_buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_buffer);
+            }
+        }
 
         private void AppendZeros(int count)
         {

@@ -34,6 +34,13 @@ public abstract class BlockDevice : IAsyncDisposable, IDisposable
     /// </summary>
     internal virtual bool CanReadSynchronously => false;
 
+    /// <summary>
+    /// For the checksum scan: a reader of the device's bytes straight from a memory map of the page cache, without a
+    /// copy, or null where that is not safe or not possible (then read with <see cref="ReadSynchronously"/>). Read-only
+    /// image files on Linux, under a read lease: see <see cref="FileReadLease"/>.
+    /// </summary>
+    internal virtual MappedReads? OpenMappedReads() => null;
+
     /// <summary>Whether <see cref="SetLengthAsync"/> is supported.</summary>
     public virtual bool CanResize => false;
 

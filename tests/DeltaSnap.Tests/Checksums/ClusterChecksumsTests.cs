@@ -94,7 +94,7 @@ public class ClusterChecksumsTests
     // An image of 5 MiB + 300 KiB + 5 bytes (the last 1 MiB cluster is short): 1 MiB clusters 0 data, 1 a hole, 2 written
     // zeros, 3 zeros up to 700 KiB and data after them, 4 a hole but for 10 bytes at its end, 5 (the tail) data or
     // written zeros.
-    private static async Task<byte[]> WriteImageWithHolesAsync(string path, bool zeroTail)
+    internal static async Task<byte[]> WriteImageWithHolesAsync(string path, bool zeroTail)
     {
         const int MiB = 1 << 20;
         var length = 5L * MiB + (300 << 10) + 5;
@@ -183,7 +183,7 @@ public class ClusterChecksumsTests
         Assert.That(map.GetChecksum(2).ToArray(), Is.EqualTo(ChecksumHasher.Hash(algorithm, new byte[12345])));
     }
 
-    private static void AssertSameMap(ClusterChecksums actual, ClusterChecksums expected, string what)
+    internal static void AssertSameMap(ClusterChecksums actual, ClusterChecksums expected, string what)
     {
         Assert.That(actual.Layout, Is.EqualTo(expected.Layout), what);
         for (long i = 0; i < expected.Layout.ClusterCount; i++)
@@ -287,7 +287,7 @@ public class ClusterChecksumsTests
         return stream.ToArray();
     }
 
-    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
     {
         private readonly Lock _lock = new();
 
