@@ -136,6 +136,19 @@ internal static class LvolDiffStream
     /// <summary>Appends a record header (and, for data, its payload) to <paramref name="w"/>.</summary>
     public static void PutRecord(ArrayBufferWriter<byte> w, uint seed, LvolDiffRecordKind kind, long offset, long length, ReadOnlySpan<byte> payload)
     {
+        PutRecordHeader(w, seed, kind, offset, length, payload);
+        if (kind == LvolDiffRecordKind.Data)
+        {
+            w.Write(payload);
+        }
+    }
+
+    /// <summary>
+    /// Appends a record header to <paramref name="w"/>: its CRC covers <paramref name="payload"/> for data, but the payload
+    /// is not appended (the caller writes it right after the header, from where it is).
+    /// </summary>
+    public static void PutRecordHeader(ArrayBufferWriter<byte> w, uint seed, LvolDiffRecordKind kind, long offset, long length, ReadOnlySpan<byte> payload)
+    {
         var span = w.GetSpan(RecordHeaderSize);
         span[0] = (byte)kind;
         BinaryPrimitives.WriteInt64LittleEndian(span[1..], offset);
@@ -147,14 +160,10 @@ internal static class LvolDiffStream
         }
         BinaryPrimitives.WriteUInt32LittleEndian(span[17..], crc);
         w.Advance(RecordHeaderSize);
-        if (kind == LvolDiffRecordKind.Data)
-        {
-            w.Write(payload);
-        }
     }
 
     /// <summary>Reads the next record; for data, fills <paramref name="payload"/> (at least <see cref="MaxDataRecord"/> bytes) and checks its CRC.</summary>
-    public static async Task<(LvolDiffRecordKind Kind, long Offset, long Length)> ReadRecordAsync(Stream source, uint seed, byte[] payload, CancellationToken cancellationToken)
+    public static async Task<(LvolDiffRecordKind Kind, long Offset, long Length)> ReadRecordAsync(Stream source, uint seed, Memory<byte> payload, CancellationToken cancellationToken)
     {
         var head = await ReadAsync(source, RecordHeaderSize, "record", cancellationToken).ConfigureAwait(false);
         var kind = (LvolDiffRecordKind)head[0];
@@ -168,8 +177,8 @@ internal static class LvolDiffStream
         }
         if (kind == LvolDiffRecordKind.Data)
         {
-            await ReadIntoAsync(source, payload.AsMemory(0, (int)length), "record", cancellationToken).ConfigureAwait(false);
-            crc = Crc32C.Append(crc, payload.AsSpan(0, (int)length));
+            await ReadIntoAsync(source, payload[..(int)length], "record", cancellationToken).ConfigureAwait(false);
+            crc = Crc32C.Append(crc, payload.Span[..(int)length]);
         }
         if (BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(17)) != crc)
         {

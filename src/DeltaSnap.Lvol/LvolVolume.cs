@@ -229,6 +229,16 @@ public sealed class LvolVolume : Volume
                             LvolDiffStream.PutRecord(batch, seed, LvolDiffRecordKind.Zero, offset + pos, run - pos, default);
                             records++;
                         }
+                        else if (kind == SendBlockKind.Data && run - pos >= DirectPayload)
+                        {
+                            // A long run goes out of the read buffer itself, right after its header (not copied into the batch first).
+                            LvolDiffStream.PutRecordHeader(batch, seed, LvolDiffRecordKind.Data, offset + pos, run - pos, data.AsSpan(pos, run - pos));
+                            await destination.WriteAsync(batch.WrittenMemory, cancellationToken).ConfigureAwait(false);
+                            batch.ResetWrittenCount();
+                            await destination.WriteAsync(data.AsMemory(pos, run - pos), cancellationToken).ConfigureAwait(false);
+                            dataBytes += run - pos;
+                            records++;
+                        }
                         else if (kind == SendBlockKind.Data)
                         {
                             LvolDiffStream.PutRecord(batch, seed, LvolDiffRecordKind.Data, offset + pos, run - pos, data.AsSpan(pos, run - pos));
@@ -259,6 +269,9 @@ public sealed class LvolVolume : Volume
             }
         }
     }
+
+    /// <summary>Data runs at least this long are written to the send's destination from the read buffer; shorter ones are gathered with the record headers.</summary>
+    private const int DirectPayload = 64 << 10;
 
     /// <summary>What the block at <paramref name="pos"/> of a chunk read for sending is: the base's bytes, zeros, or other data.</summary>
     private static SendBlockKind BlockKindAt(byte[] data, byte[]? previous, int pos, int length, int comparable)
@@ -339,45 +352,40 @@ public sealed class LvolVolume : Volume
 
     private async Task WriteRecordsAsync(Stream source, string scratch, long volumeSize, uint seed, CancellationToken cancellationToken)
     {
-        var payload = ArrayPool<byte>.Shared.Rent(LvolDiffStream.MaxDataRecord);
-        try
+        // On a block boundary, so that the store writes a whole record's payload past the page cache from here, without
+        // copying it into an aligned buffer first (DirectDataWriter).
+        var payload = new DirectDataWriter.AlignedBuffer(LvolDiffStream.MaxDataRecord).Memory;
+        var device = Store.OpenDevice(scratch, writable: true);
+        await using var deviceScope = device.ConfigureAwait(false);
+        long records = 0, dataBytes = 0;
+        while (true)
         {
-            var device = Store.OpenDevice(scratch, writable: true);
-            await using var deviceScope = device.ConfigureAwait(false);
-            long records = 0, dataBytes = 0;
-            while (true)
+            var (kind, offset, length) = await LvolDiffStream.ReadRecordAsync(source, seed, payload, cancellationToken).ConfigureAwait(false);
+            if (kind == LvolDiffRecordKind.End)
             {
-                var (kind, offset, length) = await LvolDiffStream.ReadRecordAsync(source, seed, payload, cancellationToken).ConfigureAwait(false);
-                if (kind == LvolDiffRecordKind.End)
+                if (offset != records || length != dataBytes)
                 {
-                    if (offset != records || length != dataBytes)
-                    {
-                        throw new CorruptDataException($"The lvol diff stream ends after {records} records and {dataBytes} data bytes, but its end record says {offset} and {length}.");
-                    }
-                    await LvolDiffStream.CheckEndOfStreamAsync(source, cancellationToken).ConfigureAwait(false);
-                    break;
+                    throw new CorruptDataException($"The lvol diff stream ends after {records} records and {dataBytes} data bytes, but its end record says {offset} and {length}.");
                 }
-                if (offset > volumeSize - length)
-                {
-                    throw new CorruptDataException($"The lvol diff stream holds a record at [{offset}, +{length}) outside the volume of {volumeSize} bytes.");
-                }
-                if (kind == LvolDiffRecordKind.Data)
-                {
-                    await device.WriteAsync(offset, payload.AsMemory(0, (int)length), cancellationToken).ConfigureAwait(false);
-                    dataBytes += length;
-                }
-                else
-                {
-                    await device.UnmapAsync(new ByteRange(offset, length), cancellationToken).ConfigureAwait(false);
-                }
-                records++;
+                await LvolDiffStream.CheckEndOfStreamAsync(source, cancellationToken).ConfigureAwait(false);
+                break;
             }
-            await device.FlushAsync(cancellationToken).ConfigureAwait(false);
+            if (offset > volumeSize - length)
+            {
+                throw new CorruptDataException($"The lvol diff stream holds a record at [{offset}, +{length}) outside the volume of {volumeSize} bytes.");
+            }
+            if (kind == LvolDiffRecordKind.Data)
+            {
+                await device.WriteAsync(offset, payload[..(int)length], cancellationToken).ConfigureAwait(false);
+                dataBytes += length;
+            }
+            else
+            {
+                await device.UnmapAsync(new ByteRange(offset, length), cancellationToken).ConfigureAwait(false);
+            }
+            records++;
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(payload);
-        }
+        await device.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task RemoveScratchClonesAsync(CancellationToken cancellationToken)
