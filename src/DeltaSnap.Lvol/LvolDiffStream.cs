@@ -48,7 +48,7 @@ internal static class LvolDiffStream
 {
     public const int MaxDataRecord = 1 << 20;
     private const uint Version = 2;
-    private const int RecordHeaderSize = 1 + 8 + 8 + 4;
+    public const int RecordHeaderSize = 1 + 8 + 8 + 4;
     private static readonly byte[] Magic = "DSLVDIFF"u8.ToArray();
 
     /// <summary>The record seed of an encoded header: the CRC-32C of its last 4 bytes (its own CRC).</summary>
@@ -149,7 +149,13 @@ internal static class LvolDiffStream
     /// </summary>
     public static void PutRecordHeader(ArrayBufferWriter<byte> w, uint seed, LvolDiffRecordKind kind, long offset, long length, ReadOnlySpan<byte> payload)
     {
-        var span = w.GetSpan(RecordHeaderSize);
+        WriteRecordHeader(w.GetSpan(RecordHeaderSize), seed, kind, offset, length, payload);
+        w.Advance(RecordHeaderSize);
+    }
+
+    /// <summary>Writes a record header into the first <see cref="RecordHeaderSize"/> bytes of <paramref name="span"/> (its CRC covers <paramref name="payload"/> for data).</summary>
+    public static void WriteRecordHeader(Span<byte> span, uint seed, LvolDiffRecordKind kind, long offset, long length, ReadOnlySpan<byte> payload)
+    {
         span[0] = (byte)kind;
         BinaryPrimitives.WriteInt64LittleEndian(span[1..], offset);
         BinaryPrimitives.WriteInt64LittleEndian(span[9..], length);
@@ -159,7 +165,6 @@ internal static class LvolDiffStream
             crc = Crc32C.Append(crc, payload);
         }
         BinaryPrimitives.WriteUInt32LittleEndian(span[17..], crc);
-        w.Advance(RecordHeaderSize);
     }
 
     /// <summary>Reads the next record; for data, fills <paramref name="payload"/> (at least <see cref="MaxDataRecord"/> bytes) and checks its CRC.</summary>

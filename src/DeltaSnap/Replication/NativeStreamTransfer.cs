@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using DeltaSnap.Delta;
 using DeltaSnap.Drivers;
@@ -181,7 +182,7 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
         var progress = Run.Progress;
         progress?.Report(new RefreshProgress(SendingStage, label, 0, total));
         // The bytes are reported as the source writes them: with the pipe's backpressure, at most 16 MiB ahead of the receiver.
-        var counter = new CountingWriteStream(pipe.Writer.AsStream(leaveOpen: true),
+        var counter = new CountingPipeWriteStream(pipe.Writer,
             progress is null ? null : done => progress.Report(new RefreshProgress(SendingStage, label, done, total)));
 
         var sending = Task.Run(async () =>
@@ -406,7 +407,7 @@ internal static class NativeStreamPipe
         ThrowHelper.ThrowIfNull(target);
         ThrowHelper.ThrowIfNull(snapshot);
         var pipe = NewPipe();
-        var counter = new CountingWriteStream(pipe.Writer.AsStream(leaveOpen: true));
+        var counter = new CountingPipeWriteStream(pipe.Writer);
         var send = Task.Run(async () =>
         {
             try
@@ -455,7 +456,7 @@ internal static class NativeStreamPipe
 internal sealed record NativeStreamPipeResult(SnapshotInfo Received, long Bytes);
 
 /// <summary>A write-only stream that counts what passes through it, and tells <paramref name="written"/> the count after each write.</summary>
-internal sealed class CountingWriteStream(Stream inner, Action<long>? written = null) : ForwardingWriteStream(inner)
+internal class CountingWriteStream(Stream inner, Action<long>? written = null) : ForwardingWriteStream(inner)
 {
     public long BytesWritten { get; private set; }
 
@@ -464,14 +465,37 @@ internal sealed class CountingWriteStream(Stream inner, Action<long>? written = 
     public override void Write(byte[] buffer, int offset, int count)
     {
         Inner.Write(buffer, offset, count);
-        BytesWritten += count;
-        written?.Invoke(BytesWritten);
+        Count(count);
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         await Inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-        BytesWritten += buffer.Length;
+        Count(buffer.Length);
+    }
+
+    protected void Count(int bytes)
+    {
+        BytesWritten += bytes;
         written?.Invoke(BytesWritten);
     }
+}
+
+/// <summary>
+/// The native routes' counting stream over their pipe, which also lends the pipe's memory (<see cref="IBufferWriter{T}"/>):
+/// a sender that finds it may read or build bytes in place, <see cref="Advance"/> over them and then
+/// <see cref="Stream.FlushAsync(CancellationToken)"/> (which waits while the pipe is full), instead of handing over a
+/// buffer that the pipe copies. Writes and lent memory may be mixed; memory asked for and not advanced over is not sent.
+/// </summary>
+internal sealed class CountingPipeWriteStream(PipeWriter pipe, Action<long>? written = null) : CountingWriteStream(pipe.AsStream(leaveOpen: true), written), IBufferWriter<byte>
+{
+    public void Advance(int count)
+    {
+        pipe.Advance(count);
+        Count(count);
+    }
+
+    public Memory<byte> GetMemory(int sizeHint = 0) => pipe.GetMemory(sizeHint);
+
+    public Span<byte> GetSpan(int sizeHint = 0) => pipe.GetSpan(sizeHint);
 }
