@@ -154,7 +154,7 @@ internal sealed partial class DirectDataWriter : IDisposable
     private static unsafe partial nint PWrite(SafeFileHandle fd, byte* buffer, nuint count, long offset);
 
     /// <summary>A buffer on a 4 KiB boundary: a slice of an array on the pinned object heap (it never moves).</summary>
-    private sealed class AlignedBuffer
+    internal sealed class AlignedBuffer
     {
         private readonly byte[] _array;
         private readonly int _start;
@@ -172,5 +172,7 @@ internal sealed partial class DirectDataWriter : IDisposable
         public int Length { get; }
 
         public Span<byte> Span => _array.AsSpan(_start, Length);
+
+        public Memory<byte> Memory => _array.AsMemory(_start, Length);
     }
 }

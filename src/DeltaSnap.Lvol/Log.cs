@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(2012, LogLevel.Debug, "Deleted lvol {Name} (merged into {Child})")]
     public static partial void LvolDeleted(ILogger logger, string name, string? child);
 
+    [LoggerMessage(2013, LogLevel.Debug, "A receive into {Volume} failed; the data write still in flight then failed too")]
+    public static partial void ReceiveWriteAbandoned(ILogger logger, string volume, Exception exception);
+
     [LoggerMessage(2020, LogLevel.Information, "Registered checksums of snapshot {Name}: {Clusters} cluster(s), snapshot checksum {Checksum}")]
     public static partial void ChecksumsRegistered(ILogger logger, string name, long clusters, ulong checksum);
 

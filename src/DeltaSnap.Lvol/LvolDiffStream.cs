@@ -48,7 +48,7 @@ internal static class LvolDiffStream
 {
     public const int MaxDataRecord = 1 << 20;
     private const uint Version = 2;
-    private const int RecordHeaderSize = 1 + 8 + 8 + 4;
+    public const int RecordHeaderSize = 1 + 8 + 8 + 4;
     private static readonly byte[] Magic = "DSLVDIFF"u8.ToArray();
 
     /// <summary>The record seed of an encoded header: the CRC-32C of its last 4 bytes (its own CRC).</summary>
@@ -136,7 +136,26 @@ internal static class LvolDiffStream
     /// <summary>Appends a record header (and, for data, its payload) to <paramref name="w"/>.</summary>
     public static void PutRecord(ArrayBufferWriter<byte> w, uint seed, LvolDiffRecordKind kind, long offset, long length, ReadOnlySpan<byte> payload)
     {
-        var span = w.GetSpan(RecordHeaderSize);
+        PutRecordHeader(w, seed, kind, offset, length, payload);
+        if (kind == LvolDiffRecordKind.Data)
+        {
+            w.Write(payload);
+        }
+    }
+
+    /// <summary>
+    /// Appends a record header to <paramref name="w"/>: its CRC covers <paramref name="payload"/> for data, but the payload
+    /// is not appended (the caller writes it right after the header, from where it is).
+    /// </summary>
+    public static void PutRecordHeader(ArrayBufferWriter<byte> w, uint seed, LvolDiffRecordKind kind, long offset, long length, ReadOnlySpan<byte> payload)
+    {
+        WriteRecordHeader(w.GetSpan(RecordHeaderSize), seed, kind, offset, length, payload);
+        w.Advance(RecordHeaderSize);
+    }
+
+    /// <summary>Writes a record header into the first <see cref="RecordHeaderSize"/> bytes of <paramref name="span"/> (its CRC covers <paramref name="payload"/> for data).</summary>
+    public static void WriteRecordHeader(Span<byte> span, uint seed, LvolDiffRecordKind kind, long offset, long length, ReadOnlySpan<byte> payload)
+    {
         span[0] = (byte)kind;
         BinaryPrimitives.WriteInt64LittleEndian(span[1..], offset);
         BinaryPrimitives.WriteInt64LittleEndian(span[9..], length);
@@ -146,15 +165,10 @@ internal static class LvolDiffStream
             crc = Crc32C.Append(crc, payload);
         }
         BinaryPrimitives.WriteUInt32LittleEndian(span[17..], crc);
-        w.Advance(RecordHeaderSize);
-        if (kind == LvolDiffRecordKind.Data)
-        {
-            w.Write(payload);
-        }
     }
 
     /// <summary>Reads the next record; for data, fills <paramref name="payload"/> (at least <see cref="MaxDataRecord"/> bytes) and checks its CRC.</summary>
-    public static async Task<(LvolDiffRecordKind Kind, long Offset, long Length)> ReadRecordAsync(Stream source, uint seed, byte[] payload, CancellationToken cancellationToken)
+    public static async Task<(LvolDiffRecordKind Kind, long Offset, long Length)> ReadRecordAsync(Stream source, uint seed, Memory<byte> payload, CancellationToken cancellationToken)
     {
         var head = await ReadAsync(source, RecordHeaderSize, "record", cancellationToken).ConfigureAwait(false);
         var kind = (LvolDiffRecordKind)head[0];
@@ -168,8 +182,8 @@ internal static class LvolDiffStream
         }
         if (kind == LvolDiffRecordKind.Data)
         {
-            await ReadIntoAsync(source, payload.AsMemory(0, (int)length), "record", cancellationToken).ConfigureAwait(false);
-            crc = Crc32C.Append(crc, payload.AsSpan(0, (int)length));
+            await ReadIntoAsync(source, payload[..(int)length], "record", cancellationToken).ConfigureAwait(false);
+            crc = Crc32C.Append(crc, payload.Span[..(int)length]);
         }
         if (BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(17)) != crc)
         {

@@ -197,6 +197,10 @@ public sealed class LvolVolume : Volume
         var batch = new ArrayBufferWriter<byte>(LvolDiffStream.MaxDataRecord + 4096);
         var data = ArrayPool<byte>.Shared.Rent(LvolDiffStream.MaxDataRecord);
         var previous = baseDevice is null ? null : ArrayPool<byte>.Shared.Rent(LvolDiffStream.MaxDataRecord);
+        // A destination that lends its memory (the native route's pipe): a chunk is read straight into it, behind room
+        // for the records gathered so far and its own record header, and when it is data from end to end it goes out
+        // from there, so the send copies none of its bytes; any other chunk is copied out and cut into records below.
+        var lender = destination as IBufferWriter<byte>;
         long records = 0, dataBytes = 0;
         try
         {
@@ -205,12 +209,32 @@ public sealed class LvolVolume : Volume
                 for (var offset = range.Offset; offset < range.End;)
                 {
                     var length = (int)Math.Min(LvolDiffStream.MaxDataRecord, range.End - offset);
-                    await device.ReadAsync(offset, data.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                    var lentLength = batch.WrittenCount + LvolDiffStream.RecordHeaderSize + length;
+                    var lent = lender?.GetMemory(lentLength) ?? default;
+                    var chunk = lent.Length >= lentLength ? lent.Slice(lentLength - length, length) : data.AsMemory(0, length);
+                    await device.ReadAsync(offset, chunk, cancellationToken).ConfigureAwait(false);
                     var comparable = 0;
                     if (baseDevice is not null && offset < baseSize)
                     {
                         comparable = (int)Math.Min(length, baseSize - offset);
                         await baseDevice.ReadAsync(offset, previous.AsMemory(0, comparable), cancellationToken).ConfigureAwait(false);
+                    }
+                    if (lent.Length >= lentLength)
+                    {
+                        if (IsDataThroughout(chunk.Span, previous, comparable))
+                        {
+                            var lentSpan = lent.Span;
+                            batch.WrittenSpan.CopyTo(lentSpan);
+                            LvolDiffStream.WriteRecordHeader(lentSpan.Slice(batch.WrittenCount, LvolDiffStream.RecordHeaderSize), seed, LvolDiffRecordKind.Data, offset, length, chunk.Span);
+                            lender!.Advance(lentLength);
+                            batch.ResetWrittenCount();
+                            await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
+                            dataBytes += length;
+                            records++;
+                            offset += length;
+                            continue;
+                        }
+                        chunk.Span.CopyTo(data);
                     }
                     // Runs of whole blocks of one kind: unchanged (not sent), zeros (zero records, which the receiver
                     // unmaps) or data.
@@ -227,6 +251,16 @@ public sealed class LvolVolume : Volume
                         if (kind == SendBlockKind.Zero)
                         {
                             LvolDiffStream.PutRecord(batch, seed, LvolDiffRecordKind.Zero, offset + pos, run - pos, default);
+                            records++;
+                        }
+                        else if (kind == SendBlockKind.Data && run - pos >= DirectPayload)
+                        {
+                            // A long run goes out of the read buffer itself, right after its header (not copied into the batch first).
+                            LvolDiffStream.PutRecordHeader(batch, seed, LvolDiffRecordKind.Data, offset + pos, run - pos, data.AsSpan(pos, run - pos));
+                            await destination.WriteAsync(batch.WrittenMemory, cancellationToken).ConfigureAwait(false);
+                            batch.ResetWrittenCount();
+                            await destination.WriteAsync(data.AsMemory(pos, run - pos), cancellationToken).ConfigureAwait(false);
+                            dataBytes += run - pos;
                             records++;
                         }
                         else if (kind == SendBlockKind.Data)
@@ -260,11 +294,27 @@ public sealed class LvolVolume : Volume
         }
     }
 
+    /// <summary>Data runs at least this long are written to the send's destination from the read buffer; shorter ones are gathered with the record headers.</summary>
+    private const int DirectPayload = 64 << 10;
+
+    /// <summary>Whether every block of a chunk read for sending is other data than the base's bytes and zeros (one data record).</summary>
+    private static bool IsDataThroughout(ReadOnlySpan<byte> chunk, byte[]? previous, int comparable)
+    {
+        for (var pos = 0; pos < chunk.Length; pos += LvolStore.BlockSize)
+        {
+            if (BlockKindAt(chunk, previous, pos, chunk.Length, comparable) != SendBlockKind.Data)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /// <summary>What the block at <paramref name="pos"/> of a chunk read for sending is: the base's bytes, zeros, or other data.</summary>
-    private static SendBlockKind BlockKindAt(byte[] data, byte[]? previous, int pos, int length, int comparable)
+    private static SendBlockKind BlockKindAt(ReadOnlySpan<byte> data, byte[]? previous, int pos, int length, int comparable)
     {
         var unit = Math.Min(LvolStore.BlockSize, length - pos);
-        var block = data.AsSpan(pos, unit);
+        var block = data.Slice(pos, unit);
         if (previous is not null && pos + unit <= comparable && block.SequenceEqual(previous.AsSpan(pos, unit)))
         {
             return SendBlockKind.Unchanged;
@@ -339,14 +389,20 @@ public sealed class LvolVolume : Volume
 
     private async Task WriteRecordsAsync(Stream source, string scratch, long volumeSize, uint seed, CancellationToken cancellationToken)
     {
-        var payload = ArrayPool<byte>.Shared.Rent(LvolDiffStream.MaxDataRecord);
+        // Two payload buffers: while one record's data is written (past the page cache, which waits for the disk), the
+        // next record is read and checked into the other, so the stream keeps flowing during the write. Both are on a
+        // block boundary, so that the store writes a record's payload from here without copying it into an aligned
+        // buffer first (DirectDataWriter).
+        Memory<byte>[] payloads = [new DirectDataWriter.AlignedBuffer(LvolDiffStream.MaxDataRecord).Memory, new DirectDataWriter.AlignedBuffer(LvolDiffStream.MaxDataRecord).Memory];
+        var device = Store.OpenDevice(scratch, writable: true);
+        await using var deviceScope = device.ConfigureAwait(false);
+        Task? writing = null;
         try
         {
-            var device = Store.OpenDevice(scratch, writable: true);
-            await using var deviceScope = device.ConfigureAwait(false);
             long records = 0, dataBytes = 0;
-            while (true)
+            for (var next = 0; ; next ^= 1)
             {
+                var payload = payloads[next];
                 var (kind, offset, length) = await LvolDiffStream.ReadRecordAsync(source, seed, payload, cancellationToken).ConfigureAwait(false);
                 if (kind == LvolDiffRecordKind.End)
                 {
@@ -361,9 +417,17 @@ public sealed class LvolVolume : Volume
                 {
                     throw new CorruptDataException($"The lvol diff stream holds a record at [{offset}, +{length}) outside the volume of {volumeSize} bytes.");
                 }
+                // One write at a time, in stream order: the previous one ends before this record touches the device.
+                if (writing is not null)
+                {
+                    await writing.ConfigureAwait(false);
+                    writing = null;
+                }
                 if (kind == LvolDiffRecordKind.Data)
                 {
-                    await device.WriteAsync(offset, payload.AsMemory(0, (int)length), cancellationToken).ConfigureAwait(false);
+                    var data = payload[..(int)length];
+                    var at = offset;
+                    writing = Task.Run(() => device.WriteAsync(at, data, cancellationToken).AsTask(), cancellationToken);
                     dataBytes += length;
                 }
                 else
@@ -372,11 +436,28 @@ public sealed class LvolVolume : Volume
                 }
                 records++;
             }
+            if (writing is not null)
+            {
+                await writing.ConfigureAwait(false);
+                writing = null;
+            }
             await device.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(payload);
+            // A failed stream: the write in flight ends before the caller deletes the scratch clone under it (its own
+            // failure, if any, is not the one to report).
+            if (writing is not null)
+            {
+                try
+                {
+                    await writing.ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    Log.ReceiveWriteAbandoned(Logger, Address, e);
+                }
+            }
         }
     }
 

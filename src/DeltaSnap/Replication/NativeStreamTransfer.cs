@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using DeltaSnap.Delta;
 using DeltaSnap.Drivers;
@@ -6,9 +7,13 @@ using DeltaSnap.Lineage;
 namespace DeltaSnap.Replication;
 
 /// <summary>
-/// The native route: the source backend's own incremental stream, carried as native records of a delta stream
-/// (so it crosses any transport with per-record CRCs and a checked end) and piped with backpressure into the
-/// target backend's receiver, which checks the stream's base before writing anything. With a checkpoint directory and
+/// The native route: the source backend's own incremental stream, piped with backpressure into the target backend's
+/// receiver, which checks the stream's base before writing anything. The pipe is in this process (a remote volume's
+/// session carries the native stream itself, docs/transport.md), so the stream is not wrapped in delta-stream frames
+/// here: their CRCs would be written and checked again in the same memory, a pass over every byte each, and protect
+/// nothing the backend's own stream and the session's transport do not (the lvol diff stream's and Btrfs's CRC-32Cs and
+/// ZFS's checksums are checked where the stream is received; TLS authenticates every byte that crosses the wire). A
+/// failed send fails the pipe, so the receiver never takes a cut stream for a whole one. With a checkpoint directory and
 /// a source whose streams are reproducible (<see cref="DriverCapabilities.ReproducibleNativeStream"/>), the stream is
 /// spooled into a file next to the checkpoint first and received from there once complete, so an interrupted transfer
 /// continues after what was spooled (<see cref="Volume.SendAfterPrefixAsync"/>).
@@ -83,20 +88,14 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
     private Task PromoteAsync(string snapshot, CancellationToken cancellationToken) =>
         Run.StepAsync(Diagnostics.DiagnosticNames.PromoteSpan, snapshot, () => Run.Target.PromoteAsync(snapshot, cancellationToken));
 
-    private async Task<SnapshotInfo> ReceiveFramedAsync(DeltaStreamReader reader, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken token)
+    /// <summary>Refuses a source whose native stream is not the kind the target receives (the replicator picks the native route only when they match).</summary>
+    private void CheckPayloadKinds()
     {
-        var native = await OpenPayloadAsync(reader, token).ConfigureAwait(false);
-        return await ReceiveAllAsync(native, previousOnTarget, snapshot, token).ConfigureAwait(false);
-    }
-
-    private async Task<Stream> OpenPayloadAsync(DeltaStreamReader reader, CancellationToken token)
-    {
-        var received = await reader.ReadHeaderAsync(token).ConfigureAwait(false);
-        if (received.PayloadKind != Run.Target.Driver.NativePayloadKind)
+        var sent = Run.Source.Driver.NativePayloadKind;
+        if (sent != Run.Target.Driver.NativePayloadKind)
         {
-            throw new DeltaStreamException($"The stream carries {received.PayloadKind}, but {Run.Target.Address} receives {Run.Target.Driver.NativePayloadKind}.");
+            throw new DeltaStreamException($"The stream carries {sent}, but {Run.Target.Address} receives {Run.Target.Driver.NativePayloadKind}.");
         }
-        return reader.AsNativeStream();
     }
 
     /// <summary>Receives <paramref name="native"/> into the target and checks that the receiver read all of it.</summary>
@@ -117,8 +116,6 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
         }
         return info;
     }
-
-    private static DeltaStreamSnapshot Describe(SnapshotInfo snapshot) => new(snapshot.Name, snapshot.Identity, snapshot.CreatedUtc);
 
     /// <summary>
     /// The size a native stream will roughly have, for progress: the ranges the source says changed, where it can tell
@@ -153,13 +150,13 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
             return await TransferSpooledAsync(previous, previousOnTarget, snapshot, liveState, Run.Options.CheckpointDirectory!, receiving, cancellationToken).ConfigureAwait(false);
         }
         receiving?.Invoke();
-        var (received, _, bytes) = await PipeFramedAsync(previous, snapshot, liveState ? LiveStateLabel : snapshot.Name,
+        var (received, _, bytes) = await PipeAsync(previous, snapshot, liveState ? LiveStateLabel : snapshot.Name,
             async (destination, token) =>
             {
                 await Run.Source.SendAsync(previous?.Name, snapshot.Name, destination, Run.Options.Native, token).ConfigureAwait(false);
                 return true;
             },
-            (reader, token) => ReceiveFramedAsync(reader, previousOnTarget, snapshot, token),
+            (native, token) => ReceiveAllAsync(native, previousOnTarget, snapshot, token),
             cancellationToken).ConfigureAwait(false);
         Run.AddSent(bytes);
         Run.AddRead(bytes);
@@ -169,24 +166,23 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
 
     /// <summary>
     /// Runs <paramref name="send"/> (the source's side, writing the native stream) and <paramref name="receive"/> (the
-    /// target's side, reading it back out of the delta-stream framing) concurrently over an in-memory pipe; the first
-    /// real failure of either is reported, not the cancellation it caused on the other side.
+    /// target's side, reading it) concurrently over an in-memory pipe; the first real failure of either is reported, not
+    /// the cancellation it caused on the other side. The receiving side's stream is the pipe's own, so a receiver that
+    /// copies it on (a remote volume's upload) takes the pipe's buffers as they are, without a copy in between.
     /// </summary>
     /// <returns>What the receiving side returned, what the sending side returned, and the native bytes sent.</returns>
-    private async Task<(T Received, bool Sent, long Bytes)> PipeFramedAsync<T>(SnapshotInfo? previous, SnapshotInfo snapshot, string label,
-        Func<Stream, CancellationToken, Task<bool>> send, Func<DeltaStreamReader, CancellationToken, Task<T>> receive, CancellationToken cancellationToken)
+    private async Task<(T Received, bool Sent, long Bytes)> PipeAsync<T>(SnapshotInfo? previous, SnapshotInfo snapshot, string label,
+        Func<Stream, CancellationToken, Task<bool>> send, Func<Stream, CancellationToken, Task<T>> receive, CancellationToken cancellationToken)
     {
+        CheckPayloadKinds();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = linked.Token;
         var pipe = NativeStreamPipe.NewPipe();
-        var header = new DeltaStreamHeader(Run.Source.Driver.NativePayloadKind, 0, ClusterLayout.DefaultClusterSize, Checksums.ChecksumAlgorithm.Crc32C,
-            Describe(snapshot), previous is null ? null : Describe(previous));
-        var writer = new DeltaStreamWriter(pipe.Writer, header, leaveOpen: true);
         var total = await EstimateAsync(previous, snapshot, token).ConfigureAwait(false);
         var progress = Run.Progress;
         progress?.Report(new RefreshProgress(SendingStage, label, 0, total));
         // The bytes are reported as the source writes them: with the pipe's backpressure, at most 16 MiB ahead of the receiver.
-        var counter = new CountingWriteStream(writer.AsNativeStream(),
+        var counter = new CountingPipeWriteStream(pipe.Writer,
             progress is null ? null : done => progress.Report(new RefreshProgress(SendingStage, label, done, total)));
 
         var sending = Task.Run(async () =>
@@ -194,7 +190,6 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
             try
             {
                 var sent = await send(counter, token).ConfigureAwait(false);
-                await writer.CompleteAsync(ReadOnlyMemory<byte>.Empty, token).ConfigureAwait(false);
                 await pipe.Writer.CompleteAsync().ConfigureAwait(false);
                 return sent;
             }
@@ -210,12 +205,7 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
         {
             try
             {
-                T result;
-                // The reader is disposed before the pipe is completed under it.
-                using (var reader = new DeltaStreamReader(pipe.Reader, new DeltaStreamReaderOptions { LeaveOpen = true }))
-                {
-                    result = await receive(reader, token).ConfigureAwait(false);
-                }
+                var result = await receive(pipe.Reader.AsStream(leaveOpen: true), token).ConfigureAwait(false);
                 await pipe.Reader.CompleteAsync().ConfigureAwait(false);
                 return result;
             }
@@ -347,7 +337,7 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
     {
         var prefix = spool.Length;
         var digest = spool.Digest;
-        var (_, matched, bytes) = await PipeFramedAsync(previous, snapshot, liveState ? LiveStateLabel : snapshot.Name,
+        var (_, matched, bytes) = await PipeAsync(previous, snapshot, liveState ? LiveStateLabel : snapshot.Name,
             async (destination, token) =>
             {
                 if (prefix == 0)
@@ -357,9 +347,8 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
                 }
                 return await Run.Source.SendAfterPrefixAsync(previous?.Name, snapshot.Name, prefix, digest, destination, Run.Options.Native, token).ConfigureAwait(false);
             },
-            async (reader, token) =>
+            async (native, token) =>
             {
-                var native = await OpenPayloadAsync(reader, token).ConfigureAwait(false);
                 await spool.AppendAsync(native, Run.Options.CheckpointInterval, t => spool.SaveAsync(checkpoint, directory, complete: false, t), token).ConfigureAwait(false);
                 return true;
             },
@@ -391,9 +380,8 @@ internal sealed class NativeStreamTransfer(RefreshRun run) : SnapshotTransfer(ru
 
 /// <summary>
 /// Pipes one snapshot's native stream from a source volume straight into a target volume's checked receive, in this
-/// process, with backpressure: what the replicator's native route does for each snapshot, without the delta-stream
-/// framing a transport needs and without a refresh plan. For tools that drive single transfers with exact bases
-/// (benchmarks against the backend's own pipeline, tests of wrong bases).
+/// process, with backpressure: what the replicator's native route does for each snapshot, without a refresh plan. For
+/// tools that drive single transfers with exact bases (benchmarks against the backend's own pipeline, tests of wrong bases).
 /// </summary>
 internal static class NativeStreamPipe
 {
@@ -419,7 +407,7 @@ internal static class NativeStreamPipe
         ThrowHelper.ThrowIfNull(target);
         ThrowHelper.ThrowIfNull(snapshot);
         var pipe = NewPipe();
-        var counter = new CountingWriteStream(pipe.Writer.AsStream(leaveOpen: true));
+        var counter = new CountingPipeWriteStream(pipe.Writer);
         var send = Task.Run(async () =>
         {
             try
@@ -468,7 +456,7 @@ internal static class NativeStreamPipe
 internal sealed record NativeStreamPipeResult(SnapshotInfo Received, long Bytes);
 
 /// <summary>A write-only stream that counts what passes through it, and tells <paramref name="written"/> the count after each write.</summary>
-internal sealed class CountingWriteStream(Stream inner, Action<long>? written = null) : ForwardingWriteStream(inner)
+internal class CountingWriteStream(Stream inner, Action<long>? written = null) : ForwardingWriteStream(inner)
 {
     public long BytesWritten { get; private set; }
 
@@ -477,14 +465,37 @@ internal sealed class CountingWriteStream(Stream inner, Action<long>? written = 
     public override void Write(byte[] buffer, int offset, int count)
     {
         Inner.Write(buffer, offset, count);
-        BytesWritten += count;
-        written?.Invoke(BytesWritten);
+        Count(count);
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         await Inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-        BytesWritten += buffer.Length;
+        Count(buffer.Length);
+    }
+
+    protected void Count(int bytes)
+    {
+        BytesWritten += bytes;
         written?.Invoke(BytesWritten);
     }
+}
+
+/// <summary>
+/// The native routes' counting stream over their pipe, which also lends the pipe's memory (<see cref="IBufferWriter{T}"/>):
+/// a sender that finds it may read or build bytes in place, <see cref="Advance"/> over them and then
+/// <see cref="Stream.FlushAsync(CancellationToken)"/> (which waits while the pipe is full), instead of handing over a
+/// buffer that the pipe copies. Writes and lent memory may be mixed; memory asked for and not advanced over is not sent.
+/// </summary>
+internal sealed class CountingPipeWriteStream(PipeWriter pipe, Action<long>? written = null) : CountingWriteStream(pipe.AsStream(leaveOpen: true), written), IBufferWriter<byte>
+{
+    public void Advance(int count)
+    {
+        pipe.Advance(count);
+        Count(count);
+    }
+
+    public Memory<byte> GetMemory(int sizeHint = 0) => pipe.GetMemory(sizeHint);
+
+    public Span<byte> GetSpan(int sizeHint = 0) => pipe.GetSpan(sizeHint);
 }
