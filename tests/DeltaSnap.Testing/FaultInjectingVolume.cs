@@ -43,7 +43,7 @@ public sealed class FaultInjectingVolume(Volume inner) : Volume(inner.Driver, in
     protected override async Task<BlockDevice> OpenDeviceCoreAsync(string? snapshot, bool writable, CancellationToken cancellationToken)
     {
         var device = await Inner.OpenDeviceAsync(snapshot, writable, cancellationToken);
-        return writable && FailDeviceAfterWrites is { } n ? new FaultInjectingBlockDevice(device, n) : device;
+        return writable && FailDeviceAfterWrites is { } n ? new FaultInjectingBlockDevice(device, n) { OwnsInner = true } : device;
     }
 
     protected override Task<string> GetPathCoreAsync(string? snapshot, CancellationToken cancellationToken) => Inner.GetPathAsync(snapshot, cancellationToken);

@@ -12,6 +12,13 @@ public sealed class FaultInjectingBlockDevice(BlockDevice inner, int writesBefor
     private int _reads;
 
     public BlockDevice Inner { get; } = inner;
+
+    /// <summary>
+    /// Whether disposing this device disposes <see cref="Inner"/> too: set by whoever hands out the wrapper in place of a
+    /// device it opened (<see cref="FaultInjectingVolume"/>), so that a backend's handle (an RBD image and its watch) is
+    /// closed when the caller disposes what it was given, not when the finalizer runs.
+    /// </summary>
+    public bool OwnsInner { get; init; }
     public int Writes => Volatile.Read(ref _writes);
     public bool Faulted { get; private set; }
 
@@ -47,4 +54,22 @@ public sealed class FaultInjectingBlockDevice(BlockDevice inner, int writesBefor
 
     protected override IAsyncEnumerable<ByteRange> GetAllocatedRangesCoreAsync(ByteRange range, CancellationToken cancellationToken) =>
         Inner.GetAllocatedRangesAsync(range, cancellationToken);
+
+    protected override async ValueTask DisposeCoreAsync()
+    {
+        if (OwnsInner)
+        {
+            await Inner.DisposeAsync().ConfigureAwait(false);
+        }
+        await base.DisposeCoreAsync().ConfigureAwait(false);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && OwnsInner)
+        {
+            Inner.Dispose(); // after DisposeCoreAsync, a second dispose of Inner does nothing
+        }
+        base.Dispose(disposing);
+    }
 }
