@@ -483,31 +483,14 @@ public sealed partial class ZfsVolume : Volume
     /// <summary>
     /// Mounts a view that <c>zfs get</c> said was not mounted. zfs-fuse mounts a new clone by itself a moment after
     /// <c>zfs clone</c> returns, and a <c>zfs mount</c> meanwhile says "mountpoint or dataset is busy" (seen at 1 GiB under
-    /// load): while it says so, the view is checked again and the mount retried, for up to the views' busy limit.
+    /// load): the mount is retried while it says so, for up to the views' busy limit, and "already mounted" is success.
     /// </summary>
     private async Task MountViewAsync(string view, CancellationToken cancellationToken)
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var delay = TimeSpan.FromMilliseconds(50);
-        while (true)
+        var result = await Zfs.TryRunRetryingBusyAsync(["mount", view], cancellationToken, ViewBusyRetryTime).ConfigureAwait(false);
+        if (!result.Succeeded && !result.StandardErrorContains("already mounted"))
         {
-            var result = await Zfs.TryRunAsync(["mount", view], cancellationToken).ConfigureAwait(false);
-            if (result.Succeeded || result.StandardErrorContains("already mounted"))
-            {
-                return;
-            }
-            if (!result.SaysBusy() || clock.Elapsed > ViewBusyRetryTime)
-            {
-                result.ThrowIfFailed();
-            }
-            var mounted = await Zfs.TryRunAsync(["get", "-H", "-p", "-o", "value", "mounted", view], cancellationToken).ConfigureAwait(false);
-            if (mounted.Succeeded && mounted.StandardOutput.Trim() == "yes")
-            {
-                return;
-            }
-            Log.CommandBusy(Logger, result.CommandLine, delay.TotalMilliseconds);
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 500));
+            result.ThrowIfFailed();
         }
     }
 
