@@ -58,7 +58,7 @@ public sealed class BtrfsDriver : VolumeDriver
     public override DriverCapabilities Capabilities =>
         DriverCapabilities.FilesystemVolumes | DriverCapabilities.NativeStream | DriverCapabilities.RenameSnapshots |
         DriverCapabilities.KeepSnapshotsAfterBase | DriverCapabilities.CopyOnWriteTarget | DriverCapabilities.LiveStateComparison |
-        DriverCapabilities.ReproducibleNativeStream;
+        DriverCapabilities.ReproducibleNativeStream | DriverCapabilities.NativeReceiveLeavesLiveState;
 
     /// <summary>Btrfs's own stream (<c>btrfs send</c>): <see cref="DeltaSnap.Delta.DeltaStreamPayloadKind.BtrfsSend"/>.</summary>
     public override DeltaSnap.Delta.DeltaStreamPayloadKind NativePayloadKind => DeltaSnap.Delta.DeltaStreamPayloadKind.BtrfsSend;

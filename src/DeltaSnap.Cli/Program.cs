@@ -11,6 +11,7 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        OpenSslDefaultTrust.Ignore();
         // Buffered standard output: a cluster listing can run to millions of lines.
         var output = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), bufferSize: 1 << 16);
         var exitCode = await RunAsync(args, output, Console.Error, handleTermination: true).ConfigureAwait(false);

@@ -78,6 +78,14 @@ public enum DriverCapabilities
     /// is never written in place, so files it shares with snapshots are never modified.
     /// </summary>
     StagedTrees = 1 << 15,
+
+    /// <summary>
+    /// A native receive writes new snapshots only, never the target's live state, and the promotion at the end replaces
+    /// the live state whole (<c>btrfs receive</c> makes a new subvolume from the base snapshot). So, as with
+    /// <see cref="NativeReceiveRestoresBase"/>, the replicator does not roll the target back before a native transfer,
+    /// and a refresh that fails before the promotion leaves the target's live state as it was.
+    /// </summary>
+    NativeReceiveLeavesLiveState = 1 << 16,
 }
 
 /// <summary>The kind of data a volume holds.</summary>

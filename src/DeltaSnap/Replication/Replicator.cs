@@ -244,9 +244,11 @@ public sealed class Replicator
         {
             // The first snapshot's tree (a route that reads trees) is exposed while the target prepares.
             var exposing = plan.SnapshotsToSend.Count > 0 ? transfer.Prefetch(plan.SnapshotsToSend[0].Name, cancellationToken) : Task.CompletedTask;
-            // A receiver that restores the base itself makes the replicator's own rollback a second round trip.
-            // (Nothing is received when the plan neither sends snapshots nor captures the live state: then roll back here.)
-            var receiverRestoresBase = route == RefreshRoute.NativeStream && target.Driver.Has(DriverCapabilities.NativeReceiveRestoresBase)
+            // A receiver that restores the base itself, or never reads the live state (the promotion replaces it), makes
+            // the replicator's own rollback wasted work and a round trip. (Nothing is received when the plan neither sends
+            // snapshots nor captures the live state: then roll back here.)
+            var receiverRestoresBase = route == RefreshRoute.NativeStream
+                && (target.Driver.Has(DriverCapabilities.NativeReceiveRestoresBase) || target.Driver.Has(DriverCapabilities.NativeReceiveLeavesLiveState))
                 && (plan.SnapshotsToSend.Count > 0 || plan.CaptureLiveState);
             await run.StepAsync(DiagnosticNames.PrepareSpan, null, async () =>
             {
