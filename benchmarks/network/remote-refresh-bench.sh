@@ -9,6 +9,8 @@
 #   incremental  1 % of the 4 KiB blocks of a 1 GiB file rewritten at random on Btrfs, refreshed across a veth pair
 #                between two network namespaces limited by tbf to 1 Gbit/s: DeltaSnap (tls://) against
 #                `btrfs send -p | socat OPENSSL | btrfs receive`; wire bytes from the veth counters
+#   incremental-zfs  the same on ZFS (the pools of scripts/backends/up.sh: source its env.sh first) against
+#                `zfs send -i | socat OPENSSL | zfs receive -F`
 #   compression  a compressible 1 GiB lvol volume, full send across the same 1 Gbit/s link with --compress none|lz4|zstd
 #
 # Runs are paired and interleaved (the order alternates), results are medians and the median of per-run ratios;
@@ -27,11 +29,14 @@ NS_S=dsnb$$s NS_C=dsnb$$c LINK_S=dsnb$$S LINK_C=dsnb$$C
 IP_S=10.214.$((RANDOM % 250)).1
 IP_C=${IP_S%.1}.2
 PIDS=()
+ZFS_DATASETS=()
 
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     for m in "$WORK"/bt-a "$WORK"/bt-b; do mountpoint -q "$m" 2>/dev/null && umount "$m" || true; done
+    # (DeltaSnap's delete releases its holds on the common base; plain zfs destroy -r would refuse.)
+    for d in "${ZFS_DATASETS[@]}"; do "${DS[@]}" volume delete "zfs:$d" --yes > /dev/null 2>&1 || zfs destroy -r "$d" 2>/dev/null || true; done
     ip netns del "$NS_S" 2>/dev/null || true
     ip netns del "$NS_C" 2>/dev/null || true
     rm -rf "$WORK"
@@ -121,21 +126,17 @@ btrfs_fs() {
     truncate -s 3G "bt-$1.img"; mkfs.btrfs -q "bt-$1.img"; mkdir -p "bt-$1"; mount -o loop "bt-$1.img" "bt-$1"
 }
 
+# The incremental case on one backend: setup_B makes the source (SRC_FILE, snapshot s0) and both copies of s0 (DeltaSnap's
+# at DS_TARGET, the raw pipe's), snapshot_B RUN makes snapshot sRUN for both, raw_send_B PREV RUN writes the raw
+# incremental stream to standard output, RAW_RECEIVE is the command that receives it on the server's side.
 incremental() {
-    echo "== incremental: 1 % of 4 KiB blocks of a 1 GiB file on Btrfs, across veth + tbf 1gbit, $RUNS paired runs; load before: $(load)"
-    btrfs_fs a; btrfs_fs b
-    btrfs subvolume create bt-a/vol > /dev/null
-    head -c 1G /dev/urandom > bt-a/vol/disk.img
-    btrfs subvolume snapshot -r bt-a/vol bt-a/vol.s0 > /dev/null    # the raw pipe's base
-    "${DS[@]}" snapshot create "btrfs:$WORK/bt-a/vol" s0 > /dev/null
-    serve "$NS_S" "$IP_S:0"
-    # Both sides start from s0: DeltaSnap's copy at bt-b/ds, the raw pipe's at bt-b/raw.
-    ip netns exec "$NS_C" "${DS[@]}" refresh "btrfs:$WORK/bt-a/vol" "tls://$SERVE_AT/btrfs:$WORK/bt-b/ds" --snapshots-only "${TLS[@]}" > /dev/null
-    mkdir -p bt-b/raw; btrfs send -q bt-a/vol.s0 | btrfs receive -q bt-b/raw
+    local backend=$1
+    echo "== incremental ($backend): 1 % of 4 KiB blocks of a 1 GiB file, across veth + tbf 1gbit, $RUNS paired runs; load before: $(load)"
+    "setup_$backend"
     : > ds.times; : > raw.times; : > ratio.times; : > ds.wire; : > raw.wire
     local port=$((${SERVE_AT##*:} + 1)) prev=0 ds raw
     for run in $(seq "$RUNS"); do
-        python3 - "$WORK/bt-a/vol/disk.img" "$run" <<'PY'
+        python3 - "$SRC_FILE" "$run" <<'PY2'
 import os, random, sys
 path, seed = sys.argv[1], int(sys.argv[2])
 blocks = os.path.getsize(path) // 4096
@@ -143,25 +144,24 @@ r = random.Random(seed)
 with open(path, "r+b") as f:
     for b in r.sample(range(blocks), blocks // 100):
         f.seek(b * 4096); f.write(os.urandom(4096))
-PY
+PY2
         sync
-        btrfs subvolume snapshot -r bt-a/vol "bt-a/vol.s$run" > /dev/null
-        "${DS[@]}" snapshot create "btrfs:$WORK/bt-a/vol" "s$run" > /dev/null
+        "snapshot_$backend" "$run"
         for order in $( ((run % 2)) && echo "ds raw" || echo "raw ds"); do
             local b0 t0; b0=$(( $(tx_bytes) + $(rx_bytes) )); t0=$(now)
             if [[ $order == ds ]]; then
                 # The last run logs at debug level: its "Sent N requests" line is the round trips of one refresh.
                 local logging=(); ((run == RUNS)) && logging=(--log-level debug)
-                ip netns exec "$NS_C" "${DS[@]}" refresh "btrfs:$WORK/bt-a/vol" "tls://$SERVE_AT/btrfs:$WORK/bt-b/ds" --snapshots-only --compress none "${TLS[@]}" \
-                    "${logging[@]}" > /dev/null 2> ds.log
+                ip netns exec "$NS_C" "${DS[@]}" refresh "$SRC" "tls://$SERVE_AT/$DS_TARGET" --snapshots-only --compress none "${TLS[@]}" \
+                    "${logging[@]}" > /dev/null 2> ds.log || { cat ds.log >&2; exit 1; }
                 ds=$(echo "$(now) - $t0" | bc -l); echo $(( $(tx_bytes) + $(rx_bytes) - b0 )) >> ds.wire
             else
                 ip netns exec "$NS_S" socat -b "$RAW_BLOCK" -u OPENSSL-LISTEN:$port,bind=$IP_S,reuseaddr,cert=server.crt,key=server.key,cafile=ca.pem,verify=1 \
-                    SYSTEM:"btrfs receive -q $WORK/bt-b/raw" &
+                    SYSTEM:"$RAW_RECEIVE" &
                 local listener=$!
                 sleep 0.3
                 b0=$(( $(tx_bytes) + $(rx_bytes) )); t0=$(now)
-                btrfs send -q -p "bt-a/vol.s$prev" "bt-a/vol.s$run" \
+                "raw_send_$backend" "$prev" "$run" \
                     | ip netns exec "$NS_C" socat -b "$RAW_BLOCK" -u STDIN OPENSSL:$IP_S:$port,cert=client.crt,key=client.key,cafile=ca.pem,verify=1
                 wait "$listener"
                 raw=$(echo "$(now) - $t0" | bc -l); echo $(( $(tx_bytes) + $(rx_bytes) - b0 )) >> raw.wire
@@ -169,13 +169,50 @@ PY
         done
         prev=$run
         echo "$ds" >> ds.times; echo "$raw" >> raw.times; echo "$ds / $raw" | bc -l >> ratio.times
-        printf '  run %d: deltasnap %.2f s (%s wire bytes), btrfs send|socat|receive %.2f s (%s wire bytes)\n' \
-            "$run" "$ds" "$(tail -1 ds.wire)" "$raw" "$(tail -1 raw.wire)"
+        printf '  run %d: deltasnap %.2f s (%s wire bytes), %s %.2f s (%s wire bytes)\n' \
+            "$run" "$ds" "$(tail -1 ds.wire)" "$RAW_NAME" "$raw" "$(tail -1 raw.wire)"
     done
     grep -o 'Sent [0-9]* requests.*' ds.log || true
-    printf 'incremental 1%%: deltasnap median %.2f s, raw pipe median %.2f s, ratio %.2f; wire bytes median deltasnap %d, raw %d; load after: %s\n' \
-        "$(median < ds.times)" "$(median < raw.times)" "$(median < ratio.times)" "$(median < ds.wire)" "$(median < raw.wire)" "$(load)"
+    printf 'incremental 1%% (%s): deltasnap median %.2f s, raw pipe median %.2f s, ratio %.2f; wire bytes median deltasnap %d, raw %d; load after: %s\n' \
+        "$backend" "$(median < ds.times)" "$(median < raw.times)" "$(median < ratio.times)" "$(median < ds.wire)" "$(median < raw.wire)" "$(load)"
 }
+
+setup_btrfs() {
+    btrfs_fs a; btrfs_fs b
+    btrfs subvolume create bt-a/vol > /dev/null
+    SRC_FILE=$WORK/bt-a/vol/disk.img SRC=btrfs:$WORK/bt-a/vol DS_TARGET=btrfs:$WORK/bt-b/ds
+    RAW_RECEIVE="btrfs receive -q $WORK/bt-b/raw" RAW_NAME="btrfs send|socat|receive"
+    head -c 1G /dev/urandom > "$SRC_FILE"
+    btrfs subvolume snapshot -r bt-a/vol bt-a/vol.s0 > /dev/null    # the raw pipe's base
+    "${DS[@]}" snapshot create "$SRC" s0 > /dev/null
+    serve "$NS_S" "$IP_S:0"
+    # Both sides start from s0: DeltaSnap's copy at bt-b/ds, the raw pipe's at bt-b/raw.
+    ip netns exec "$NS_C" "${DS[@]}" refresh "$SRC" "tls://$SERVE_AT/$DS_TARGET" --snapshots-only "${TLS[@]}" > /dev/null
+    mkdir -p bt-b/raw; btrfs send -q bt-a/vol.s0 | btrfs receive -q bt-b/raw
+}
+snapshot_btrfs() {
+    btrfs subvolume snapshot -r bt-a/vol "bt-a/vol.s$1" > /dev/null
+    "${DS[@]}" snapshot create "$SRC" "s$1" > /dev/null
+}
+raw_send_btrfs() { btrfs send -q -p "bt-a/vol.s$1" "bt-a/vol.s$2"; }
+
+# ZFS: the pools of scripts/backends/up.sh (DELTASNAP_ZFS_POOL_A and _B; source /tmp/dsb/env.sh). The raw pipe sends
+# the same snapshots DeltaSnap made and receives with -F, as syncoid does.
+setup_zfs() {
+    local a=${DELTASNAP_ZFS_POOL_A:?source the env.sh of scripts/backends/up.sh} b=${DELTASNAP_ZFS_POOL_B:?}
+    ZFS_DATASETS=("$a/nb$$" "$b/nb$$ds" "$b/nb$$raw")
+    zfs create "$a/nb$$"
+    SRC_FILE=$(zfs get -H -o value mountpoint "$a/nb$$")/disk.img SRC=zfs:$a/nb$$ DS_TARGET=zfs:$b/nb$$ds
+    RAW_RECEIVE="zfs receive -F $b/nb$$raw" RAW_NAME="zfs send -i|socat|receive -F"
+    head -c 1G /dev/urandom > "$SRC_FILE"
+    "${DS[@]}" snapshot create "$SRC" s0 > /dev/null
+    printf 'client write zfs:%s/\n' "$b" >> authorize
+    serve "$NS_S" "$IP_S:0"
+    ip netns exec "$NS_C" "${DS[@]}" refresh "$SRC" "tls://$SERVE_AT/$DS_TARGET" --snapshots-only "${TLS[@]}" > /dev/null
+    zfs send "$a/nb$$@s0" | zfs receive "$b/nb$$raw"
+}
+snapshot_zfs() { "${DS[@]}" snapshot create "$SRC" "s$1" > /dev/null; }
+raw_send_zfs() { zfs send -i "@s$1" "${SRC#zfs:}@s$2"; }
 
 compression() {
     echo "== compression: 1 GiB compressible lvol volume, full send across veth + tbf 1gbit, $RUNS rounds; load before: $(load)"
@@ -221,8 +258,9 @@ PY
 certificates
 case $MODE in
     full) full ;;
-    incremental) network; incremental ;;
+    incremental) network; incremental btrfs ;;
+    incremental-zfs) network; incremental zfs ;;
     compression) network; compression ;;
-    all) full; network; incremental; compression ;;
-    *) echo "usage: $0 [full|incremental|compression|all]" >&2; exit 2 ;;
+    all) full; network; incremental btrfs; compression ;;
+    *) echo "usage: $0 [full|incremental|incremental-zfs|compression|all]" >&2; exit 2 ;;
 esac

@@ -31,7 +31,7 @@ public sealed partial class ZfsVolume : Volume
     private const string LineageQueryProperties = LineageProperties + ",mountpoint,mounted";
     private const int MaxFullNameLength = 255;
 
-    /// <summary>How long the destroy of a released snapshot view retries while zfs-fuse says it is busy.</summary>
+    /// <summary>How long the destroy of a released snapshot view, and a mount, retry while zfs-fuse says busy.</summary>
     private static readonly TimeSpan ViewBusyRetryTime = TimeSpan.FromSeconds(30);
 
     private readonly ZfsDriver _driver;
@@ -398,7 +398,7 @@ public sealed partial class ZfsVolume : Volume
         var props = await GetPropertiesAsync(Dataset, ["mountpoint", "canmount", "mounted"], cancellationToken).ConfigureAwait(false);
         if (props["mountpoint"].Value.StartsWith('/') && props["canmount"].Value == "on" && props["mounted"].Value != "yes")
         {
-            await Zfs.RunAsync(["mount", Dataset], cancellationToken).ConfigureAwait(false);
+            await MountAsync(Dataset, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -413,7 +413,7 @@ public sealed partial class ZfsVolume : Volume
         }
         if (props["mounted"].Value != "yes")
         {
-            await Zfs.RunAsync(["mount", Dataset], cancellationToken).ConfigureAwait(false);
+            await MountAsync(Dataset, cancellationToken).ConfigureAwait(false);
         }
         _liveMountpoint = mountpoint;
         return mountpoint;
@@ -471,7 +471,7 @@ public sealed partial class ZfsVolume : Volume
             }
             if (props.GetValueOrDefault("mounted") != "yes")
             {
-                await MountViewAsync(view, cancellationToken).ConfigureAwait(false);
+                await MountAsync(view, cancellationToken).ConfigureAwait(false);
             }
             _views[snapshot] = view;
             return props.GetValueOrDefault("mountpoint", "-") is ['/', ..] mountpoint
@@ -481,13 +481,14 @@ public sealed partial class ZfsVolume : Volume
     }
 
     /// <summary>
-    /// Mounts a view that <c>zfs get</c> said was not mounted. zfs-fuse mounts a new clone by itself a moment after
-    /// <c>zfs clone</c> returns, and a <c>zfs mount</c> meanwhile says "mountpoint or dataset is busy" (seen at 1 GiB under
-    /// load): the mount is retried while it says so, for up to the views' busy limit, and "already mounted" is success.
+    /// Mounts a dataset or view that <c>zfs get</c> said was not mounted. zfs-fuse mounts a new clone, and a dataset it has
+    /// just received, by itself a moment after the command returns, and a <c>zfs mount</c> meanwhile says "mountpoint or
+    /// dataset is busy" (seen for views at 1 GiB under load, and after a receive across the network benchmark): the
+    /// mount is retried while it says so, for up to <see cref="ViewBusyRetryTime"/>, and "already mounted" is success.
     /// </summary>
-    private async Task MountViewAsync(string view, CancellationToken cancellationToken)
+    private async Task MountAsync(string dataset, CancellationToken cancellationToken)
     {
-        var result = await Zfs.TryRunRetryingBusyAsync(["mount", view], cancellationToken, ViewBusyRetryTime).ConfigureAwait(false);
+        var result = await Zfs.TryRunRetryingBusyAsync(["mount", dataset], cancellationToken, ViewBusyRetryTime).ConfigureAwait(false);
         if (!result.Succeeded && !result.StandardErrorContains("already mounted"))
         {
             result.ThrowIfFailed();
