@@ -46,7 +46,7 @@ mkdir -p "$WORK"
 cd "$WORK"
 
 now() { date +%s.%N; }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) m=a[(NR+1)/2]; else m=(a[NR/2]+a[NR/2+1])/2; printf "%.6f\n", m}'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 certificates() {
@@ -65,7 +65,7 @@ certificates() {
 serve() {
     local ns=$1 at=$2 out=$WORK/serve-$RANDOM.out
     local run=()
-    [[ $ns != - ]] && run=(ip netns exec "$ns")
+    [[ $ns != - ]] && run=(in_ns "$ns")
     "${run[@]}" "${DS[@]}" serve --listen "$at" --cert server.crt --key server.key --trust ca.pem --authorize authorize \
         --log-level warning > "$out" 2> "$out.err" &
     PIDS+=($!)
@@ -84,6 +84,10 @@ network() {
         ip netns exec "$1" tc qdisc add dev "$2" root tbf rate 1gbit burst 256kb latency 50ms
     done
 }
+# in_ns NS CMD...: runs CMD in network namespace NS only. (`ip netns exec` also gives it a mount namespace of its own,
+# where zfs-fuse's mounts, made by its daemon in ours, are not seen: a server there finds its received datasets unmounted
+# and cannot mount them, "busy".)
+in_ns() { nsenter --net="/run/netns/$1" "${@:2}"; }
 tx_bytes() { ip netns exec "$NS_C" cat "/sys/class/net/$LINK_C/statistics/tx_bytes"; }
 rx_bytes() { ip netns exec "$NS_C" cat "/sys/class/net/$LINK_C/statistics/rx_bytes"; }
 
@@ -156,7 +160,7 @@ PY2
                     "${logging[@]}" > /dev/null 2> ds.log || { cat ds.log >&2; exit 1; }
                 ds=$(echo "$(now) - $t0" | bc -l); echo $(( $(tx_bytes) + $(rx_bytes) - b0 )) >> ds.wire
             else
-                ip netns exec "$NS_S" socat -b "$RAW_BLOCK" -u OPENSSL-LISTEN:$port,bind=$IP_S,reuseaddr,cert=server.crt,key=server.key,cafile=ca.pem,verify=1 \
+                in_ns "$NS_S" socat -b "$RAW_BLOCK" -u OPENSSL-LISTEN:$port,bind=$IP_S,reuseaddr,cert=server.crt,key=server.key,cafile=ca.pem,verify=1 \
                     SYSTEM:"$RAW_RECEIVE" &
                 local listener=$!
                 sleep 0.3
