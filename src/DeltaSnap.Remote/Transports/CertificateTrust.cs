@@ -29,24 +29,6 @@ internal sealed class CertificateTrust
         }
     }
 
-    /// <summary>
-    /// The chain policy for <see cref="System.Net.Security.SslStream"/>'s own chain build, whose result only feeds the
-    /// validation callback (which calls <see cref="IsTrusted"/>): the given authorities as the only roots and no
-    /// revocation. Without it, the build reads the system's whole certificate store, about 0.1 s of every handshake
-    /// of a new process, for a verdict nobody uses.
-    /// </summary>
-    public X509ChainPolicy CreateChainPolicy()
-    {
-        var policy = new X509ChainPolicy
-        {
-            TrustMode = X509ChainTrustMode.CustomRootTrust,
-            RevocationMode = X509RevocationMode.NoCheck,
-            VerificationFlags = X509VerificationFlags.NoFlag,
-        };
-        policy.CustomTrustStore.AddRange(_authorities);
-        return policy;
-    }
-
     /// <summary>Whether <paramref name="certificate"/> is trusted; otherwise why not.</summary>
     /// <param name="certificate">The peer's certificate.</param>
     /// <param name="presented">The chain the peer presented (intermediates), if any.</param>

@@ -66,7 +66,6 @@ public static class TlsTransport
                     TargetHost = host,
                     EnabledSslProtocols = SslProtocols.Tls13,
                     CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                    CertificateChainPolicy = trust.CreateChainPolicy(),
                     ClientCertificateContext = SslStreamCertificateContext.Create(options.ClientCertificate!, [.. options.ClientCertificateChain], offline: true),
                     RemoteCertificateValidationCallback = (_, certificate, chain, _) =>
                     {

@@ -179,7 +179,6 @@ public sealed class TlsVolumeListener : IAsyncDisposable
                 ClientCertificateRequired = true,
                 EnabledSslProtocols = SslProtocols.Tls13,
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                CertificateChainPolicy = _trust.CreateChainPolicy(),
                 RemoteCertificateValidationCallback = (_, certificate, chain, _) =>
                 {
                     if (certificate is null)
