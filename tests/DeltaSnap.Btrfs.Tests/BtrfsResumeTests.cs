@@ -223,6 +223,38 @@ public sealed class BtrfsResumeTests : BtrfsTestBase
     }
 
     [Test]
+    public async Task Refresh_cutIncrementalSend_leavesTheTargetsLiveStateAsItWasAndTheRerunReplacesIt()
+    {
+        // btrfs receive makes a new subvolume from the base snapshot and never writes the live one
+        // (NativeReceiveLeavesLiveState): no rollback comes before it, so a refresh cut before its promotion leaves the
+        // target's live subvolume as it was, and the next refresh replaces it whole.
+        var (source, target) = await VolumesAsync(4 * MiB, snapshot: true);
+        var replicator = new Replicator(Logs);
+        await replicator.RefreshAsync(source, target);
+        TestData.WriteFile(Path.Combine(source.LivePath, "big.bin"), 48 * MiB, seed: 42);
+        await source.CreateSnapshotAsync("s2");
+        var writtenOnTarget = Path.Combine(target.LivePath, "written-on-the-target.txt");
+        await File.WriteAllTextAsync(writtenOnTarget, "kept until a refresh completes");
+        using var cut = new CancellationTokenSource();
+        var cutOnceFlowing = new SynchronousProgress(p =>
+        {
+            if (p.Stage == "sending" && p.BytesDone >= 4 * MiB)
+            {
+                cut.Cancel();
+            }
+        });
+
+        Assert.That(() => replicator.RefreshAsync(source, target, progress: cutOnceFlowing, cancellationToken: cut.Token), Throws.InstanceOf<OperationCanceledException>());
+
+        Assert.That(File.Exists(writtenOnTarget), Is.True, "the target's live state was not rolled back");
+        Assert.That((await target.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }), "nothing half-received is a snapshot");
+        var rerun = await replicator.RefreshAsync(source, target);
+        Assert.That(rerun.SnapshotsSent, Does.Contain("s2"));
+        Assert.That(File.Exists(writtenOnTarget), Is.False);
+        Assert.That(TreeDigest.Describe(target.LivePath), Is.EqualTo(TreeDigest.Describe(source.LivePath)));
+    }
+
+    [Test]
     public async Task SendAfterPrefix_matchingPrefix_writesExactlyTheRest()
     {
         var (source, stream) = await WholeStreamAsync();
