@@ -38,7 +38,9 @@ public sealed class LvolDriver : VolumeDriver
         | DriverCapabilities.StoredChecksums | DriverCapabilities.RenameSnapshots | DriverCapabilities.Resize | DriverCapabilities.LiveStateComparison
         // The diff stream is a function of the two snapshots (their clusters in order, the snapshot's own creation time):
         // a cut refresh with a checkpoint directory resumes it (the contract test NativeStream_declaredReproducible_… holds it to that).
-        | DriverCapabilities.ReproducibleNativeStream;
+        | DriverCapabilities.ReproducibleNativeStream
+        // A receive writes into a scratch clone of the base and moves the volume onto it only when complete (ReceiveCoreAsync).
+        | DriverCapabilities.NativeReceiveLeavesLiveState;
 
     /// <summary>The store's own diff stream: <see cref="DeltaSnap.Delta.DeltaStreamPayloadKind.LvolDiff"/>.</summary>
     public override DeltaSnap.Delta.DeltaStreamPayloadKind NativePayloadKind => DeltaSnap.Delta.DeltaStreamPayloadKind.LvolDiff;

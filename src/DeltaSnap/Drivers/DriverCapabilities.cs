@@ -80,10 +80,11 @@ public enum DriverCapabilities
     StagedTrees = 1 << 15,
 
     /// <summary>
-    /// A native receive writes new snapshots only, never the target's live state, and the promotion at the end replaces
-    /// the live state whole (<c>btrfs receive</c> makes a new subvolume from the base snapshot). So, as with
+    /// A native receive never writes into the target's live state: it builds the new snapshot aside (<c>btrfs receive</c>
+    /// makes a new subvolume from the base snapshot; the lvol store writes into a scratch clone of the base), and the live
+    /// state is replaced whole once the snapshot is complete (by the promotion, or by the receive's own end). So, as with
     /// <see cref="NativeReceiveRestoresBase"/>, the replicator does not roll the target back before a native transfer,
-    /// and a refresh that fails before the promotion leaves the target's live state as it was.
+    /// and a refresh that fails before the replacement leaves the target's live state as it was.
     /// </summary>
     NativeReceiveLeavesLiveState = 1 << 16,
 }
