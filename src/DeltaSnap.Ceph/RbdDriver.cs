@@ -168,6 +168,8 @@ public sealed class RbdDriver : VolumeDriver
                     cancellationToken.ThrowIfCancellationRequested();
                     image.RemoveSnapshot(snapshot.Name);
                 }
+                image.RemoveTrashedSnapshots(); // removals a killed process left half-done would keep the image
+
             }
             catch (VolumeNotFoundException) when (LibRbd.Remove(io, location.Image) == 0)
             {

@@ -262,6 +262,8 @@ public sealed partial class RbdVolume : Volume
                 throw new VolumeNotFoundException($"{Address} has no snapshot '{name}'.", e);
             }
             image.RemoveMetadata(ReceivedRecord.KeyOf(name));
+            // And any removal a killed process left half-done (a trash snapshot, hidden from the lineage but holding its data).
+            image.RemoveTrashedSnapshots();
             return 0;
         }, cancellationToken);
 

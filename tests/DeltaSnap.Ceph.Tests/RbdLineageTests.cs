@@ -1,5 +1,6 @@
 using DeltaSnap.Drivers;
 using DeltaSnap.Lineage;
+using DeltaSnap.Replication;
 
 namespace DeltaSnap.Ceph.Tests;
 
@@ -29,6 +30,44 @@ public class RbdLineageTests
             Assert.That(lineage[0].Identity.Kind, Is.EqualTo("rbd"));
             Assert.That(lineage[0].ReceivedFrom, Is.Null);
         });
+    }
+
+    [Test]
+    public async Task Lineage_snapshotInTheTrashNamespace_isLeftOutAndRefreshesGoOn()
+    {
+        await using var scope = await CephScope.CreateAsync();
+        var source = await scope.CreateAsync(CephCluster.PoolA, 4 << 20, "src");
+        var target = await scope.CreateAsync(CephCluster.PoolB, 4 << 20, "dst");
+        await source.CreateSnapshotAsync("s1");
+        await source.CreateSnapshotAsync("s2");
+        var spec = $"{source.Pool}/{source.ImageName}";
+        // librbd moves a snapshot it removes into the trash namespace, under a UUID name, first; there it stays while a
+        // clone uses it (here), or when the process removing it was killed (what a kill campaign met: the next refresh
+        // took the UUID for the newest snapshot and failed on it ever after).
+        var clone = $"{CephCluster.PoolA}/{CephCluster.UniqueName("clone")}";
+        await CephCluster.RbdAsync(["clone", "--rbd-default-clone-format", "2", spec + "@s2", clone]);
+        try
+        {
+            await CephCluster.RbdAsync(["snap", "rm", "--no-progress", spec + "@s2"]);
+            var all = System.Text.Encoding.UTF8.GetString(await CephCluster.RbdAsync(["snap", "ls", "--all", spec]));
+            Assert.That(all, Does.Contain("trash (s2)"), "the set-up left s2 in the trash");
+
+            var lineage = await source.GetLineageAsync();
+            var result = await new Replicator().RefreshAsync(source, target);
+            var again = await new Replicator().RefreshAsync(source, target);
+
+            Assert.That(lineage.Select(s => s.Name), Is.EqualTo(new[] { "s1" }));
+            Assert.That(result.SnapshotsSent, Is.EqualTo(new[] { "s1" }));
+            Assert.That((await target.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }));
+            Assert.That(again.SnapshotsSent, Is.Empty);
+            Assert.That(await CephCluster.ExportAsync($"{target.Pool}/{target.ImageName}"), Is.EqualTo(await CephCluster.ExportAsync(spec)));
+            // The refresh deleted its temporary snapshot, and with it tried the trash: s2 stays, a clone uses it.
+            Assert.That(System.Text.Encoding.UTF8.GetString(await CephCluster.RbdAsync(["snap", "ls", "--all", spec])), Does.Contain("trash (s2)"));
+        }
+        finally
+        {
+            await CephCluster.RbdAsync(["rm", "--no-progress", clone]);
+        }
     }
 
     [Test]

@@ -89,6 +89,18 @@ internal static unsafe partial class LibRbd
     [LibraryImport(Library, EntryPoint = "rbd_snap_remove", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int SnapRemove(RbdImageHandle image, string name);
 
+    [LibraryImport(Library, EntryPoint = "rbd_snap_remove_by_id")]
+    public static partial int SnapRemoveById(RbdImageHandle image, ulong snapId);
+
+    /// <summary><c>RBD_SNAP_NAMESPACE_TYPE_USER</c>: a snapshot a user (or DeltaSnap) made; the others are group, trash and mirror snapshots.</summary>
+    public const int SnapNamespaceUser = 0;
+
+    /// <summary><c>RBD_SNAP_NAMESPACE_TYPE_TRASH</c>: a snapshot being removed (or kept for the clones that still use it).</summary>
+    public const int SnapNamespaceTrash = 2;
+
+    [LibraryImport(Library, EntryPoint = "rbd_snap_get_namespace_type")]
+    public static partial int SnapGetNamespaceType(RbdImageHandle image, ulong snapId, out int namespaceType);
+
     [LibraryImport(Library, EntryPoint = "rbd_snap_rollback", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int SnapRollback(RbdImageHandle image, string name);
 

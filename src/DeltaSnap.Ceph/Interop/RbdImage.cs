@@ -81,8 +81,50 @@ internal sealed unsafe class RbdImage : IDisposable
     /// <summary>Grows or shrinks the image.</summary>
     public void Resize(long size) => Check(LibRbd.Resize(_handle, (ulong)size), $"rbd_resize({size})");
 
-    /// <summary>The snapshots, in id order (creation order).</summary>
-    public List<RbdSnapshotEntry> ListSnapshots()
+    /// <summary>
+    /// The user snapshots, in id order (creation order): what <c>rbd snap ls</c> shows. <c>rbd_snap_list</c> also
+    /// returns the snapshots of other namespaces, among them trash snapshots named by a UUID: librbd moves a snapshot
+    /// into the trash namespace first when it removes it, so a process killed during a removal leaves one there.
+    /// </summary>
+    public List<RbdSnapshotEntry> ListSnapshots() => ListSnapshotsIn(LibRbd.SnapNamespaceUser);
+
+    /// <summary>The trash snapshots: removals a killed process left half-done, or snapshots that clones still use.</summary>
+    public List<RbdSnapshotEntry> ListTrashedSnapshots() => ListSnapshotsIn(LibRbd.SnapNamespaceTrash);
+
+    /// <summary>
+    /// Finishes the removals of trash snapshots that a killed process left half-done; a trash snapshot that clones
+    /// still use stays (librbd removes it with its last clone). Returns how many were removed.
+    /// </summary>
+    public int RemoveTrashedSnapshots()
+    {
+        var removed = 0;
+        foreach (var snapshot in ListTrashedSnapshots())
+        {
+            var r = LibRbd.SnapRemoveById(_handle, snapshot.Id);
+            if (r == -LinuxErrno.Ebusy || r == -LinuxErrno.Enoent)
+            {
+                continue; // still used by a clone, or removed meanwhile by another client
+            }
+            Check(r, $"rbd_snap_remove_by_id({Spec}, trash snapshot id {snapshot.Id})");
+            removed++;
+        }
+        return removed;
+    }
+
+    private List<RbdSnapshotEntry> ListSnapshotsIn(int snapshotNamespace) =>
+        ListAllSnapshots().FindAll(s =>
+        {
+            var r = LibRbd.SnapGetNamespaceType(_handle, s.Id, out var type);
+            if (r == -LinuxErrno.Enoent)
+            {
+                return false; // removed since the listing
+            }
+            Check(r, $"rbd_snap_get_namespace_type({Spec}, id {s.Id})");
+            return type == snapshotNamespace;
+        });
+
+    /// <summary>Every snapshot <c>rbd_snap_list</c> reports, of any namespace, in id order.</summary>
+    private List<RbdSnapshotEntry> ListAllSnapshots()
     {
         var max = 16;
         while (true)
