@@ -12,7 +12,7 @@ namespace DeltaSnap.Cli.Tests;
 /// unkilled run. After each kill: the backend's own listing works and shows nothing the refresh does not explain, a
 /// rerun succeeds, the target then equals the source (live state, and the same snapshots), and nothing temporary is
 /// left (temporary snapshots, half-received datasets or subvolumes, staging subvolumes, scratch images, ZFS snapshot
-/// views). Every fifth round starts from a missing target, so full refreshes are killed too. RBD's kills are shared by
+/// views). Every fifth kill is of a refresh that starts from a missing target, so full refreshes are killed too. RBD's kills are shared by
 /// parallel lanes (see <see cref="RbdLanes"/>).
 /// </summary>
 /// <remarks>
@@ -26,13 +26,14 @@ public sealed class RandomKillTests
     private const int VolumeBytes = 8 << 20;
 
     /// <summary>
-    /// The RBD campaign runs in this many lanes at once, each with its own images, seed and share of the kills. A kill
+    /// The RBD campaign runs in this many lanes at once, each with its own images and seed, taking kills from a shared
+    /// count until the campaign has its N (so the lanes end together whatever their luck with kill times). A kill
     /// after the run took an image's exclusive lock leaves the lock with a watch that only expires after the OSD's
     /// <c>osd_client_watch_timeout</c> (30 s), and librbd in the rerun waits for that before it breaks the lock: a round
     /// is about 20 s of waiting and 1.5 s of work, so the lanes overlap the waits (the rerun still meets the stale lock).
     /// ZFS and Btrfs rounds do not wait; they run in one lane.
     /// </summary>
-    private const int RbdLanes = 6;
+    private const int RbdLanes = 8;
 
     private static int Kills => int.TryParse(Environment.GetEnvironmentVariable("DELTASNAP_RANDOM_KILLS"), CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 30;
 
@@ -49,13 +50,14 @@ public sealed class RandomKillTests
         ThreadPool.GetMinThreads(out var workers, out var completions);
         ThreadPool.SetMinThreads(Math.Max(workers, 4 * lanes), completions);
         using var stop = new CancellationTokenSource();
+        var kills = new KillCount(Kills);
         try
         {
             var killed = await Task.WhenAll(Enumerable.Range(0, lanes).Select(async lane =>
             {
                 try
                 {
-                    return await RunLaneAsync(backend, checkpoints, lane, Kills / lanes + (lane < Kills % lanes ? 1 : 0), seed, stop.Token);
+                    return await RunLaneAsync(backend, checkpoints, lane, kills, seed, stop.Token);
                 }
                 catch
                 {
@@ -72,8 +74,23 @@ public sealed class RandomKillTests
         }
     }
 
-    /// <summary>One lane of a campaign: its own source and target; returns how many runs it killed mid-run (<paramref name="kills"/> unless stopped).</summary>
-    private static async Task<int> RunLaneAsync(string backend, bool checkpoints, int lane, int kills, int seed, CancellationToken stop)
+    /// <summary>The kills a campaign still has to make, shared by its lanes.</summary>
+    private sealed class KillCount(int total)
+    {
+        private int _claimed;
+
+        public int Total => total;
+
+        /// <summary>Takes one kill for the calling lane: its number in the campaign (0, 1, …), or -1 when all are taken.</summary>
+        public int Claim()
+        {
+            var number = Interlocked.Increment(ref _claimed) - 1;
+            return number < total ? number : -1;
+        }
+    }
+
+    /// <summary>One lane of a campaign: its own source and target; kills until no kill is left to claim, and returns how many runs it killed mid-run.</summary>
+    private static async Task<int> RunLaneAsync(string backend, bool checkpoints, int lane, KillCount kills, int seed, CancellationToken stop)
     {
         var name = lane == 0 ? backend : $"{backend} lane {lane}";
         // With --checkpoint-dir, Btrfs streams are spooled and a killed run's spool is continued by the rerun.
@@ -91,15 +108,25 @@ public sealed class RandomKillTests
         await bed.AssertConvergedAsync($"{name}: after the unkilled runs");
         TestContext.Out.WriteLine($"{name}: unkilled full refresh {full.TotalSeconds:F2} s, incremental {incremental.TotalSeconds:F2} s");
 
-        int killed = 0, finishedFirst = 0, fullRounds = 0, resumed = 0;
+        int killed = 0, fullKills = 0, finishedFirst = 0, fullRounds = 0, resumed = 0;
         var laneClock = Stopwatch.StartNew();
-        // Rounds go on until the lane's runs were killed mid-run (a kill time past a run's end lets it finish; that round
-        // still checks convergence but does not count).
+        // Rounds go on while the lane holds a kill not yet made (a kill time past a run's end lets it finish; that round
+        // still checks convergence but does not count, and the lane tries again).
         var round = 0;
-        for (; killed < kills && round < 3 * kills && !stop.IsCancellationRequested; round++)
+        int claimed = 0, kill = -1;
+        for (; round < 3 * kills.Total && !stop.IsCancellationRequested; round++)
         {
-            // Every fifth round of a lane is a full refresh (lanes start the pattern at different rounds).
-            var isFull = (round + lane) % 5 == 4;
+            if (killed == claimed)
+            {
+                kill = kills.Claim();
+                if (kill < 0)
+                {
+                    break;
+                }
+                claimed++;
+            }
+            // Every fifth kill of the campaign is of a full refresh.
+            var isFull = kill % 5 == 4;
             if (isFull)
             {
                 await bed.DestroyTargetAsync();
@@ -118,6 +145,7 @@ public sealed class RandomKillTests
             {
                 process.Kill(entireProcessTree: true);
                 killed++;
+                fullKills += isFull ? 1 : 0;
             }
             else
             {
@@ -150,11 +178,11 @@ public sealed class RandomKillTests
                 Assert.That(Directory.GetFiles(checkpointDirectory.Path), Is.Empty, $"{context}: no checkpoint or spool left after the rerun");
             }
         }
-        TestContext.Out.WriteLine($"{name}: {round} rounds ({fullRounds} full) in {laneClock.Elapsed.TotalSeconds:F0} s: {killed} killed mid-run, {finishedFirst} finished before the kill; every rerun converged"
+        TestContext.Out.WriteLine($"{name}: {round} rounds ({fullRounds} full) in {laneClock.Elapsed.TotalSeconds:F0} s: {killed} killed mid-run ({fullKills} full), {finishedFirst} finished before the kill; every rerun converged"
             + (checkpointDirectory is null ? "" : $"; {resumed} reruns resumed a spooled stream"));
         if (!stop.IsCancellationRequested)
         {
-            Assert.That(killed, Is.EqualTo(kills), $"{name}: its runs were killed mid-run");
+            Assert.That(killed, Is.EqualTo(claimed), $"{name}: the runs it took kills for were killed mid-run");
         }
         return killed;
     }
