@@ -608,7 +608,7 @@ public sealed class RandomKillTests
         }
 
         public override string Describe() =>
-            string.Join('\n', new[] { _poolA, _poolB }.SelectMany(pool => Images(pool).Select(image => $"{pool}/{image}: {Run("rbd", "snap", "ls", $"{pool}/{image}").Trim()}")));
+            string.Join('\n', new[] { _poolA, _poolB }.SelectMany(pool => Images(pool).Select(image => $"{pool}/{image}: {Run("rbd", "snap", "ls", "--all", $"{pool}/{image}").Trim()}")));
 
         public override void AssertListingSane(string context, bool creatingTarget)
         {
