@@ -601,11 +601,7 @@ public sealed class RandomKillTests
             return MutateAsync(random, 0, snapshot: true);
         }
 
-        public override Task DestroyTargetAsync()
-        {
-            Remove(_poolB);
-            return Task.CompletedTask;
-        }
+        public override Task DestroyTargetAsync() => RemoveAsync(_poolB);
 
         public override string Describe() =>
             string.Join('\n', new[] { _poolA, _poolB }.SelectMany(pool => Images(pool).Select(image => $"{pool}/{image}: {Run("rbd", "snap", "ls", "--all", $"{pool}/{image}").Trim()}")));
@@ -645,16 +641,20 @@ public sealed class RandomKillTests
             }
         }
 
-        public override ValueTask DisposeAsync()
+        public override async ValueTask DisposeAsync()
         {
-            Remove(_poolA);
-            Remove(_poolB);
-            return ValueTask.CompletedTask;
+            await RemoveAsync(_poolA);
+            await RemoveAsync(_poolB);
         }
 
         private string[] Images(string pool) => Lines(Run("rbd", "ls", pool)).Where(n => n.Contains(Id, StringComparison.Ordinal)).ToArray();
 
-        private void Remove(string pool)
+        /// <summary>
+        /// Removes the test's images from the pool. A run killed after it opened an image read-write but before it took the
+        /// exclusive lock leaves a watch that no rerun had to break; it expires after <c>osd_client_watch_timeout</c> (30 s),
+        /// and until then <c>rbd rm</c> refuses ("image still has watchers"), so that is retried for up to a minute.
+        /// </summary>
+        private async Task RemoveAsync(string pool)
         {
             foreach (var image in Images(pool))
             {
@@ -666,7 +666,22 @@ public sealed class RandomKillTests
                 {
                     // Protected snapshots or none; rm reports what matters.
                 }
-                Run("rbd", "rm", $"{pool}/{image}");
+                for (var attempt = 1; ; attempt++)
+                {
+                    try
+                    {
+                        Run("rbd", "rm", $"{pool}/{image}");
+                        break;
+                    }
+                    catch (InvalidOperationException e) when (attempt < 120 && e.Message.Contains("image still has watchers", StringComparison.Ordinal))
+                    {
+                        if (attempt == 1)
+                        {
+                            TestContext.Out.WriteLine($"rbd rm {pool}/{image}: a killed run's watch is left, retrying until it expires");
+                        }
+                        await Task.Delay(500);
+                    }
+                }
             }
         }
     }
