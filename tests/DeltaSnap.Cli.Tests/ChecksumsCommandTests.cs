@@ -183,7 +183,7 @@ public class ChecksumsCommandTests
 
         Assert.That(result.ExitCode, Is.EqualTo(2));
         Assert.That(result.Error, Does.Contain("would overwrite the image"));
-        Assert.That(await File.ReadAllBytesAsync(_image), Is.EqualTo(before));
+        Assert.That(await File.ReadAllBytesAsync(_image), Bytes.EqualTo(before));
     }
 
     [Test]

@@ -99,7 +99,7 @@ public sealed class KillAtEveryPointTests : LvolPairTests
             await AssertFsckCleanAsync(TargetStore, context);
             foreach (var (snapshot, bytes) in complete)
             {
-                Assert.That(await TargetBytesAsync(snapshot), Is.EqualTo(bytes), $"{context}: the target's complete snapshot {snapshot} is intact");
+                Assert.That(await TargetBytesAsync(snapshot), Bytes.EqualTo(bytes), $"{context}: the target's complete snapshot {snapshot} is intact");
             }
 
             var rerun = await DeltaSnapTool.RunAsync(["refresh", Source, Target, .. arguments]);
@@ -118,13 +118,13 @@ public sealed class KillAtEveryPointTests : LvolPairTests
     {
         await AssertFsckCleanAsync(SourceStore, context + ", after the rerun");
         await AssertFsckCleanAsync(TargetStore, context + ", after the rerun");
-        Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync()), $"{context}: the target's live state equals the source's");
+        Assert.That(await TargetBytesAsync(), Bytes.EqualTo(await SourceBytesAsync()), $"{context}: the target's live state equals the source's");
         var sourceSnapshots = (await LvolFixture.SnapshotsAsync(Source)).Select(s => s.GetProperty("name").GetString()!).ToArray();
         var targetSnapshots = (await LvolFixture.SnapshotsAsync(Target)).Select(s => s.GetProperty("name").GetString()!).ToArray();
         Assert.That(targetSnapshots, Is.EqualTo(sourceSnapshots), $"{context}: the target holds the source's snapshots and nothing temporary");
         foreach (var snapshot in sourceSnapshots)
         {
-            Assert.That(await TargetBytesAsync(snapshot), Is.EqualTo(await SourceBytesAsync(snapshot)), $"{context}: snapshot {snapshot}");
+            Assert.That(await TargetBytesAsync(snapshot), Bytes.EqualTo(await SourceBytesAsync(snapshot)), $"{context}: snapshot {snapshot}");
         }
         foreach (var store in new[] { SourceStore, TargetStore })
         {

@@ -27,7 +27,7 @@ public class LogLevelTests : LvolPairTests
         Assert.That(lines, Has.Some.Contain("debug: VolumeBackend[1031]: Opening lvol volume " + Source));
         using var json = JsonDocument.Parse(result.Out); // standard output is the JSON report alone
         Assert.That(json.RootElement.GetProperty("route").GetString(), Is.EqualTo("nativeStream"));
-        Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync()));
+        Assert.That(await TargetBytesAsync(), Bytes.EqualTo(await SourceBytesAsync()));
     }
 
     [Test]

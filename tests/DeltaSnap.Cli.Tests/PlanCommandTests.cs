@@ -49,7 +49,7 @@ public class PlanCommandTests : LvolPairTests
         Assert.That(Names(plan, "leftovers"), Is.Empty);
 
         Assert.That(await LvolFixture.SnapshotsAsync(Target), Is.Empty, "a plan sends nothing");
-        Assert.That(await TargetBytesAsync(), Is.EqualTo(targetBefore));
+        Assert.That(await TargetBytesAsync(), Bytes.EqualTo(targetBefore));
         Assert.That((await LvolFixture.SnapshotsAsync(Source)).Select(s => s.GetProperty("identity").GetString()),
             Is.EqualTo(sourceBefore.Select(s => s.GetProperty("identity").GetString())), "no temporary snapshot was taken");
     }

@@ -12,7 +12,8 @@ namespace DeltaSnap.Cli.Tests;
 /// unkilled run. After each kill: the backend's own listing works and shows nothing the refresh does not explain, a
 /// rerun succeeds, the target then equals the source (live state, and the same snapshots), and nothing temporary is
 /// left (temporary snapshots, half-received datasets or subvolumes, staging subvolumes, scratch images, ZFS snapshot
-/// views). Every fifth round starts from a missing target, so full refreshes are killed too.
+/// views). Every fifth kill is of a refresh that starts from a missing target, so full refreshes are killed too. RBD's kills are shared by
+/// parallel lanes (see <see cref="RbdLanes"/>).
 /// </summary>
 /// <remarks>
 /// <c>DELTASNAP_RANDOM_KILLS=N</c> sets the kills per backend (default 30, sized for CI; the campaigns in docs/reliability.md ran 50); a longer campaign is the same
@@ -24,6 +25,16 @@ public sealed class RandomKillTests
 {
     private const int VolumeBytes = 8 << 20;
 
+    /// <summary>
+    /// The RBD campaign runs in this many lanes at once, each with its own images and seed, taking kills from a shared
+    /// count until the campaign has its N (so the lanes end together whatever their luck with kill times). A kill
+    /// after the run took an image's exclusive lock leaves the lock with a watch that only expires after the OSD's
+    /// <c>osd_client_watch_timeout</c> (30 s), and librbd in the rerun waits for that before it breaks the lock: a round
+    /// is about 20 s of waiting and 1.5 s of work, so the lanes overlap the waits (the rerun still meets the stale lock).
+    /// ZFS and Btrfs rounds do not wait; they run in one lane.
+    /// </summary>
+    private const int RbdLanes = 8;
+
     private static int Kills => int.TryParse(Environment.GetEnvironmentVariable("DELTASNAP_RANDOM_KILLS"), CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 30;
 
     [TestCase("zfs", false)]
@@ -32,29 +43,90 @@ public sealed class RandomKillTests
     [TestCase("btrfs", true, TestName = "Refresh_killedAtRandomMoments_rerunSucceedsAndNothingTemporaryIsLeft(btrfs, --checkpoint-dir)")]
     public async Task Refresh_killedAtRandomMoments_rerunSucceedsAndNothingTemporaryIsLeft(string backend, bool checkpoints)
     {
+        var seed = int.TryParse(Environment.GetEnvironmentVariable("DELTASNAP_RANDOM_KILL_SEED"), CultureInfo.InvariantCulture, out var s) ? s : 18;
+        var lanes = backend == "rbd" ? Math.Min(RbdLanes, Kills) : 1;
+        // Lanes block pool threads (librbd calls waiting for a lock, backend CLI calls); enough threads keep one lane's
+        // wait from delaying another lane's kill.
+        ThreadPool.GetMinThreads(out var workers, out var completions);
+        ThreadPool.SetMinThreads(Math.Max(workers, 4 * lanes), completions);
+        using var stop = new CancellationTokenSource();
+        var kills = new KillCount(Kills);
+        try
+        {
+            var killed = await Task.WhenAll(Enumerable.Range(0, lanes).Select(async lane =>
+            {
+                try
+                {
+                    return await RunLaneAsync(backend, checkpoints, lane, kills, seed, stop.Token);
+                }
+                catch
+                {
+                    // One lane failed: the others stop at their next round.
+                    await stop.CancelAsync();
+                    throw;
+                }
+            }));
+            Assert.That(killed.Sum(), Is.EqualTo(Kills), "N runs were killed mid-run");
+        }
+        finally
+        {
+            ThreadPool.SetMinThreads(workers, completions);
+        }
+    }
+
+    /// <summary>The kills a campaign still has to make, shared by its lanes.</summary>
+    private sealed class KillCount(int total)
+    {
+        private int _claimed;
+
+        public int Total => total;
+
+        /// <summary>Takes one kill for the calling lane: its number in the campaign (0, 1, …), or -1 when all are taken.</summary>
+        public int Claim()
+        {
+            var number = Interlocked.Increment(ref _claimed) - 1;
+            return number < total ? number : -1;
+        }
+    }
+
+    /// <summary>One lane of a campaign: its own source and target; kills until no kill is left to claim, and returns how many runs it killed mid-run.</summary>
+    private static async Task<int> RunLaneAsync(string backend, bool checkpoints, int lane, KillCount kills, int seed, CancellationToken stop)
+    {
+        var name = lane == 0 ? backend : $"{backend} lane {lane}";
         // With --checkpoint-dir, Btrfs streams are spooled and a killed run's spool is continued by the rerun.
         using var checkpointDirectory = checkpoints ? new TempDirectory() : null;
         await using var bed = KillBed.Create(backend);
         string[] Refresh(params string[] more) =>
             ["refresh", bed.Source, bed.Target, .. checkpointDirectory is null ? [] : (string[])["--checkpoint-dir", checkpointDirectory.Path], .. more];
-        var seed = int.TryParse(Environment.GetEnvironmentVariable("DELTASNAP_RANDOM_KILL_SEED"), CultureInfo.InvariantCulture, out var s) ? s : 18;
-        var random = new Random(seed * 31 + backend.Length);
+        var random = new Random(seed * 31 + backend.Length + 7919 * lane);
         await bed.PrepareSourceAsync(random);
 
         // The unkilled runs whose durations the kill times are drawn from: a full refresh, then an incremental one.
         var full = await RunTimedAsync(Refresh());
         await bed.MutateAsync(random, 1, snapshot: true);
         var incremental = await RunTimedAsync(Refresh());
-        await bed.AssertConvergedAsync("after the unkilled runs");
-        TestContext.Out.WriteLine($"{backend}: unkilled full refresh {full.TotalSeconds:F2} s, incremental {incremental.TotalSeconds:F2} s");
+        await bed.AssertConvergedAsync($"{name}: after the unkilled runs");
+        TestContext.Out.WriteLine($"{name}: unkilled full refresh {full.TotalSeconds:F2} s, incremental {incremental.TotalSeconds:F2} s");
 
-        int killed = 0, finishedFirst = 0, fullRounds = 0, resumed = 0;
-        // Rounds go on until N runs were killed mid-run (a kill time past a run's end lets it finish; that round still
-        // checks convergence but does not count).
+        int killed = 0, fullKills = 0, finishedFirst = 0, fullRounds = 0, resumed = 0;
+        var laneClock = Stopwatch.StartNew();
+        // Rounds go on while the lane holds a kill not yet made (a kill time past a run's end lets it finish; that round
+        // still checks convergence but does not count, and the lane tries again).
         var round = 0;
-        for (; killed < Kills && round < 3 * Kills; round++)
+        int claimed = 0, kill = -1;
+        for (; round < 3 * kills.Total && !stop.IsCancellationRequested; round++)
         {
-            var isFull = round % 5 == 4;
+            if (killed == claimed)
+            {
+                kill = kills.Claim();
+                if (kill < 0)
+                {
+                    break;
+                }
+                claimed++;
+            }
+            // Every fifth kill of the campaign is of a full refresh.
+            var isFull = kill % 5 == 4;
             if (isFull)
             {
                 await bed.DestroyTargetAsync();
@@ -63,16 +135,17 @@ public sealed class RandomKillTests
             await bed.MutateAsync(random, round + 2, snapshot: round % 3 == 0);
             var duration = isFull ? full : incremental;
             var at = TimeSpan.FromTicks((long)(random.NextDouble() * duration.Ticks));
-            var context = $"{backend} round {round} ({(isFull ? "full" : "incremental")}, killed at {at.TotalMilliseconds:F0} ms of {duration.TotalMilliseconds:F0})";
+            var context = $"{name} round {round} ({(isFull ? "full" : "incremental")}, killed at {at.TotalMilliseconds:F0} ms of {duration.TotalMilliseconds:F0})";
 
             var clock = Stopwatch.StartNew();
             using var process = DeltaSnapTool.StartProcess(Refresh());
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(at))
+            var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+            var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+            if (!await ExitsWithinAsync(process, at))
             {
                 process.Kill(entireProcessTree: true);
                 killed++;
+                fullKills += isFull ? 1 : 0;
             }
             else
             {
@@ -87,7 +160,7 @@ public sealed class RandomKillTests
                     incremental = clock.Elapsed;
                 }
             }
-            await process.WaitForExitAsync();
+            await process.WaitForExitAsync(CancellationToken.None);
             await Task.WhenAll(stdout, stderr);
 
             bed.AssertListingSane(context, creatingTarget: isFull);
@@ -105,9 +178,28 @@ public sealed class RandomKillTests
                 Assert.That(Directory.GetFiles(checkpointDirectory.Path), Is.Empty, $"{context}: no checkpoint or spool left after the rerun");
             }
         }
-        TestContext.Out.WriteLine($"{backend}: {round} rounds ({fullRounds} full): {killed} killed mid-run, {finishedFirst} finished before the kill; every rerun converged"
+        TestContext.Out.WriteLine($"{name}: {round} rounds ({fullRounds} full) in {laneClock.Elapsed.TotalSeconds:F0} s: {killed} killed mid-run ({fullKills} full), {finishedFirst} finished before the kill; every rerun converged"
             + (checkpointDirectory is null ? "" : $"; {resumed} reruns resumed a spooled stream"));
-        Assert.That(killed, Is.EqualTo(Kills), "N runs were killed mid-run");
+        if (!stop.IsCancellationRequested)
+        {
+            Assert.That(killed, Is.EqualTo(claimed), $"{name}: the runs it took kills for were killed mid-run");
+        }
+        return killed;
+    }
+
+    /// <summary>Whether the process exits within <paramref name="time"/> (waited for without holding a thread).</summary>
+    private static async Task<bool> ExitsWithinAsync(Process process, TimeSpan time)
+    {
+        using var deadline = new CancellationTokenSource(time);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
     }
 
     private static async Task<TimeSpan> RunTimedAsync(string[] refresh)
@@ -509,14 +601,10 @@ public sealed class RandomKillTests
             return MutateAsync(random, 0, snapshot: true);
         }
 
-        public override Task DestroyTargetAsync()
-        {
-            Remove(_poolB);
-            return Task.CompletedTask;
-        }
+        public override Task DestroyTargetAsync() => RemoveAsync(_poolB);
 
         public override string Describe() =>
-            string.Join('\n', new[] { _poolA, _poolB }.SelectMany(pool => Images(pool).Select(image => $"{pool}/{image}: {Run("rbd", "snap", "ls", $"{pool}/{image}").Trim()}")));
+            string.Join('\n', new[] { _poolA, _poolB }.SelectMany(pool => Images(pool).Select(image => $"{pool}/{image}: {Run("rbd", "snap", "ls", "--all", $"{pool}/{image}").Trim()}")));
 
         public override void AssertListingSane(string context, bool creatingTarget)
         {
@@ -553,16 +641,20 @@ public sealed class RandomKillTests
             }
         }
 
-        public override ValueTask DisposeAsync()
+        public override async ValueTask DisposeAsync()
         {
-            Remove(_poolA);
-            Remove(_poolB);
-            return ValueTask.CompletedTask;
+            await RemoveAsync(_poolA);
+            await RemoveAsync(_poolB);
         }
 
         private string[] Images(string pool) => Lines(Run("rbd", "ls", pool)).Where(n => n.Contains(Id, StringComparison.Ordinal)).ToArray();
 
-        private void Remove(string pool)
+        /// <summary>
+        /// Removes the test's images from the pool. A run killed after it opened an image read-write but before it took the
+        /// exclusive lock leaves a watch that no rerun had to break; it expires after <c>osd_client_watch_timeout</c> (30 s),
+        /// and until then <c>rbd rm</c> refuses ("image still has watchers"), so that is retried for up to a minute.
+        /// </summary>
+        private async Task RemoveAsync(string pool)
         {
             foreach (var image in Images(pool))
             {
@@ -574,7 +666,22 @@ public sealed class RandomKillTests
                 {
                     // Protected snapshots or none; rm reports what matters.
                 }
-                Run("rbd", "rm", $"{pool}/{image}");
+                for (var attempt = 1; ; attempt++)
+                {
+                    try
+                    {
+                        Run("rbd", "rm", $"{pool}/{image}");
+                        break;
+                    }
+                    catch (InvalidOperationException e) when (attempt < 120 && e.Message.Contains("image still has watchers", StringComparison.Ordinal))
+                    {
+                        if (attempt == 1)
+                        {
+                            TestContext.Out.WriteLine($"rbd rm {pool}/{image}: a killed run's watch is left, retrying until it expires");
+                        }
+                        await Task.Delay(500);
+                    }
+                }
             }
         }
     }

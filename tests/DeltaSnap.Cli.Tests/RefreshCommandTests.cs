@@ -33,12 +33,12 @@ public partial class RefreshCommandTests : LvolPairTests
         Assert.That(first.GetProperty("bytesSent").GetInt64(), Is.GreaterThanOrEqualTo(1536L * KiB), "all the data crossed");
         Assert.That(first.GetProperty("bytesWritten").GetInt64(), Is.GreaterThanOrEqualTo(1536L * KiB));
         Assert.That(first.GetProperty("seconds").GetDouble(), Is.GreaterThanOrEqualTo(0));
-        Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync()));
-        Assert.That(await TargetBytesAsync("s1"), Is.EqualTo(await SourceBytesAsync("s1")));
+        Assert.That(await TargetBytesAsync(), Bytes.EqualTo(await SourceBytesAsync()));
+        Assert.That(await TargetBytesAsync("s1"), Bytes.EqualTo(await SourceBytesAsync("s1")));
 
         // A small change: one 4 KiB block, inside data that is already there.
         await Lvol.WriteAsync(SourceStore, "vm1", 300 * KiB, LvolFixture.RandomBytes(4 * KiB, 3));
-        Assert.That(await TargetBytesAsync(), Is.Not.EqualTo(await SourceBytesAsync()), "the change is not on the target yet");
+        Assert.That(await TargetBytesAsync(), Bytes.NotEqualTo(await SourceBytesAsync()), "the change is not on the target yet");
 
         var second = await LvolFixture.RunJsonAsync("refresh", Source, Target);
 
@@ -48,7 +48,7 @@ public partial class RefreshCommandTests : LvolPairTests
         Assert.That(second.GetProperty("bytesSent").GetInt64(), Is.InRange(4L * KiB, 8L * KiB), "the changed block and the stream's framing");
         Assert.That(second.GetProperty("bytesWritten").GetInt64(), Is.InRange(4L * KiB, 8L * KiB));
         Assert.That(second.GetProperty("bytesSent").GetInt64(), Is.LessThan(first.GetProperty("bytesSent").GetInt64() / 100));
-        Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync()));
+        Assert.That(await TargetBytesAsync(), Bytes.EqualTo(await SourceBytesAsync()));
     }
 
     [Test]
@@ -66,8 +66,8 @@ public partial class RefreshCommandTests : LvolPairTests
         // One transfer (the live state equals s2), then both whole volumes read; without the option only what was copied.
         Assert.That(verified.GetProperty("bytesRead").GetInt64(), Is.GreaterThanOrEqualTo(2L * size), "both volumes read whole after the transfer");
         Assert.That(verified.GetProperty("bytesWritten").GetInt64(), Is.LessThan(64L * KiB), "only the change was written");
-        Assert.That(await TargetBytesAsync("s2"), Is.EqualTo(await SourceBytesAsync("s2")));
-        Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync()));
+        Assert.That(await TargetBytesAsync("s2"), Bytes.EqualTo(await SourceBytesAsync("s2")));
+        Assert.That(await TargetBytesAsync(), Bytes.EqualTo(await SourceBytesAsync()));
     }
 
     [Test]
@@ -84,7 +84,7 @@ public partial class RefreshCommandTests : LvolPairTests
         Assert.That(bytes.Groups["sent"].Value, Is.EqualTo("1.5 MiB"), "human-readable: the 1.5 MiB of data and a little framing");
         Assert.That(lines[3], Does.Match(@"^seconds: \d+\.\d{3}$"));
         Assert.That(result.Error, Is.Empty, "no progress bar when standard error is not a terminal");
-        Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync()));
+        Assert.That(await TargetBytesAsync(), Bytes.EqualTo(await SourceBytesAsync()));
     }
 
     [Test]
@@ -98,8 +98,8 @@ public partial class RefreshCommandTests : LvolPairTests
         var report = await LvolFixture.RunJsonAsync("refresh", Source, Target);
 
         Assert.That(report.GetProperty("snapshots").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(new[] { "s2" }));
-        Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync()));
-        Assert.That(await TargetBytesAsync("s2"), Is.EqualTo(await SourceBytesAsync("s2")));
+        Assert.That(await TargetBytesAsync(), Bytes.EqualTo(await SourceBytesAsync()));
+        Assert.That(await TargetBytesAsync("s2"), Bytes.EqualTo(await SourceBytesAsync("s2")));
         var sourceSnapshots = await LvolFixture.SnapshotsAsync(Source);
         var targetSnapshots = await LvolFixture.SnapshotsAsync(Target);
         Assert.That(targetSnapshots.Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "s1", "s2" }), "no temporary snapshot left");
@@ -116,8 +116,8 @@ public partial class RefreshCommandTests : LvolPairTests
         var report = await LvolFixture.RunJsonAsync("refresh", Source, Target, "--snapshots-only");
 
         Assert.That(report.GetProperty("liveStateSent").GetBoolean(), Is.False);
-        Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync("s1")));
-        Assert.That(await TargetBytesAsync(), Is.Not.EqualTo(await SourceBytesAsync()));
+        Assert.That(await TargetBytesAsync(), Bytes.EqualTo(await SourceBytesAsync("s1")));
+        Assert.That(await TargetBytesAsync(), Bytes.NotEqualTo(await SourceBytesAsync()));
     }
 
     [Test]
@@ -132,13 +132,13 @@ public partial class RefreshCommandTests : LvolPairTests
         Assert.That(result.ExitCode, Is.EqualTo(3), result.ToString());
         SnapshotCommandTests.AssertOneErrorLine(result);
         Assert.That(result.Error, Does.Contain("share none"));
-        Assert.That(await TargetBytesAsync(), Is.EqualTo(before));
+        Assert.That(await TargetBytesAsync(), Bytes.EqualTo(before));
         Assert.That((await LvolFixture.SnapshotsAsync(Target)).Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "own" }));
 
         var forced = await LvolFixture.RunJsonAsync("refresh", Source, Target, "--allow-full-resend");
 
         Assert.That(forced.GetProperty("kind").GetString(), Is.EqualTo("full"));
-        Assert.That(await TargetBytesAsync(), Is.EqualTo(await SourceBytesAsync()));
+        Assert.That(await TargetBytesAsync(), Bytes.EqualTo(await SourceBytesAsync()));
         Assert.That((await LvolFixture.SnapshotsAsync(Target)).Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "s1" }));
     }
 
@@ -157,7 +157,7 @@ public partial class RefreshCommandTests : LvolPairTests
         Assert.That(result.ExitCode, Is.EqualTo(exitCode), result.ToString());
         SnapshotCommandTests.AssertOneErrorLine(result);
         Assert.That(result.Error, Does.Contain(message));
-        Assert.That(await TargetBytesAsync(), Is.EqualTo(before));
+        Assert.That(await TargetBytesAsync(), Bytes.EqualTo(before));
         Assert.That(await LvolFixture.SnapshotsAsync(Target), Is.Empty);
         Assert.That((await LvolFixture.SnapshotsAsync(Source)).Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "s1" }));
     }
@@ -187,8 +187,8 @@ public class RefreshCreatesTargetTests : LvolPairTests
         var report = await LvolFixture.RunJsonAsync("refresh", Source, missing);
 
         Assert.That(report.GetProperty("kind").GetString(), Is.EqualTo("full"));
-        Assert.That(await Lvol.ReadAsync(TargetStore, "fresh"), Is.EqualTo(await SourceBytesAsync()));
-        Assert.That(await Lvol.ReadAsync(TargetStore, "fresh@s1"), Is.EqualTo(await SourceBytesAsync("s1")));
+        Assert.That(await Lvol.ReadAsync(TargetStore, "fresh"), Bytes.EqualTo(await SourceBytesAsync()));
+        Assert.That(await Lvol.ReadAsync(TargetStore, "fresh@s1"), Bytes.EqualTo(await SourceBytesAsync("s1")));
         Assert.That((await LvolFixture.SnapshotsAsync(missing)).Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "s1" }));
     }
 
@@ -201,7 +201,7 @@ public class RefreshCreatesTargetTests : LvolPairTests
         await LvolFixture.RunJsonAsync("refresh", Source, $"lvol:{store}#fresh");
 
         Assert.That(File.Exists(store), Is.True);
-        Assert.That(await Lvol.ReadAsync(store, "fresh"), Is.EqualTo(await SourceBytesAsync()));
+        Assert.That(await Lvol.ReadAsync(store, "fresh"), Bytes.EqualTo(await SourceBytesAsync()));
     }
 
     [Test]

@@ -58,8 +58,8 @@ public partial class SnapshotCommandTests
         var expected = new byte[LvolFixture.VolumeSize];
         first.CopyTo(expected, 0);
         second.CopyTo(expected, 64 * 1024);
-        Assert.That(await _lvol.ReadAsync(_store, "vm1@s2"), Is.EqualTo(expected), "s2 reads as before s1 was deleted under it");
-        Assert.That(await _lvol.ReadAsync(_store, "vm1"), Is.EqualTo(expected));
+        Assert.That(await _lvol.ReadAsync(_store, "vm1@s2"), Bytes.EqualTo(expected), "s2 reads as before s1 was deleted under it");
+        Assert.That(await _lvol.ReadAsync(_store, "vm1"), Bytes.EqualTo(expected));
     }
 
     [Test]

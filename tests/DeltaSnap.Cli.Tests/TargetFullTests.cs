@@ -59,8 +59,8 @@ public sealed class TargetFullTests : LvolPairTests
         SnapshotCommandTests.AssertOneErrorLine(full);
         Assert.That(full.Error, Does.Contain("no space left").IgnoreCase, full.ToString());
         Assert.That((await LvolFixture.SnapshotsAsync(target)).Select(s => s.GetProperty("name").GetString()), Is.EqualTo(new[] { "s1" }));
-        Assert.That(await Lvol.ReadAsync(_smallStore, "copy@s1"), Is.EqualTo(complete), "the complete snapshot is intact");
-        Assert.That(await Lvol.ReadAsync(_smallStore, "copy"), Is.EqualTo(complete), "the live state is back at the last complete snapshot");
+        Assert.That(await Lvol.ReadAsync(_smallStore, "copy@s1"), Bytes.EqualTo(complete), "the complete snapshot is intact");
+        Assert.That(await Lvol.ReadAsync(_smallStore, "copy"), Bytes.EqualTo(complete), "the live state is back at the last complete snapshot");
         var fsck = await DeltaSnapTool.RunAsync("lvol", "fsck", _smallStore);
         Assert.That(fsck.ExitCode, Is.Zero, fsck.ToString());
 
@@ -68,8 +68,8 @@ public sealed class TargetFullTests : LvolPairTests
         var rerun = await DeltaSnapTool.RunAsync(["refresh", Source, target, .. arguments]);
 
         Assert.That(rerun.ExitCode, Is.Zero, rerun.ToString());
-        Assert.That(await Lvol.ReadAsync(_smallStore, "copy"), Is.EqualTo(await SourceBytesAsync()));
-        Assert.That(await Lvol.ReadAsync(_smallStore, "copy@s2"), Is.EqualTo(await SourceBytesAsync("s2")));
+        Assert.That(await Lvol.ReadAsync(_smallStore, "copy"), Bytes.EqualTo(await SourceBytesAsync()));
+        Assert.That(await Lvol.ReadAsync(_smallStore, "copy@s2"), Bytes.EqualTo(await SourceBytesAsync("s2")));
         await using var store = await LvolStore.OpenAsync(_smallStore);
         Assert.That(store.ListLvols().Select(l => l.Name).Where(n => n.Contains("deltasnap-tmp-", StringComparison.Ordinal) || n.Contains("@.receiving-", StringComparison.Ordinal)), Is.Empty);
     }
