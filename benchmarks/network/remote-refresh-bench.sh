@@ -177,7 +177,7 @@ PY2
             "$run" "$ds" "$(tail -1 ds.wire)" "$RAW_NAME" "$raw" "$(tail -1 raw.wire)"
     done
     grep -o 'Sent [0-9]* requests.*' ds.log || true
-    printf 'incremental 1%% (%s): deltasnap median %.2f s, raw pipe median %.2f s, ratio %.2f; wire bytes median deltasnap %d, raw %d; load after: %s\n' \
+    printf 'incremental 1%% (%s): deltasnap median %.2f s, raw pipe median %.2f s, ratio %.2f; wire bytes median deltasnap %.0f, raw %.0f; load after: %s\n' \
         "$backend" "$(median < ds.times)" "$(median < raw.times)" "$(median < ratio.times)" "$(median < ds.wire)" "$(median < raw.wire)" "$(load)"
 }
 
@@ -253,7 +253,7 @@ PY
         printf '  run %d: none %.2f s, lz4 %.2f s, zstd %.2f s\n' "$run" "$(tail -1 c-none.times)" "$(tail -1 c-lz4.times)" "$(tail -1 c-zstd.times)"
     done
     for m in none lz4 zstd; do
-        printf 'compression %-4s: median %.2f s, wire bytes median %d\n' "$m" "$(median < "c-$m.times")" "$(median < "c-$m.wire")"
+        printf 'compression %-4s: median %.2f s, wire bytes median %.0f\n' "$m" "$(median < "c-$m.times")" "$(median < "c-$m.wire")"
     done
     echo "load after: $(load)"
     rm -f text.bin cdst-*.lvs csrc.lvs
