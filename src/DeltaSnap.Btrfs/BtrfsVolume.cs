@@ -431,6 +431,26 @@ public sealed class BtrfsVolume : Volume
         }
     }
 
+    /// <summary>
+    /// Removes the staging and replaced subvolumes an interrupted promotion or rollback left in the root. One killed
+    /// between its two renames left no live subvolume: then the replaced one, the live state before it, goes back in
+    /// place (the refresh that follows brings it where it must be).
+    /// </summary>
+    protected override async Task RemoveLeftoversCoreAsync(CancellationToken cancellationToken)
+    {
+        var leftovers = FindRootLeftovers();
+        if (leftovers.Count == 0)
+        {
+            return;
+        }
+        if (!Directory.Exists(LivePath) && leftovers.Find(l => Path.GetFileName(l).StartsWith(ReplacedPrefix, StringComparison.Ordinal)) is { } replaced)
+        {
+            Log.LeftoverRemoving(Logger, Address, replaced + " (back in place as the live subvolume)");
+            Directory.Move(replaced, LivePath);
+        }
+        await RemoveRootLeftoversAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Staging and replaced subvolumes of this volume left in the root by an interrupted promotion or rollback.</summary>
     private List<string> FindRootLeftovers()
     {

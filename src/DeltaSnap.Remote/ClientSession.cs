@@ -122,8 +122,14 @@ internal sealed class ClientSession : IAsyncDisposable
     /// </summary>
     public const string SendAfterPrefixFeature = "send-after-prefix";
 
+    /// <summary>
+    /// The feature of a server that knows <c>volume.removeLeftovers</c>. A client never sends it to a server that did not
+    /// announce it: an older server would fail the request, and with it every refresh to it.
+    /// </summary>
+    public const string RemoveLeftoversFeature = "remove-leftovers";
+
     /// <summary>The features this implementation announces in its banner and hello.</summary>
-    public static readonly string[] Features = ["lz4", "zstd", "credit", "digests", SendAfterPrefixFeature];
+    public static readonly string[] Features = ["lz4", "zstd", "credit", "digests", SendAfterPrefixFeature, RemoveLeftoversFeature];
 
     public static string Name(SessionCompression compression) => compression.ToString().ToLowerInvariant();
 

@@ -73,6 +73,12 @@ public sealed class RemoteVolume : Volume
         CallAsync(new ControlMessage { Op = "volume.deleteSnapshot", Snapshot = name }, cancellationToken);
 
     /// <inheritdoc />
+    protected override Task RemoveLeftoversCoreAsync(CancellationToken cancellationToken) =>
+        Session.PeerSupports(ClientSession.RemoveLeftoversFeature)
+            ? CallAsync(new ControlMessage { Op = "volume.removeLeftovers" }, cancellationToken)
+            : Task.CompletedTask;
+
+    /// <inheritdoc />
     protected override Task RollbackCoreAsync(string name, CancellationToken cancellationToken) =>
         CallAsync(new ControlMessage { Op = "volume.rollback", Snapshot = name }, cancellationToken);
 

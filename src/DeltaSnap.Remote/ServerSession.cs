@@ -318,6 +318,7 @@ internal sealed class ServerSession
         var entry = Get<VolumeEntry>(r);
         var volume = entry.Volume;
         var write = op is "volume.resize" or "volume.createSnapshot" or "volume.deleteSnapshot" or "volume.rollback" or "volume.renameSnapshot" or "volume.promote"
+            or "volume.removeLeftovers"
             or "volume.receive" or "volume.storeChecksums" || (op == "volume.openDevice" && r.Writable == true)
             || (op == "volume.treeServer" && r.Snapshot is null);
         Authorize(op, entry.Address, write ? VolumeAccess.Write : VolumeAccess.Read);
@@ -342,6 +343,9 @@ internal sealed class ServerSession
             }
             case "volume.deleteSnapshot":
                 await volume.DeleteSnapshotAsync(Required(r.Snapshot, "snapshot"), ct).ConfigureAwait(false);
+                return new ControlMessage();
+            case "volume.removeLeftovers":
+                await volume.RemoveLeftoversAsync(ct).ConfigureAwait(false);
                 return new ControlMessage();
             case "volume.rollback":
                 await volume.RollbackAsync(Required(r.Snapshot, "snapshot"), ct).ConfigureAwait(false);

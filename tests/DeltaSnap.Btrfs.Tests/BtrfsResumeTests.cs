@@ -255,6 +255,26 @@ public sealed class BtrfsResumeTests : BtrfsTestBase
     }
 
     [Test]
+    public async Task Refresh_afterAPromotionKilledBetweenItsRenames_putsTheLiveStateBackAndLeavesNothing()
+    {
+        // What a kill inside a promotion leaves (ReplaceLiveAsync): the live subvolume moved aside as ".deltasnap-replaced.…",
+        // the new one still at ".deltasnap-staging.…". The next refresh has nothing to send, yet must repair the target.
+        var (source, target) = await VolumesAsync(4 * MiB, snapshot: true);
+        var replicator = new Replicator(Logs);
+        await replicator.RefreshAsync(source, target);
+        var root = Path.GetDirectoryName(target.LivePath)!;
+        var name = Path.GetFileName(target.LivePath);
+        Directory.Move(target.LivePath, Path.Combine(root, $".deltasnap-replaced.0123456789ab.{name}"));
+        BackendRequirement.Run("btrfs", "-q", "subvolume", "snapshot", Path.Combine(target.SnapshotDirectory, "s1"), Path.Combine(root, $".deltasnap-staging.0123456789ab.{name}"));
+
+        var rerun = await replicator.RefreshAsync(source, target);
+
+        Assert.That(rerun.SnapshotsSent, Is.Empty);
+        Assert.That(TreeDigest.Describe(target.LivePath), Is.EqualTo(TreeDigest.Describe(source.LivePath)));
+        Assert.That(Entries(root).Where(e => e.StartsWith(".deltasnap-staging.", StringComparison.Ordinal) || e.StartsWith(".deltasnap-replaced.", StringComparison.Ordinal)), Is.Empty);
+    }
+
+    [Test]
     public async Task SendAfterPrefix_matchingPrefix_writesExactlyTheRest()
     {
         var (source, stream) = await WholeStreamAsync();

@@ -26,11 +26,11 @@ internal sealed class Loopback : IAsyncDisposable
     public static VolumeResolver LvolResolver() => new VolumeResolver().AddLvol(new LvolBackendOptions { CreateMissingStores = true });
 
     public static async Task<Loopback> StartAsync(VolumeResolver? resolver = null, VolumeServerOptions? serverOptions = null, RemoteSessionOptions? clientOptions = null,
-        Func<Stream, Stream>? wrapClient = null)
+        Func<Stream, Stream>? wrapClient = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         var (client, server) = DuplexPipe.CreatePair();
         var stop = new CancellationTokenSource();
-        var serving = Task.Run(() => new VolumeServer(resolver ?? LvolResolver(), serverOptions).ServeAsync(server, new PeerIdentity("test-client"), stop.Token));
+        var serving = Task.Run(() => new VolumeServer(resolver ?? LvolResolver(), serverOptions, loggerFactory).ServeAsync(server, new PeerIdentity("test-client"), stop.Token));
         var loopback = new Loopback(client, server, serving, stop);
         try
         {

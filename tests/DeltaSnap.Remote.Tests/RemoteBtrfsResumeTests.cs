@@ -79,6 +79,44 @@ public sealed class RemoteBtrfsResumeTests
         Assert.That(Directory.GetFiles(_checkpoints.Path), Is.Empty);
     }
 
+    [TestCase(true, TestName = "Refresh_remoteTargetAfterAPromotionKilledBetweenItsRenames_serverPutsTheLiveStateBack")]
+    [TestCase(false, TestName = "Refresh_remoteTargetOfAnOlderServer_isNeverAskedToRemoveLeftovers")]
+    public async Task Refresh_remoteTargetAfterAKilledPromotion(bool serverKnowsLeftovers)
+    {
+        var rootA = NewRoot("DELTASNAP_BTRFS_MOUNT_A");
+        var rootB = NewRoot("DELTASNAP_BTRFS_MOUNT_B");
+        await using var localA = new BtrfsDriver(rootA);
+        var data = (BtrfsVolume)await localA.CreateVolumeAsync("vm1", new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+        await File.WriteAllTextAsync(Path.Combine(data.LivePath, "a.txt"), "one");
+        await data.CreateSnapshotAsync("s1");
+        await using (var localB = new BtrfsDriver(rootB))
+        {
+            await localB.CreateVolumeAsync("vm1", new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+        }
+        using var serverLogs = new CapturingLoggerFactory();
+        // An older server: one that announces none of the features after send-after-prefix.
+        var serverOptions = serverKnowsLeftovers ? null : new VolumeServerOptions { AnnouncedFeatures = ["lz4", "zstd", "credit", "digests", ClientSession.SendAfterPrefixFeature] };
+        await using var loop = await Loopback.StartAsync(new VolumeResolver().AddBtrfs(), serverOptions, loggerFactory: serverLogs);
+        await using var remote = await loop.Session.OpenDriverAsync("btrfs", rootB);
+        var target = await remote.OpenVolumeAsync("vm1");
+        var replicator = new Replicator();
+        await replicator.RefreshAsync(data, target);
+        if (serverKnowsLeftovers)
+        {
+            // What a kill inside the server's promotion leaves: the live subvolume moved aside, the new one still staged.
+            Directory.Move(Path.Combine(rootB, "vm1"), Path.Combine(rootB, ".deltasnap-replaced.0123456789ab.vm1"));
+            BackendRequirement.Run("btrfs", "-q", "subvolume", "snapshot", Path.Combine(rootB, ".deltasnap-snapshots", "vm1", "s1"), Path.Combine(rootB, ".deltasnap-staging.0123456789ab.vm1"));
+        }
+
+        var rerun = await replicator.RefreshAsync(data, target);
+
+        Assert.That(rerun.SnapshotsSent, Is.Empty);
+        Assert.That(TreeDigest.Describe(Path.Combine(rootB, "vm1")), Is.EqualTo(TreeDigest.Describe(data.LivePath)));
+        Assert.That(Directory.GetDirectories(rootB).Select(Path.GetFileName).Where(n => n!.StartsWith(".deltasnap-staging.", StringComparison.Ordinal) || n.StartsWith(".deltasnap-replaced.", StringComparison.Ordinal)), Is.Empty);
+        var asked = serverLogs.Entries.Count(e => e.Message.Contains("volume.removeLeftovers", StringComparison.Ordinal));
+        Assert.That(asked, serverKnowsLeftovers ? Is.EqualTo(2) : Is.Zero, "one request per refresh, and only to a server that announced the feature");
+    }
+
     private string NewRoot(string variable)
     {
         var root = Path.Combine(BackendRequirement.RequireEnvironment(variable, "A loop-mounted Btrfs file system"), "r-" + Guid.NewGuid().ToString("N")[..12]);

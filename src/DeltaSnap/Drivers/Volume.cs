@@ -86,6 +86,14 @@ public abstract class Volume
             : Task.FromResult(false);
     }
 
+    /// <summary>
+    /// Finishes or undoes what an interrupted operation of the driver left on this volume besides temporary snapshots
+    /// (Btrfs: the staging or replaced subvolume of a promotion killed half-way, putting the live subvolume back when the
+    /// kill left none). The replicator calls it on the target at the start of every refresh, before planning, so the next
+    /// refresh repairs a target whatever moment a kill hit, even one that finds nothing to send. Nothing, for most drivers.
+    /// </summary>
+    public Task RemoveLeftoversAsync(CancellationToken cancellationToken = default) => RemoveLeftoversCoreAsync(cancellationToken);
+
     /// <summary>Makes the live state equal to snapshot <paramref name="name"/>. Newer snapshots must be deleted first.</summary>
     /// <exception cref="ArgumentException">The name breaks the backend's rules.</exception>
     public Task RollbackAsync(string name, CancellationToken cancellationToken = default)
@@ -440,6 +448,9 @@ public abstract class Volume
 
     /// <summary>Promotes a received snapshot to the live state. The default rolls back to it.</summary>
     protected virtual Task PromoteCoreAsync(string snapshot, CancellationToken cancellationToken) => RollbackCoreAsync(snapshot, cancellationToken);
+
+    /// <summary>Removes what interrupted operations left (see <see cref="RemoveLeftoversAsync"/>); the default does nothing.</summary>
+    protected virtual Task RemoveLeftoversCoreAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>Tells whether the live state equals the snapshot (only called with <see cref="DriverCapabilities.LiveStateComparison"/>); false when unsure.</summary>
     protected virtual Task<bool> IsLiveStateUnchangedCoreAsync(string snapshot, CancellationToken cancellationToken) => Task.FromResult(false);

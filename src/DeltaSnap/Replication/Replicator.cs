@@ -187,6 +187,9 @@ public sealed class Replicator
         RefreshRun? run = null;
         try
         {
+            // What an interrupted operation left on the target goes first: a Btrfs promotion killed between its renames
+            // left no live subvolume, which planning (the live-state comparison) would trip over.
+            await target.RemoveLeftoversAsync(cancellationToken).ConfigureAwait(false);
             var (plan, route) = await PlanAsync(source, target, options, cancellationToken).ConfigureAwait(false);
             var taken = plan.Kind == RefreshKind.UpToDate ? RefreshRoute.None : route;
             tags.Add(DiagnosticNames.Route, RouteName(taken));

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace DeltaSnap.Btrfs.Tests;
+namespace DeltaSnap.Testing;
 
 /// <summary>A logger factory that keeps every message, so tests can check which path the driver took.</summary>
 public sealed class CapturingLoggerFactory : ILoggerFactory
