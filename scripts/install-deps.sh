@@ -24,6 +24,12 @@ declare -A CMD_PKG=(
   [timeout]=coreutils
   [setsid]=util-linux
   [python3]=python3
+  [sshd]=openssh-server      # the ssh transport's tests run a real sshd on a loopback port
+  [ssh]=openssh-client
+  [ssh-keygen]=openssh-client
+  [ip]=iproute2              # two hosts in network namespaces (Remote.Network tests)
+  [nsenter]=util-linux
+  [openssl]=openssl          # test certificates
   [clang]=clang # the Native AOT compiler's linker: scripts/pack.sh packs the linux-x64 tool as Native AOT with it
 )
 # packages checked with dpkg -s (libraries have no command)
