@@ -8,16 +8,20 @@ namespace DeltaSnap.Ceph;
 /// <summary>
 /// Ceph RBD images as DeltaSnap block volumes, reached in-process through librados and librbd. A volume is named
 /// <c>pool/image</c> (or <c>pool/namespace/image</c>, or just <c>image</c> with <see cref="RbdDriverOptions.DefaultPool"/>);
-/// its address is <c>rbd:pool/image</c>. The driver holds one cluster connection; dispose it to disconnect
-/// (devices still open keep the connection until they are disposed).
+/// its address is <c>rbd:pool/image</c>. The driver holds a cluster connection; dispose it to let go of it (devices
+/// still open keep the connection until they are disposed). Drivers that one resolver's <c>rbd</c> backend opens share
+/// one connection, which the last of them to be disposed shuts down; <see cref="ConnectAsync"/> makes a connection of
+/// the driver's own.
 /// </summary>
 public sealed class RbdDriver : VolumeDriver
 {
     /// <summary>The URI scheme of RBD volume addresses: <c>rbd:POOL/IMAGE</c>.</summary>
     public const string SchemeName = "rbd";
     private readonly RadosCluster _cluster;
+    private int _released;
 
-    private RbdDriver(RadosCluster cluster, RbdDriverOptions options, ILoggerFactory? loggerFactory)
+    /// <summary>A driver on <paramref name="cluster"/>, whose reference it takes over (and gives back when disposed).</summary>
+    internal RbdDriver(RadosCluster cluster, RbdDriverOptions options, ILoggerFactory? loggerFactory)
         : base(SchemeName, loggerFactory)
     {
         _cluster = cluster;
@@ -55,6 +59,16 @@ public sealed class RbdDriver : VolumeDriver
     public static async Task<RbdDriver> ConnectAsync(RbdDriverOptions? options = null, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
     {
         options ??= new RbdDriverOptions();
+        Validate(options);
+        var cluster = await RadosCluster.ConnectAsync(options.Connection, CreateLogger(loggerFactory), cancellationToken).ConfigureAwait(false);
+        cluster.TryAddReference();
+        return new RbdDriver(cluster, options, loggerFactory);
+    }
+
+    /// <exception cref="ArgumentOutOfRangeException">The object size order is out of range.</exception>
+    /// <exception cref="ArgumentException">The default pool's name breaks the rules.</exception>
+    internal static void Validate(RbdDriverOptions options)
+    {
         if (options.ObjectSizeOrder is < 12 or > 25)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.ObjectSizeOrder, "The object size order must be from 12 (4 KiB) to 25 (32 MiB).");
@@ -63,10 +77,10 @@ public sealed class RbdDriver : VolumeDriver
         {
             NameRules.Snapshot.Validate(options.DefaultPool, "pool name");
         }
-        var logger = (loggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger<RbdDriver>();
-        var cluster = await RadosCluster.ConnectAsync(options.Connection, logger, cancellationToken).ConfigureAwait(false);
-        return new RbdDriver(cluster, options, loggerFactory);
     }
+
+    internal static ILogger CreateLogger(ILoggerFactory? loggerFactory) =>
+        (loggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger<RbdDriver>();
 
     /// <inheritdoc />
     protected override Task<IReadOnlyList<string>> ListVolumesCoreAsync(CancellationToken cancellationToken) =>
@@ -185,8 +199,11 @@ public sealed class RbdDriver : VolumeDriver
     /// <inheritdoc />
     protected override async ValueTask DisposeCoreAsync()
     {
-        Log.Disconnecting(Logger, _cluster.ClientId);
-        _cluster.Dispose();
+        if (Interlocked.Exchange(ref _released, 1) == 0)
+        {
+            Log.Disconnecting(Logger, _cluster.ClientId);
+            _cluster.Dispose();
+        }
         await base.DisposeCoreAsync().ConfigureAwait(false);
     }
 

@@ -29,17 +29,25 @@ namespace DeltaSnap.Ceph
 {
     /// <summary>
     /// The RBD backend's registration: <c>rbd:POOL/IMAGE</c> (or <c>rbd:POOL/NAMESPACE/IMAGE</c>); the location is the pool,
-    /// the volume name the whole <c>POOL/IMAGE</c>. Each driver holds its own cluster connection.
+    /// the volume name the whole <c>POOL/IMAGE</c>. The drivers it opens share one cluster connection while any of them
+    /// is open (a refresh between two pools connects once, not twice: each connection costs a monitor handshake, an OSD
+    /// session and a shutdown).
     /// </summary>
     internal sealed class RbdBackend(RbdDriverOptions options) : VolumeBackend(RbdDriver.SchemeName)
     {
+        private readonly Interop.SharedRadosConnection _connection = new(options.Connection);
+
         public override string AddressSyntax => "rbd:POOL/IMAGE";
 
         // Names are checked before any connection is attempted.
         protected override VolumeAddress ParseAddressCore(string path) =>
             ParsePoolQualifiedAddress(path, name => RbdDriver.ImageNames.Validate(name, "RBD pool/image name"));
 
-        protected override async Task<VolumeDriver> OpenDriverCoreAsync(string location, ILoggerFactory loggerFactory, CancellationToken cancellationToken) =>
-            await RbdDriver.ConnectAsync(options, loggerFactory, cancellationToken).ConfigureAwait(false);
+        protected override async Task<VolumeDriver> OpenDriverCoreAsync(string location, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+        {
+            RbdDriver.Validate(options);
+            var cluster = await _connection.AcquireAsync(RbdDriver.CreateLogger(loggerFactory), cancellationToken).ConfigureAwait(false);
+            return new RbdDriver(cluster, options, loggerFactory);
+        }
     }
 }

@@ -1,3 +1,4 @@
+using DeltaSnap.Testing;
 using DeltaSnap.Drivers;
 
 namespace DeltaSnap.Ceph.Tests;
@@ -147,6 +148,36 @@ public class RbdDriverTests
             Assert.That(() => resolver.ParseAddress("rbd:pool-only"), Throws.TypeOf<FormatException>().With.Message.Contain("rbd:POOL/IMAGE"));
             Assert.ThrowsAsync<VolumeNotFoundException>(() => resolver.OpenVolumeAsync($"rbd:{CephCluster.PoolA}/missing-image"));
         });
+    }
+
+    [Test]
+    public async Task Resolver_driversOfTwoPools_shareOneConnectionUntilTheLastIsDisposed()
+    {
+        await using var scope = await CephScope.CreateAsync();
+        var a = await scope.CreateAsync(CephCluster.PoolA, 1 << 20);
+        var b = await scope.CreateAsync(CephCluster.PoolB, 2 << 20);
+        using var logs = new CapturingLoggerFactory();
+        var resolver = new VolumeResolver(logs).AddRbd();
+        int Connects() => logs.Entries.Count(e => e.Id.Id == 5001); // "Connected to the Ceph cluster", after rados_connect
+
+        // Opened at once, as a refresh opens its two sides: one connect.
+        var opened = await Task.WhenAll(resolver.OpenVolumeAsync($"rbd:{a.Name}"), resolver.OpenVolumeAsync($"rbd:{b.Name}"));
+        Assert.That(Connects(), Is.EqualTo(1));
+        await opened[0].Driver.DisposeAsync();
+        await opened[0].Driver.DisposeAsync(); // twice: gives back one reference, not two
+        Assert.That(await opened[1].GetSizeAsync(), Is.EqualTo(2 << 20), "the other driver's connection stays up");
+        await using (var third = await resolver.OpenDriverAsync("rbd", CephCluster.PoolA))
+        {
+            Assert.That(await third.ListVolumesAsync(), Does.Contain(a.Name));
+        }
+        Assert.That(Connects(), Is.EqualTo(1));
+        Assert.That(await opened[1].GetSizeAsync(), Is.EqualTo(2 << 20));
+        await opened[1].Driver.DisposeAsync();
+
+        // The last one gone, the connection was shut down: the next open connects again.
+        await using var again = await resolver.OpenDriverAsync("rbd", CephCluster.PoolB);
+        Assert.That(await again.ListVolumesAsync(), Does.Contain(b.Name));
+        Assert.That(Connects(), Is.EqualTo(2));
     }
 
     [Test]

@@ -8,12 +8,18 @@ namespace DeltaSnap.Ceph.Interop;
 
 /// <summary>
 /// One connection to a Ceph cluster (<c>rados_t</c>) and its I/O contexts, one per pool (and namespace), kept
-/// for the connection's lifetime. Thread-safe: librados handles may be shared by threads.
+/// for the connection's lifetime. Thread-safe: librados handles may be shared by threads. Counted: each holder
+/// takes a reference (<see cref="TryAddReference"/>) and disposes it; the last one shuts the connection down, and a
+/// connection shut down takes no new reference.
 /// </summary>
 internal sealed class RadosCluster : IDisposable
 {
+    private const int ShutDown = -1;
     private readonly RadosClusterHandle _handle;
     private readonly ConcurrentDictionary<string, Lazy<RadosIoContextHandle>> _ioContexts = new(StringComparer.Ordinal);
+
+    /// <summary>Holders; 0 for a connection nobody has taken yet, <see cref="ShutDown"/> once shut down.</summary>
+    private int _references;
 
     private RadosCluster(RadosClusterHandle handle, string clientId)
     {
@@ -123,8 +129,34 @@ internal sealed class RadosCluster : IDisposable
         }
     }
 
-    /// <inheritdoc />
+    /// <summary>Takes a reference to the connection; false once it is shut down (connect again).</summary>
+    public bool TryAddReference()
+    {
+        while (true)
+        {
+            var count = Volatile.Read(ref _references);
+            if (count == ShutDown)
+            {
+                return false;
+            }
+            if (Interlocked.CompareExchange(ref _references, count + 1, count) == count)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Gives a reference back; the last one shuts the connection down.</summary>
     public void Dispose()
+    {
+        // A holder that takes a reference between the decrement and the exchange keeps the connection up.
+        if (Interlocked.Decrement(ref _references) == 0 && Interlocked.CompareExchange(ref _references, ShutDown, 0) == 0)
+        {
+            Release();
+        }
+    }
+
+    private void Release()
     {
         foreach (var lazy in _ioContexts.Values)
         {
