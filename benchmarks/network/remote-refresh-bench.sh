@@ -30,6 +30,7 @@ IP_S=10.214.$((RANDOM % 250)).1
 IP_C=${IP_S%.1}.2
 PIDS=()
 ZFS_DATASETS=()
+NEED=()
 
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -41,6 +42,14 @@ cleanup() {
     ip netns del "$NS_C" 2>/dev/null || true
     rm -rf "$WORK"
 }
+# The raw pipes' tools (socat is not among the test command's packages).
+for tool in socat:socat openssl:openssl ip:iproute2 nsenter:util-linux; do
+    command -v "${tool%%:*}" > /dev/null || NEED+=("${tool#*:}")
+done
+if [ "${#NEED[@]}" -gt 0 ]; then
+    echo "installing ${NEED[*]} with apt" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${NEED[@]}" > /dev/null
+fi
 trap cleanup EXIT
 mkdir -p "$WORK"
 cd "$WORK"
