@@ -64,6 +64,7 @@ public class ExitCodeTests
             [nameof(ExitCodes.BackendFailed)] = "backend failed",
             [nameof(ExitCodes.NativeStreamMismatch)] = "native stream mismatch",
             [nameof(ExitCodes.PeerRefused)] = "peer refused",
+            [nameof(ExitCodes.Busy)] = "busy",
             [nameof(ExitCodes.Cancelled)] = "cancelled",
         };
         var constants = AllExitCodes();

@@ -72,4 +72,7 @@ internal static partial class Log
 
     [LoggerMessage(1111, LogLevel.Information, "Kept {Bytes} bytes of the stream of {To} spooled in {Spool} for the next refresh of {Target} to resume")]
     public static partial void SpoolKept(ILogger logger, string target, string to, long bytes, string spool);
+
+    [LoggerMessage(1112, LogLevel.Warning, "Refreshing {Target} without its lock: {Path} cannot be used ({Reason}); nothing keeps a second refresh of it from running at once")]
+    public static partial void RefreshLockUnavailable(ILogger logger, string target, string path, string reason);
 }

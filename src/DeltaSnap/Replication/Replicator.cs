@@ -185,8 +185,12 @@ public sealed class Replicator
             { DiagnosticNames.TargetScheme, target.Driver.Scheme },
         };
         RefreshRun? run = null;
+        IDisposable? targetLock = null;
         try
         {
+            // Two refreshes of one target at once would each clean up what the other is writing. Held until the clean-up
+            // after a failure is done too.
+            targetLock = RefreshLock.Acquire(target.Address, _logger);
             // What an interrupted operation left on the target goes first: a Btrfs promotion killed between its renames
             // left no live subvolume, which planning (the live-state comparison) would trip over.
             await target.RemoveLeftoversAsync(cancellationToken).ConfigureAwait(false);
@@ -221,6 +225,10 @@ public sealed class Replicator
             }
             _metrics.RecordRefresh(tags, stopwatch.Elapsed, run?.BytesSent ?? 0, run?.BytesWritten ?? 0, run?.ClustersCompared ?? 0, DiagnosticNames.ErrorTypeOf(e));
             throw;
+        }
+        finally
+        {
+            targetLock?.Dispose();
         }
     }
 
