@@ -128,8 +128,15 @@ internal sealed class ClientSession : IAsyncDisposable
     /// </summary>
     public const string RemoveLeftoversFeature = "remove-leftovers";
 
+    /// <summary>
+    /// The feature of a server that knows <c>volume.lockForRefresh</c>: it takes a volume's refresh lock where the volume
+    /// is, so refreshes from other machines, and its own, are kept apart. With an older server the client locks the
+    /// remote address on its own machine only.
+    /// </summary>
+    public const string RefreshLockFeature = "refresh-lock";
+
     /// <summary>The features this implementation announces in its banner and hello.</summary>
-    public static readonly string[] Features = ["lz4", "zstd", "credit", "digests", SendAfterPrefixFeature, RemoveLeftoversFeature];
+    public static readonly string[] Features = ["lz4", "zstd", "credit", "digests", SendAfterPrefixFeature, RemoveLeftoversFeature, RefreshLockFeature];
 
     public static string Name(SessionCompression compression) => compression.ToString().ToLowerInvariant();
 

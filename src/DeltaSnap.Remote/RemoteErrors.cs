@@ -45,6 +45,7 @@ internal static class RemoteErrors
             "DeltaSnap.BackendCommandException" => new BackendCommandException(text),
             "DeltaSnap.Lineage.NoCommonBaseException" => new NoCommonBaseException(text),
             "DeltaSnap.Replication.VerificationFailedException" => new Replication.VerificationFailedException(text),
+            "DeltaSnap.Replication.RefreshInProgressException" => new Replication.RefreshInProgressException(text),
             _ => new SessionException(SessionErrorReason.PeerError, $"{peer} failed: {message.Message} ({message.ErrorType})")
             {
                 RemoteExceptionType = message.ErrorType,

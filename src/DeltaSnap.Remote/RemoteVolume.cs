@@ -73,6 +73,17 @@ public sealed class RemoteVolume : Volume
         CallAsync(new ControlMessage { Op = "volume.deleteSnapshot", Snapshot = name }, cancellationToken);
 
     /// <inheritdoc />
+    protected override async Task<IAsyncDisposable> LockForRefreshCoreAsync(CancellationToken cancellationToken)
+    {
+        if (!Session.PeerSupports(ClientSession.RefreshLockFeature))
+        {
+            return await base.LockForRefreshCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        var answer = await CallAsync(new ControlMessage { Op = "volume.lockForRefresh" }, cancellationToken).ConfigureAwait(false);
+        return new HeldRefreshLock(Session, answer.Handle ?? throw Session.Missing("volume.lockForRefresh", "handle"));
+    }
+
+    /// <inheritdoc />
     protected override Task RemoveLeftoversCoreAsync(CancellationToken cancellationToken) =>
         Session.PeerSupports(ClientSession.RemoveLeftoversFeature)
             ? CallAsync(new ControlMessage { Op = "volume.removeLeftovers" }, cancellationToken)
@@ -326,4 +337,18 @@ internal sealed class PrefixedStream(byte[] prefix, Stream rest) : Stream
     public override void SetLength(long value) => throw new NotSupportedException();
 
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
+
+/// <summary>A refresh lock the server holds for this session; disposing it releases it there (ending the session does too).</summary>
+internal sealed class HeldRefreshLock(ClientSession session, long handle) : IAsyncDisposable
+{
+    private int _released;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 0)
+        {
+            await session.ReleaseAsync(handle).ConfigureAwait(false);
+        }
+    }
 }

@@ -318,7 +318,7 @@ internal sealed class ServerSession
         var entry = Get<VolumeEntry>(r);
         var volume = entry.Volume;
         var write = op is "volume.resize" or "volume.createSnapshot" or "volume.deleteSnapshot" or "volume.rollback" or "volume.renameSnapshot" or "volume.promote"
-            or "volume.removeLeftovers"
+            or "volume.removeLeftovers" or "volume.lockForRefresh"
             or "volume.receive" or "volume.storeChecksums" || (op == "volume.openDevice" && r.Writable == true)
             || (op == "volume.treeServer" && r.Snapshot is null);
         Authorize(op, entry.Address, write ? VolumeAccess.Write : VolumeAccess.Read);
@@ -347,6 +347,12 @@ internal sealed class ServerSession
             case "volume.removeLeftovers":
                 await volume.RemoveLeftoversAsync(ct).ConfigureAwait(false);
                 return new ControlMessage();
+            case "volume.lockForRefresh":
+            {
+                // Held until released, or until the session ends.
+                var held = await volume.LockForRefreshAsync(ct).ConfigureAwait(false);
+                return new ControlMessage { Handle = Add(new LockEntry(held, entry.Address)) };
+            }
             case "volume.rollback":
                 await volume.RollbackAsync(Required(r.Snapshot, "snapshot"), ct).ConfigureAwait(false);
                 return new ControlMessage();
@@ -816,6 +822,12 @@ internal sealed class ServerSession
     private sealed class VolumeEntry(Volume volume, string address) : HandleEntry(address)
     {
         public Volume Volume { get; } = volume;
+    }
+
+    /// <summary>A volume's refresh lock, held for the client (by <c>volume.lockForRefresh</c>).</summary>
+    private sealed class LockEntry(IAsyncDisposable held, string address) : HandleEntry(address)
+    {
+        public override ValueTask DisposeAsync() => held.DisposeAsync();
     }
 
     private sealed class DeviceEntry(BlockDevice device, string address, bool writable) : HandleEntry(address)

@@ -19,7 +19,7 @@ public sealed class RefreshLockCommandTests : LvolPairTests
         var before = await TargetBytesAsync();
 
         ToolResult refused;
-        using (RefreshLocks.Hold(Target))
+        await using (RefreshLocks.Hold(Target))
         {
             refused = await DeltaSnapTool.RunProcessAsync("refresh", Source, Target);
         }

@@ -6,7 +6,8 @@ using DeltaSnap.Testing;
 namespace DeltaSnap.Remote.Tests;
 
 /// <summary>
-/// A spooled Btrfs refresh cut half-way and rerun across a session, either way: the source on the server (a pull: the
+/// A Btrfs target across a session: the repair of a killed promotion, the refresh lock held where the volume is, and a
+/// spooled Btrfs refresh cut half-way and rerun across a session, either way: the source on the server (a pull: the
 /// source volume is a proxy whose <see cref="Volume.SendAfterPrefixAsync"/> asks the server to hash the prefix there) or the
 /// target on the server (a push: the spool is on this side and the receive reads it across the session).
 /// </summary>
@@ -113,8 +114,69 @@ public sealed class RemoteBtrfsResumeTests
         Assert.That(rerun.SnapshotsSent, Is.Empty);
         Assert.That(TreeDigest.Describe(Path.Combine(rootB, "vm1")), Is.EqualTo(TreeDigest.Describe(data.LivePath)));
         Assert.That(Directory.GetDirectories(rootB).Select(Path.GetFileName).Where(n => n!.StartsWith(".deltasnap-staging.", StringComparison.Ordinal) || n.StartsWith(".deltasnap-replaced.", StringComparison.Ordinal)), Is.Empty);
-        var asked = serverLogs.Entries.Count(e => e.Message.Contains("volume.removeLeftovers", StringComparison.Ordinal));
-        Assert.That(asked, serverKnowsLeftovers ? Is.EqualTo(2) : Is.Zero, "one request per refresh, and only to a server that announced the feature");
+        // One request of each per refresh, and only to a server that announced the features (an older one's target is
+        // locked on this machine, by its remote address).
+        foreach (var op in new[] { "volume.removeLeftovers", "volume.lockForRefresh" })
+        {
+            var asked = serverLogs.Entries.Count(e => e.Message.Contains(op, StringComparison.Ordinal));
+            Assert.That(asked, serverKnowsLeftovers ? Is.EqualTo(2) : Is.Zero, op);
+        }
+    }
+
+    [Test]
+    public async Task Refresh_remoteTargetAnotherSessionLocked_isRefusedThereAndByTheServersOwnRefreshesUntilLetGo()
+    {
+        var rootA = NewRoot("DELTASNAP_BTRFS_MOUNT_A");
+        var rootB = NewRoot("DELTASNAP_BTRFS_MOUNT_B");
+        await using var localA = new BtrfsDriver(rootA);
+        await using var localB = new BtrfsDriver(rootB);
+        var data = (BtrfsVolume)await localA.CreateVolumeAsync("vm1", new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+        await File.WriteAllTextAsync(Path.Combine(data.LivePath, "a.txt"), "one");
+        await data.CreateSnapshotAsync("s1");
+        var onServer = await localB.CreateVolumeAsync("vm1", new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+        await using var first = await Loopback.StartAsync(new VolumeResolver().AddBtrfs());
+        await using var second = await Loopback.StartAsync(new VolumeResolver().AddBtrfs());
+        await using var viaFirst = await first.Session.OpenDriverAsync("btrfs", rootB);
+        await using var viaSecond = await second.Session.OpenDriverAsync("btrfs", rootB);
+        var target = await viaSecond.OpenVolumeAsync("vm1");
+        var replicator = new Replicator();
+
+        var held = await (await viaFirst.OpenVolumeAsync("vm1")).LockForRefreshAsync();
+        var e = Assert.ThrowsAsync<RefreshInProgressException>(() => replicator.RefreshAsync(data, target));
+        Assert.ThrowsAsync<RefreshInProgressException>(() => replicator.RefreshAsync(data, onServer), "the server's machine's own refresh of it");
+        Assert.That(e!.Message, Does.Contain("Another refresh of btrfs:"));
+        Assert.That(await onServer.GetLineageAsync(), Is.Empty, "refused before anything was sent");
+        await held.DisposeAsync();
+
+        var result = await replicator.RefreshAsync(data, target);
+
+        Assert.That(result.SnapshotsSent, Is.EqualTo(new[] { "s1" }));
+        Assert.That(TreeDigest.Describe(Path.Combine(rootB, "vm1")), Is.EqualTo(TreeDigest.Describe(data.LivePath)));
+    }
+
+    [Test]
+    public async Task Refresh_remoteTargetLockedBySessionThatEnded_runs()
+    {
+        var rootA = NewRoot("DELTASNAP_BTRFS_MOUNT_A");
+        var rootB = NewRoot("DELTASNAP_BTRFS_MOUNT_B");
+        await using var localA = new BtrfsDriver(rootA);
+        var data = await localA.CreateVolumeAsync("vm1", new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+        await data.CreateSnapshotAsync("s1");
+        await using (var localB = new BtrfsDriver(rootB))
+        {
+            await localB.CreateVolumeAsync("vm1", new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+        }
+        await using (var ending = await Loopback.StartAsync(new VolumeResolver().AddBtrfs()))
+        {
+            await using var driver = await ending.Session.OpenDriverAsync("btrfs", rootB);
+            await (await driver.OpenVolumeAsync("vm1")).LockForRefreshAsync(); // never released: the session's end lets go
+        }
+        await using var loop = await Loopback.StartAsync(new VolumeResolver().AddBtrfs());
+        await using var remote = await loop.Session.OpenDriverAsync("btrfs", rootB);
+
+        var result = await new Replicator().RefreshAsync(data, await remote.OpenVolumeAsync("vm1"));
+
+        Assert.That(result.SnapshotsSent, Is.EqualTo(new[] { "s1" }));
     }
 
     private string NewRoot(string variable)

@@ -4,6 +4,6 @@ namespace DeltaSnap.Testing;
 public static class RefreshLocks
 {
     /// <summary>Takes the lock of the target at <paramref name="address"/> (as its refresh takes it); dispose to let go.</summary>
-    public static IDisposable Hold(string address) =>
+    public static IAsyncDisposable Hold(string address) =>
         DeltaSnap.Replication.RefreshLock.Acquire(address, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
 }

@@ -94,6 +94,14 @@ public abstract class Volume
     /// </summary>
     public Task RemoveLeftoversAsync(CancellationToken cancellationToken = default) => RemoveLeftoversCoreAsync(cancellationToken);
 
+    /// <summary>
+    /// Takes this volume's refresh lock, which a refresh of it holds from start to end; dispose the result to let go.
+    /// The default is an exclusive <c>flock</c> on a file in <c>/run/lock/deltasnap</c> named after <see cref="Address"/>,
+    /// which the kernel lets go of when the process ends (a remote volume takes it where the volume is).
+    /// </summary>
+    /// <exception cref="Replication.RefreshInProgressException">Another refresh holds it.</exception>
+    public Task<IAsyncDisposable> LockForRefreshAsync(CancellationToken cancellationToken = default) => LockForRefreshCoreAsync(cancellationToken);
+
     /// <summary>Makes the live state equal to snapshot <paramref name="name"/>. Newer snapshots must be deleted first.</summary>
     /// <exception cref="ArgumentException">The name breaks the backend's rules.</exception>
     public Task RollbackAsync(string name, CancellationToken cancellationToken = default)
@@ -448,6 +456,10 @@ public abstract class Volume
 
     /// <summary>Promotes a received snapshot to the live state. The default rolls back to it.</summary>
     protected virtual Task PromoteCoreAsync(string snapshot, CancellationToken cancellationToken) => RollbackCoreAsync(snapshot, cancellationToken);
+
+    /// <summary>Takes the refresh lock (see <see cref="LockForRefreshAsync"/>); the default locks a file named after <see cref="Address"/>.</summary>
+    protected virtual Task<IAsyncDisposable> LockForRefreshCoreAsync(CancellationToken cancellationToken) =>
+        Task.FromResult(Replication.RefreshLock.Acquire(Address, Logger));
 
     /// <summary>Removes what interrupted operations left (see <see cref="RemoveLeftoversAsync"/>); the default does nothing.</summary>
     protected virtual Task RemoveLeftoversCoreAsync(CancellationToken cancellationToken) => Task.CompletedTask;

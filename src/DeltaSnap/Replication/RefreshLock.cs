@@ -19,7 +19,7 @@ internal static class RefreshLock
 
     /// <summary>Takes the lock of <paramref name="target"/>; dispose the result to let go.</summary>
     /// <exception cref="RefreshInProgressException">Another refresh holds it.</exception>
-    public static IDisposable Acquire(string target, ILogger logger)
+    public static IAsyncDisposable Acquire(string target, ILogger logger)
     {
         var path = PathFor(target);
         try
@@ -64,12 +64,10 @@ internal static class RefreshLock
         return Path.Combine(directory, hash + ".lock");
     }
 
-    private sealed class NoLock : IDisposable
+    private sealed class NoLock : IAsyncDisposable
     {
         public static readonly NoLock Instance = new();
 
-        public void Dispose()
-        {
-        }
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

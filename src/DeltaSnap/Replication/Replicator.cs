@@ -185,12 +185,12 @@ public sealed class Replicator
             { DiagnosticNames.TargetScheme, target.Driver.Scheme },
         };
         RefreshRun? run = null;
-        IDisposable? targetLock = null;
+        IAsyncDisposable? targetLock = null;
         try
         {
             // Two refreshes of one target at once would each clean up what the other is writing. Held until the clean-up
             // after a failure is done too.
-            targetLock = RefreshLock.Acquire(target.Address, _logger);
+            targetLock = await target.LockForRefreshAsync(cancellationToken).ConfigureAwait(false);
             // What an interrupted operation left on the target goes first: a Btrfs promotion killed between its renames
             // left no live subvolume, which planning (the live-state comparison) would trip over.
             await target.RemoveLeftoversAsync(cancellationToken).ConfigureAwait(false);
@@ -228,7 +228,10 @@ public sealed class Replicator
         }
         finally
         {
-            targetLock?.Dispose();
+            if (targetLock is not null)
+            {
+                await targetLock.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 
