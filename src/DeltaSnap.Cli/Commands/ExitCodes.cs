@@ -30,7 +30,7 @@ internal static class ExitCodes
     /// </summary>
     public const int PeerRefused = 7;
 
-    /// <summary>Another refresh of the same target is running on this machine (<c>RefreshInProgressException</c>): try again later.</summary>
+    /// <summary>Another refresh of the same target is running (<c>RefreshInProgressException</c>): try again later.</summary>
     public const int Busy = 8;
 
     /// <summary>The command was cancelled (Ctrl+C, SIGTERM): 128 + SIGINT, as shells report it.</summary>
