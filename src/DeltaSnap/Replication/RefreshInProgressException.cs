@@ -1,8 +1,9 @@
 namespace DeltaSnap.Replication;
 
 /// <summary>
-/// Another refresh of the same target is running (in this process or another on this machine): a refresh holds its
-/// target's lock from start to end, so two never write one target at once. Retry when it has ended.
+/// Another refresh of the same target is running (in this process, or another on the machine where the target is): a
+/// refresh holds its target's lock from start to end (<see cref="Drivers.Volume.LockForRefreshAsync"/>), so two never
+/// write one target at once. Retry when it has ended.
 /// </summary>
 public sealed class RefreshInProgressException : DeltaSnapException
 {
