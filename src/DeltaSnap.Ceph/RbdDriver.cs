@@ -183,7 +183,6 @@ public sealed class RbdDriver : VolumeDriver
                     image.RemoveSnapshot(snapshot.Name);
                 }
                 image.RemoveTrashedSnapshots(); // removals a killed process left half-done would keep the image
-
             }
             catch (VolumeNotFoundException) when (LibRbd.Remove(io, location.Image) == 0)
             {
