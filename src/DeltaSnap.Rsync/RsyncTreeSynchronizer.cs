@@ -60,7 +60,13 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
     /// </summary>
     internal List<string> BuildRemoteArguments(RemoteTreeSyncRequest request, string remoteShell)
     {
-        var arguments = Flags(request.TargetIsCopyOnWrite);
+        // As locally: a fresh local directory with a link directory has no file to update in place. (rsync keeps
+        // --link-dest to itself when it receives: the server, the sender, never sees it.)
+        var arguments = Flags(request.TargetIsCopyOnWrite && request.LinkDirectory is null);
+        if (request.LinkDirectory is { } link)
+        {
+            arguments.Add("--link-dest=" + link);
+        }
         // --blocking-io: the shell's cat copies with plain blocking writes (rsync otherwise hands its remote shell non-blocking descriptors, as ssh wants).
         arguments.AddRange(["--no-protect-args", "--blocking-io", "-e", remoteShell, "--"]);
         var remote = RsyncServerArguments.Host + ":" + RsyncServerArguments.TreePlaceholder;

@@ -3,6 +3,7 @@ using DeltaSnap.Drivers;
 using DeltaSnap.Lineage;
 using DeltaSnap.Replication;
 using DeltaSnap.Rsync;
+using DeltaSnap.Testing;
 
 namespace DeltaSnap.Remote.Tests;
 
@@ -69,6 +70,41 @@ public sealed class RemoteRsyncRouteTests
         Assert.That(first.BytesSent, Is.GreaterThan(TreeBytes(dir.File("a/vol")) / 2));
         Assert.That(Describe(dir.File("b/vol")), Is.EqualTo(Describe(dir.File("a/vol"))));
         await AssertLineageFollowsAsync(origin, target, "s1", "s2", "s3");
+        await source.Driver.DisposeAsync();
+    }
+
+    /// <summary>
+    /// A local dir: target without reflinks receives each pulled snapshot aside, hard-linked to the one before (rsync
+    /// --link-dest, kept by the local receiver): an unchanged file is one inode in both snapshots and the live tree, and
+    /// the live tree was never written in place.
+    /// </summary>
+    [Test]
+    public async Task Pull_remoteDirToLocalDirWithoutReflinks_unchangedFilesAreLinkedNotCopied()
+    {
+        using var dir = new TempDirectory();
+        var origin = await LocalDirAsync(dir.File("a"));
+        WriteTree(dir.File("a/vol"), seed: 21);
+        await origin.CreateSnapshotAsync("s1");
+        var target = await LocalDirAsync(dir.File("b"));
+        Assume.That(target.Driver.Has(DriverCapabilities.StagedTrees), "The test directory's file system has reflinks: dir: targets there are copy-on-write, not staged.");
+        await using var loop = await Loopback.StartAsync(new VolumeResolver().AddDir(), ServerOptions);
+        var source = await loop.Session.OpenVolumeAsync("dir:" + dir.File("a/vol"));
+
+        await NewReplicator().RefreshAsync(source, target);
+        var liveAfterFirst = Ino(dir.File("b/vol"), "sub/f0.bin");
+        ChangeTree(dir.File("a/vol"), seed: 22);
+        await origin.CreateSnapshotAsync("s2");
+        var second = await NewReplicator().RefreshAsync(source, target);
+
+        Assert.That(second.Kind, Is.EqualTo(RefreshKind.Incremental));
+        var (s1, s2) = (await target.GetPathAsync("s1"), await target.GetPathAsync("s2"));
+        Assert.That(Ino(s2, "sub/f0.bin"), Is.EqualTo(Ino(s1, "sub/f0.bin")), "an unchanged file: one inode in s1 and s2");
+        Assert.That(Ino(dir.File("b/vol"), "sub/f0.bin"), Is.EqualTo(Ino(s2, "sub/f0.bin")), "the live tree shares the newest snapshot's files");
+        Assert.That(Ino(s2, "sub/f3.bin"), Is.Not.EqualTo(Ino(s1, "sub/f3.bin")), "a changed file is a new one, s1's untouched");
+        Assert.That(liveAfterFirst, Is.EqualTo(Ino(s1, "sub/f0.bin")));
+        Assert.That(Describe(s1), Is.Not.EqualTo(Describe(s2)));
+        Assert.That(Describe(dir.File("b/vol")), Is.EqualTo(Describe(dir.File("a/vol"))));
+        await AssertLineageFollowsAsync(origin, target, "s1", "s2");
         await source.Driver.DisposeAsync();
     }
 
@@ -223,15 +259,17 @@ public sealed class RemoteRsyncRouteTests
         {
             var source = await loop.Session.OpenVolumeAsync("dir:" + dir.File("a/vol"));
             var refreshing = NewReplicator().RefreshAsync(source, target);
-            await WaitForPartialFileAsync(dir.File("b/vol"), refreshing);
+            // The live tree, or (no reflinks) the staging directory beside it in .vol.deltasnap.
+            await WaitForPartialFileAsync(dir.File("b"), refreshing);
             client!.Cut();
 
             var error = Assert.ThrowsAsync<SessionException>(() => refreshing);
             Assert.That(error!.Reason, Is.EqualTo(SessionErrorReason.ConnectionLost));
         }
 
-        // The target is local: the replicator rolled it back at once.
+        // The target is local: the replicator rolled it back at once (or its staging directory is gone).
         Assert.That((await target.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }));
+        Assert.That(Directory.EnumerateDirectories(dir.File("b/.vol.deltasnap"), "staging-*"), Is.Empty);
         Assert.That(Describe(dir.File("b/vol")), Is.EqualTo(s1));
         await using (var loop = await Loopback.StartAsync(new VolumeResolver().AddDir(), ServerOptions))
         {
@@ -253,13 +291,15 @@ public sealed class RemoteRsyncRouteTests
 
     private static Task<Volume> OpenLocalDirAsync(string parent) => new DirDriver(parent).OpenVolumeAsync("vol");
 
+    private static string Ino(string root, string file) => BackendRequirement.Run("stat", "-c", "%i", Path.Combine(root, file)).Trim();
+
     /// <summary>Waits until rsync has begun writing the big file on the target (its temporary file or the file itself).</summary>
     private static async Task WaitForPartialFileAsync(string root, Task refreshing)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (DateTime.UtcNow < deadline && !refreshing.IsCompleted)
         {
-            if (Directory.EnumerateFiles(root, "*big.bin*", new EnumerationOptions { AttributesToSkip = 0 }).Any(f => new FileInfo(f).Length > 1 << 20))
+            if (Directory.EnumerateFiles(root, "*big.bin*", new EnumerationOptions { AttributesToSkip = 0, RecurseSubdirectories = true }).Any(f => new FileInfo(f).Length > 1 << 20))
             {
                 return;
             }

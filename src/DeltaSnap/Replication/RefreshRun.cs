@@ -113,8 +113,11 @@ internal sealed class RefreshRun(Volume source, Volume target, RefreshOptions op
         Duration = duration,
     };
 
-    /// <summary>Removes temporary snapshots that interrupted refreshes left behind (canonical/lxd#11194).</summary>
-    public async Task RemoveLeftoversAsync(RefreshPlan plan, CancellationToken cancellationToken)
+    /// <summary>
+    /// Removes the temporary snapshots that interrupted refreshes left behind on both sides (canonical/lxd#11194); what
+    /// a driver's own interrupted operation left is <see cref="Volume.RemoveLeftoversAsync"/>'s.
+    /// </summary>
+    public async Task RemoveTemporaryLeftoversAsync(RefreshPlan plan, CancellationToken cancellationToken)
     {
         foreach (var leftover in plan.SourceLeftovers)
         {

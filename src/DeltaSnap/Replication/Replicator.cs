@@ -241,7 +241,7 @@ public sealed class Replicator
         var (source, target, progress) = (run.Source, run.Target, run.Progress);
         if (plan.Kind == RefreshKind.UpToDate)
         {
-            await run.StepAsync(DiagnosticNames.PrepareSpan, null, () => run.RemoveLeftoversAsync(plan, cancellationToken)).ConfigureAwait(false);
+            await run.StepAsync(DiagnosticNames.PrepareSpan, null, () => run.RemoveTemporaryLeftoversAsync(plan, cancellationToken)).ConfigureAwait(false);
             return;
         }
         SnapshotTransfer transfer = route switch
@@ -272,7 +272,7 @@ public sealed class Replicator
                     run.Resume = await FindResumeAsync(run, plan, route, directory, cancellationToken).ConfigureAwait(false);
                     run.ResumeComparesEverything = run.Resume is not null && plan.TargetSnapshotsToDelete.Count > 0;
                 }
-                await run.RemoveLeftoversAsync(plan, cancellationToken).ConfigureAwait(false);
+                await run.RemoveTemporaryLeftoversAsync(plan, cancellationToken).ConfigureAwait(false);
                 // A resumed checksum-route copy continues from the target's live state: rolling it back would throw the
                 // partial copy away. (A spooled native stream has not touched the target.)
                 var keepLive = run.Resume is { Route: RefreshCheckpoint.ChecksumRoute };

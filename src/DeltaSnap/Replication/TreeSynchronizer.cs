@@ -65,6 +65,19 @@ public abstract class TreeSynchronizer
                 ? "A remote source is read from one of its snapshots: RemoteSnapshot is required."
                 : "A remote target is written in its live tree: RemoteSnapshot must be null.");
         }
+        if (request.LinkDirectory is { } link)
+        {
+            if (!request.RemoteIsSource)
+            {
+                ThrowHelper.ThrowArgument(nameof(request), "A link directory is the local target's: it needs a remote source.");
+            }
+            var local = ValidateDirectory(request.LocalDirectory, nameof(request.LocalDirectory));
+            link = ValidateDirectory(link, nameof(request.LinkDirectory));
+            if (IsSameOrBelow(local, link) || IsSameOrBelow(link, local))
+            {
+                ThrowHelper.ThrowArgument(nameof(request), $"The link directory '{link}' and the local directory '{local}' overlap.");
+            }
+        }
         return SynchronizeRemoteCoreAsync(request, cancellationToken);
     }
 
@@ -172,6 +185,12 @@ public sealed record RemoteTreeSyncRequest
 
     /// <summary>Whether files that vanish from the source during the copy are tolerated.</summary>
     public bool AllowVanishedFiles { get; init; }
+
+    /// <summary>
+    /// Pull only: a local tree (the target's newest snapshot) whose files equal to the source's are hard-linked into the
+    /// empty local directory instead of copied (see <see cref="TreeSyncRequest.LinkDirectory"/>); never written. Null: none.
+    /// </summary>
+    public string? LinkDirectory { get; init; }
 }
 
 /// <summary>What <see cref="TreeSynchronizer.ServeAsync"/> is asked to run, on the machine that holds the tree.</summary>

@@ -122,10 +122,12 @@ internal sealed class TreeTransfer : SnapshotTransfer
         }
     }
 
-    /// <summary>Whether the target receives each tree aside (<see cref="DriverCapabilities.StagedTrees"/>) rather than in its live tree; both volumes local.</summary>
+    /// <summary>
+    /// Whether the target receives each tree aside (<see cref="DriverCapabilities.StagedTrees"/>) rather than in its live
+    /// tree: a target on this machine, from a source here or pulled from another machine.
+    /// </summary>
     private bool Staged =>
-        Run.Target.Driver.Has(DriverCapabilities.StagedTrees)
-        && !Run.Source.Driver.Has(DriverCapabilities.RemoteTrees) && !Run.Target.Driver.Has(DriverCapabilities.RemoteTrees);
+        Run.Target.Driver.Has(DriverCapabilities.StagedTrees) && !Run.Target.Driver.Has(DriverCapabilities.RemoteTrees);
 
     private async Task<long> SynchronizeIntoLiveAsync(SnapshotInfo snapshot, string label, CancellationToken cancellationToken)
     {
@@ -138,9 +140,13 @@ internal sealed class TreeTransfer : SnapshotTransfer
         return await SynchronizeAsync(snapshot, label, targetPath, null, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Makes <paramref name="targetPath"/> equal to the source snapshot's tree (both local).</summary>
+    /// <summary>Makes the local <paramref name="targetPath"/> equal to the source snapshot's tree (the source here, or pulled).</summary>
     private async Task<long> SynchronizeAsync(SnapshotInfo snapshot, string label, string targetPath, string? linkDirectory, CancellationToken cancellationToken)
     {
+        if (Run.Source.Driver.Has(DriverCapabilities.RemoteTrees))
+        {
+            return Count(await PullAsync(snapshot, label, targetPath, linkDirectory, cancellationToken).ConfigureAwait(false));
+        }
         TreeSyncResult result;
         try
         {
@@ -178,35 +184,52 @@ internal sealed class TreeTransfer : SnapshotTransfer
         return result.BytesSent;
     }
 
-    /// <summary>Pull (the source is remote: its snapshot is read there) or push (the target is: its live tree is written there).</summary>
+    /// <summary>Pull (the source is remote: its snapshot is read there) or push (the target is: its live tree is written there), into the target's live tree.</summary>
     private async Task<TreeSyncResult> SynchronizeRemoteAsync(SnapshotInfo snapshot, string label, CancellationToken cancellationToken)
     {
-        var pull = Run.Source.Driver.Has(DriverCapabilities.RemoteTrees);
+        if (Run.Source.Driver.Has(DriverCapabilities.RemoteTrees))
+        {
+            var livePath = await Run.Target.GetPathAsync(null, cancellationToken).ConfigureAwait(false);
+            Run.TargetLiveTouched = true;
+            return await PullAsync(snapshot, label, livePath, linkDirectory: null, cancellationToken).ConfigureAwait(false);
+        }
         try
         {
-            var localPath = pull
-                ? await Run.Target.GetPathAsync(null, cancellationToken).ConfigureAwait(false)
-                : await SourcePathAsync(snapshot.Name, cancellationToken).ConfigureAwait(false);
+            var sourcePath = await SourcePathAsync(snapshot.Name, cancellationToken).ConfigureAwait(false);
             Run.Progress?.Report(new RefreshProgress(SynchronizingStage, label, 0, 0));
             Run.TargetLiveTouched = true;
             return await _synchronizer.SynchronizeRemoteAsync(new RemoteTreeSyncRequest
             {
-                LocalDirectory = localPath,
-                RemoteVolume = pull ? Run.Source : Run.Target,
-                RemoteIsSource = pull,
-                RemoteSnapshot = pull ? snapshot.Name : null,
+                LocalDirectory = sourcePath,
+                RemoteVolume = Run.Target,
                 TargetIsCopyOnWrite = Run.Target.Driver.Has(DriverCapabilities.CopyOnWriteTarget),
                 AllowVanishedFiles = Run.Options.AllowVanishedFiles,
             }, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            // The remote side releases its own snapshot view when its server half ends.
-            if (!pull)
-            {
-                await ReleaseAsync(snapshot.Name).ConfigureAwait(false);
-            }
+            await ReleaseAsync(snapshot.Name).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Makes the local <paramref name="targetPath"/> (the live tree, or a staging directory with the newest snapshot as
+    /// <paramref name="linkDirectory"/>) equal to the remote source's snapshot. The remote side releases its own snapshot
+    /// view when its server half ends.
+    /// </summary>
+    private Task<TreeSyncResult> PullAsync(SnapshotInfo snapshot, string label, string targetPath, string? linkDirectory, CancellationToken cancellationToken)
+    {
+        Run.Progress?.Report(new RefreshProgress(SynchronizingStage, label, 0, 0));
+        return _synchronizer.SynchronizeRemoteAsync(new RemoteTreeSyncRequest
+        {
+            LocalDirectory = targetPath,
+            LinkDirectory = linkDirectory,
+            RemoteVolume = Run.Source,
+            RemoteIsSource = true,
+            RemoteSnapshot = snapshot.Name,
+            TargetIsCopyOnWrite = Run.Target.Driver.Has(DriverCapabilities.CopyOnWriteTarget),
+            AllowVanishedFiles = Run.Options.AllowVanishedFiles,
+        }, cancellationToken);
     }
 
     /// <summary>Starts releasing the source snapshot's path; <see cref="FinishAsync"/> waits for it.</summary>
