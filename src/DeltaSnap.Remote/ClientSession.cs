@@ -135,8 +135,16 @@ internal sealed class ClientSession : IAsyncDisposable
     /// </summary>
     public const string RefreshLockFeature = "refresh-lock";
 
+    /// <summary>
+    /// The feature of a server that knows <c>volume.receiveTree</c>: its file system volumes that receive trees aside
+    /// (<see cref="DriverCapabilities.StagedTrees"/>, a <c>dir:</c> volume without reflinks) take a pushed tree in a fresh
+    /// directory linked to their newest snapshot. Without it a client sees no <see cref="DriverCapabilities.StagedTrees"/>
+    /// on the server's drivers and pushes into the live tree.
+    /// </summary>
+    public const string ReceiveTreeFeature = "receive-tree";
+
     /// <summary>The features this implementation announces in its banner and hello.</summary>
-    public static readonly string[] Features = ["lz4", "zstd", "credit", "digests", SendAfterPrefixFeature, RemoveLeftoversFeature, RefreshLockFeature];
+    public static readonly string[] Features = ["lz4", "zstd", "credit", "digests", SendAfterPrefixFeature, RemoveLeftoversFeature, RefreshLockFeature, ReceiveTreeFeature];
 
     public static string Name(SessionCompression compression) => compression.ToString().ToLowerInvariant();
 

@@ -124,6 +124,26 @@ public sealed class RemoteVolume : Volume
         Session.CallDuplexAsync(new ControlMessage { Op = "volume.treeServer", Handle = _handle, Snapshot = snapshot, Arguments = [.. arguments] },
             writeInput, readOutput, cancellationToken);
 
+    /// <summary>
+    /// <c>volume.receiveTree</c>: as <c>volume.treeServer</c> on the live tree, but the server receives into a fresh
+    /// directory (its volume's <see cref="Volume.ReceiveTreeAsync"/>), adds the <c>--link-dest</c> of its newest snapshot
+    /// itself, and makes the directory the snapshot (answered) or the live tree.
+    /// </summary>
+    protected override async Task<SnapshotInfo?> ReceiveTreeServerCoreAsync(string? snapshot, SnapshotCreateOptions options, IReadOnlyList<string> arguments,
+        Func<Stream, CancellationToken, Task> writeInput, Func<Stream, CancellationToken, Task> readOutput, CancellationToken cancellationToken)
+    {
+        var answer = await Session.CallDuplexAsync(new ControlMessage
+        {
+            Op = "volume.receiveTree",
+            Handle = _handle,
+            Snapshot = snapshot,
+            CreatedUtc = options.CreatedUtc,
+            ReceivedFrom = options.ReceivedFrom?.ToString(),
+            Arguments = [.. arguments],
+        }, writeInput, readOutput, cancellationToken).ConfigureAwait(false);
+        return snapshot is null ? null : (answer.Result ?? throw Session.Missing("volume.receiveTree", "result")).ToInfo();
+    }
+
     /// <inheritdoc />
     protected override async Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken) =>
         await Session.CallAsync(SendRequest(baseSnapshot, snapshot, options), upload: null, (stream, token) => stream.CopyToAsync(destination, 1 << 20, token), cancellationToken)

@@ -31,6 +31,11 @@ public sealed class RemoteVolumeDriver : VolumeDriver
         // File system volumes have no local path here: the rsync route reaches their trees through the session.
         _capabilities = message.Capabilities | DriverCapabilities.StoredChecksums
             | (message.Capabilities.HasFlag(DriverCapabilities.FilesystemVolumes) ? DriverCapabilities.RemoteTrees : DriverCapabilities.None);
+        // Trees received aside reach the server through volume.receiveTree, which an older server does not know.
+        if (!session.PeerSupports(ClientSession.ReceiveTreeFeature))
+        {
+            _capabilities &= ~DriverCapabilities.StagedTrees;
+        }
         _payloadKind = (DeltaStreamPayloadKind)message.PayloadKind;
         _volumeNameRules = message.VolumeNameRules.ToRules();
         _snapshotNameRules = message.SnapshotNameRules.ToRules();

@@ -4,6 +4,7 @@ using DeltaSnap.Checksums;
 using DeltaSnap.Delta;
 using DeltaSnap.Devices;
 using DeltaSnap.Drivers;
+using DeltaSnap.Lineage;
 using DeltaSnap.Replication;
 using Microsoft.Extensions.Logging;
 
@@ -16,7 +17,7 @@ internal sealed class ServerSession
     private static readonly HashSet<string> DownloadOps = ["device.read", "device.allocated", "device.digests", "volume.send", "volume.changedRanges", "volume.checksums"];
 
     // Data both ways on the request's channel: the client's to a program's standard input, the program's standard output back.
-    private static readonly HashSet<string> DuplexOps = ["volume.treeServer"];
+    private static readonly HashSet<string> DuplexOps = ["volume.treeServer", "volume.receiveTree"];
 
     private readonly VolumeResolver _resolver;
     private readonly VolumeServerOptions _options;
@@ -320,7 +321,7 @@ internal sealed class ServerSession
         var write = op is "volume.resize" or "volume.createSnapshot" or "volume.deleteSnapshot" or "volume.rollback" or "volume.renameSnapshot" or "volume.promote"
             or "volume.removeLeftovers" or "volume.lockForRefresh"
             or "volume.receive" or "volume.storeChecksums" || (op == "volume.openDevice" && r.Writable == true)
-            || (op == "volume.treeServer" && r.Snapshot is null);
+            || (op == "volume.treeServer" && r.Snapshot is null) || op == "volume.receiveTree";
         Authorize(op, entry.Address, write ? VolumeAccess.Write : VolumeAccess.Read);
         switch (op)
         {
@@ -436,6 +437,11 @@ internal sealed class ServerSession
             case "volume.treeServer":
                 await ServeTreeAsync(volume, r, channel!, ct).ConfigureAwait(false);
                 return new ControlMessage();
+            case "volume.receiveTree":
+            {
+                var info = await ReceiveTreeAsync(volume, r, channel!, ct).ConfigureAwait(false);
+                return new ControlMessage { Result = info is null ? null : SnapshotMessage.From(info) };
+            }
             case "volume.receive":
             {
                 var request = new NativeReceiveRequest
@@ -617,6 +623,38 @@ internal sealed class ServerSession
                 await ReleasePathAsync(volume, snapshot).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// <c>volume.receiveTree</c>: the volume receives a tree aside (<see cref="Volume.ReceiveTreeAsync"/>): the server's
+    /// tree synchronizer checks the client's command line and runs it as the receiver of the fresh directory, with the
+    /// volume's newest snapshot as its link directory (chosen here); the directory becomes the snapshot or the live tree
+    /// only when the receiver ends well, and is removed otherwise.
+    /// </summary>
+    private async Task<SnapshotInfo?> ReceiveTreeAsync(Volume volume, ControlMessage r, DataChannel channel, CancellationToken ct)
+    {
+        var synchronizer = _options.TreeSynchronizer
+            ?? throw new NotSupportedException("This server runs no tree synchronizer (VolumeServerOptions.TreeSynchronizer): the rsync route cannot reach its volumes.");
+        var arguments = Required(r.Arguments, "arguments");
+        var options = new SnapshotCreateOptions
+        {
+            CreatedUtc = r.CreatedUtc,
+            ReceivedFrom = r.ReceivedFrom is null ? null : SnapshotIdentity.Parse(r.ReceivedFrom),
+        };
+        var info = await volume.ReceiveTreeAsync(r.Snapshot, options, async (staging, token) =>
+        {
+            var input = new ChannelReadStream(channel, token);
+            var output = new ChannelWriteStream(_connection, channel, precompressed: false, token) { FlushEachWrite = true };
+            await using (input.ConfigureAwait(false))
+            await using (output.ConfigureAwait(false))
+            {
+                var request = new TreeServeRequest { Directory = staging.Directory, LinkDirectory = staging.LinkDirectory, Arguments = arguments, Writable = true };
+                await synchronizer.ServeAsync(request, input, output, token).ConfigureAwait(false);
+                await output.FlushAsync(token).ConfigureAwait(false);
+            }
+            await _connection.SendDataEndAsync(channel.Id, token).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
+        return info;
     }
 
     /// <summary>Gives back a snapshot's view (not the request's token: a cancelled request still releases); a failure is logged.</summary>

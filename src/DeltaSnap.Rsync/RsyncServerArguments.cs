@@ -35,8 +35,12 @@ internal static partial class RsyncServerArguments
     /// <param name="arguments">The words the peer sent.</param>
     /// <param name="directory">The tree (absolute, validated by the caller).</param>
     /// <param name="writable">Whether the tree is a target to write (rsync's receiver) or a source only read (its sender).</param>
+    /// <param name="linkDirectory">
+    /// A written tree's link directory, chosen by this machine (the peer may never name one): added as
+    /// <c>--link-dest</c>, so the receiver hard-links the files it does not receive from it.
+    /// </param>
     /// <exception cref="UnauthorizedAccessException">A word is not one the route uses; the message names it.</exception>
-    public static IReadOnlyList<string> Check(IReadOnlyList<string> arguments, string directory, bool writable)
+    public static IReadOnlyList<string> Check(IReadOnlyList<string> arguments, string directory, bool writable, string? linkDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(arguments);
         if (arguments.Count == 0 || arguments[0] != "--server")
@@ -86,6 +90,10 @@ internal static partial class RsyncServerArguments
             throw Refused(paths.Count == 0
                 ? "no path after '.'"
                 : $"the path{(paths.Count > 1 ? "s" : "")} {string.Join(", ", paths.Select(p => "'" + Shown(p) + "'"))} (only '{TreePlaceholder}', the served tree, may be named)");
+        }
+        if (linkDirectory is not null)
+        {
+            result.Add("--link-dest=" + linkDirectory);
         }
         result.Add(".");
         result.Add(directory.EndsWith('/') ? directory : directory + "/");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using DeltaSnap.Drivers;
 using DeltaSnap.ExternalCommands;
+using DeltaSnap.Lineage;
 using DeltaSnap.Replication;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -62,7 +63,7 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
     {
         // As locally: a fresh local directory with a link directory has no file to update in place. (rsync keeps
         // --link-dest to itself when it receives: the server, the sender, never sees it.)
-        var arguments = Flags(request.TargetIsCopyOnWrite && request.LinkDirectory is null);
+        var arguments = Flags(request.TargetIsCopyOnWrite && request.LinkDirectory is null && !request.RemoteReceivesAside);
         if (request.LinkDirectory is { } link)
         {
             arguments.Add("--link-dest=" + link);
@@ -147,19 +148,28 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
     {
         var (source, target) = request.RemoteIsSource
             ? ($"{request.RemoteVolume.Address}@{request.RemoteSnapshot}", request.LocalDirectory)
-            : (request.LocalDirectory, request.RemoteVolume.Address);
+            : (request.LocalDirectory, request.RemoteReceivesAside ? $"{request.RemoteVolume.Address} (aside, as {request.RemoteSnapshot ?? "its live tree"})" : request.RemoteVolume.Address);
         using var shell = RsyncRemoteShell.Create();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var running = RsyncPrograms.RunAsync(_runner, BuildRemoteArguments(request, shell.Command), _logger, stop.Token);
         using var ended = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
         _ = running.ContinueWith(_ => Cancel(ended), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         Exception? relayFailure = null;
+        SnapshotInfo? received = null;
         try
         {
             // Waits for rsync to start its remote shell (or to end without one).
             var serverArguments = await shell.ReadServerArgumentsAsync(ended.Token).ConfigureAwait(false);
-            await request.RemoteVolume.RunTreeServerAsync(request.RemoteSnapshot, serverArguments, shell.CopyUpAsync, shell.CopyDownAsync, stop.Token)
-                .ConfigureAwait(false);
+            if (request.RemoteReceivesAside)
+            {
+                received = await request.RemoteVolume.ReceiveTreeServerAsync(request.RemoteSnapshot, request.SnapshotOptions, serverArguments,
+                    shell.CopyUpAsync, shell.CopyDownAsync, stop.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                await request.RemoteVolume.RunTreeServerAsync(request.RemoteSnapshot, serverArguments, shell.CopyUpAsync, shell.CopyDownAsync, stop.Token)
+                    .ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (ended.IsCancellationRequested && !stop.IsCancellationRequested)
         {
@@ -198,7 +208,11 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
         {
             Log.FilesVanished(_logger, source, target);
         }
-        var stats = ParseStats(result.StandardOutput, localIsReceiver: request.RemoteIsSource) with { FilesVanished = result.ExitCode == VanishedExitCode };
+        var stats = ParseStats(result.StandardOutput, localIsReceiver: request.RemoteIsSource) with
+        {
+            FilesVanished = result.ExitCode == VanishedExitCode,
+            ReceivedSnapshot = received,
+        };
         Log.Synchronized(_logger, source, target, stats.FilesTransferred, stats.LiteralBytes, stats.BytesSent);
         return stats;
     }
@@ -211,7 +225,7 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
     /// </summary>
     protected override async Task ServeCoreAsync(TreeServeRequest request, Stream input, Stream output, CancellationToken cancellationToken)
     {
-        var arguments = RsyncServerArguments.Check(request.Arguments, request.Directory, request.Writable);
+        var arguments = RsyncServerArguments.Check(request.Arguments, request.Directory, request.Writable, request.LinkDirectory);
         ExternalCommandResult result;
         try
         {

@@ -108,6 +108,52 @@ public sealed class RemoteRsyncRouteTests
         await source.Driver.DisposeAsync();
     }
 
+    /// <summary>
+    /// A dir: target without reflinks on the server receives each pushed snapshot aside (volume.receiveTree: the server
+    /// adds the --link-dest of its newest snapshot itself): an unchanged file is one inode in both snapshots and the live
+    /// tree. A server that does not announce receive-tree is pushed to in its live tree, as before.
+    /// </summary>
+    [TestCase(true, TestName = "Push_dirToRemoteDirWithoutReflinks_unchangedFilesAreLinkedNotCopied")]
+    [TestCase(false, TestName = "Push_dirToRemoteDirOfAnOlderServer_writesTheLiveTreeAndEndsEqual")]
+    public async Task Push_dirToRemoteDirWithoutReflinks(bool serverReceivesAside)
+    {
+        using var dir = new TempDirectory();
+        var source = await LocalDirAsync(dir.File("a"));
+        Directory.CreateDirectory(dir.File("b"));
+        Assume.That((await LocalDirAsync(dir.File("probe"))).Driver.Has(DriverCapabilities.StagedTrees),
+            "The test directory's file system has reflinks: dir: targets there are copy-on-write, not staged.");
+        var serverOptions = serverReceivesAside ? ServerOptions : ServerOptions with
+        {
+            AnnouncedFeatures = [.. ClientSession.Features.Where(f => f != ClientSession.ReceiveTreeFeature)],
+        };
+        await using var loop = await Loopback.StartAsync(new VolumeResolver().AddDir(), serverOptions);
+        var target = await loop.Session.CreateVolumeAsync("dir:" + dir.File("b/vol"), new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+        Assert.That(target.Driver.Has(DriverCapabilities.StagedTrees), Is.EqualTo(serverReceivesAside));
+
+        WriteTree(dir.File("a/vol"), seed: 31);
+        await source.CreateSnapshotAsync("s1");
+        await NewReplicator().RefreshAsync(source, target);
+        ChangeTree(dir.File("a/vol"), seed: 32);
+        await source.CreateSnapshotAsync("s2");
+        var second = await NewReplicator().RefreshAsync(source, target);
+        File.WriteAllText(dir.File("a/vol/live-only.txt"), "written after s2");
+        var third = await NewReplicator().RefreshAsync(source, target);
+
+        Assert.That(second.Kind, Is.EqualTo(RefreshKind.Incremental));
+        Assert.That(third.LiveStateSent, Is.True);
+        Assert.That(Describe(dir.File("b/vol")), Is.EqualTo(Describe(dir.File("a/vol"))));
+        await AssertLineageFollowsAsync(source, target, "s1", "s2");
+        var local = await OpenLocalDirAsync(dir.File("b"));
+        var (s1, s2) = (await local.GetPathAsync("s1"), await local.GetPathAsync("s2"));
+        Assert.That(Ino(s2, "sub/f0.bin"), Is.EqualTo(Ino(s1, "sub/f0.bin")), "an unchanged file: one inode in s1 and s2");
+        Assert.That(Ino(s2, "sub/f3.bin"), Is.Not.EqualTo(Ino(s1, "sub/f3.bin")), "a changed file is a new one, s1's untouched");
+        // Received aside, the live tree was swapped in whole and shares the unchanged files; written in place, it was
+        // first copied apart from the snapshots (a whole copy of the tree).
+        Assert.That(Ino(dir.File("b/vol"), "sub/f0.bin") == Ino(s2, "sub/f0.bin"), Is.EqualTo(serverReceivesAside));
+        Assert.That(Directory.EnumerateDirectories(dir.File("b/.vol.deltasnap"), "staging-*"), Is.Empty);
+        await target.Driver.DisposeAsync();
+    }
+
     /// <summary>Every command line here is one a hostile peer might send; the server runs none of them.</summary>
     [TestCase(null, "--server", "--rsync-path=/bin/sh", "-logDtpre.iLsfxCIvu", ".", "tree/")]
     [TestCase(null, "--server", "-e", "sh", ".", "tree/")]
@@ -213,7 +259,8 @@ public sealed class RemoteRsyncRouteTests
         {
             var target = await loop.Session.OpenVolumeAsync("dir:" + dir.File("b/vol"));
             var refreshing = NewReplicator().RefreshAsync(source, target);
-            await WaitForPartialFileAsync(dir.File("b/vol"), refreshing);
+            // The live tree, or (no reflinks: received aside) the staging directory beside it in .vol.deltasnap.
+            await WaitForPartialFileAsync(dir.File("b"), refreshing);
             client!.Cut(); // the connection is cut: both ends see it end
 
             var error = Assert.ThrowsAsync<SessionException>(() => refreshing);
@@ -224,6 +271,12 @@ public sealed class RemoteRsyncRouteTests
         var local = await OpenLocalDirAsync(dir.File("b"));
         Assert.That((await local.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }));
         Assert.That(Describe(await local.GetPathAsync("s1")), Is.EqualTo(s1));
+        if (local.Driver.Has(DriverCapabilities.StagedTrees))
+        {
+            // Received aside: the server removed the staging directory, and the live tree was never written.
+            Assert.That(Directory.EnumerateDirectories(dir.File("b/.vol.deltasnap"), "staging-*"), Is.Empty);
+            Assert.That(Describe(dir.File("b/vol")), Is.EqualTo(s1));
+        }
         await local.Driver.DisposeAsync();
 
         await using (var loop = await Loopback.StartAsync(new VolumeResolver().AddDir(), ServerOptions))

@@ -206,6 +206,37 @@ public abstract class Volume
         return RunTreeServerCoreAsync(snapshot, arguments, writeInput, readOutput, cancellationToken);
     }
 
+    /// <summary>
+    /// Runs the server half of a tree synchronization into a fresh directory where this volume is, for a volume on another
+    /// machine that receives trees aside (<see cref="DriverCapabilities.RemoteTrees"/> and
+    /// <see cref="DriverCapabilities.StagedTrees"/>): what <see cref="ReceiveTreeAsync"/> does there, with the server half
+    /// (checked as <see cref="RunTreeServerAsync"/> checks it) writing the directory and hard-linking the files it does
+    /// not receive from the newest snapshot, which the machine holding the volume names itself. The directory becomes
+    /// snapshot <paramref name="snapshot"/> (returned) or, when that is null, the live tree (null returned); after a
+    /// failure it is removed and nothing changed.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The volume is not a file system volume on another machine that receives trees aside.</exception>
+    /// <exception cref="UnauthorizedAccessException">The other machine refused the arguments or the access; nothing ran.</exception>
+    /// <exception cref="DeltaSnapException">The server half failed (its exit code and standard error in the message).</exception>
+    public Task<SnapshotInfo?> ReceiveTreeServerAsync(string? snapshot, SnapshotCreateOptions? options, IReadOnlyList<string> arguments,
+        Func<Stream, CancellationToken, Task> writeInput, Func<Stream, CancellationToken, Task> readOutput, CancellationToken cancellationToken = default)
+    {
+        if (Kind != VolumeKind.Filesystem)
+        {
+            ThrowHelper.ThrowNotSupported($"{Address} is a block volume; it has no tree.");
+        }
+        Require(DriverCapabilities.RemoteTrees, "run a tree synchronizer's server half where the volume is");
+        Require(DriverCapabilities.StagedTrees, "receive trees in a fresh directory");
+        if (snapshot is not null)
+        {
+            Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
+        }
+        ArgumentNullException.ThrowIfNull(arguments);
+        ArgumentNullException.ThrowIfNull(writeInput);
+        ArgumentNullException.ThrowIfNull(readOutput);
+        return ReceiveTreeServerCoreAsync(snapshot, options ?? new SnapshotCreateOptions(), arguments, writeInput, readOutput, cancellationToken);
+    }
+
     /// <summary>Writes the backend's native stream of <paramref name="snapshot"/>, incremental from <paramref name="baseSnapshot"/> when given.</summary>
     /// <exception cref="NotSupportedException">The backend has no native stream.</exception>
     public Task SendAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions? options = null, CancellationToken cancellationToken = default)
@@ -398,6 +429,11 @@ public abstract class Volume
     protected virtual Task RunTreeServerCoreAsync(string? snapshot, IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task> writeInput,
         Func<Stream, CancellationToken, Task> readOutput, CancellationToken cancellationToken) =>
         throw Unsupported("run a tree synchronizer's server half where the volume is");
+
+    /// <summary>Runs a tree synchronizer's server half into a fresh directory where the volume is (capabilities and arguments checked).</summary>
+    protected virtual Task<SnapshotInfo?> ReceiveTreeServerCoreAsync(string? snapshot, SnapshotCreateOptions options, IReadOnlyList<string> arguments,
+        Func<Stream, CancellationToken, Task> writeInput, Func<Stream, CancellationToken, Task> readOutput, CancellationToken cancellationToken) =>
+        throw Unsupported("receive trees aside through a tree synchronizer's server half where the volume is");
 
     /// <summary>Sends a native stream (capability checked).</summary>
     protected virtual Task SendCoreAsync(string? baseSnapshot, string snapshot, Stream destination, NativeSendOptions options, CancellationToken cancellationToken) =>

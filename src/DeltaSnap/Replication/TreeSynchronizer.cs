@@ -1,5 +1,6 @@
 using DeltaSnap.Diagnostics;
 using DeltaSnap.Drivers;
+using DeltaSnap.Lineage;
 
 namespace DeltaSnap.Replication;
 
@@ -59,7 +60,18 @@ public abstract class TreeSynchronizer
         {
             ThrowHelper.ThrowNotSupported($"{request.RemoteVolume.Address} is not on another machine: synchronize its path instead.");
         }
-        if (request.RemoteIsSource != request.RemoteSnapshot is not null)
+        if (request.RemoteReceivesAside)
+        {
+            if (request.RemoteIsSource)
+            {
+                ThrowHelper.ThrowArgument(nameof(request), "Only a remote target receives a tree aside.");
+            }
+            if (!request.RemoteVolume.Driver.Has(DriverCapabilities.StagedTrees))
+            {
+                ThrowHelper.ThrowNotSupported($"{request.RemoteVolume.Address} does not receive trees aside (or its server is older): write its live tree instead.");
+            }
+        }
+        else if (request.RemoteIsSource != request.RemoteSnapshot is not null)
         {
             ThrowHelper.ThrowArgument(nameof(request), request.RemoteIsSource
                 ? "A remote source is read from one of its snapshots: RemoteSnapshot is required."
@@ -101,7 +113,19 @@ public abstract class TreeSynchronizer
         ArgumentNullException.ThrowIfNull(request.Arguments);
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
-        _ = ValidateDirectory(request.Directory, nameof(request.Directory));
+        var directory = ValidateDirectory(request.Directory, nameof(request.Directory));
+        if (request.LinkDirectory is { } link)
+        {
+            if (!request.Writable)
+            {
+                ThrowHelper.ThrowArgument(nameof(request), "A link directory is for a tree that is written.");
+            }
+            link = ValidateDirectory(link, nameof(request.LinkDirectory));
+            if (IsSameOrBelow(directory, link) || IsSameOrBelow(link, directory))
+            {
+                ThrowHelper.ThrowArgument(nameof(request), $"The link directory '{link}' and the directory '{directory}' overlap.");
+            }
+        }
         return ServeCoreAsync(request, input, output, cancellationToken);
     }
 
@@ -177,8 +201,21 @@ public sealed record RemoteTreeSyncRequest
     /// <summary>Whether the remote volume is the source (pull: its snapshot is read) or the target (push: its live tree is written).</summary>
     public bool RemoteIsSource { get; init; }
 
-    /// <summary>The remote source's snapshot that is read; null when the remote volume is the target.</summary>
+    /// <summary>
+    /// The remote source's snapshot that is read; with <see cref="RemoteReceivesAside"/>, the remote target's snapshot that
+    /// the received tree becomes (null: its live tree); otherwise null when the remote volume is the target.
+    /// </summary>
     public string? RemoteSnapshot { get; init; }
+
+    /// <summary>
+    /// Push only: the remote target (<see cref="DriverCapabilities.StagedTrees"/>) receives the tree in a fresh directory
+    /// that hard-links its unchanged files from the target's newest snapshot and becomes <see cref="RemoteSnapshot"/> (or
+    /// the live tree) when complete (<see cref="Volume.ReceiveTreeServerAsync"/>); its live tree is not written.
+    /// </summary>
+    public bool RemoteReceivesAside { get; init; }
+
+    /// <summary>With <see cref="RemoteReceivesAside"/> and a <see cref="RemoteSnapshot"/>: how the received snapshot is recorded (time, origin).</summary>
+    public SnapshotCreateOptions? SnapshotOptions { get; init; }
 
     /// <summary>Whether the target is copy-on-write with its previous snapshot (see <see cref="TreeSyncRequest.TargetIsCopyOnWrite"/>).</summary>
     public bool TargetIsCopyOnWrite { get; init; }
@@ -204,6 +241,12 @@ public sealed record TreeServeRequest
 
     /// <summary>Whether the tree is a target to write; false: a source that is only read.</summary>
     public bool Writable { get; init; }
+
+    /// <summary>
+    /// A written tree only: a tree of this machine (the volume's newest snapshot, chosen here, never by the peer) whose
+    /// files equal to the peer's are hard-linked into <see cref="Directory"/> instead of received; never written. Null: none.
+    /// </summary>
+    public string? LinkDirectory { get; init; }
 }
 
 /// <summary>What a <see cref="TreeSynchronizer"/> did.</summary>
@@ -223,4 +266,7 @@ public sealed record TreeSyncResult
 
     /// <summary>Whether some source files vanished during the copy (only when that was allowed).</summary>
     public bool FilesVanished { get; init; }
+
+    /// <summary>The snapshot a remote target made of the tree it received aside (<see cref="RemoteTreeSyncRequest.RemoteReceivesAside"/>); otherwise null.</summary>
+    public SnapshotInfo? ReceivedSnapshot { get; init; }
 }

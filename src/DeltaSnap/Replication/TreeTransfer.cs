@@ -44,7 +44,7 @@ internal sealed class TreeTransfer : SnapshotTransfer
             throw new NotSupportedException(
                 $"Refreshing {run.Target.Address} from {run.Source.Address} needs the rsync route between two other machines: run the refresh on one of them.");
         }
-        run.TargetLiveReplacedWhole = Staged;
+        run.TargetLiveReplacedWhole = Staged || StagedThere;
     }
 
     public override async Task<SnapshotInfo> SendSnapshotAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo snapshot, CancellationToken cancellationToken)
@@ -52,7 +52,14 @@ internal sealed class TreeTransfer : SnapshotTransfer
         var options = new SnapshotCreateOptions { CreatedUtc = snapshot.CreatedUtc, ReceivedFrom = snapshot.ReceivedFrom ?? snapshot.Identity };
         long bytes;
         SnapshotInfo created;
-        if (Staged)
+        if (StagedThere)
+        {
+            var result = await PushAsync(snapshot, snapshot.Name, snapshot.Name, options, cancellationToken).ConfigureAwait(false);
+            bytes = Count(result);
+            created = result.ReceivedSnapshot
+                ?? throw new InvalidOperationException($"{Run.Target.Address} received {snapshot.Name} aside but named no snapshot.");
+        }
+        else if (Staged)
         {
             // One synchronization straight into the new snapshot, its unchanged files hard-linked from the previous one.
             bytes = 0;
@@ -70,18 +77,23 @@ internal sealed class TreeTransfer : SnapshotTransfer
     }
 
     public override Task SendLiveStateAsync(SnapshotInfo? previous, SnapshotInfo? previousOnTarget, SnapshotInfo live, CancellationToken cancellationToken) =>
-        Staged
+        StagedThere
+            ? PushLiveStateAsync(live, cancellationToken)
+        : Staged
             // The new live tree is made aside and replaces the old one only when complete: nothing to roll back on failure.
             ? Run.Target.ReceiveTreeAsync(null, null,
                 (staging, token) => SynchronizeAsync(live, LiveStateLabel, staging.Directory, staging.LinkDirectory, token), cancellationToken)
             : SynchronizeIntoLiveAsync(live, LiveStateLabel, cancellationToken);
+
+    private async Task PushLiveStateAsync(SnapshotInfo live, CancellationToken cancellationToken) =>
+        Count(await PushAsync(live, LiveStateLabel, null, null, cancellationToken).ConfigureAwait(false));
 
     /// <summary>
     /// In place, the target's live tree was synchronized and then snapshotted: it already is the last snapshot. Staged,
     /// the snapshots were received aside, so the live tree is made the last one now.
     /// </summary>
     public override Task FinishWithoutLiveStateAsync(SnapshotInfo lastOnTarget, CancellationToken cancellationToken) =>
-        Staged ? Run.Target.PromoteAsync(lastOnTarget.Name, cancellationToken) : Task.CompletedTask;
+        Staged || StagedThere ? Run.Target.PromoteAsync(lastOnTarget.Name, cancellationToken) : Task.CompletedTask;
 
     /// <summary>On a local source whose snapshots are cheap (copy-on-write): a tree copy (a <c>dir:</c> snapshot without reflinks) would compete with the transfer for the disk.</summary>
     public override bool CapturesLiveStateEarly =>
@@ -128,6 +140,14 @@ internal sealed class TreeTransfer : SnapshotTransfer
     /// </summary>
     private bool Staged =>
         Run.Target.Driver.Has(DriverCapabilities.StagedTrees) && !Run.Target.Driver.Has(DriverCapabilities.RemoteTrees);
+
+    /// <summary>
+    /// Whether a target on another machine receives each tree aside (its server has a staged receive,
+    /// <see cref="Volume.ReceiveTreeServerAsync"/>), pushed from a source here.
+    /// </summary>
+    private bool StagedThere =>
+        Run.Target.Driver.Has(DriverCapabilities.StagedTrees) && Run.Target.Driver.Has(DriverCapabilities.RemoteTrees)
+        && !Run.Source.Driver.Has(DriverCapabilities.RemoteTrees);
 
     private async Task<long> SynchronizeIntoLiveAsync(SnapshotInfo snapshot, string label, CancellationToken cancellationToken)
     {
@@ -203,6 +223,32 @@ internal sealed class TreeTransfer : SnapshotTransfer
                 LocalDirectory = sourcePath,
                 RemoteVolume = Run.Target,
                 TargetIsCopyOnWrite = Run.Target.Driver.Has(DriverCapabilities.CopyOnWriteTarget),
+                AllowVanishedFiles = Run.Options.AllowVanishedFiles,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await ReleaseAsync(snapshot.Name).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Pushes the local source snapshot's tree to the remote target, which receives it aside as
+    /// <paramref name="targetSnapshot"/> (or, when null, its live tree) and replaces nothing until it is complete.
+    /// </summary>
+    private async Task<TreeSyncResult> PushAsync(SnapshotInfo snapshot, string label, string? targetSnapshot, SnapshotCreateOptions? options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var sourcePath = await SourcePathAsync(snapshot.Name, cancellationToken).ConfigureAwait(false);
+            Run.Progress?.Report(new RefreshProgress(SynchronizingStage, label, 0, 0));
+            return await _synchronizer.SynchronizeRemoteAsync(new RemoteTreeSyncRequest
+            {
+                LocalDirectory = sourcePath,
+                RemoteVolume = Run.Target,
+                RemoteReceivesAside = true,
+                RemoteSnapshot = targetSnapshot,
+                SnapshotOptions = options,
                 AllowVanishedFiles = Run.Options.AllowVanishedFiles,
             }, cancellationToken).ConfigureAwait(false);
         }
