@@ -69,7 +69,8 @@ public class RsyncRouteNetworkTests
         using var client = CliProcess.Start(hosts.Network.ClientNamespace, ["refresh", source, remote, .. hosts.ClientTls()]);
         client.StandardInput.Close();
         var clientResult = CliProcess.WaitAsync(client, TimeSpan.FromMinutes(2));
-        await WaitForFileAsync(Path.Combine(hosts.File("server"), "vol"), "*big.bin*", client);
+        // Received aside (a dir: volume without reflinks): in .vol.deltasnap/staging-… beside the live tree.
+        await WaitForFileAsync(hosts.File("server"), "*big.bin*", client);
         var cut = Stopwatch.StartNew();
         hosts.Network.SetLink(up: false);
         var failed = await clientResult;
@@ -82,6 +83,7 @@ public class RsyncRouteNetworkTests
         Assert.That(failedAfter, Is.LessThan(TimeSpan.FromSeconds(60)));
         TestContext.Out.WriteLine($"client failed {failedAfter.TotalSeconds:F1} s after the cut: {failed.Error.Trim()}");
         Assert.That(await LocalVolumes.SnapshotsAsync(target), Is.EqualTo(new[] { "s1" }), "the target's last complete snapshot, nothing half-made");
+        Assert.That(Directory.EnumerateDirectories(Path.Combine(hosts.File("server"), ".vol.deltasnap"), "staging-*"), Is.Empty, "the server removed its staging directory");
 
         var second = await hosts.ClientAsync(["refresh", source, remote, .. hosts.ClientTls()]);
         Assert.That(second.ExitCode, Is.Zero, second + "\n--- server\n" + server.Log);
@@ -180,7 +182,8 @@ public class RsyncRouteNetworkTests
         var deadline = DateTime.UtcNow.AddSeconds(90);
         while (DateTime.UtcNow < deadline && !client.HasExited)
         {
-            if (Directory.Exists(root) && Directory.EnumerateFiles(root, pattern, new EnumerationOptions { AttributesToSkip = 0 }).Any(f => new FileInfo(f).Length > 4 << 20))
+            if (Directory.Exists(root) && Directory.EnumerateFiles(root, pattern, new EnumerationOptions { AttributesToSkip = 0, RecurseSubdirectories = true })
+                .Any(f => new FileInfo(f).Length > 4 << 20))
             {
                 return;
             }
