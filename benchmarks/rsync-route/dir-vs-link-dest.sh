@@ -20,33 +20,10 @@ trap 'rm -rf "$WORK"' EXIT
 
 SRC=$WORK/src/tree DST=$WORK/dst/tree LD=$WORK/linkdest
 mkdir -p "$SRC" "$WORK/dst" "$LD"
-python3 - "$SRC" "$FILES" "$FILE_KIB" <<'EOF'
-import os, random, sys
-root, files, kib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rnd = random.Random(1)
-for i in range(files):
-    d = os.path.join(root, f"d{i % 40:02d}")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"f{i:05d}.bin"), "wb") as f:
-        f.write(rnd.randbytes(kib * 1024))
-EOF
-
-change() { # round: rewrite 4 KiB in 1 % of the files, add one, delete one
-  python3 - "$SRC" "$FILES" "$1" <<'EOF'
-import os, random, sys
-root, files, r = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rnd = random.Random(100 + r)
-paths = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(root) for f in fs)
-for p in rnd.sample(paths, max(1, files // 100)):
-    size = os.path.getsize(p)
-    with open(p, "r+b") as f:
-        f.seek(rnd.randrange(max(1, size - 4096)) // 4096 * 4096)
-        f.write(rnd.randbytes(4096))
-os.remove(rnd.choice(paths))
-with open(os.path.join(root, "d00", f"new{r}.bin"), "wb") as f:
-    f.write(rnd.randbytes(64 * 1024))
-EOF
-}
+# shellcheck source=tree-data.sh
+. "$(dirname "$0")/tree-data.sh"
+make_tree "$SRC" "$FILES" "$FILE_KIB"
+change() { change_tree "$SRC" "$FILES" "$1"; } # round: rewrite 4 KiB in 1 % of the files, add one, delete one
 
 elapsed() { # command...: wall seconds
   local t0 t1
