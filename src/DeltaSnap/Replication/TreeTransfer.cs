@@ -54,7 +54,7 @@ internal sealed class TreeTransfer : SnapshotTransfer
         SnapshotInfo created;
         if (StagedThere)
         {
-            var result = await PushAsync(snapshot, snapshot.Name, snapshot.Name, options, cancellationToken).ConfigureAwait(false);
+            var result = await PushAsideAsync(snapshot, snapshot.Name, snapshot.Name, options, cancellationToken).ConfigureAwait(false);
             bytes = Count(result);
             created = result.ReceivedSnapshot
                 ?? throw new InvalidOperationException($"{Run.Target.Address} received {snapshot.Name} aside but named no snapshot.");
@@ -86,7 +86,7 @@ internal sealed class TreeTransfer : SnapshotTransfer
             : SynchronizeIntoLiveAsync(live, LiveStateLabel, cancellationToken);
 
     private async Task PushLiveStateAsync(SnapshotInfo live, CancellationToken cancellationToken) =>
-        Count(await PushAsync(live, LiveStateLabel, null, null, cancellationToken).ConfigureAwait(false));
+        Count(await PushAsideAsync(live, LiveStateLabel, null, null, cancellationToken).ConfigureAwait(false));
 
     /// <summary>
     /// In place, the target's live tree was synchronized and then snapshotted: it already is the last snapshot. Staged,
@@ -213,44 +213,38 @@ internal sealed class TreeTransfer : SnapshotTransfer
             Run.TargetLiveTouched = true;
             return await PullAsync(snapshot, label, livePath, linkDirectory: null, cancellationToken).ConfigureAwait(false);
         }
-        try
+        Run.TargetLiveTouched = true;
+        return await PushAsync(snapshot, label, sourcePath => new RemoteTreeSyncRequest
         {
-            var sourcePath = await SourcePathAsync(snapshot.Name, cancellationToken).ConfigureAwait(false);
-            Run.Progress?.Report(new RefreshProgress(SynchronizingStage, label, 0, 0));
-            Run.TargetLiveTouched = true;
-            return await _synchronizer.SynchronizeRemoteAsync(new RemoteTreeSyncRequest
-            {
-                LocalDirectory = sourcePath,
-                RemoteVolume = Run.Target,
-                TargetIsCopyOnWrite = Run.Target.Driver.Has(DriverCapabilities.CopyOnWriteTarget),
-                AllowVanishedFiles = Run.Options.AllowVanishedFiles,
-            }, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            await ReleaseAsync(snapshot.Name).ConfigureAwait(false);
-        }
+            LocalDirectory = sourcePath,
+            RemoteVolume = Run.Target,
+            TargetIsCopyOnWrite = Run.Target.Driver.Has(DriverCapabilities.CopyOnWriteTarget),
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Pushes the local source snapshot's tree to the remote target, which receives it aside as
     /// <paramref name="targetSnapshot"/> (or, when null, its live tree) and replaces nothing until it is complete.
     /// </summary>
-    private async Task<TreeSyncResult> PushAsync(SnapshotInfo snapshot, string label, string? targetSnapshot, SnapshotCreateOptions? options, CancellationToken cancellationToken)
+    private Task<TreeSyncResult> PushAsideAsync(SnapshotInfo snapshot, string label, string? targetSnapshot, SnapshotCreateOptions? options, CancellationToken cancellationToken) =>
+        PushAsync(snapshot, label, sourcePath => new RemoteTreeSyncRequest
+        {
+            LocalDirectory = sourcePath,
+            RemoteVolume = Run.Target,
+            RemoteReceivesAside = true,
+            RemoteSnapshot = targetSnapshot,
+            SnapshotOptions = options,
+        }, cancellationToken);
+
+    /// <summary>Runs the request <paramref name="request"/> makes of the local source snapshot's tree, and releases that tree after.</summary>
+    private async Task<TreeSyncResult> PushAsync(SnapshotInfo snapshot, string label, Func<string, RemoteTreeSyncRequest> request, CancellationToken cancellationToken)
     {
         try
         {
             var sourcePath = await SourcePathAsync(snapshot.Name, cancellationToken).ConfigureAwait(false);
             Run.Progress?.Report(new RefreshProgress(SynchronizingStage, label, 0, 0));
-            return await _synchronizer.SynchronizeRemoteAsync(new RemoteTreeSyncRequest
-            {
-                LocalDirectory = sourcePath,
-                RemoteVolume = Run.Target,
-                RemoteReceivesAside = true,
-                RemoteSnapshot = targetSnapshot,
-                SnapshotOptions = options,
-                AllowVanishedFiles = Run.Options.AllowVanishedFiles,
-            }, cancellationToken).ConfigureAwait(false);
+            return await _synchronizer.SynchronizeRemoteAsync(request(sourcePath) with { AllowVanishedFiles = Run.Options.AllowVanishedFiles }, cancellationToken)
+                .ConfigureAwait(false);
         }
         finally
         {
