@@ -20,8 +20,10 @@ namespace DeltaSnap.Replication;
 /// snapshots are deleted.
 /// </para>
 /// A volume on another machine (<see cref="DriverCapabilities.RemoteTrees"/>) has no local path: the synchronizer then
-/// runs its client half here and its server half there, through the volume (push or pull). Two remote volumes (a
-/// relay) are refused before anything changes: the synchronizer's two halves would both run elsewhere.
+/// runs its client half here and its server half there, through the volume (push or pull). A target that receives trees
+/// aside does so on either machine: pulled into a local staging directory, or pushed into one on the server
+/// (<see cref="Volume.ReceiveTreeServerAsync"/>). Two remote volumes (a relay) are refused before anything changes: the
+/// synchronizer's two halves would both run elsewhere.
 /// </remarks>
 internal sealed class TreeTransfer : SnapshotTransfer
 {
