@@ -334,12 +334,7 @@ internal sealed class ServerSession
                 return new ControlMessage { Lineage = (await volume.GetLineageAsync(ct).ConfigureAwait(false)).Select(SnapshotMessage.From).ToArray() };
             case "volume.createSnapshot":
             {
-                var options = new SnapshotCreateOptions
-                {
-                    CreatedUtc = r.CreatedUtc,
-                    ReceivedFrom = r.ReceivedFrom is null ? null : SnapshotIdentity.Parse(r.ReceivedFrom),
-                };
-                var info = await volume.CreateSnapshotAsync(Required(r.Snapshot, "snapshot"), options, ct).ConfigureAwait(false);
+                var info = await volume.CreateSnapshotAsync(Required(r.Snapshot, "snapshot"), SnapshotOptions(r), ct).ConfigureAwait(false);
                 return new ControlMessage { Result = SnapshotMessage.From(info) };
             }
             case "volume.deleteSnapshot":
@@ -598,23 +593,14 @@ internal sealed class ServerSession
     /// </summary>
     private async Task ServeTreeAsync(Volume volume, ControlMessage r, DataChannel channel, CancellationToken ct)
     {
-        var synchronizer = _options.TreeSynchronizer
-            ?? throw new NotSupportedException("This server runs no tree synchronizer (VolumeServerOptions.TreeSynchronizer): the rsync route cannot reach its volumes.");
+        var synchronizer = RequireTreeSynchronizer();
         var arguments = Required(r.Arguments, "arguments");
         var snapshot = r.Snapshot;
         var path = await volume.GetPathAsync(snapshot, ct).ConfigureAwait(false);
         try
         {
-            var input = new ChannelReadStream(channel, ct);
-            var output = new ChannelWriteStream(_connection, channel, precompressed: false, ct) { FlushEachWrite = true };
-            await using (input.ConfigureAwait(false))
-            await using (output.ConfigureAwait(false))
-            {
-                await synchronizer.ServeAsync(new TreeServeRequest { Directory = path, Arguments = arguments, Writable = snapshot is null }, input, output, ct)
-                    .ConfigureAwait(false);
-                await output.FlushAsync(ct).ConfigureAwait(false);
-            }
-            await _connection.SendDataEndAsync(channel.Id, ct).ConfigureAwait(false);
+            await ServeOnChannelAsync(synchronizer, new TreeServeRequest { Directory = path, Arguments = arguments, Writable = snapshot is null }, channel, ct)
+                .ConfigureAwait(false);
         }
         finally
         {
@@ -633,29 +619,39 @@ internal sealed class ServerSession
     /// </summary>
     private async Task<SnapshotInfo?> ReceiveTreeAsync(Volume volume, ControlMessage r, DataChannel channel, CancellationToken ct)
     {
-        var synchronizer = _options.TreeSynchronizer
-            ?? throw new NotSupportedException("This server runs no tree synchronizer (VolumeServerOptions.TreeSynchronizer): the rsync route cannot reach its volumes.");
+        var synchronizer = RequireTreeSynchronizer();
         var arguments = Required(r.Arguments, "arguments");
-        var options = new SnapshotCreateOptions
-        {
-            CreatedUtc = r.CreatedUtc,
-            ReceivedFrom = r.ReceivedFrom is null ? null : SnapshotIdentity.Parse(r.ReceivedFrom),
-        };
-        var info = await volume.ReceiveTreeAsync(r.Snapshot, options, async (staging, token) =>
-        {
-            var input = new ChannelReadStream(channel, token);
-            var output = new ChannelWriteStream(_connection, channel, precompressed: false, token) { FlushEachWrite = true };
-            await using (input.ConfigureAwait(false))
-            await using (output.ConfigureAwait(false))
-            {
-                var request = new TreeServeRequest { Directory = staging.Directory, LinkDirectory = staging.LinkDirectory, Arguments = arguments, Writable = true };
-                await synchronizer.ServeAsync(request, input, output, token).ConfigureAwait(false);
-                await output.FlushAsync(token).ConfigureAwait(false);
-            }
-            await _connection.SendDataEndAsync(channel.Id, token).ConfigureAwait(false);
-        }, ct).ConfigureAwait(false);
-        return info;
+        return await volume.ReceiveTreeAsync(r.Snapshot, SnapshotOptions(r), (staging, token) => ServeOnChannelAsync(synchronizer,
+            new TreeServeRequest { Directory = staging.Directory, LinkDirectory = staging.LinkDirectory, Arguments = arguments, Writable = true }, channel, token),
+            ct).ConfigureAwait(false);
     }
+
+    private TreeSynchronizer RequireTreeSynchronizer() => _options.TreeSynchronizer
+        ?? throw new NotSupportedException("This server runs no tree synchronizer (VolumeServerOptions.TreeSynchronizer): the rsync route cannot reach its volumes.");
+
+    /// <summary>
+    /// Runs a tree synchronizer's server half with the request's channel as its standard input and output (every write
+    /// goes out at once: the program holds a conversation), then ends the channel's data.
+    /// </summary>
+    private async Task ServeOnChannelAsync(TreeSynchronizer synchronizer, TreeServeRequest request, DataChannel channel, CancellationToken ct)
+    {
+        var input = new ChannelReadStream(channel, ct);
+        var output = new ChannelWriteStream(_connection, channel, precompressed: false, ct) { FlushEachWrite = true };
+        await using (input.ConfigureAwait(false))
+        await using (output.ConfigureAwait(false))
+        {
+            await synchronizer.ServeAsync(request, input, output, ct).ConfigureAwait(false);
+            await output.FlushAsync(ct).ConfigureAwait(false);
+        }
+        await _connection.SendDataEndAsync(channel.Id, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>How a snapshot the client asks for is recorded (<c>createdUtc</c>, <c>receivedFrom</c>).</summary>
+    private static SnapshotCreateOptions SnapshotOptions(ControlMessage r) => new()
+    {
+        CreatedUtc = r.CreatedUtc,
+        ReceivedFrom = r.ReceivedFrom is null ? null : SnapshotIdentity.Parse(r.ReceivedFrom),
+    };
 
     /// <summary>Gives back a snapshot's view (not the request's token: a cancelled request still releases); a failure is logged.</summary>
     private async Task ReleasePathAsync(Volume volume, string snapshot)

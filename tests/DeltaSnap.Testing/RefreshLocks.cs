@@ -5,5 +5,5 @@ public static class RefreshLocks
 {
     /// <summary>Takes the lock of the target at <paramref name="address"/> (as its refresh takes it); dispose to let go.</summary>
     public static IAsyncDisposable Hold(string address) =>
-        DeltaSnap.Replication.RefreshLock.Acquire(address, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        DeltaSnap.Drivers.RefreshLock.Acquire(address, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
 }

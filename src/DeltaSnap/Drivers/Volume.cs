@@ -495,7 +495,7 @@ public abstract class Volume
 
     /// <summary>Takes the refresh lock (see <see cref="LockForRefreshAsync"/>); the default locks a file named after <see cref="Address"/>.</summary>
     protected virtual Task<IAsyncDisposable> LockForRefreshCoreAsync(CancellationToken cancellationToken) =>
-        Task.FromResult(Replication.RefreshLock.Acquire(Address, Logger));
+        Task.FromResult(RefreshLock.Acquire(Address, Logger));
 
     /// <summary>Removes what interrupted operations left (see <see cref="RemoveLeftoversAsync"/>); the default does nothing.</summary>
     protected virtual Task RemoveLeftoversCoreAsync(CancellationToken cancellationToken) => Task.CompletedTask;

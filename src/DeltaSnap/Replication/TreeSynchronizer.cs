@@ -31,11 +31,7 @@ public abstract class TreeSynchronizer
         }
         if (request.LinkDirectory is { } link)
         {
-            link = ValidateDirectory(link, nameof(request.LinkDirectory));
-            if (IsSameOrBelow(target, link) || IsSameOrBelow(link, target))
-            {
-                ThrowHelper.ThrowArgument(nameof(request), $"The link directory '{link}' and the target directory '{target}' overlap.");
-            }
+            ValidateLinkDirectory(link, target, "target directory");
         }
         return SynchronizeCoreAsync(request, cancellationToken);
     }
@@ -55,7 +51,7 @@ public abstract class TreeSynchronizer
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(request.RemoteVolume);
-        _ = ValidateDirectory(request.LocalDirectory, nameof(request.LocalDirectory));
+        var local = ValidateDirectory(request.LocalDirectory, nameof(request.LocalDirectory));
         if (!request.RemoteVolume.Driver.Has(DriverCapabilities.RemoteTrees))
         {
             ThrowHelper.ThrowNotSupported($"{request.RemoteVolume.Address} is not on another machine: synchronize its path instead.");
@@ -83,12 +79,7 @@ public abstract class TreeSynchronizer
             {
                 ThrowHelper.ThrowArgument(nameof(request), "A link directory is the local target's: it needs a remote source.");
             }
-            var local = ValidateDirectory(request.LocalDirectory, nameof(request.LocalDirectory));
-            link = ValidateDirectory(link, nameof(request.LinkDirectory));
-            if (IsSameOrBelow(local, link) || IsSameOrBelow(link, local))
-            {
-                ThrowHelper.ThrowArgument(nameof(request), $"The link directory '{link}' and the local directory '{local}' overlap.");
-            }
+            ValidateLinkDirectory(link, local, "local directory");
         }
         return SynchronizeRemoteCoreAsync(request, cancellationToken);
     }
@@ -120,11 +111,7 @@ public abstract class TreeSynchronizer
             {
                 ThrowHelper.ThrowArgument(nameof(request), "A link directory is for a tree that is written.");
             }
-            link = ValidateDirectory(link, nameof(request.LinkDirectory));
-            if (IsSameOrBelow(directory, link) || IsSameOrBelow(link, directory))
-            {
-                ThrowHelper.ThrowArgument(nameof(request), $"The link directory '{link}' and the directory '{directory}' overlap.");
-            }
+            ValidateLinkDirectory(link, directory, "directory");
         }
         return ServeCoreAsync(request, input, output, cancellationToken);
     }
@@ -152,6 +139,16 @@ public abstract class TreeSynchronizer
             ThrowHelper.ThrowArgument(what, $"The {what} '{path}' is not an existing directory.");
         }
         return Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+    }
+
+    /// <summary>Checks a link directory: an existing directory apart from <paramref name="written"/> (the <paramref name="what"/> it lends files to).</summary>
+    private static void ValidateLinkDirectory(string link, string written, string what)
+    {
+        link = ValidateDirectory(link, "LinkDirectory");
+        if (IsSameOrBelow(written, link) || IsSameOrBelow(link, written))
+        {
+            ThrowHelper.ThrowArgument("request", $"The link directory '{link}' and the {what} '{written}' overlap.");
+        }
     }
 
     private static bool IsSameOrBelow(string path, string ancestor) =>

@@ -1,9 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
 using DeltaSnap.Diagnostics;
+using DeltaSnap.Replication;
 using Microsoft.Extensions.Logging;
 
-namespace DeltaSnap.Replication;
+namespace DeltaSnap.Drivers;
 
 /// <summary>
 /// The lock a refresh holds on its target from start to end: an exclusive <c>flock</c> on a file named after a hash of
