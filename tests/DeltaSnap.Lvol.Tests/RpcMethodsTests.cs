@@ -128,21 +128,19 @@ public sealed class RpcMethodsTests : StoreFixture
         await using var registering = await bed.ConnectAsync();
         await using var stopping = await bed.ConnectAsync();
 
-        // The registration takes a fraction of a second; a few tries make sure one is caught running.
-        for (var attempt = 0; attempt < 20; attempt++)
+        // A registration of 256 MiB from the page cache takes a few tens of milliseconds, and on a loaded machine the
+        // stops may all be answered before it starts or after it ends. So tries go on for up to half a minute (a fixed
+        // twenty tries were once all missed on a busy CI host).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        var tries = 0;
+        while (DateTime.UtcNow < deadline)
         {
+            tries++;
             var running = registering.BdevLvolRegisterRangeChecksumsAsync("snap");
             var stopped = false;
             while (!stopped && !running.IsCompleted)
             {
-                try
-                {
-                    stopped = await stopping.BdevLvolStopSnapshotChecksumAsync("snap");
-                }
-                catch (SpdkRpcException e) when (e.Code == -3)
-                {
-                    // Not running (yet, or any more).
-                }
+                stopped = await TryStopAsync();
             }
             if (stopped)
             {
@@ -152,6 +150,18 @@ public sealed class RpcMethodsTests : StoreFixture
             }
             await running;
         }
-        Assert.Fail("No registration was caught running in twenty tries.");
+        Assert.Fail($"No registration was caught running in {tries} tries over 30 s.");
+
+        async Task<bool> TryStopAsync()
+        {
+            try
+            {
+                return await stopping.BdevLvolStopSnapshotChecksumAsync("snap");
+            }
+            catch (SpdkRpcException e) when (e.Code == -3)
+            {
+                return false; // Not running (yet, or any more).
+            }
+        }
     }
 }
