@@ -45,7 +45,8 @@ internal static class RemoteErrors
             "DeltaSnap.BackendCommandException" => new BackendCommandException(text),
             "DeltaSnap.Lineage.NoCommonBaseException" => new NoCommonBaseException(text),
             "DeltaSnap.Replication.VerificationFailedException" => new Replication.VerificationFailedException(text),
-            "DeltaSnap.Replication.RefreshInProgressException" => new Replication.RefreshInProgressException(text),
+            // Earlier servers name it in DeltaSnap.Replication, where it first was.
+            "DeltaSnap.RefreshInProgressException" or "DeltaSnap.Replication.RefreshInProgressException" => new RefreshInProgressException(text),
             _ => new SessionException(SessionErrorReason.PeerError, $"{peer} failed: {message.Message} ({message.ErrorType})")
             {
                 RemoteExceptionType = message.ErrorType,

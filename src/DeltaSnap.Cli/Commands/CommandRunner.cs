@@ -144,7 +144,7 @@ internal static class CommandRunner
         NoCommonBaseException => ExitCodes.NoCommonBase,
         VerificationFailedException => ExitCodes.VerificationFailed,
         NativeStreamMismatchException => ExitCodes.NativeStreamMismatch,
-        DeltaSnap.Replication.RefreshInProgressException => ExitCodes.Busy,
+        DeltaSnap.RefreshInProgressException => ExitCodes.Busy,
         BackendCommandException => ExitCodes.BackendFailed,
         DeltaSnap.Remote.Transports.PeerRefusedException => ExitCodes.PeerRefused,
         DeltaSnap.Remote.SessionException { Reason: DeltaSnap.Remote.SessionErrorReason.Unauthorized } => ExitCodes.PeerRefused,

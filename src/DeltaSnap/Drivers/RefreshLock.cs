@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
 using DeltaSnap.Diagnostics;
-using DeltaSnap.Replication;
 using Microsoft.Extensions.Logging;
 
 namespace DeltaSnap.Drivers;

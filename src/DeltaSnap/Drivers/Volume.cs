@@ -99,7 +99,7 @@ public abstract class Volume
     /// The default is an exclusive <c>flock</c> on a file in <c>/run/lock/deltasnap</c> named after <see cref="Address"/>,
     /// which the kernel lets go of when the process ends (a remote volume takes it where the volume is).
     /// </summary>
-    /// <exception cref="Replication.RefreshInProgressException">Another refresh holds it.</exception>
+    /// <exception cref="RefreshInProgressException">Another refresh holds it.</exception>
     public Task<IAsyncDisposable> LockForRefreshAsync(CancellationToken cancellationToken = default) => LockForRefreshCoreAsync(cancellationToken);
 
     /// <summary>Makes the live state equal to snapshot <paramref name="name"/>. Newer snapshots must be deleted first.</summary>
@@ -191,18 +191,7 @@ public abstract class Volume
     public Task RunTreeServerAsync(string? snapshot, IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task> writeInput,
         Func<Stream, CancellationToken, Task> readOutput, CancellationToken cancellationToken = default)
     {
-        if (Kind != VolumeKind.Filesystem)
-        {
-            ThrowHelper.ThrowNotSupported($"{Address} is a block volume; it has no tree.");
-        }
-        Require(DriverCapabilities.RemoteTrees, "run a tree synchronizer's server half where the volume is");
-        if (snapshot is not null)
-        {
-            Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
-        }
-        ArgumentNullException.ThrowIfNull(arguments);
-        ArgumentNullException.ThrowIfNull(writeInput);
-        ArgumentNullException.ThrowIfNull(readOutput);
+        CheckTreeServerArguments(snapshot, arguments, writeInput, readOutput);
         return RunTreeServerCoreAsync(snapshot, arguments, writeInput, readOutput, cancellationToken);
     }
 
@@ -221,12 +210,19 @@ public abstract class Volume
     public Task<SnapshotInfo?> ReceiveTreeServerAsync(string? snapshot, SnapshotCreateOptions? options, IReadOnlyList<string> arguments,
         Func<Stream, CancellationToken, Task> writeInput, Func<Stream, CancellationToken, Task> readOutput, CancellationToken cancellationToken = default)
     {
+        CheckTreeServerArguments(snapshot, arguments, writeInput, readOutput);
+        Require(DriverCapabilities.StagedTrees, "receive trees in a fresh directory");
+        return ReceiveTreeServerCoreAsync(snapshot, options ?? new SnapshotCreateOptions(), arguments, writeInput, readOutput, cancellationToken);
+    }
+
+    private void CheckTreeServerArguments(string? snapshot, IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task> writeInput,
+        Func<Stream, CancellationToken, Task> readOutput)
+    {
         if (Kind != VolumeKind.Filesystem)
         {
             ThrowHelper.ThrowNotSupported($"{Address} is a block volume; it has no tree.");
         }
         Require(DriverCapabilities.RemoteTrees, "run a tree synchronizer's server half where the volume is");
-        Require(DriverCapabilities.StagedTrees, "receive trees in a fresh directory");
         if (snapshot is not null)
         {
             Driver.SnapshotNameRules.Validate(snapshot, "snapshot name");
@@ -234,7 +230,6 @@ public abstract class Volume
         ArgumentNullException.ThrowIfNull(arguments);
         ArgumentNullException.ThrowIfNull(writeInput);
         ArgumentNullException.ThrowIfNull(readOutput);
-        return ReceiveTreeServerCoreAsync(snapshot, options ?? new SnapshotCreateOptions(), arguments, writeInput, readOutput, cancellationToken);
     }
 
     /// <summary>Writes the backend's native stream of <paramref name="snapshot"/>, incremental from <paramref name="baseSnapshot"/> when given.</summary>

@@ -1,4 +1,4 @@
-namespace DeltaSnap.Replication;
+namespace DeltaSnap;
 
 /// <summary>
 /// Another refresh of the same target is running (in this process, or another on the machine where the target is): a
