@@ -217,7 +217,7 @@ public sealed class ZfsDriver : VolumeDriver
     internal async Task DestroyViewsAsync(Func<string, bool> originMatches, string dataset, CancellationToken cancellationToken)
     {
         var root = ViewsRootOf(dataset);
-        var result = await Zfs.TryRunAsync(["list", "-H", "-o", "name,origin", "-r", "-d", "1", root], cancellationToken).ConfigureAwait(false);
+        var result = await Zfs.TryRunAsync(["list", "-H", "-o", "name,origin,mounted", "-r", "-d", "1", root], cancellationToken).ConfigureAwait(false);
         if (!result.Succeeded)
         {
             return; // no views in this pool
@@ -225,12 +225,31 @@ public sealed class ZfsDriver : VolumeDriver
         foreach (var line in result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             var fields = line.Split('\t');
-            if (fields.Length == 2 && fields[1] != "-" && originMatches(fields[1]))
+            if (fields.Length == 3 && fields[1] != "-" && originMatches(fields[1]))
             {
                 Log.ViewDestroying(Logger, fields[0], fields[1]);
-                await Zfs.RunRetryingBusyAsync(["destroy", fields[0]], cancellationToken).ConfigureAwait(false);
+                await DestroyViewAsync(fields[0], mounted: fields[2] == "yes", cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// Destroys snapshot view <paramref name="view"/>: unmounts it first when <paramref name="mounted"/>, then destroys
+    /// it, each retried while the dataset is busy (for up to <paramref name="retryTime"/>, or a few seconds).
+    /// </summary>
+    /// <remarks>
+    /// The separate unmount is for zfs-fuse: right after a reader of 1 GiB closed its view, <c>zfs unmount</c> and then
+    /// <c>zfs destroy</c> took 0.15–0.19 s; <c>zfs destroy</c> alone unmounted through umount(8), said the dataset was
+    /// busy, and took 0.5 s with its retry. On OpenZFS the two steps are what <c>zfs destroy</c> does anyway.
+    /// </remarks>
+    internal async Task DestroyViewAsync(string view, bool mounted, CancellationToken cancellationToken, TimeSpan? retryTime = null)
+    {
+        if (mounted)
+        {
+            // A failure here (already unmounted by someone else, say) is left to the destroy to report.
+            await Zfs.TryRunRetryingBusyAsync(["unmount", view], cancellationToken, retryTime).ConfigureAwait(false);
+        }
+        await Zfs.RunRetryingBusyAsync(["destroy", view], cancellationToken, retryTime).ConfigureAwait(false);
     }
 
     private static bool IsView(string dataset)

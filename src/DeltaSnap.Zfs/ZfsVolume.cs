@@ -246,7 +246,7 @@ public sealed partial class ZfsVolume : Volume
             {
                 // zfs-fuse reports the view busy for a moment after the last reader closed it (seconds under load; a view
                 // left behind keeps its snapshot from being deleted, so this waits longer than other commands).
-                await Zfs.RunRetryingBusyAsync(["destroy", view], cancellationToken, ViewBusyRetryTime).ConfigureAwait(false);
+                await _driver.DestroyViewAsync(view, mounted: true, cancellationToken, ViewBusyRetryTime).ConfigureAwait(false);
             }
             catch (BackendCommandException e) when (e.SaysNotFound())
             {
