@@ -11,6 +11,12 @@
 #                `btrfs send -p | socat OPENSSL | btrfs receive`; wire bytes from the veth counters
 #   incremental-zfs  the same on ZFS (the pools of scripts/backends/up.sh: source its env.sh first) against
 #                `zfs send -i | socat OPENSSL | zfs receive -F`
+#   incremental-rbd  the same on Ceph RBD (a 1 GiB image in pool rbd to one in rbd2; the cluster of
+#                scripts/backends/up.sh: source its env.sh first) against `rbd export-diff | socat OPENSSL | rbd import-diff`.
+#                The test cluster listens on 127.0.0.1 of this namespace only: socat bridges each of its ports into both
+#                namespaces through a Unix socket (not through the veth, so the link's limit and counters are the
+#                session's alone). DeltaSnap's client and server and the raw pipe's rbd commands all reach the cluster
+#                through those bridges alike.
 #   compression  a compressible 1 GiB lvol volume, full send across the same 1 Gbit/s link with --compress none|lz4|zstd
 #
 # Runs are paired and interleaved (the order alternates), results are medians and the median of per-run ratios;
@@ -30,6 +36,7 @@ IP_S=10.214.$((RANDOM % 250)).1
 IP_C=${IP_S%.1}.2
 PIDS=()
 ZFS_DATASETS=()
+RBD_IMAGES=()
 NEED=()
 
 cleanup() {
@@ -38,6 +45,9 @@ cleanup() {
     for m in "$WORK"/bt-a "$WORK"/bt-b; do mountpoint -q "$m" 2>/dev/null && umount "$m" || true; done
     # (DeltaSnap's delete releases its holds on the common base; plain zfs destroy -r would refuse.)
     for d in "${ZFS_DATASETS[@]}"; do "${DS[@]}" volume delete "zfs:$d" --yes > /dev/null 2>&1 || zfs destroy -r "$d" 2>/dev/null || true; done
+    for image in "${RBD_IMAGES[@]}"; do
+        "${DS[@]}" volume delete "rbd:$image" --yes > /dev/null 2>&1 || { rbd snap purge "$image" > /dev/null 2>&1; rbd rm "$image" > /dev/null 2>&1; } || true
+    done
     ip netns del "$NS_S" 2>/dev/null || true
     ip netns del "$NS_C" 2>/dev/null || true
     rm -rf "$WORK"
@@ -149,6 +159,7 @@ incremental() {
     : > ds.times; : > raw.times; : > ratio.times; : > ds.wire; : > raw.wire
     local port=$((${SERVE_AT##*:} + 1)) prev=0 ds raw
     for run in $(seq "$RUNS"); do
+        if declare -F "modify_$backend" > /dev/null; then "modify_$backend" "$run"; else
         python3 - "$SRC_FILE" "$run" <<'PY2'
 import os, random, sys
 path, seed = sys.argv[1], int(sys.argv[2])
@@ -158,6 +169,7 @@ with open(path, "r+b") as f:
     for b in r.sample(range(blocks), blocks // 100):
         f.seek(b * 4096); f.write(os.urandom(4096))
 PY2
+        fi
         sync
         "snapshot_$backend" "$run"
         for order in $( ((run % 2)) && echo "ds raw" || echo "raw ds"); do
@@ -227,6 +239,52 @@ setup_zfs() {
 snapshot_zfs() { "${DS[@]}" snapshot create "$SRC" "s$1" > /dev/null; }
 raw_send_zfs() { zfs send -i "@s$1" "${SRC#zfs:}@s$2"; }
 
+# RBD: the cluster of scripts/backends/up.sh (source its env.sh). Its monitor and OSD listen on 127.0.0.1 here; each of
+# their ports is bridged into both namespaces (socat: TCP on the namespace's 127.0.0.1 -> a Unix socket -> TCP here).
+ceph_bridge() {
+    local ports; ports=$(ss -ltnpH | awk '/ceph-(mon|osd)/ && $4 ~ /^127\.0\.0\.1:/ {sub(/.*:/, "", $4); print $4}' | sort -u)
+    [[ -n $ports ]] || { echo "no Ceph daemon listens on 127.0.0.1 (scripts/backends/up.sh)" >&2; exit 1; }
+    for p in $ports; do
+        socat UNIX-LISTEN:"$WORK/ceph-$p.sock",fork TCP:127.0.0.1:"$p" & PIDS+=($!)
+        for ns in "$NS_S" "$NS_C"; do
+            in_ns "$ns" socat TCP-LISTEN:"$p",bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:"$WORK/ceph-$p.sock" & PIDS+=($!)
+        done
+    done
+    sleep 0.5
+}
+setup_rbd() {
+    : "${CEPH_CONF:?source the env.sh of scripts/backends/up.sh}"
+    ceph_bridge
+    local image=nb$$
+    RBD_IMAGES=("rbd/$image" "rbd2/${image}ds" "rbd2/${image}raw")
+    SRC=rbd:rbd/$image DS_TARGET=rbd:rbd2/${image}ds RBD_SRC=rbd/$image
+    RAW_RECEIVE="rbd import-diff --no-progress - rbd2/${image}raw" RAW_NAME="rbd export-diff|socat|import-diff"
+    head -c 1G /dev/urandom > rbd-image.bin
+    rbd import --no-progress rbd-image.bin "rbd/$image" > /dev/null; rm -f rbd-image.bin
+    "${DS[@]}" snapshot create "$SRC" s0 > /dev/null
+    printf 'client write rbd:rbd2/\n' >> authorize
+    serve "$NS_S" "$IP_S:0"
+    ip netns exec "$NS_C" "${DS[@]}" refresh "$SRC" "tls://$SERVE_AT/$DS_TARGET" --snapshots-only "${TLS[@]}" > /dev/null
+    rbd create --size 1G "rbd2/${image}raw"
+    rbd export-diff --no-progress "rbd/$image@s0" - | rbd import-diff --no-progress - "rbd2/${image}raw"
+}
+# 1 % of the image's 4 KiB blocks rewritten with random data at random distinct blocks (an rbd diff v1, imported).
+modify_rbd() {
+    python3 - "$1" > rbd-change.diff <<'PY3'
+import os, random, struct, sys
+size = 1 << 30; blocks = size // 4096; r = random.Random(int(sys.argv[1]))
+out = sys.stdout.buffer
+out.write(b"rbd diff v1\n"); out.write(b"s" + struct.pack("<Q", size))
+for b in sorted(r.sample(range(blocks), blocks // 100)):
+    out.write(b"w" + struct.pack("<QQ", b * 4096, 4096) + os.urandom(4096))
+out.write(b"e")
+PY3
+    rbd import-diff --no-progress rbd-change.diff "$RBD_SRC"; rm -f rbd-change.diff
+}
+snapshot_rbd() { "${DS[@]}" snapshot create "$SRC" "s$1" > /dev/null; }
+# Read through the client namespace's bridge, as DeltaSnap's client reads.
+raw_send_rbd() { in_ns "$NS_C" rbd export-diff --no-progress --from-snap "s$1" "$RBD_SRC@s$2" -; }
+
 compression() {
     echo "== compression: 1 GiB compressible lvol volume, full send across veth + tbf 1gbit, $RUNS rounds; load before: $(load)"
     # Compressible: text-like lines of words, 16 MiB made once and repeated (the repeats are further apart than the
@@ -273,7 +331,8 @@ case $MODE in
     full) full ;;
     incremental) network; incremental btrfs ;;
     incremental-zfs) network; incremental zfs ;;
+    incremental-rbd) network; incremental rbd ;;
     compression) network; compression ;;
     all) full; network; incremental btrfs; compression ;;
-    *) echo "usage: $0 [full|incremental|incremental-zfs|compression|all]" >&2; exit 2 ;;
+    *) echo "usage: $0 [full|incremental|incremental-zfs|incremental-rbd|compression|all]" >&2; exit 2 ;;
 esac
