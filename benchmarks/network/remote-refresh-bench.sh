@@ -84,7 +84,7 @@ certificates() {
 serve() {
     local ns=$1 at=$2 out=$WORK/serve-$RANDOM.out
     local run=()
-    [[ $ns != - ]] && run=(in_ns "$ns")
+    [[ $ns != - ]] && run=(nsenter --net="/run/netns/$ns")   # not in_ns: a function run with & is a subshell, and $! its pid
     "${run[@]}" "${DS[@]}" serve --listen "$at" --cert server.crt --key server.key --trust ca.pem --authorize authorize \
         --log-level warning > "$out" 2> "$out.err" &
     PIDS+=($!)
@@ -106,6 +106,8 @@ network() {
 # in_ns NS CMD...: runs CMD in network namespace NS only. (`ip netns exec` also gives it a mount namespace of its own,
 # where zfs-fuse's mounts, made by its daemon in ours, are not seen: a server there finds its received datasets unmounted
 # and cannot mount them, "busy".)
+# A command started with & must be `nsenter --net=… CMD &` itself (nsenter becomes CMD), so that $! is its pid and cleanup
+# can stop it; `in_ns … &` would give the pid of a subshell, whose child outlives it.
 in_ns() { nsenter --net="/run/netns/$1" "${@:2}"; }
 tx_bytes() { ip netns exec "$NS_C" cat "/sys/class/net/$LINK_C/statistics/tx_bytes"; }
 rx_bytes() { ip netns exec "$NS_C" cat "/sys/class/net/$LINK_C/statistics/rx_bytes"; }
@@ -181,7 +183,7 @@ PY2
                     "${logging[@]}" > /dev/null 2> ds.log || { cat ds.log >&2; exit 1; }
                 ds=$(echo "$(now) - $t0" | bc -l); echo $(( $(tx_bytes) + $(rx_bytes) - b0 )) >> ds.wire
             else
-                in_ns "$NS_S" socat -b "$RAW_BLOCK" -u OPENSSL-LISTEN:$port,bind=$IP_S,reuseaddr,cert=server.crt,key=server.key,cafile=ca.pem,verify=1 \
+                nsenter --net="/run/netns/$NS_S" socat -b "$RAW_BLOCK" -u OPENSSL-LISTEN:$port,bind=$IP_S,reuseaddr,cert=server.crt,key=server.key,cafile=ca.pem,verify=1 \
                     SYSTEM:"$RAW_RECEIVE" &
                 local listener=$!
                 sleep 0.3
@@ -247,7 +249,7 @@ ceph_bridge() {
     for p in $ports; do
         socat UNIX-LISTEN:"$WORK/ceph-$p.sock",fork TCP:127.0.0.1:"$p" & PIDS+=($!)
         for ns in "$NS_S" "$NS_C"; do
-            in_ns "$ns" socat TCP-LISTEN:"$p",bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:"$WORK/ceph-$p.sock" & PIDS+=($!)
+            nsenter --net="/run/netns/$ns" socat TCP-LISTEN:"$p",bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:"$WORK/ceph-$p.sock" & PIDS+=($!)
         done
     done
     sleep 0.5
