@@ -32,7 +32,12 @@ elapsed() { # command...: wall seconds
   t1=$(date +%s.%N)
   echo "$t1 - $t0" | bc
 }
-deltasnap_round() { $DS snapshot create "dir:$SRC" "s$1" && $DS refresh "dir:$SRC" "dir:$DST"; }
+# The two commands are timed apart too (SNAP, REFRESH: seconds), so a round shows what the refresh itself costs.
+deltasnap_round() {
+  SNAP=$(elapsed $DS snapshot create "dir:$SRC" "s$1")
+  REFRESH=$(elapsed $DS refresh "dir:$SRC" "dir:$DST")
+  echo "$SNAP + $REFRESH" | bc
+}
 linkdest_round() { rsync -aHAX --numeric-ids --delete --link-dest="$LD/b$(($1 - 1))" "$SRC/" "$LD/b$1/"; }
 
 # The first copies, untimed.
@@ -41,20 +46,23 @@ $DS refresh "dir:$SRC" "dir:$DST" >/dev/null
 rsync -aHAX --numeric-ids "$SRC/" "$LD/b0/"
 
 echo "$(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg); $FILES files of $FILE_KIB KiB, 1 % changed per round"
-ds=() ld=() ratio=()
+ds=() ld=() ratio=() refresh=() rratio=()
 for r in $(seq 1 "$ROUNDS"); do
   change "$r"
   sync
   if [ $((r % 2)) = 1 ]; then
-    a=$(elapsed deltasnap_round "$r"); b=$(elapsed linkdest_round "$r")
+    deltasnap_round "$r" > "$WORK/round"; b=$(elapsed linkdest_round "$r")
   else
-    b=$(elapsed linkdest_round "$r"); a=$(elapsed deltasnap_round "$r")
+    b=$(elapsed linkdest_round "$r"); deltasnap_round "$r" > "$WORK/round"
   fi
+  a=$(cat "$WORK/round")
   ds+=("$a") ld+=("$b") ratio+=("$(echo "scale=3; $a / $b" | bc)")
-  echo "round $r deltasnap=$a s rsync-link-dest=$b s ratio=${ratio[-1]}"
+  refresh+=("$REFRESH") rratio+=("$(echo "scale=3; $REFRESH / $b" | bc)")
+  echo "round $r deltasnap=$a s (snapshot $SNAP s + refresh $REFRESH s) rsync-link-dest=$b s ratio=${ratio[-1]} refresh-alone-ratio=${rratio[-1]}"
 done
 diff -r "$SRC" "$DST" >/dev/null && diff -r "$SRC" "$LD/b$ROUNDS" >/dev/null && echo "both copies equal the source"
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 echo "median deltasnap $(median "${ds[@]}") s, rsync --link-dest $(median "${ld[@]}") s, median of paired ratios $(median "${ratio[@]}")"
+echo "the refresh alone: median $(median "${refresh[@]}") s, median of its ratios to rsync --link-dest $(median "${rratio[@]}")"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 du -sh "$WORK/dst" "$LD" 2>/dev/null | sed 's/^/space: /'
