@@ -76,13 +76,16 @@ public class RsyncRouteNetworkTests
         var failed = await clientResult;
         var failedAfter = cut.Elapsed;
         hosts.Network.SetLink(up: true);
-        await server.WaitForLogAsync("failed");
+        // Not just "failed": the server's log already holds a failed volume.open from the first refresh (the target did not
+        // exist yet), and waiting for that let the checks below run before the server had noticed the lost session.
+        Assert.That(await server.WaitForLogAsync("volume.receiveTree from backup1 failed"), Is.True, server.Log);
 
         Assert.That(failed.ExitCode, Is.Not.Zero, failed.ToString());
         Assert.That(failed.Error, Does.Match(@"^deltasnap: [^\n]+\n$"), failed.ToString());
         Assert.That(failedAfter, Is.LessThan(TimeSpan.FromSeconds(60)));
         TestContext.Out.WriteLine($"client failed {failedAfter.TotalSeconds:F1} s after the cut: {failed.Error.Trim()}");
         Assert.That(await LocalVolumes.SnapshotsAsync(target), Is.EqualTo(new[] { "s1" }), "the target's last complete snapshot, nothing half-made");
+        // The request fails only after the staging directory is removed.
         Assert.That(Directory.EnumerateDirectories(Path.Combine(hosts.File("server"), ".vol.deltasnap"), "staging-*"), Is.Empty, "the server removed its staging directory");
 
         var second = await hosts.ClientAsync(["refresh", source, remote, .. hosts.ClientTls()]);
