@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using DeltaSnap.Drivers;
 using DeltaSnap.ExternalCommands;
@@ -24,6 +25,7 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
     private const int VanishedExitCode = RsyncPrograms.VanishedExitCode;
     private readonly ExternalCommandRunner _runner;
     private readonly ILogger _logger;
+    private int _warnedUnconfined;
 
     /// <summary>Creates a synchronizer.</summary>
     public RsyncTreeSynchronizer(RsyncTreeSynchronizerOptions? options = null, ILoggerFactory? loggerFactory = null)
@@ -229,7 +231,7 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
         ExternalCommandResult result;
         try
         {
-            (result, _, _) = await _runner.RunDuplexAsync(arguments, input, output, cancellationToken).ConfigureAwait(false);
+            (result, _, _) = await _runner.RunDuplexAsync(arguments, input, output, cancellationToken, Confinement(request)).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -240,6 +242,49 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
         {
             throw RsyncPrograms.Failure(result, $"serving {request.Directory} to a peer's rsync", isRsync: true);
         }
+    }
+
+    /// <summary>
+    /// How the server's rsync is started (<see cref="RsyncTreeSynchronizerOptions.ServerConfinement"/>): null, unconfined;
+    /// otherwise confined by Landlock to changes beneath the tree when it is written (and, from the link directory,
+    /// links whose files gain no right there), and to no change at all when it is only read.
+    /// </summary>
+    private Func<ProcessStartInfo, Process?>? Confinement(TreeServeRequest request)
+    {
+        if (Options.ServerConfinement == RsyncServerConfinement.None)
+        {
+            return null;
+        }
+        if (!Landlock.IsAvailable)
+        {
+            if (Options.ServerConfinement == RsyncServerConfinement.Required)
+            {
+                throw new PlatformNotSupportedException(
+                    $"The rsync route's server confinement is required, but this kernel has no Landlock; {request.Directory} is not served.");
+            }
+            if (Interlocked.Exchange(ref _warnedUnconfined, 1) == 0)
+            {
+                Log.ServerUnconfined(_logger);
+            }
+            return null;
+        }
+        var rules = new List<(string Path, ulong Rights)>
+        {
+            // rsync may open it for writing; writing there changes nothing.
+            ("/dev/null", Landlock.WriteFile),
+        };
+        if (request.Writable)
+        {
+            rules.Add((request.Directory, Landlock.AllChanges));
+            if (request.LinkDirectory is not null)
+            {
+                // A file linked from here into the tree must not gain rights there, so it is given the tree's rights
+                // on files (write, truncate) and the right to be linked: it still cannot be created in, removed from
+                // or renamed within.
+                rules.Add((request.LinkDirectory, Landlock.WriteFile | Landlock.Truncate | Landlock.Refer));
+            }
+        }
+        return info => Landlock.Start(info, rules);
     }
 
     /// <summary>How long the local rsync may take to notice that its relay ended before it is stopped.</summary>

@@ -163,16 +163,24 @@ internal sealed class ExternalCommandRunner
     /// failure reading the input or writing the output kills the process and is rethrown unchanged. Returns the
     /// result whatever the exit code (standard output is not kept), with the bytes copied each way.
     /// </summary>
+    /// <param name="arguments">The command's arguments.</param>
+    /// <param name="input">What the command reads.</param>
+    /// <param name="output">Where what it writes goes.</param>
+    /// <param name="cancellationToken">Kills the command.</param>
+    /// <param name="start">
+    /// Starts the process instead of <see cref="Process.Start(ProcessStartInfo)"/> (DeltaSnap.Rsync: on a thread
+    /// confined by Landlock, so the process is too); null: <see cref="Process.Start(ProcessStartInfo)"/>.
+    /// </param>
     /// <exception cref="BackendCommandException">The program could not be started.</exception>
     /// <exception cref="OperationCanceledException">Cancelled (the process was killed).</exception>
     public async Task<(ExternalCommandResult Result, long BytesIn, long BytesOut)> RunDuplexAsync(IReadOnlyList<string> arguments, Stream input, Stream output,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, Func<ProcessStartInfo, Process?>? start = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
         cancellationToken.ThrowIfCancellationRequested();
         var clock = Stopwatch.StartNew();
-        using var process = Start(arguments, redirectInput: true, out var commandLine);
+        using var process = Start(arguments, redirectInput: true, out var commandLine, start);
         using var registration = cancellationToken.Register(static p => Kill((Process)p!), process);
         using var copying = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var stderr = ReadTailAsync(process.StandardError);
@@ -332,7 +340,7 @@ internal sealed class ExternalCommandRunner
         return (copied, failure);
     }
 
-    private Process Start(IReadOnlyList<string> arguments, bool redirectInput, out string commandLine)
+    private Process Start(IReadOnlyList<string> arguments, bool redirectInput, out string commandLine, Func<ProcessStartInfo, Process?>? start = null)
     {
         commandLine = Format(arguments);
         var info = new ProcessStartInfo(Program)
@@ -360,7 +368,7 @@ internal sealed class ExternalCommandRunner
         try
         {
             Interlocked.Increment(ref _started);
-            process = Process.Start(info);
+            process = start is null ? Process.Start(info) : start(info);
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
