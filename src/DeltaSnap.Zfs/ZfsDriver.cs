@@ -233,23 +233,26 @@ public sealed class ZfsDriver : VolumeDriver
         }
     }
 
+    /// <summary>How long the unmount and destroy of a snapshot view, and its mount, retry while zfs-fuse says busy.</summary>
+    internal static readonly TimeSpan ViewBusyRetryTime = TimeSpan.FromSeconds(30);
+
     /// <summary>
     /// Destroys snapshot view <paramref name="view"/>: unmounts it first when <paramref name="mounted"/>, then destroys
-    /// it, each retried while the dataset is busy (for up to <paramref name="retryTime"/>, or a few seconds).
+    /// it, each retried while the dataset is busy (for up to <see cref="ViewBusyRetryTime"/>).
     /// </summary>
     /// <remarks>
     /// The separate unmount is for zfs-fuse: right after a reader of 1 GiB closed its view, <c>zfs unmount</c> and then
     /// <c>zfs destroy</c> took 0.15–0.19 s; <c>zfs destroy</c> alone unmounted through umount(8), said the dataset was
     /// busy, and took 0.5 s with its retry. On OpenZFS the two steps are what <c>zfs destroy</c> does anyway.
     /// </remarks>
-    internal async Task DestroyViewAsync(string view, bool mounted, CancellationToken cancellationToken, TimeSpan? retryTime = null)
+    internal async Task DestroyViewAsync(string view, bool mounted, CancellationToken cancellationToken)
     {
         if (mounted)
         {
             // A failure here (already unmounted by someone else, say) is left to the destroy to report.
-            await Zfs.TryRunRetryingBusyAsync(["unmount", view], cancellationToken, retryTime).ConfigureAwait(false);
+            await Zfs.TryRunRetryingBusyAsync(["unmount", view], cancellationToken, ViewBusyRetryTime).ConfigureAwait(false);
         }
-        await Zfs.RunRetryingBusyAsync(["destroy", view], cancellationToken, retryTime).ConfigureAwait(false);
+        await Zfs.RunRetryingBusyAsync(["destroy", view], cancellationToken, ViewBusyRetryTime).ConfigureAwait(false);
     }
 
     private static bool IsView(string dataset)

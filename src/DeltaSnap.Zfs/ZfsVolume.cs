@@ -31,9 +31,6 @@ public sealed partial class ZfsVolume : Volume
     private const string LineageQueryProperties = LineageProperties + ",mountpoint,mounted";
     private const int MaxFullNameLength = 255;
 
-    /// <summary>How long the destroy of a released snapshot view, and a mount, retry while zfs-fuse says busy.</summary>
-    private static readonly TimeSpan ViewBusyRetryTime = TimeSpan.FromSeconds(30);
-
     private readonly ZfsDriver _driver;
 
     /// <summary>
@@ -246,7 +243,7 @@ public sealed partial class ZfsVolume : Volume
             {
                 // zfs-fuse reports the view busy for a moment after the last reader closed it (seconds under load; a view
                 // left behind keeps its snapshot from being deleted, so this waits longer than other commands).
-                await _driver.DestroyViewAsync(view, mounted: true, cancellationToken, ViewBusyRetryTime).ConfigureAwait(false);
+                await _driver.DestroyViewAsync(view, mounted: true, cancellationToken).ConfigureAwait(false);
             }
             catch (BackendCommandException e) when (e.SaysNotFound())
             {
@@ -466,7 +463,7 @@ public sealed partial class ZfsVolume : Volume
                 }
                 _guids.TryRemove(snapshot, out _);
                 _views.TryRemove(snapshot, out _);
-                await Zfs.RunRetryingBusyAsync(["destroy", view], cancellationToken).ConfigureAwait(false);
+                await _driver.DestroyViewAsync(view, mounted: props.GetValueOrDefault("mounted") == "yes", cancellationToken).ConfigureAwait(false);
                 continue;
             }
             if (props.GetValueOrDefault("mounted") != "yes")
@@ -484,11 +481,11 @@ public sealed partial class ZfsVolume : Volume
     /// Mounts a dataset or view that <c>zfs get</c> said was not mounted. zfs-fuse mounts a new clone, and a dataset it has
     /// just received, by itself a moment after the command returns, and a <c>zfs mount</c> meanwhile says "mountpoint or
     /// dataset is busy" (seen for views at 1 GiB under load, and after a receive across the network benchmark): the
-    /// mount is retried while it says so, for up to <see cref="ViewBusyRetryTime"/>, and "already mounted" is success.
+    /// mount is retried while it says so, for up to <see cref="ZfsDriver.ViewBusyRetryTime"/>, and "already mounted" is success.
     /// </summary>
     private async Task MountAsync(string dataset, CancellationToken cancellationToken)
     {
-        var result = await Zfs.TryRunRetryingBusyAsync(["mount", dataset], cancellationToken, ViewBusyRetryTime).ConfigureAwait(false);
+        var result = await Zfs.TryRunRetryingBusyAsync(["mount", dataset], cancellationToken, ZfsDriver.ViewBusyRetryTime).ConfigureAwait(false);
         if (!result.Succeeded && !result.StandardErrorContains("already mounted"))
         {
             result.ThrowIfFailed();
