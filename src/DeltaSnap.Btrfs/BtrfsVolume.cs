@@ -21,6 +21,9 @@ public sealed class BtrfsVolume : Volume
     private const string MetadataSuffix = ".deltasnap-meta";
     private const string CreatingSuffix = ".deltasnap-creating";
 
+    /// <summary>Whether the missing-Landlock warning was logged (once per process).</summary>
+    private static int _warnedUnconfined;
+
     private readonly BtrfsDriver _driver;
 
     internal BtrfsVolume(BtrfsDriver driver, string name, string livePath, string snapshotDirectory)
@@ -270,6 +273,28 @@ public sealed class BtrfsVolume : Volume
     }
 
     /// <summary>
+    /// How <c>btrfs receive</c> is started. It follows the paths of the stream's commands as they come, <c>..</c> and
+    /// symbolic links included: a stream whose MKFILE and WRITE named <c>../../x</c> made <c>x</c> two directories above
+    /// the receive directory (btrfs-progs 6.2). A stream from a peer is not to be trusted that far, so where the kernel
+    /// has Landlock the receive may change nothing outside the volume's snapshot directory (it still reads, and its
+    /// ioctls, which create the subvolume and clone extents, are not path operations). Without Landlock it runs as
+    /// before, and a warning says so once.
+    /// </summary>
+    private Func<System.Diagnostics.ProcessStartInfo, System.Diagnostics.Process?>? ReceiveConfinement()
+    {
+        if (!Landlock.IsAvailable)
+        {
+            if (Interlocked.Exchange(ref _warnedUnconfined, 1) == 0)
+            {
+                Log.ReceiveUnconfined(Logger);
+            }
+            return null;
+        }
+        var directory = SnapshotDirectory;
+        return info => Landlock.Start(info, [(directory, Landlock.AllChanges), ("/dev/null", Landlock.WriteFile)]);
+    }
+
+    /// <summary>
     /// <c>btrfs receive -e</c> into the snapshot directory, fed the bytes already read and the rest of the stream
     /// (through the shared runner's relay). A receive that fails or is cancelled leaves no half-received subvolume behind.
     /// </summary>
@@ -285,7 +310,8 @@ public sealed class BtrfsVolume : Volume
         long bytes;
         try
         {
-            bytes = await Commands.RunWithInputAsync(["-q", "receive", "-e", SnapshotDirectory], start.Bytes, source, cancellationToken).ConfigureAwait(false);
+            bytes = await Commands.RunWithInputAsync(["-q", "receive", "-e", SnapshotDirectory], start.Bytes, source, cancellationToken, ReceiveConfinement())
+                .ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -38,6 +38,9 @@ internal static partial class Log
     [LoggerMessage(4022, LogLevel.Information, "Removing leftover {Path} of {Volume}")]
     public static partial void LeftoverRemoving(ILogger logger, string volume, string path);
 
+    [LoggerMessage(4023, LogLevel.Warning, "This kernel has no Landlock: btrfs receive is not confined to the snapshot directory, and follows whatever paths a stream names")]
+    public static partial void ReceiveUnconfined(ILogger logger);
+
     [LoggerMessage(4030, LogLevel.Debug, "Skipping {Path} in the snapshot directory of {Volume}: {Reason}")]
     public static partial void SnapshotEntrySkipped(ILogger logger, string volume, string path, string reason);
 }

@@ -142,11 +142,12 @@ internal sealed class ExternalCommandRunner
     /// Runs the command with <paramref name="prefix"/> and then the rest of <paramref name="source"/> as its standard
     /// input (<see cref="StartWithInput"/> and <see cref="ExternalInputCommand.FeedAsync"/>). A failure reading the
     /// source kills the process and is rethrown unchanged; a failing command throws <see cref="BackendCommandException"/>.
-    /// Returns the bytes fed.
+    /// Returns the bytes fed. <paramref name="start"/>: as for <see cref="RunDuplexAsync"/>.
     /// </summary>
-    public async Task<long> RunWithInputAsync(IReadOnlyList<string> arguments, ReadOnlyMemory<byte> prefix, Stream source, CancellationToken cancellationToken)
+    public async Task<long> RunWithInputAsync(IReadOnlyList<string> arguments, ReadOnlyMemory<byte> prefix, Stream source, CancellationToken cancellationToken,
+        Func<ProcessStartInfo, Process?>? start = null)
     {
-        var command = StartWithInput(arguments, cancellationToken);
+        var command = StartWithInput(arguments, cancellationToken, start);
         await using (command.ConfigureAwait(false))
         {
             var (result, fed) = await command.FeedAsync(prefix, source, cancellationToken).ConfigureAwait(false);
@@ -207,12 +208,13 @@ internal sealed class ExternalCommandRunner
     /// Starts the command with its standard input open but not a byte written: the caller then either feeds it
     /// (<see cref="ExternalInputCommand.FeedAsync"/>) or abandons it (<see cref="ExternalInputCommand.DisposeAsync"/>
     /// kills it and closes its input unread). Cancelling <paramref name="cancellationToken"/> kills the process.
+    /// <paramref name="start"/>: as for <see cref="RunDuplexAsync"/>.
     /// </summary>
-    public ExternalInputCommand StartWithInput(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    public ExternalInputCommand StartWithInput(IReadOnlyList<string> arguments, CancellationToken cancellationToken, Func<ProcessStartInfo, Process?>? start = null)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var clock = Stopwatch.StartNew();
-        var process = Start(arguments, redirectInput: true, out var commandLine);
+        var process = Start(arguments, redirectInput: true, out var commandLine, start);
         return new ExternalInputCommand(this, process, commandLine, clock, cancellationToken);
     }
 

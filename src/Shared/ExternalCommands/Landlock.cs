@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace DeltaSnap.Rsync;
+namespace DeltaSnap.ExternalCommands;
 
 /// <summary>
 /// Starts a process confined by Linux Landlock (kernel 5.13 and later): it may change the file system only beneath
