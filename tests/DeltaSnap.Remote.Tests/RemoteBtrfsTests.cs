@@ -1,7 +1,9 @@
 using DeltaSnap.Btrfs;
 using DeltaSnap.Drivers;
 using DeltaSnap.Replication;
+using DeltaSnap.Lineage;
 using DeltaSnap.Testing;
+using DeltaSnap.Testing.Streams;
 
 namespace DeltaSnap.Remote.Tests;
 
@@ -9,9 +11,10 @@ namespace DeltaSnap.Remote.Tests;
 /// A Btrfs target across a session: the repair of a killed promotion, the refresh lock held where the volume is, and a
 /// spooled Btrfs refresh cut half-way and rerun across a session, either way: the source on the server (a pull: the
 /// source volume is a proxy whose <see cref="Volume.SendAfterPrefixAsync"/> asks the server to hash the prefix there) or the
-/// target on the server (a push: the spool is on this side and the receive reads it across the session).
+/// target on the server (a push: the spool is on this side and the receive reads it across the session); and a hostile
+/// stream pushed to a server's Btrfs volume.
 /// </summary>
-public sealed class RemoteBtrfsResumeTests
+public sealed class RemoteBtrfsTests
 {
     private const long MiB = 1 << 20;
 
@@ -177,6 +180,35 @@ public sealed class RemoteBtrfsResumeTests
         var result = await new Replicator().RefreshAsync(data, await remote.OpenVolumeAsync("vm1"));
 
         Assert.That(result.SnapshotsSent, Is.EqualTo(new[] { "s1" }));
+    }
+
+    [Test]
+    public async Task Receive_pushedStreamWritingOutsideItsSubvolume_isRefusedByTheServerAndWritesNothingThere()
+    {
+        BackendRequirement.Require(DeltaSnap.ExternalCommands.Landlock.IsAvailable, "Linux Landlock (kernel 5.13 or later)");
+        var rootA = NewRoot("DELTASNAP_BTRFS_MOUNT_A");
+        var rootB = NewRoot("DELTASNAP_BTRFS_MOUNT_B");
+        await using var localA = new BtrfsDriver(rootA);
+        var data = await localA.CreateVolumeAsync("vm1", new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+        var s1 = await data.CreateSnapshotAsync("s1");
+        using var genuine = new MemoryStream();
+        await data.SendAsync(null, "s1", genuine);
+        // Authorised to write the volume vm1 on the server, the peer names a file beside the server's driver root.
+        var escaped = Path.Combine(rootB, "escaped");
+        var hostile = HostileBtrfsStreams.After(genuine.ToArray(), HostileBtrfsStreams.WriteFile("../../../escaped", 257));
+
+        await using var loop = await Loopback.StartAsync(new VolumeResolver().AddBtrfs());
+        await using var remote = await loop.Session.OpenDriverAsync("btrfs", rootB);
+        var target = await remote.CreateVolumeAsync("vm1", new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+
+        var error = Assert.ThrowsAsync<BackendCommandException>(() => target.ReceiveAsync(new MemoryStream(hostile), new NativeReceiveRequest { Snapshot = s1 }));
+
+        Assert.That(error!.Message, Does.Contain("Permission denied"));
+        Assert.That(File.Exists(escaped), Is.False);
+        Assert.That(await target.GetLineageAsync(), Is.Empty, "the half-received subvolume was removed");
+        var replicator = new Replicator();
+        await replicator.RefreshAsync(data, target);
+        Assert.That((await target.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }), "the session and the volume still work");
     }
 
     private string NewRoot(string variable)
