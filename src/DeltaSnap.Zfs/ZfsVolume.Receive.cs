@@ -53,11 +53,29 @@ public sealed partial class ZfsVolume
         }
     }
 
-    /// <summary>Reads the stream's BEGIN record (312 bytes, or the compound stream's first); the bytes read are fed to <c>zfs receive</c> first.</summary>
+    /// <summary>
+    /// Reads the stream's BEGIN record (312 bytes, or the compound stream's first); the bytes read are fed to <c>zfs
+    /// receive</c> first.
+    /// </summary>
+    /// <remarks>
+    /// A compound stream (<c>zfs send -R</c>, <c>-p</c>, <c>-I</c>) may carry the sent dataset's properties, and
+    /// <c>zfs receive</c> sets them: on zfs-fuse a <c>send -p</c> stream of a dataset with <c>mountpoint=/tmp/x</c>
+    /// left the received dataset with that mountpoint (source "received") and zfs mounting it there. A peer could so
+    /// mount a tree of its own over any empty directory of the server. DeltaSnap itself sends plain streams (<c>-i</c>
+    /// only). Where <c>zfs receive -x</c> exists the receive excludes <c>mountpoint</c>; where it does not (zfs-fuse),
+    /// a compound stream is refused before anything is received.
+    /// </remarks>
+    /// <exception cref="NotSupportedException">A compound stream, and this <c>zfs receive</c> cannot exclude properties.</exception>
     protected override async Task<NativeStreamHeader?> ReadNativeStreamHeaderCoreAsync(Stream source, CancellationToken cancellationToken)
     {
         var (begin, consumed) = await ZfsStreamHeader.ReadAsync(source, cancellationToken).ConfigureAwait(false);
         Log.StreamHeaderRead(Logger, Dataset, begin.IsIncremental ? "incremental" : "full", begin.ToGuid, begin.ToName, begin.FromGuid);
+        if (begin.Compound && !Features.ReceiveExcludeProperty)
+        {
+            throw new NotSupportedException(
+                $"{Address}: the stream is a compound ZFS stream (zfs send -R, -p or -I), which may carry dataset properties such as mountpoint, "
+                + "and this zfs receive cannot exclude them (no -x); nothing was received. Send each snapshot as a plain stream (zfs send [-i BASE] SNAPSHOT).");
+        }
         return new ZfsReceiveHeader(begin, consumed);
     }
 
