@@ -282,7 +282,7 @@ public sealed partial class ZfsVolume : Volume
         var arguments = SendArguments(baseSnapshot, snapshot, options);
         var protect = Driver.Has(DriverCapabilities.ProtectBase) && options.ResumeToken is null && !TemporarySnapshot.IsTemporary(snapshot);
         // `zfs send` starts first: the stream's first bytes are what everything downstream waits for.
-        var sending = Zfs.RunWithOutputAsync(arguments, destination, cancellationToken);
+        var sending = SendCheckedAsync();
         if (!protect)
         {
             await sending.ConfigureAwait(false);
@@ -315,6 +315,19 @@ public sealed partial class ZfsVolume : Volume
                 // The transfer itself succeeded; a hold left behind only protects more than needed.
                 Log.ProtectFailed(Logger, e, Dataset);
             }
+        }
+
+        // A resume token, which the receiving side gives, decides what is sent: the stream must be of this snapshot.
+        async Task SendCheckedAsync()
+        {
+            if (options.ResumeToken is null)
+            {
+                await Zfs.RunWithOutputAsync(arguments, destination, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            var check = new ResumedSendCheck(destination, FullName(snapshot));
+            await Zfs.RunWithOutputAsync(arguments, check, cancellationToken).ConfigureAwait(false);
+            check.Complete();
         }
     }
 

@@ -1,3 +1,4 @@
+using DeltaSnap.ExternalCommands;
 using DeltaSnap.Replication;
 
 namespace DeltaSnap.Rsync.Tests;

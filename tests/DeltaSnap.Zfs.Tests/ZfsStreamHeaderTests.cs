@@ -3,7 +3,10 @@ using System.Text;
 
 namespace DeltaSnap.Zfs.Tests;
 
-/// <summary>The BEGIN record parser, on real streams from zfs-fuse and on records built by hand (both byte orders).</summary>
+/// <summary>
+/// The BEGIN record parser, on real streams from zfs-fuse and on records built by hand (both byte orders); and the check
+/// of a resumed send's BEGIN record (zfs-fuse has no <c>zfs send -t</c>, so only on records built by hand).
+/// </summary>
 [TestFixture]
 public class ZfsStreamHeaderTests
 {
@@ -104,6 +107,59 @@ public class ZfsStreamHeaderTests
         var record = Build(bigEndian: false, fromGuid: 1, toGuid: 2, name: "p/d@s", creation: 1);
         BinaryPrimitives.WriteUInt32LittleEndian(record, 3);
         Assert.That(() => ZfsStreamHeader.Parse(record), Throws.InstanceOf<CorruptDataException>().With.Message.Contains("BEGIN"));
+    }
+
+    [TestCase(1)]
+    [TestCase(100)]
+    [TestCase(312)]
+    [TestCase(4096)]
+    public async Task ResumedSendCheck_streamOfTheRequestedSnapshot_passesEveryByteInOrder(int chunk)
+    {
+        var record = Build(bigEndian: false, fromGuid: 1, toGuid: 2, name: "p/d@s", creation: 1);
+        byte[] stream = [.. record, .. Enumerable.Range(0, 1000).Select(i => (byte)i)];
+        using var written = new MemoryStream();
+        using var writtenAsync = new MemoryStream();
+        var check = new ResumedSendCheck(written, "p/d@s");
+        var checkAsync = new ResumedSendCheck(writtenAsync, "p/d@s");
+
+        foreach (var part in stream.Chunk(chunk))
+        {
+            check.Write(part);
+            await checkAsync.WriteAsync(part);
+        }
+
+        check.Complete();
+        checkAsync.Complete();
+        Assert.That(written.ToArray(), Is.EqualTo(stream));
+        Assert.That(writtenAsync.ToArray(), Is.EqualTo(stream));
+    }
+
+    [Test]
+    public void ResumedSendCheck_streamOfAnotherSnapshot_throwsBeforeAByteIsWritten()
+    {
+        // What a token of a peer's making could ask zfs send -t for: a snapshot of another dataset.
+        var record = Build(bigEndian: false, fromGuid: 0, toGuid: 2, name: "p/secret@s", creation: 1);
+        using var destination = new MemoryStream();
+        var check = new ResumedSendCheck(destination, "p/d@s");
+
+        check.Write(record.AsSpan(0, 100));
+
+        Assert.That(() => check.Write(record.AsSpan(100)), Throws.InstanceOf<UnauthorizedAccessException>().With.Message.Contains("p/secret@s"));
+        Assert.That(() => check.Write(new byte[10]), Throws.InstanceOf<UnauthorizedAccessException>(), "and every later write");
+        Assert.That(check.Complete, Throws.InstanceOf<UnauthorizedAccessException>());
+        Assert.That(destination.Length, Is.Zero);
+    }
+
+    [Test]
+    public void ResumedSendCheck_streamShorterThanARecord_isNotComplete()
+    {
+        using var destination = new MemoryStream();
+        var check = new ResumedSendCheck(destination, "p/d@s");
+
+        check.Write(new byte[200]);
+
+        Assert.That(check.Complete, Throws.InstanceOf<CorruptDataException>().With.Message.Contains("after 200 bytes"));
+        Assert.That(destination.Length, Is.Zero);
     }
 
     [Test]
