@@ -169,8 +169,9 @@ internal sealed class ExternalCommandRunner
     /// <param name="output">Where what it writes goes.</param>
     /// <param name="cancellationToken">Kills the command.</param>
     /// <param name="start">
-    /// Starts the process instead of <see cref="Process.Start(ProcessStartInfo)"/> (DeltaSnap.Rsync: on a thread
-    /// confined by Landlock, so the process is too); null: <see cref="Process.Start(ProcessStartInfo)"/>.
+    /// Starts the process instead of <see cref="Process.Start(ProcessStartInfo)"/> (the rsync route's server and
+    /// <c>btrfs receive</c>: on a thread confined by Landlock, so the process is too); null:
+    /// <see cref="Process.Start(ProcessStartInfo)"/>.
     /// </param>
     /// <exception cref="BackendCommandException">The program could not be started.</exception>
     /// <exception cref="OperationCanceledException">Cancelled (the process was killed).</exception>
