@@ -20,8 +20,8 @@ internal static partial class Log
     [LoggerMessage(6011, LogLevel.Warning, "Some files of {Source} vanished while it was copied to {Target}; accepted because vanished files are allowed")]
     public static partial void FilesVanished(ILogger logger, string source, string target);
 
-    [LoggerMessage(6012, LogLevel.Warning, "This kernel has no Landlock: the rsync run for peers is not confined to the trees it serves")]
-    public static partial void ServerUnconfined(ILogger logger);
+    [LoggerMessage(6012, LogLevel.Warning, "This kernel has no Landlock: an rsync that talks to a peer is not confined to the tree it synchronizes")]
+    public static partial void PeerRsyncUnconfined(ILogger logger);
 
     [LoggerMessage(6020, LogLevel.Debug, "Snapshot {Snapshot} of {Volume} made by {Method}")]
     public static partial void SnapshotCopied(ILogger logger, string volume, string snapshot, string method);

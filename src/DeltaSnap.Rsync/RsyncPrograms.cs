@@ -30,11 +30,12 @@ internal static class RsyncPrograms
     /// Runs the command and returns its result whatever the exit code; when cancelled, the process tree has been
     /// killed and that is logged.
     /// </summary>
-    public static async Task<ExternalCommandResult> RunAsync(ExternalCommandRunner runner, IReadOnlyList<string> arguments, ILogger logger, CancellationToken cancellationToken)
+    public static async Task<ExternalCommandResult> RunAsync(ExternalCommandRunner runner, IReadOnlyList<string> arguments, ILogger logger, CancellationToken cancellationToken,
+        Func<System.Diagnostics.ProcessStartInfo, System.Diagnostics.Process?>? start = null)
     {
         try
         {
-            return await runner.TryRunAsync(arguments, cancellationToken).ConfigureAwait(false);
+            return await runner.TryRunAsync(arguments, cancellationToken, start).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

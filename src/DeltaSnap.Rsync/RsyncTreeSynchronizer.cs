@@ -153,7 +153,10 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
             : (request.LocalDirectory, request.RemoteReceivesAside ? $"{request.RemoteVolume.Address} (aside, as {request.RemoteSnapshot ?? "its live tree"})" : request.RemoteVolume.Address);
         using var shell = RsyncRemoteShell.Create();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var running = RsyncPrograms.RunAsync(_runner, BuildRemoteArguments(request, shell.Command), _logger, stop.Token);
+        // Pulling, the local rsync receives from the peer's sender: it may change only the tree it writes.
+        var confinement = Confinement(
+            request.RemoteIsSource ? request.LocalDirectory : null, request.RemoteIsSource ? request.LinkDirectory : null, shell.Directory, request.LocalDirectory);
+        var running = RsyncPrograms.RunAsync(_runner, BuildRemoteArguments(request, shell.Command), _logger, stop.Token, confinement);
         using var ended = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
         _ = running.ContinueWith(_ => Cancel(ended), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         Exception? relayFailure = null;
@@ -231,7 +234,8 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
         ExternalCommandResult result;
         try
         {
-            (result, _, _) = await _runner.RunDuplexAsync(arguments, input, output, cancellationToken, Confinement(request)).ConfigureAwait(false);
+            (result, _, _) = await _runner.RunDuplexAsync(arguments, input, output, cancellationToken,
+                Confinement(request.Writable ? request.Directory : null, request.LinkDirectory, relayDirectory: null, request.Directory)).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -245,26 +249,29 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
     }
 
     /// <summary>
-    /// How the server's rsync is started (<see cref="RsyncTreeSynchronizerOptions.ServerConfinement"/>): null, unconfined;
-    /// otherwise confined by Landlock to changes beneath the tree when it is written (and, from the link directory,
-    /// links whose files gain no right there), and to no change at all when it is only read.
+    /// How an rsync that talks to a peer is started (<see cref="RsyncTreeSynchronizerOptions.PeerConfinement"/>): the
+    /// server half, and the local half of a remote refresh. Null: unconfined. Otherwise confined by Landlock to changes
+    /// beneath <paramref name="writtenTree"/> (none when null: the tree is only read), links from
+    /// <paramref name="linkDirectory"/> whose files gain no right in the tree, and writes to the remote shell's
+    /// FIFOs in <paramref name="relayDirectory"/>.
     /// </summary>
-    private Func<ProcessStartInfo, Process?>? Confinement(TreeServeRequest request)
+    /// <exception cref="PlatformNotSupportedException">Confinement is required and the kernel has no Landlock.</exception>
+    private Func<ProcessStartInfo, Process?>? Confinement(string? writtenTree, string? linkDirectory, string? relayDirectory, string tree)
     {
-        if (Options.ServerConfinement == RsyncServerConfinement.None)
+        if (Options.PeerConfinement == RsyncPeerConfinement.None)
         {
             return null;
         }
         if (!Landlock.IsAvailable)
         {
-            if (Options.ServerConfinement == RsyncServerConfinement.Required)
+            if (Options.PeerConfinement == RsyncPeerConfinement.Required)
             {
                 throw new PlatformNotSupportedException(
-                    $"The rsync route's server confinement is required, but this kernel has no Landlock; {request.Directory} is not served.");
+                    $"The rsync route's confinement is required, but this kernel has no Landlock; {tree} is not synchronized with a peer.");
             }
             if (Interlocked.Exchange(ref _warnedUnconfined, 1) == 0)
             {
-                Log.ServerUnconfined(_logger);
+                Log.PeerRsyncUnconfined(_logger);
             }
             return null;
         }
@@ -273,15 +280,19 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
             // rsync may open it for writing; writing there changes nothing.
             ("/dev/null", Landlock.WriteFile),
         };
-        if (request.Writable)
+        if (relayDirectory is not null)
         {
-            rules.Add((request.Directory, Landlock.AllChanges));
-            if (request.LinkDirectory is not null)
+            rules.Add((relayDirectory, Landlock.WriteFile));
+        }
+        if (writtenTree is not null)
+        {
+            rules.Add((writtenTree, Landlock.AllChanges));
+            if (linkDirectory is not null)
             {
                 // A file linked from here into the tree must not gain rights there, so it is given the tree's rights
                 // on files (write, truncate) and the right to be linked: it still cannot be created in, removed from
                 // or renamed within.
-                rules.Add((request.LinkDirectory, Landlock.WriteFile | Landlock.Truncate | Landlock.Refer));
+                rules.Add((linkDirectory, Landlock.WriteFile | Landlock.Truncate | Landlock.Refer));
             }
         }
         return info => Landlock.Start(info, rules);

@@ -60,27 +60,29 @@ public sealed record RsyncTreeSynchronizerOptions
     public bool AllowVanishedFiles { get; init; }
 
     /// <summary>
-    /// How the rsync this machine runs for a peer (<see cref="Replication.TreeSynchronizer.ServeAsync"/>, the server half of
-    /// the remote rsync route) is confined. Default <see cref="RsyncServerConfinement.WhereSupported"/>.
+    /// How an rsync that talks to a peer is confined: the one this machine runs for a peer
+    /// (<see cref="Replication.TreeSynchronizer.ServeAsync"/>, the server half of the remote rsync route), and the local
+    /// one of a remote refresh (<see cref="Replication.TreeSynchronizer.SynchronizeRemoteAsync"/>), which a server
+    /// drives when it pulls. Default <see cref="RsyncPeerConfinement.WhereSupported"/>.
     /// </summary>
-    public RsyncServerConfinement ServerConfinement { get; init; }
+    public RsyncPeerConfinement PeerConfinement { get; init; }
 }
 
 /// <summary>
-/// Whether the rsync run for a peer may change the file system only in the tree it serves. A peer's rsync client drives
-/// that rsync through its protocol, as a sender drives a receiver, and rsync's own guards against a hostile sender
-/// (chroot, symlink munging) are in its daemon mode only. Linux Landlock (5.13 and later) lets a written tree's rsync
-/// create, write, remove and link only beneath that tree (and link from the newest snapshot it was given), and a read
-/// tree's rsync change nothing at all; reading is not restricted.
+/// Whether an rsync that talks to a peer may change the file system only in the tree it synchronizes. The peer's rsync
+/// drives it through its protocol, as a sender drives a receiver, and rsync's own guards against a hostile sender
+/// (chroot, symlink munging) are in its daemon mode only. Linux Landlock (5.13 and later) lets a receiving rsync
+/// create, write, remove and link only beneath its tree (and link from the newest snapshot it was given), and a sending
+/// rsync change nothing at all; reading is not restricted.
 /// </summary>
-public enum RsyncServerConfinement
+public enum RsyncPeerConfinement
 {
     /// <summary>Confine with Landlock where the kernel has it; where it has not, log a warning once and run unconfined.</summary>
     WhereSupported,
 
-    /// <summary>Confine with Landlock; refuse to serve (<see cref="PlatformNotSupportedException"/>) where the kernel has none.</summary>
+    /// <summary>Confine with Landlock; refuse (<see cref="PlatformNotSupportedException"/>) where the kernel has none.</summary>
     Required,
 
-    /// <summary>Do not confine (a peer that may write the volume is trusted as far as an ssh user running rsync would be).</summary>
+    /// <summary>Do not confine (the peer is trusted as far as an ssh user running rsync would be).</summary>
     None,
 }

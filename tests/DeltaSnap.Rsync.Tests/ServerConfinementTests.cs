@@ -38,7 +38,7 @@ public sealed class ServerConfinementTests
     [Test]
     public async Task WrittenTree_changesInsideAreAllowed_everyChangeOutsideIsRefused()
     {
-        var output = await ServeAsync(writable: true, linkDirectory: null, RsyncServerConfinement.WhereSupported);
+        var output = await ServeAsync(writable: true, linkDirectory: null, RsyncPeerConfinement.WhereSupported);
 
         Assert.Multiple(() =>
         {
@@ -57,7 +57,7 @@ public sealed class ServerConfinementTests
     [Test]
     public async Task WrittenTreeWithLinkDirectory_filesAreLinkedFromIt_butNothingIsMadeOrRemovedThere()
     {
-        var output = await ServeAsync(writable: true, linkDirectory: _link, RsyncServerConfinement.WhereSupported);
+        var output = await ServeAsync(writable: true, linkDirectory: _link, RsyncPeerConfinement.WhereSupported);
 
         Assert.Multiple(() =>
         {
@@ -74,7 +74,7 @@ public sealed class ServerConfinementTests
     [Test]
     public async Task ReadTree_itsRsyncChangesNothingAnywhere()
     {
-        var output = await ServeAsync(writable: false, linkDirectory: null, RsyncServerConfinement.Required);
+        var output = await ServeAsync(writable: false, linkDirectory: null, RsyncPeerConfinement.Required);
 
         Assert.Multiple(() =>
         {
@@ -89,7 +89,7 @@ public sealed class ServerConfinementTests
     [Test]
     public async Task Unconfined_theSameAttemptsSucceed()
     {
-        var output = await ServeAsync(writable: true, linkDirectory: null, RsyncServerConfinement.None);
+        var output = await ServeAsync(writable: true, linkDirectory: null, RsyncPeerConfinement.None);
 
         Assert.Multiple(() =>
         {
@@ -100,7 +100,7 @@ public sealed class ServerConfinementTests
     }
 
     /// <summary>Serves the tree to a peer's (empty) protocol with the stand-in rsync; returns what it printed.</summary>
-    private async Task<string> ServeAsync(bool writable, string? linkDirectory, RsyncServerConfinement confinement)
+    private async Task<string> ServeAsync(bool writable, string? linkDirectory, RsyncPeerConfinement confinement)
     {
         var script = Path.Combine(_root.FullName, "hostile-rsync");
         File.WriteAllText(script, $$"""
@@ -123,7 +123,7 @@ public sealed class ServerConfinementTests
             exit 0
             """.Replace("\r", "", StringComparison.Ordinal));
         File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var synchronizer = new RsyncTreeSynchronizer(new RsyncTreeSynchronizerOptions { RsyncPath = script, ServerConfinement = confinement });
+        var synchronizer = new RsyncTreeSynchronizer(new RsyncTreeSynchronizerOptions { RsyncPath = script, PeerConfinement = confinement });
         List<string> arguments = writable
             ? ["--server", "-logDtpre.iLsfxCIvu", "--delete", ".", RsyncServerArguments.TreePlaceholder]
             : ["--server", "--sender", "-logDtpre.iLsfxCIvu", ".", RsyncServerArguments.TreePlaceholder];

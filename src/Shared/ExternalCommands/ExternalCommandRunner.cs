@@ -94,11 +94,12 @@ internal sealed class ExternalCommandRunner
     /// <summary>Runs the command and returns its result whatever the exit code (standard output as text).</summary>
     /// <exception cref="BackendCommandException">The program could not be started.</exception>
     /// <exception cref="OperationCanceledException">Cancelled (the process was killed).</exception>
-    public async Task<ExternalCommandResult> TryRunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    /// <remarks><paramref name="start"/>: as for <see cref="RunDuplexAsync"/>.</remarks>
+    public async Task<ExternalCommandResult> TryRunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken, Func<ProcessStartInfo, Process?>? start = null)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var clock = Stopwatch.StartNew();
-        using var process = Start(arguments, redirectInput: false, out var commandLine);
+        using var process = Start(arguments, redirectInput: false, out var commandLine, start);
         using var registration = cancellationToken.Register(static p => Kill((Process)p!), process);
         var stdout = _standardOutputTailChars > 0
             ? ReadTailAsync(process.StandardOutput, _standardOutputTailChars)
