@@ -291,7 +291,7 @@ public sealed class BtrfsVolume : Volume
             return null;
         }
         var directory = SnapshotDirectory;
-        return info => Landlock.Start(info, [(directory, Landlock.AllChanges), ("/dev/null", Landlock.WriteFile)]);
+        return info => Landlock.Start(info, [(directory, Landlock.AllChanges)]);
     }
 
     /// <summary>

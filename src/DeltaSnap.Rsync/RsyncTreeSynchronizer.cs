@@ -275,11 +275,7 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
             }
             return null;
         }
-        var rules = new List<(string Path, ulong Rights)>
-        {
-            // rsync may open it for writing; writing there changes nothing.
-            ("/dev/null", Landlock.WriteFile),
-        };
+        var rules = new List<(string Path, ulong Rights)>();
         if (relayDirectory is not null)
         {
             rules.Add((relayDirectory, Landlock.WriteFile));

@@ -76,7 +76,7 @@ internal static partial class Landlock
 
     /// <summary>
     /// Starts <paramref name="info"/> confined: it may change the file system only beneath the paths of
-    /// <paramref name="rules"/>, each with its rights.
+    /// <paramref name="rules"/>, each with its rights, and write to <c>/dev/null</c> (which changes nothing).
     /// </summary>
     /// <exception cref="PlatformNotSupportedException">The kernel has no Landlock.</exception>
     /// <exception cref="IOException">A path of the rules could not be opened, or the kernel refused the confinement.</exception>
@@ -125,7 +125,7 @@ internal static partial class Landlock
             throw Failure("landlock_create_ruleset");
         }
         using var rulesetHandle = new SafeFileHandle(ruleset, ownsHandle: true);
-        foreach (var (path, rights) in rules)
+        foreach (var (path, rights) in rules.Append(("/dev/null", WriteFile)))
         {
             var allowed = rights & handled;
             if (allowed == 0)
