@@ -22,6 +22,29 @@ internal static class NativeTransfer
         Func<Stream, Stream>? wrapReceiveStream = null, NativeSendOptions? sendOptions = null, bool resumable = false,
         CancellationToken cancellationToken = default)
     {
+        try
+        {
+            return await RunOnceAsync(source, baseSnapshot, snapshot, target, targetBase, wrapReceiveStream, sendOptions, resumable, cancellationToken);
+        }
+        catch (BackendCommandException e) when (wrapReceiveStream is null && e.Message.Contains("invalid backup stream", StringComparison.Ordinal))
+        {
+            if ((await target.GetLineageAsync(cancellationToken)).Find(snapshot.Name) is not null)
+            {
+                throw;
+            }
+            // zfs-fuse once (in one of five whole CI runs, never reproduced in hundreds of runs of this project) refused a
+            // stream straight from zfs send, untouched, as invalid, and received nothing: its fault, not the stream's. A
+            // test that only needs the transfer done sends it again, once, and says so; one that alters the stream on
+            // purpose (wrapReceiveStream) never gets a second try.
+            await TestContext.Progress.WriteLineAsync($"zfs-fuse refused an untouched stream ({e.Message}); sending it again once");
+            return await RunOnceAsync(source, baseSnapshot, snapshot, target, targetBase, wrapReceiveStream, sendOptions, resumable, cancellationToken);
+        }
+    }
+
+    private static async Task<SnapshotInfo> RunOnceAsync(
+        Volume source, string? baseSnapshot, SnapshotInfo snapshot, Volume target, SnapshotInfo? targetBase,
+        Func<Stream, Stream>? wrapReceiveStream, NativeSendOptions? sendOptions, bool resumable, CancellationToken cancellationToken)
+    {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 4 << 20, resumeWriterThreshold: 2 << 20));
         var send = Task.Run(async () =>
