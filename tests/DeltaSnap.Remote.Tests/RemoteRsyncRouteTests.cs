@@ -216,6 +216,80 @@ public sealed class RemoteRsyncRouteTests
         await target.Driver.DisposeAsync();
     }
 
+    /// <summary>
+    /// A pull's local rsync receives what the server's sender sends, so it is confined like the server's: it may change
+    /// the staging tree it writes and link from the newest snapshot, nothing else. The second pull runs a shell script in
+    /// place of the local rsync that tries what a hostile sender could make a receiver do, and reports on stderr, which
+    /// the refresh's error carries; the unconfined run shows the same attempts succeed.
+    /// </summary>
+    [TestCase(RsyncPeerConfinement.WhereSupported, TestName = "Pull_localRsyncConfined_changesOnlyTheTreeItWritesAndLinksFromTheSnapshot")]
+    [TestCase(RsyncPeerConfinement.None, TestName = "Pull_localRsyncUnconfined_theSameAttemptsSucceed")]
+    public async Task Pull_localRsyncConfinement(RsyncPeerConfinement confinement)
+    {
+        BackendRequirement.Require(DeltaSnap.ExternalCommands.Landlock.IsAvailable, "Linux Landlock (kernel 5.13 or later)");
+        using var dir = new TempDirectory();
+        var origin = await LocalDirAsync(dir.File("a"));
+        WriteTree(dir.File("a/vol"), seed: 41);
+        await origin.CreateSnapshotAsync("s1");
+        var target = await LocalDirAsync(dir.File("b"));
+        await using var loop = await Loopback.StartAsync(new VolumeResolver().AddDir(), ServerOptions);
+        var source = await loop.Session.OpenVolumeAsync("dir:" + dir.File("a/vol"));
+        await NewReplicator().RefreshAsync(source, target);
+        ChangeTree(dir.File("a/vol"), seed: 42);
+        await origin.CreateSnapshotAsync("s2");
+        var outside = Directory.CreateDirectory(dir.File("outside")).FullName;
+        File.WriteAllText(Path.Combine(outside, "victim"), "intact");
+        var s1 = await target.GetPathAsync("s1");
+        var before = Describe(s1);
+        var script = dir.File("hostile-rsync");
+        File.WriteAllText(script, $$"""
+            #!/bin/sh
+            for a in "$@"; do dest=$a; case $a in --link-dest=*) link=${a#--link-dest=};; esac; done
+            try() { what=$1; shift; if "$@" 2>/dev/null; then echo "$what: done" >&2; else echo "$what: refused" >&2; fi; }
+            outside='{{outside}}'
+            echo "link directory: $link" >&2
+            try "inside" sh -c "echo x > '$dest/inside'"
+            try "link from the snapshot" ln "$link/sub/f0.bin" "$dest/linked"
+            try "write outside" sh -c "echo x > '$outside/escaped'"
+            try "truncate outside" truncate -s 0 "$outside/victim"
+            try "symlink" ln -s "$outside" "$dest/evil"
+            try "write through symlink" sh -c "echo x > '$dest/evil/through-symlink'"
+            try "make in the snapshot" sh -c "echo x > '$link/made'"
+            try "remove from the snapshot" rm "$link/sub/f0.bin"
+            exit 12
+            """.Replace("\r", "", StringComparison.Ordinal));
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var hostile = new Replicator { TreeSynchronizer = new RsyncTreeSynchronizer(new RsyncTreeSynchronizerOptions { RsyncPath = script, PeerConfinement = confinement }) };
+
+        var error = Assert.CatchAsync<BackendCommandException>(() => hostile.RefreshAsync(source, target));
+
+        var report = error!.Message;
+        await TestContext.Out.WriteLineAsync(report);
+        Assert.That(report, Does.Contain("link directory: " + s1.TrimEnd('/')), "the second pull links from s1");
+        Assert.That(report, Does.Contain("inside: done").And.Contain("link from the snapshot: done"));
+        if (confinement == RsyncPeerConfinement.None)
+        {
+            Assert.That(File.Exists(Path.Combine(outside, "escaped")), Is.True, report);
+            Assert.That(File.Exists(Path.Combine(outside, "through-symlink")), Is.True, report);
+            Assert.That(File.Exists(Path.Combine(s1, "made")), Is.True, report);
+            Assert.That(File.Exists(Path.Combine(s1, "sub", "f0.bin")), Is.False, report);
+            return;
+        }
+        Assert.Multiple(() =>
+        {
+            Assert.That(report, Does.Contain("write outside: refused").And.Contain("write through symlink: refused")
+                .And.Contain("make in the snapshot: refused").And.Contain("remove from the snapshot: refused"));
+            Assert.That(File.Exists(Path.Combine(outside, "escaped")), Is.False);
+            Assert.That(File.Exists(Path.Combine(outside, "through-symlink")), Is.False);
+            Assert.That(File.ReadAllText(Path.Combine(outside, "victim")), Is.EqualTo("intact"));
+            Assert.That(Describe(s1), Is.EqualTo(before), "the snapshot linked from is unchanged");
+        });
+        Assert.That((await target.GetLineageAsync()).Select(s => s.Name), Is.EqualTo(new[] { "s1" }), "the failed pull left the target at s1");
+        await NewReplicator().RefreshAsync(source, target);
+        Assert.That(Describe(dir.File("b/vol")), Is.EqualTo(Describe(dir.File("a/vol"))), "the next pull with the real rsync repairs");
+        await source.Driver.DisposeAsync();
+    }
+
     [Test]
     public async Task TreeServer_serverWithoutTreeSynchronizer_refusesWithNotSupported()
     {
