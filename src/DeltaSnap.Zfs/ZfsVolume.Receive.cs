@@ -62,8 +62,9 @@ public sealed partial class ZfsVolume
     /// <c>zfs receive</c> sets them: on zfs-fuse a <c>send -p</c> stream of a dataset with <c>mountpoint=/tmp/x</c>
     /// left the received dataset with that mountpoint (source "received") and zfs mounting it there. A peer could so
     /// mount a tree of its own over any empty directory of the server. DeltaSnap itself sends plain streams (<c>-i</c>
-    /// only). Where <c>zfs receive -x</c> exists the receive excludes <c>mountpoint</c>; where it does not (zfs-fuse),
-    /// a compound stream is refused before anything is received.
+    /// only). Where <c>zfs receive -x</c> exists a file system's receive excludes the mount and share properties
+    /// (<see cref="ExcludedFilesystemProperties"/>); where it does not (zfs-fuse), a compound stream is refused before
+    /// anything is received.
     /// </remarks>
     /// <exception cref="NotSupportedException">A compound stream, and this <c>zfs receive</c> cannot exclude properties.</exception>
     protected override async Task<NativeStreamHeader?> ReadNativeStreamHeaderCoreAsync(Stream source, CancellationToken cancellationToken)
@@ -226,20 +227,40 @@ public sealed partial class ZfsVolume
         Log.ReceiveFailureButComplete(Logger, result.CommandLine, result.StandardError.Trim(), full, streamGuid);
     }
 
-    private List<string> ReceiveArguments(NativeReceiveRequest request, string full)
+    private List<string> ReceiveArguments(NativeReceiveRequest request, string full) =>
+        ReceiveArguments(Features, Kind, request.Resumable, full);
+
+    /// <summary>
+    /// The properties a received file system never takes from a stream where <c>zfs receive -x</c> exists: those that
+    /// decide where and whether it is mounted and whether it is shared (NFS, SMB). A compound stream carries the source's
+    /// values, and a peer's stream would otherwise mount a tree of its own on the server or export the dataset. All four
+    /// exist wherever <c>-x</c> does (OpenZFS 0.7 and later). The source's other properties (compression, record size)
+    /// are received as sent.
+    /// </summary>
+    internal static readonly string[] ExcludedFilesystemProperties = ["mountpoint", "canmount", "sharenfs", "sharesmb"];
+
+    /// <summary>
+    /// <c>zfs receive -F [-u] [-s] [-x PROPERTY]… DATASET@SNAPSHOT</c>. The exclusions are for file systems only: before
+    /// OpenZFS 2.1 a receive of a volume with <c>-x mountpoint</c> failed ("property 'mountpoint' does not apply to
+    /// datasets of this type", openzfs/zfs#11416), and a volume has none of them to exclude.
+    /// </summary>
+    internal static List<string> ReceiveArguments(ZfsFeatures features, VolumeKind kind, bool resumable, string full)
     {
         List<string> arguments = ["receive", "-F"];
-        if (Features.ReceiveWithoutMount)
+        if (features.ReceiveWithoutMount)
         {
             arguments.Add("-u");
         }
-        if (request.Resumable && Features.ResumableStreams)
+        if (resumable && features.ResumableStreams)
         {
             arguments.Add("-s");
         }
-        if (Features.ReceiveExcludeProperty)
+        if (features.ReceiveExcludeProperty && kind == VolumeKind.Filesystem)
         {
-            arguments.AddRange(["-x", "mountpoint"]);
+            foreach (var property in ExcludedFilesystemProperties)
+            {
+                arguments.AddRange(["-x", property]);
+            }
         }
         arguments.Add(full);
         return arguments;

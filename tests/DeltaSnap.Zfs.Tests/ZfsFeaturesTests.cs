@@ -66,6 +66,38 @@ public class ZfsFeaturesTests
     }
 
     [Test]
+    public void ReceiveArguments_openZfsFilesystem_excludesTheMountAndShareProperties()
+    {
+        var features = ZfsFeatures.FromUsage(OpenZfsUsage, kernelModule: true);
+
+        var arguments = ZfsVolume.ReceiveArguments(features, Drivers.VolumeKind.Filesystem, resumable: true, "tank/vm@s1");
+
+        Assert.That(arguments, Is.EqualTo(new[]
+        {
+            "receive", "-F", "-u", "-s", "-x", "mountpoint", "-x", "canmount", "-x", "sharenfs", "-x", "sharesmb", "tank/vm@s1",
+        }));
+    }
+
+    [Test]
+    public void ReceiveArguments_openZfsVolume_excludesNothing()
+    {
+        // OpenZFS before 2.1 fails a volume's receive with -x mountpoint (openzfs/zfs#11416); a volume has none of them.
+        var features = ZfsFeatures.FromUsage(OpenZfsUsage, kernelModule: true);
+
+        Assert.That(ZfsVolume.ReceiveArguments(features, Drivers.VolumeKind.Block, resumable: false, "tank/disk@s1"),
+            Is.EqualTo(new[] { "receive", "-F", "-u", "tank/disk@s1" }));
+    }
+
+    [Test]
+    public void ReceiveArguments_withoutExclusion_excludesNothing()
+    {
+        var features = new ZfsFeatures { ReceiveWithoutMount = true };
+
+        Assert.That(ZfsVolume.ReceiveArguments(features, Drivers.VolumeKind.Filesystem, resumable: true, "pool/fs@s1"),
+            Is.EqualTo(new[] { "receive", "-F", "-u", "pool/fs@s1" }));
+    }
+
+    [Test]
     public async Task OpenAsync_installedZfs_detectionAgreesWithWhatTheCommandAccepts()
     {
         Testing.BackendRequirement.RequireProgram("zfs", "zfs-fuse");
