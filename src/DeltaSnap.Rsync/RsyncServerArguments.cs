@@ -39,8 +39,13 @@ internal static partial class RsyncServerArguments
     /// A written tree's link directory, chosen by this machine (the peer may never name one): added as
     /// <c>--link-dest</c>, so the receiver hard-links the files it does not receive from it.
     /// </param>
+    /// <param name="inPlaceBlockSize">
+    /// This machine's block size for a written tree updated in place (<c>--inplace</c>), raised for the tree's largest
+    /// file (<see cref="RsyncBlockSize.For"/>) and added as <c>-B</c>: the receiver chooses it, and a peer may not (a
+    /// small one on a large file would cost this machine memory).
+    /// </param>
     /// <exception cref="UnauthorizedAccessException">A word is not one the route uses; the message names it.</exception>
-    public static IReadOnlyList<string> Check(IReadOnlyList<string> arguments, string directory, bool writable, string? linkDirectory = null)
+    public static IReadOnlyList<string> Check(IReadOnlyList<string> arguments, string directory, bool writable, string? linkDirectory = null, int inPlaceBlockSize = 0)
     {
         ArgumentNullException.ThrowIfNull(arguments);
         if (arguments.Count == 0 || arguments[0] != "--server")
@@ -94,6 +99,10 @@ internal static partial class RsyncServerArguments
         if (linkDirectory is not null)
         {
             result.Add("--link-dest=" + linkDirectory);
+        }
+        if (writable && inPlaceBlockSize > 0 && result.Contains("--inplace"))
+        {
+            result.Add("-B" + RsyncBlockSize.For(RsyncBlockSize.LargestFile(directory), inPlaceBlockSize).ToString(CultureInfo.InvariantCulture));
         }
         result.Add(".");
         result.Add(directory.EndsWith('/') ? directory : directory + "/");

@@ -38,12 +38,15 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
     /// <summary>The options.</summary>
     public RsyncTreeSynchronizerOptions Options { get; }
 
-    /// <summary>The rsync arguments for <paramref name="request"/>, source and target included (for logs, tests and documentation).</summary>
+    /// <summary>
+    /// The rsync arguments for <paramref name="request"/>, source and target included (for logs, tests and
+    /// documentation). For an in-place update this reads the target tree's file sizes, to choose the block size.
+    /// </summary>
     public IReadOnlyList<string> BuildArguments(TreeSyncRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
         // A fresh target directory with a link directory: no file to update in place; the unchanged ones are hard links.
-        var arguments = Flags(request.TargetIsCopyOnWrite && request.LinkDirectory is null);
+        var arguments = Flags(request.TargetIsCopyOnWrite && request.LinkDirectory is null, request.TargetDirectory);
         if (request.LinkDirectory is { } link)
         {
             arguments.Add("--link-dest=" + link);
@@ -65,7 +68,10 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
     {
         // As locally: a fresh local directory with a link directory has no file to update in place. (rsync keeps
         // --link-dest to itself when it receives: the server, the sender, never sees it.)
-        var arguments = Flags(request.TargetIsCopyOnWrite && request.LinkDirectory is null && !request.RemoteReceivesAside);
+        // The receiver's old files are split into blocks: a pull's are here (rsync passes the block size on to the
+        // server's sender, which has no use for it: the relay drops it); a push's are the server's, which chooses it.
+        var arguments = Flags(request.TargetIsCopyOnWrite && request.LinkDirectory is null && !request.RemoteReceivesAside,
+            request.RemoteIsSource ? request.LocalDirectory : null);
         if (request.LinkDirectory is { } link)
         {
             arguments.Add("--link-dest=" + link);
@@ -77,7 +83,12 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
         return arguments;
     }
 
-    private List<string> Flags(bool targetIsCopyOnWrite)
+    /// <summary>
+    /// The flags every synchronization uses; for an in-place update also the block size (<see cref="RsyncTreeSynchronizerOptions.InPlaceBlockSize"/>),
+    /// raised for the largest file beneath <paramref name="receiverTree"/> when the receiver's old files are there
+    /// (null: on the other machine, which raises it itself).
+    /// </summary>
+    private List<string> Flags(bool targetIsCopyOnWrite, string? receiverTree)
     {
         List<string> arguments =
         [
@@ -87,6 +98,12 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
         if (targetIsCopyOnWrite)
         {
             arguments.AddRange(["--inplace", "--no-whole-file"]);
+            var chosen = Options.ExtraArguments.Any(a => a.StartsWith("--block-size", StringComparison.Ordinal));
+            var blockSize = chosen || receiverTree is null ? 0 : RsyncBlockSize.For(RsyncBlockSize.LargestFile(receiverTree), Options.InPlaceBlockSize);
+            if (blockSize > 0)
+            {
+                arguments.Add("--block-size=" + blockSize.ToString(CultureInfo.InvariantCulture));
+            }
         }
         if (Options.BandwidthLimitKiBPerSecond > 0)
         {
@@ -164,7 +181,7 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
         try
         {
             // Waits for rsync to start its remote shell (or to end without one).
-            var serverArguments = await shell.ReadServerArgumentsAsync(ended.Token).ConfigureAwait(false);
+            var serverArguments = WithoutBlockSize(await shell.ReadServerArgumentsAsync(ended.Token).ConfigureAwait(false));
             if (request.RemoteReceivesAside)
             {
                 received = await request.RemoteVolume.ReceiveTreeServerAsync(request.RemoteSnapshot, request.SnapshotOptions, serverArguments,
@@ -230,7 +247,7 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
     /// </summary>
     protected override async Task ServeCoreAsync(TreeServeRequest request, Stream input, Stream output, CancellationToken cancellationToken)
     {
-        var arguments = RsyncServerArguments.Check(request.Arguments, request.Directory, request.Writable, request.LinkDirectory);
+        var arguments = RsyncServerArguments.Check(request.Arguments, request.Directory, request.Writable, request.LinkDirectory, Options.InPlaceBlockSize);
         ExternalCommandResult result;
         try
         {
@@ -293,6 +310,13 @@ public sealed class RsyncTreeSynchronizer : TreeSynchronizer
         }
         return info => Landlock.Start(info, rules);
     }
+
+    /// <summary>
+    /// The server command line without <c>-B</c>: the block size is the receiver's to choose, and a pull's receiver is
+    /// the local rsync (a server before the block size was chosen refuses the word; the sender ignores it).
+    /// </summary>
+    internal static IReadOnlyList<string> WithoutBlockSize(IReadOnlyList<string> serverArguments) =>
+        serverArguments.Contains("--sender") ? [.. serverArguments.Where(a => !a.StartsWith("-B", StringComparison.Ordinal))] : serverArguments;
 
     /// <summary>How long the local rsync may take to notice that its relay ended before it is stopped.</summary>
     private static readonly TimeSpan RelayGrace = TimeSpan.FromSeconds(5);

@@ -38,11 +38,15 @@ public sealed class RsyncServerArgumentsTests
             var words = (await File.ReadAllTextAsync(capture)).Split('\0')[..^1];
             Assert.That(words[..2], Is.EqualTo(new[] { RsyncServerArguments.Host, "rsync" }));
 
-            var checkedWords = RsyncServerArguments.Check(words[2..], "/srv/tree", writable: !pull);
+            // What the relay passes on (a pull's block size is the local receiver's: dropped).
+            var relayed = RsyncTreeSynchronizer.WithoutBlockSize(words[2..]);
+            Assert.That(words.Any(w => w.StartsWith("-B", StringComparison.Ordinal)), Is.EqualTo(pull && copyOnWrite), "a pull's receiver updating in place chooses the block size");
+
+            var checkedWords = RsyncServerArguments.Check(relayed, "/srv/tree", writable: !pull);
 
             Assert.That(checkedWords.Skip(checkedWords.Count - 2), Is.EqualTo(new[] { ".", "/srv/tree/" }));
             Assert.That(checkedWords.Contains("--sender"), Is.EqualTo(pull));
-            Assert.That(checkedWords.Take(checkedWords.Count - 1), Is.EqualTo(words[2..^1]), "everything but the path runs as asked");
+            Assert.That(checkedWords.Take(checkedWords.Count - 1), Is.EqualTo(relayed.SkipLast(1)), "everything but the path runs as asked");
         }
         finally
         {
