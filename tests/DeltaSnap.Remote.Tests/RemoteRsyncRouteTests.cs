@@ -217,6 +217,63 @@ public sealed class RemoteRsyncRouteTests
     }
 
     /// <summary>
+    /// A push into a copy-on-write tree on the server (Btrfs) updates it in place in 4 KiB blocks: the server's rsync,
+    /// the receiver, is given the block size by the server (a peer may not choose it). 1 % of a 64 MiB file's 4 KiB
+    /// blocks rewritten: rsync's own 8 KiB blocks would make the sender send about twice that as literal data.
+    /// </summary>
+    [TestCase(4096, TestName = "Push_scatteredChangeIntoRemoteBtrfs_serverUpdatesInPlaceIn4KiBBlocks")]
+    [TestCase(0, TestName = "Push_scatteredChangeIntoRemoteBtrfs_serverLeavingRsyncItsOwnBlockSize_sendsTwiceAsMuch")]
+    public async Task Push_scatteredChangeIntoRemoteBtrfs(int serverBlockSize)
+    {
+        var root = Path.Combine(BackendRequirement.RequireEnvironment("DELTASNAP_BTRFS_MOUNT_B", "A loop-mounted Btrfs file system"), "r-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(root);
+        using var dir = new TempDirectory();
+        var source = await LocalDirAsync(dir.File("a"));
+        var file = dir.File("a/vol/disk.img");
+        var data = new byte[64 << 20];
+        new Random(51).NextBytes(data);
+        File.WriteAllBytes(file, data);
+        await source.CreateSnapshotAsync("s1");
+        var serverOptions = ServerOptions with { TreeSynchronizer = new RsyncTreeSynchronizer(new() { InPlaceBlockSize = serverBlockSize }) };
+        await using var loop = await Loopback.StartAsync(new VolumeResolver().AddBtrfs(), serverOptions);
+        var target = await loop.Session.CreateVolumeAsync("btrfs:" + root + "/vol", new VolumeCreateOptions { Kind = VolumeKind.Filesystem });
+        try
+        {
+            await NewReplicator().RefreshAsync(source, target);
+            var random = new Random(52);
+            var blocks = data.Length / 4096;
+            var changed = 0L;
+            using (var stream = new FileStream(file, FileMode.Open, FileAccess.Write))
+            {
+                foreach (var block in Enumerable.Range(0, blocks).OrderBy(_ => random.Next()).Take(blocks / 100))
+                {
+                    var bytes = new byte[4096];
+                    random.NextBytes(bytes);
+                    stream.Position = (long)block * 4096;
+                    stream.Write(bytes);
+                    changed += 4096;
+                }
+            }
+            await source.CreateSnapshotAsync("s2");
+
+            var second = await NewReplicator().RefreshAsync(source, target);
+
+            await TestContext.Out.WriteLineAsync($"{changed} bytes changed, {second.BytesWritten} sent as literal data");
+            Assert.That(second.BytesWritten, serverBlockSize == 4096 ? Is.LessThan(changed * 5 / 4) : Is.GreaterThan(changed * 3 / 2));
+            Assert.That(SHA256.HashData(File.ReadAllBytes(Path.Combine(root, "vol", "disk.img"))), Is.EqualTo(SHA256.HashData(File.ReadAllBytes(file))));
+        }
+        finally
+        {
+            await target.Driver.DisposeAsync();
+            await using (var local = new DeltaSnap.Btrfs.BtrfsDriver(root))
+            {
+                await local.DeleteVolumeAsync("vol");
+            }
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>
     /// A pull's local rsync receives what the server's sender sends, so it is confined like the server's: it may change
     /// the staging tree it writes and link from the newest snapshot, nothing else. The second pull runs a shell script in
     /// place of the local rsync that tries what a hostile sender could make a receiver do, and reports on stderr, which
