@@ -62,6 +62,14 @@ f.close()"
 done
 cmp /$Z/big $B/vol/big && cmp /$Z/big $B/plain/big && echo same
 if [ -n "$BASE" ]; then cmp /$Z/big $A/vol/big && echo "base same"; fi
+# The space each target subvolume holds on its own (btrfs filesystem du: total, exclusive, set shared): a target
+# snapshot's exclusive bytes are what its in-place updates rewrote rather than kept shared with the one before.
+echo "space (bytes: total exclusive set-shared path):"
+for root in $B ${BASE:+$A}; do
+  find $root -xdev -maxdepth 4 -type d | while read d; do [ "$(stat -c %i "$d")" = 256 ] && echo "$d"; done | sort | while read v; do
+    btrfs filesystem du -s --raw "$v" | tail -1
+  done
+done
 sleep 3
 for v in $(zfs list -H -o name | grep "^dsnapa/deltasnap-views/"); do o=$(zfs get -H -o value origin $v); case "$o" in $Z@*) zfs destroy $v || (sleep 3; zfs destroy $v);; esac; done
 for i in $(seq 1 10); do zfs destroy -r $Z 2>/dev/null && break; sleep 1; done # zfs-fuse says "busy" for a while after a view goes

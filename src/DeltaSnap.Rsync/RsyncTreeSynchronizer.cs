@@ -15,7 +15,7 @@ namespace DeltaSnap.Rsync;
 /// <c>-H</c> hard links, <c>-A</c> POSIX ACLs, <c>-X</c> extended attributes except <c>security.selinux</c>,
 /// <c>--numeric-ids</c>, <c>--sparse</c>, <c>--delete</c>, <c>--one-file-system</c>; on copy-on-write targets
 /// <c>--inplace --no-whole-file</c> so the unchanged blocks of a changed file stay shared with the previous
-/// snapshot; with a link directory (a fresh target), <c>--link-dest</c> instead, so unchanged files are hard links to the
+/// snapshot, in 4 KiB blocks (<see cref="RsyncTreeSynchronizerOptions.InPlaceBlockSize"/>); with a link directory (a fresh target), <c>--link-dest</c> instead, so unchanged files are hard links to the
 /// previous snapshot's. Exit 24 (files vanished) is an error unless vanished files are allowed; every other non-zero exit
 /// is a <see cref="BackendCommandException"/> with the command line, exit code and the tail of standard error;
 /// exits 10, 12, 30 and 35 (socket, protocol and timeout errors) are marked transient.
