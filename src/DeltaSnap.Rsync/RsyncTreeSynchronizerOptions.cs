@@ -61,8 +61,9 @@ public sealed record RsyncTreeSynchronizerOptions
     /// 7.7 × as much for 1 % of a 1 GiB file's 4 KiB blocks changed (82 MB against 10.7 MB, each also the snapshot's
     /// exclusive space on Btrfs; `benchmarks/README.md`). rsync keeps about 40 bytes per block of a file in memory, so
     /// each synchronization raises it until the largest file of the tree it updates has at most 2^20 blocks (4 GiB at
-    /// 4 KiB), up to rsync's maximum of 128 KiB. 0: rsync's own choice. A <c>--block-size</c> among
-    /// <see cref="ExtraArguments"/> wins.
+    /// 4 KiB), up to rsync's maximum of 128 KiB; finding that file costs one <c>stat</c> per file of the tree before each
+    /// rsync (about 3 µs per file with the tree cached, 6.5 µs cold, measured on ext4). 0: rsync's own choice, and no
+    /// such walk. A <c>--block-size</c> among <see cref="ExtraArguments"/> wins.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Negative, or above 131072 (rsync's maximum).</exception>
     public int InPlaceBlockSize
