@@ -32,14 +32,8 @@ public sealed class RsyncBlockSizeTests
         {
             Directory.CreateDirectory(Path.Combine(root.FullName, "a", "b"));
             File.WriteAllBytes(Path.Combine(root.FullName, "small"), new byte[100]);
-            using (var sparse = File.Create(Path.Combine(root.FullName, "a", "b", "sparse.img")))
-            {
-                sparse.SetLength(5 * GiB); // no data: what counts is the apparent size, which rsync splits
-            }
-            using (var huge = File.Create(Path.Combine(outside.FullName, "huge.img")))
-            {
-                huge.SetLength(50 * GiB);
-            }
+            SparseFile(Path.Combine(root.FullName, "a", "b", "sparse.img"), 5 * GiB); // no data: what counts is the apparent size, which rsync splits
+            SparseFile(Path.Combine(outside.FullName, "huge.img"), 50 * GiB);
             File.CreateSymbolicLink(Path.Combine(root.FullName, "link-to-file"), Path.Combine(outside.FullName, "huge.img"));
             Directory.CreateSymbolicLink(Path.Combine(root.FullName, "link-to-dir"), outside.FullName);
 
@@ -59,10 +53,7 @@ public sealed class RsyncBlockSizeTests
         var target = Directory.CreateTempSubdirectory("dsblock-");
         try
         {
-            using (var sparse = File.Create(Path.Combine(target.FullName, "disk.img")))
-            {
-                sparse.SetLength(8 * GiB);
-            }
+            SparseFile(Path.Combine(target.FullName, "disk.img"), 8 * GiB);
             var request = new TreeSyncRequest { SourceDirectory = "/s", TargetDirectory = target.FullName, TargetIsCopyOnWrite = true };
 
             Assert.That(new RsyncTreeSynchronizer().BuildArguments(request), Does.Contain("--block-size=8192"), "8 GiB in at most 2^20 blocks");
@@ -84,10 +75,7 @@ public sealed class RsyncBlockSizeTests
         var tree = Directory.CreateTempSubdirectory("dsblock-");
         try
         {
-            using (var sparse = File.Create(Path.Combine(tree.FullName, "disk.img")))
-            {
-                sparse.SetLength(16 * GiB);
-            }
+            SparseFile(Path.Combine(tree.FullName, "disk.img"), 16 * GiB);
             string[] push = ["--server", "-logDtpre.iLsfxCIvu", "--inplace", ".", RsyncServerArguments.TreePlaceholder];
 
             var words = RsyncServerArguments.Check(push, tree.FullName, writable: true, inPlaceBlockSize: 4096);
@@ -103,6 +91,13 @@ public sealed class RsyncBlockSizeTests
         {
             tree.Delete(recursive: true);
         }
+    }
+
+    /// <summary>A file of <paramref name="length"/> bytes with no data (a hole): its apparent size is what rsync splits.</summary>
+    private static void SparseFile(string path, long length)
+    {
+        using var file = File.Create(path);
+        file.SetLength(length);
     }
 
     /// <summary>
